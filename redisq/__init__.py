@@ -1,0 +1,73 @@
+"""redisq: a task queue on Redis for web apps.
+
+rq = RedisQ()                     # REDISQ_URL, else an embedded local Redis
+
+@rq.task(queue="emails", retries=5, timeout=30)
+async def send_welcome(user_id: int) -> str: ...
+
+job = await send_welcome.enqueue(42)      # or send_welcome.delay(42) from sync code
+print(await job.result(timeout=10))
+"""
+
+from .core.client import RedisQ
+from .core.config import Settings, WorkerSettings
+from .core.context import JobContext, current_job
+from .core.errors import (
+    ConfigurationError,
+    EmbeddedServerError,
+    InvalidJobId,
+    JobFailed,
+    JobNotFound,
+    MissingDependency,
+    PayloadTooLarge,
+    RedisQError,
+    RedisUnavailable,
+    RegistryFrozen,
+    ResultTimeout,
+    SerializationError,
+    TaskNotFound,
+)
+from .core.job import JobError, JobInfo, JobState
+from .core.jobs import Job
+from .core.stats import HealthReport, HealthThresholds, QueueHealth, QueueStats, WorkerInfo
+from .core.task import Backoff, BoundTask, JobSpec, Task, TaskOptions
+from .core.worker import Worker
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Backoff",
+    "BoundTask",
+    "ConfigurationError",
+    "EmbeddedServerError",
+    "HealthReport",
+    "HealthThresholds",
+    "InvalidJobId",
+    "Job",
+    "JobContext",
+    "JobError",
+    "JobFailed",
+    "JobInfo",
+    "JobNotFound",
+    "JobSpec",
+    "JobState",
+    "MissingDependency",
+    "PayloadTooLarge",
+    "QueueHealth",
+    "QueueStats",
+    "RedisQ",
+    "RedisQError",
+    "RedisUnavailable",
+    "RegistryFrozen",
+    "ResultTimeout",
+    "SerializationError",
+    "Settings",
+    "Task",
+    "TaskNotFound",
+    "TaskOptions",
+    "Worker",
+    "WorkerInfo",
+    "WorkerSettings",
+    "__version__",
+    "current_job",
+]

@@ -1,0 +1,122 @@
+"""The `redisq` command: worker, demo, stats, requeue-dead. Dotted import paths live here only."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import os
+import sys
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from .core.client import RedisQ
+from .core.config import WorkerSettings
+from .core.errors import RedisQError
+
+
+def load_app(path: str) -> RedisQ:
+    """Import `module:attribute`, an attribute holding a RedisQ (or a function returning one)."""
+    module_name, _, attr = path.partition(":")
+    if not module_name or not attr:
+        raise click.BadParameter(f"expected 'module:attribute', got {path!r}")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise click.BadParameter(f"cannot import {module_name!r}: {exc}") from exc
+    obj: Any = getattr(module, attr, None)
+    if callable(obj) and not isinstance(obj, RedisQ):
+        obj = obj()
+    if not isinstance(obj, RedisQ):
+        raise click.BadParameter(f"{path} is not a RedisQ instance")
+    return obj
+
+
+def _queues(value: str | None) -> list[str] | None:
+    return [q.strip() for q in value.split(",") if q.strip()] if value else None
+
+
+@click.group()
+@click.option("--log-level", default="INFO", show_default=True, help="Python logging level.")
+def main(log_level: str) -> None:
+    """redisq: a task queue on Redis for web apps."""
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.argument("app")
+@click.option("--queues", help="Comma-separated, highest priority first. Default: every queue the tasks use.")
+@click.option("--concurrency", type=int, default=10, show_default=True, help="Jobs at once.")
+@click.option(
+    "--grace", type=float, default=25.0, show_default=True, help="Seconds to finish jobs on SIGTERM."
+)
+@click.option("--lease", type=float, default=10.0, show_default=True, help="Lease length in seconds.")
+def worker(app: str, queues: str | None, concurrency: int, grace: float, lease: float) -> None:
+    """Run a worker for APP (module:attribute) until SIGTERM or SIGINT."""
+    from .core.worker import Worker
+
+    rq = load_app(app)
+    settings = WorkerSettings(concurrency=concurrency, shutdown_grace_s=grace, lease_s=lease)
+    sys.exit(Worker(rq, _queues(queues), settings=settings).run_standalone())
+
+
+@main.command()
+@click.option("--jobs", type=int, default=300, show_default=True, help="How many jobs to run.")
+def demo(jobs: int) -> None:
+    """Enqueue a mix of jobs and run a worker on them (embedded Redis unless REDISQ_URL is set)."""
+    from .demo import run_demo
+
+    logging.getLogger("redisq").setLevel(logging.ERROR)  # the live table tells the story
+    asyncio.run(run_demo(jobs))
+
+
+@main.command()
+@click.argument("app")
+@click.option("--queues", help="Comma-separated. Default: every queue known to Redis.")
+def stats(app: str, queues: str | None) -> None:
+    """Print each queue's counts."""
+    rq = load_app(app)
+    names = _queues(queues) or rq.known_queues_sync()
+    table = Table()
+    for column in (
+        "queue",
+        "queued",
+        "scheduled",
+        "active",
+        "succeeded",
+        "failed",
+        "dead",
+        "per min",
+        "oldest s",
+    ):
+        table.add_column(column, justify="right")
+    for name in names:
+        s = rq.stats_sync(name)
+        age = "-" if s.oldest_queued_age_s is None else f"{s.oldest_queued_age_s:.1f}"
+        table.add_row(
+            name,
+            *(str(v) for v in (s.queued, s.scheduled, s.active, s.succeeded, s.failed, s.dead)),
+            f"{s.throughput_per_minute:.0f}",
+            age,
+        )
+    Console().print(table)
+
+
+@main.command("requeue-dead")
+@click.argument("app")
+@click.argument("queue")
+def requeue_dead(app: str, queue: str) -> None:
+    """Put every dead job of QUEUE back on it."""
+    click.echo(f"requeued {load_app(app).requeue_dead_sync(queue)} jobs")
+
+
+def run() -> None:
+    try:
+        main()
+    except RedisQError as exc:
+        raise SystemExit(f"redisq: {exc}") from exc

@@ -1,0 +1,324 @@
+"""`RedisQ`: configuration, the task registry and the connections, with async and sync front ends."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+import weakref
+from collections.abc import Callable, Sequence
+from typing import Any, ParamSpec, TypeVar, overload
+
+import redis
+import redis.asyncio
+
+from . import context, ops
+from .backend import AsyncBackend, Op, SyncBackend
+from .codec import JobMeta
+from .config import Settings
+from .embedded import EmbeddedServer, start_embedded
+from .errors import RedisUnavailable, RegistryFrozen, TaskNotFound
+from .job import JobInfo, JobState
+from .jobs import Job
+from .keys import QueueKeys
+from .stats import HealthReport, HealthThresholds, QueueStats
+from .task import Backoff, JobSpec, Task, TaskOptions
+
+log = logging.getLogger("redisq")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class RedisQ:
+    """The entry point: `rq = RedisQ()`, `@rq.task(...)`, `await task.enqueue(...)`.
+
+    Connections open lazily on first use and close with `aclose()`/`close()` or a `with` block. With no
+    URL given or configured, the first connection starts an embedded throwaway server (see embedded.py).
+    """
+
+    def __init__(self, url: str | None = None, *, settings: Settings | None = None, **overrides: Any) -> None:
+        self.settings = settings if settings is not None else Settings.from_env(url=url, **overrides)
+        self.tasks: dict[str, Task[Any, Any]] = {}
+        self._frozen_by: str | None = None
+        self._lock = threading.Lock()
+        self._url: str | None = self.settings.url
+        self.embedded: EmbeddedServer | None = None
+        self._sync: SyncBackend | None = None
+        self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncBackend] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._keys: dict[str, QueueKeys] = {}
+        self._queues_registered: set[str] = set()
+
+    def __repr__(self) -> str:
+        return f"<RedisQ prefix={self.settings.prefix!r} tasks={len(self.tasks)}>"
+
+    # ---- tasks ------------------------------------------------------------------------------------
+
+    @overload
+    def task(self, fn: Callable[P, R], /) -> Task[P, R]: ...
+
+    @overload
+    def task(
+        self,
+        fn: None = None,
+        /,
+        *,
+        name: str | None = None,
+        queue: str | None = None,
+        priority: int = 0,
+        timeout: float | None = None,
+        retries: int = 3,
+        backoff: Backoff | None = None,
+        ttl: float | None = None,
+        result_ttl: int | None = None,
+        unique: bool | Callable[..., str] = False,
+    ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
+
+    def task(
+        self,
+        fn: Callable[P, R] | None = None,
+        /,
+        *,
+        name: str | None = None,
+        queue: str | None = None,
+        priority: int = 0,
+        timeout: float | None = None,
+        retries: int = 3,
+        backoff: Backoff | None = None,
+        ttl: float | None = None,
+        result_ttl: int | None = None,
+        unique: bool | Callable[..., str] = False,
+    ) -> Task[P, R] | Callable[[Callable[P, R]], Task[P, R]]:
+        """Register a function (`async def` or plain `def`) as a task."""
+        options = TaskOptions(
+            queue=queue,
+            priority=priority,
+            timeout_s=timeout,
+            retries=retries,
+            backoff=backoff or Backoff(),
+            ttl_s=ttl,
+            result_ttl_s=result_ttl,
+            unique=unique,
+        )
+
+        def register(f: Callable[P, R]) -> Task[P, R]:
+            if self._frozen_by is not None:
+                raise RegistryFrozen(
+                    f"cannot register task {f.__qualname__}: {self._frozen_by} already started. Register "
+                    "tasks at import time of the module the worker loads, before starting workers."
+                )
+            task_name = name or f"{f.__module__}.{f.__qualname__}"
+            if task_name in self.tasks and self.tasks[task_name].fn is not f:
+                raise ValueError(f"a different task is already registered as {task_name!r}")
+            task = Task(self, f, task_name, options)
+            self.tasks[task_name] = task
+            return task
+
+        return register(fn) if fn is not None else register
+
+    def get_task(self, name: str) -> Task[Any, Any]:
+        try:
+            return self.tasks[name]
+        except KeyError:
+            raise TaskNotFound(f"no task registered as {name!r}") from None
+
+    def freeze(self, by: str) -> None:
+        """Called by workers: every worker of a deployment must run the same set of tasks."""
+        self._frozen_by = by
+
+    @property
+    def queues(self) -> list[str]:
+        """Queues that the registered tasks use, the default queue first."""
+        names = {t.queue for t in self.tasks.values()} or {self.settings.default_queue}
+        return sorted(names, key=lambda q: (q != self.settings.default_queue, q))
+
+    # ---- connections ------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The Redis URL; resolving it starts the embedded server if none is configured."""
+        if self._url is None:
+            with self._lock:
+                if self._url is None:
+                    self.embedded = start_embedded()
+                    log.warning(
+                        "no REDISQ_URL or REDIS_URL set: started a throwaway local server at %s "
+                        "(jobs are lost when this process exits)",
+                        self.embedded.url,
+                    )
+                    self._url = self.embedded.url
+        return self._url
+
+    def async_client(self, **options: Any) -> redis.asyncio.Redis:
+        """A new asyncio client on this URL (workers hold their own, e.g. for blocking reads)."""
+        return redis.asyncio.Redis.from_url(self.url, **options)
+
+    def sync_client(self, **options: Any) -> redis.Redis:
+        return redis.Redis.from_url(self.url, **options)
+
+    def backend(self) -> AsyncBackend:
+        """The asyncio backend of the running event loop (clients cannot cross loops)."""
+        loop = asyncio.get_running_loop()
+        backend = self._async.get(loop)
+        if backend is None:
+            backend = self._async[loop] = AsyncBackend(self.async_client())
+        return backend
+
+    def backend_sync(self) -> SyncBackend:
+        if self._sync is None:
+            with self._lock:
+                if self._sync is None:
+                    self._sync = SyncBackend(self.sync_client())
+        return self._sync
+
+    def keys(self, queue: str) -> QueueKeys:
+        k = self._keys.get(queue)
+        if k is None:
+            k = self._keys[queue] = QueueKeys(self.settings.prefix, queue)
+        return k
+
+    @staticmethod
+    def now_ms() -> int:
+        return int(time.time() * 1000)
+
+    async def aclose(self) -> None:
+        loop = asyncio.get_running_loop()
+        backend = self._async.pop(loop, None)
+        if backend is not None:
+            await backend.aclose()
+        self.close()
+
+    def close(self) -> None:
+        """Close the sync connections (and the embedded server, if this client started one)."""
+        if self._sync is not None:
+            self._sync.close()
+            self._sync = None
+        if self.embedded is not None:
+            self.embedded.stop()
+            self.embedded, self._url = None, self.settings.url
+
+    async def __aenter__(self) -> RedisQ:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def __enter__(self) -> RedisQ:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- enqueue ----------------------------------------------------------------------------------
+
+    def _enqueue_op(self, specs: Sequence[JobSpec]) -> Op[list[tuple[str, bool]]]:
+        meta: JobMeta = {}
+        request_id, traceparent = context.request_id.get(), context.traceparent.get()
+        if request_id:
+            meta["request_id"] = request_id
+        if traceparent:
+            meta["traceparent"] = traceparent
+        new_queues = [q for q in {s.queue for s in specs} if q not in self._queues_registered]
+        return ops.enqueue(self.keys, self.settings, specs, self.now_ms(), meta, new_queues)
+
+    def _jobs(self, specs: Sequence[JobSpec], results: list[tuple[str, bool]]) -> list[Job]:
+        self._queues_registered.update(s.queue for s in specs)
+        return [Job(self, job_id, created) for job_id, created in results]
+
+    async def enqueue_many(self, specs: Sequence[JobSpec]) -> list[Job]:
+        """Enqueue many jobs (from `task.call(...)`) in one round trip. Bad input raises, writing nothing."""
+        if not specs:
+            return []
+        return self._jobs(specs, await self.backend().run(self._enqueue_op(specs)))
+
+    def enqueue_many_sync(self, specs: Sequence[JobSpec]) -> list[Job]:
+        if not specs:
+            return []
+        return self._jobs(specs, self.backend_sync().run(self._enqueue_op(specs)))
+
+    def job(self, job_id: str) -> Job:
+        return Job(self, job_id)
+
+    # ---- inspection and administration -------------------------------------------------------------
+
+    async def stats(self, queue: str) -> QueueStats:
+        return await self.backend().run(ops.stats(self.keys(queue), self.now_ms()))
+
+    def stats_sync(self, queue: str) -> QueueStats:
+        return self.backend_sync().run(ops.stats(self.keys(queue), self.now_ms()))
+
+    async def known_queues(self) -> list[str]:
+        return await self.backend().run(ops.known_queues(self.settings.prefix))
+
+    def known_queues_sync(self) -> list[str]:
+        return self.backend_sync().run(ops.known_queues(self.settings.prefix))
+
+    async def jobs(
+        self, queue: str, state: JobState, offset: int = 0, limit: int = 50, newest_first: bool = True
+    ) -> list[JobInfo]:
+        """One page of a queue's jobs in one state (queued, scheduled, active, succeeded or dead)."""
+        return await self.backend().run(
+            ops.jobs_by_state(self.keys(queue), state, offset, limit, newest_first)
+        )
+
+    def jobs_sync(
+        self, queue: str, state: JobState, offset: int = 0, limit: int = 50, newest_first: bool = True
+    ) -> list[JobInfo]:
+        return self.backend_sync().run(
+            ops.jobs_by_state(self.keys(queue), state, offset, limit, newest_first)
+        )
+
+    async def requeue_dead(self, queue: str, job_ids: Sequence[str] = ()) -> int:
+        """Requeue the given dead jobs, or all of them when none are given; returns how many."""
+        return await self.backend().run(
+            ops.requeue_dead(self.keys(queue), [Job(self, i).uid for i in job_ids])
+        )
+
+    def requeue_dead_sync(self, queue: str, job_ids: Sequence[str] = ()) -> int:
+        return self.backend_sync().run(
+            ops.requeue_dead(self.keys(queue), [Job(self, i).uid for i in job_ids])
+        )
+
+    async def purge(self, queue: str, state: JobState) -> int:
+        """Delete every job of a queue in one state (e.g. all dead letters)."""
+        return await self.backend().run(ops.purge(self.keys(queue), state))
+
+    def purge_sync(self, queue: str, state: JobState) -> int:
+        return self.backend_sync().run(ops.purge(self.keys(queue), state))
+
+    def _health_op(self, queues: Sequence[str] | None, limits: HealthThresholds | None) -> Op[Any]:
+        return ops.health(
+            self.keys,
+            self.settings.prefix,
+            queues,
+            limits or HealthThresholds(),
+            self.settings.worker_ttl_s * 1000,
+        )
+
+    async def health(
+        self, queues: Sequence[str] | None = None, limits: HealthThresholds | None = None
+    ) -> HealthReport:
+        """Redis reachable and how fast, live workers per queue, backlog; `ok` and the reasons."""
+        try:
+            report: HealthReport = await self.backend().run(self._health_op(queues, limits))
+        except RedisUnavailable as exc:
+            return _redis_down(exc)
+        return report
+
+    def health_sync(
+        self, queues: Sequence[str] | None = None, limits: HealthThresholds | None = None
+    ) -> HealthReport:
+        try:
+            report: HealthReport = self.backend_sync().run(self._health_op(queues, limits))
+        except RedisUnavailable as exc:
+            return _redis_down(exc)
+        return report
+
+
+def _redis_down(exc: Exception) -> HealthReport:
+    return HealthReport(
+        ok=False, redis_ok=False, redis_latency_ms=None, reasons=[f"redis unreachable: {exc}"]
+    )

@@ -1,0 +1,181 @@
+"""The job envelope and its JSON codec.
+
+The wire format is plain, versioned JSON so that any language or an HTTP admin route can enqueue a job.
+Python values that JSON lacks (Decimal, bytes, pydantic models, sets) are written in their JSON form, and
+the worker turns them back into the declared types from the task's signature (see `ArgumentCoercer`), the
+way pydantic validates a call. Pickle is never used.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+import decimal
+import hashlib
+import hmac
+import inspect
+import typing
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any, TypedDict
+
+import orjson
+
+from .errors import PayloadTooLarge, SerializationError
+
+ENVELOPE_VERSION = 1
+
+
+class JobMeta(TypedDict, total=False):
+    request_id: str
+    traceparent: str
+    timeout: float
+
+
+class Envelope(TypedDict):
+    v: int
+    task: str
+    args: list[Any]
+    kwargs: dict[str, Any]
+    meta: JobMeta
+
+
+def _encode_extra(value: Any) -> Any:
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, (set, frozenset)):
+        return list(value)
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):  # pydantic v2 models, without importing pydantic
+        return dump(mode="json")
+    raise TypeError(f"cannot encode {type(value).__qualname__} as JSON")
+
+
+def dumps(value: Any) -> bytes:
+    try:
+        return orjson.dumps(value, default=_encode_extra, option=orjson.OPT_NON_STR_KEYS)
+    except (TypeError, orjson.JSONEncodeError) as exc:
+        raise SerializationError(f"not JSON-serializable: {exc}") from exc
+
+
+def loads(data: bytes | str) -> Any:
+    return orjson.loads(data)
+
+
+def encode_envelope(
+    task: str, args: tuple[Any, ...], kwargs: Mapping[str, Any], meta: JobMeta, max_bytes: int
+) -> bytes:
+    envelope: Envelope = {
+        "v": ENVELOPE_VERSION,
+        "task": task,
+        "args": list(args),
+        "kwargs": dict(kwargs),
+        "meta": meta,
+    }
+    payload = dumps(envelope)
+    if len(payload) > max_bytes:
+        raise PayloadTooLarge(len(payload), max_bytes)
+    return payload
+
+
+class MalformedPayload(ValueError):
+    """A stored payload that is not a redisq envelope; the worker sends it to the dead letters."""
+
+
+def decode_envelope(payload: bytes) -> Envelope:
+    try:
+        data = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedPayload(f"payload is not JSON: {exc}") from exc
+    if not isinstance(data, dict) or data.get("v") != ENVELOPE_VERSION:
+        raise MalformedPayload("payload is not a version-1 redisq envelope")
+    task, args, kwargs = data.get("task"), data.get("args", []), data.get("kwargs", {})
+    if not isinstance(task, str) or not isinstance(args, list) or not isinstance(kwargs, dict):
+        raise MalformedPayload("envelope fields task/args/kwargs have the wrong types")
+    raw_meta = data.get("meta")
+    meta: JobMeta = typing.cast(JobMeta, raw_meta) if isinstance(raw_meta, dict) else {}
+    return {
+        "v": ENVELOPE_VERSION,
+        "task": task,
+        "args": args,
+        "kwargs": kwargs,
+        "meta": meta,
+    }
+
+
+def sign(payload: bytes, key: bytes) -> str:
+    return hmac.new(key, payload, hashlib.sha256).hexdigest()
+
+
+def verify(payload: bytes, signature: str | None, key: bytes) -> bool:
+    return signature is not None and hmac.compare_digest(sign(payload, key), signature)
+
+
+# ---- turning JSON back into the types a task declares -------------------------------------------------
+
+Converter = Callable[[Any], Any]
+
+
+def _converter_for(annotation: Any) -> Converter | None:
+    """A function that turns the JSON form of `annotation` back into it, or None if JSON is already it."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Union or type(annotation).__name__ == "UnionType":
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        inner = [c for c in (_converter_for(a) for a in members) if c is not None]
+        if len(members) == 1 and inner:
+            convert = inner[0]
+            return lambda v: None if v is None else convert(v)
+        return None
+    if origin in (list, set, frozenset, tuple) and typing.get_args(annotation):
+        item = _converter_for(typing.get_args(annotation)[0])
+        container = origin
+        if item is None:
+            return None if origin is list else container
+        return lambda v: container(item(x) for x in v)
+    simple: dict[Any, Converter] = {
+        dt.datetime: dt.datetime.fromisoformat,
+        dt.date: dt.date.fromisoformat,
+        dt.time: dt.time.fromisoformat,
+        uuid.UUID: uuid.UUID,
+        decimal.Decimal: decimal.Decimal,
+        bytes: base64.b64decode,
+    }
+    if annotation in simple:
+        target, convert = annotation, simple[annotation]
+        return lambda v: v if isinstance(v, target) else convert(v)
+    validate = getattr(annotation, "model_validate", None)
+    if inspect.isclass(annotation) and callable(validate):
+        return lambda v: v if isinstance(v, annotation) else validate(v)
+    if inspect.isclass(annotation) and dataclasses.is_dataclass(annotation):
+        cls = annotation
+        return lambda v: cls(**v) if isinstance(v, dict) else v
+    return None
+
+
+class ArgumentCoercer:
+    """Built once per task from its signature; converts decoded JSON arguments to the declared types."""
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self._signature = inspect.signature(fn)
+        try:
+            hints = typing.get_type_hints(fn)
+        except Exception:  # unresolvable forward references: leave arguments as JSON gave them
+            hints = {}
+        self._converters = {
+            name: conv
+            for name in self._signature.parameters
+            if name in hints and (conv := _converter_for(hints[name])) is not None
+        }
+
+    def __call__(self, args: list[Any], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+        if not self._converters:
+            return args, kwargs
+        bound = self._signature.bind(*args, **kwargs)
+        for name, value in bound.arguments.items():
+            convert = self._converters.get(name)
+            if convert is not None:
+                bound.arguments[name] = convert(value)
+        return list(bound.args), dict(bound.kwargs)

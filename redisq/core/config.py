@@ -1,0 +1,93 @@
+"""Configuration as frozen values: from arguments, else the environment, else defaults."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .embedded import configured_url
+from .errors import ConfigurationError
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a client needs: where Redis is and how jobs are kept."""
+
+    url: str | None = None  # None: REDISQ_URL, else REDIS_URL, else an embedded local server
+    prefix: str = "redisq"
+    default_queue: str = "default"
+    max_payload_bytes: int = 512 * 1024
+    result_ttl_s: int = 3600  # a finished job's record and result
+    dead_ttl_s: int = 7 * 86400  # a dead letter's record
+    dead_max: int = 10_000  # per queue; the oldest are dropped past it
+    succeeded_index_max: int = 10_000  # per queue, for listings; records expire on their own
+    signing_key: bytes | None = None  # HMAC-SHA256 over every payload when set
+    worker_ttl_s: int = 15  # a worker whose last heartbeat is older counts as gone
+
+    def __post_init__(self) -> None:
+        for name in (
+            "max_payload_bytes",
+            "result_ttl_s",
+            "dead_ttl_s",
+            "dead_max",
+            "succeeded_index_max",
+            "worker_ttl_s",
+        ):
+            if getattr(self, name) <= 0:
+                raise ConfigurationError(f"Settings.{name} must be positive")
+        if not self.prefix or "{" in self.prefix or "}" in self.prefix:
+            raise ConfigurationError("Settings.prefix must be non-empty and hold no braces")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {
+            "url": configured_url() if environ is None else (env.get("REDISQ_URL") or env.get("REDIS_URL"))
+        }
+        ints = {
+            "max_payload_bytes",
+            "result_ttl_s",
+            "dead_ttl_s",
+            "dead_max",
+            "succeeded_index_max",
+            "worker_ttl_s",
+        }
+        for f in dataclasses.fields(cls):
+            raw = env.get(f"REDISQ_{f.name.upper()}")
+            if raw is None or f.name == "url":
+                continue
+            try:
+                values[f.name] = (
+                    int(raw) if f.name in ints else raw.encode() if f.name == "signing_key" else raw
+                )
+            except ValueError as exc:
+                raise ConfigurationError(f"REDISQ_{f.name.upper()} must be an integer, got {raw!r}") from exc
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """How one worker process fetches and runs jobs."""
+
+    concurrency: int = 10  # jobs at once, async and sync together
+    lease_s: float = 10.0  # a lapsed lease is recovered by any worker's sweeper
+    renew_every_s: float | None = None  # default: a third of the lease
+    sweep_every_s: float = 1.0
+    heartbeat_every_s: float = 5.0
+    shutdown_grace_s: float = 25.0  # under Kubernetes' default 30 s termination grace
+    max_idle_block_s: float = 2.0  # idle workers block at most this long before re-checking
+    promote_batch: int = 1000  # scheduled jobs moved to queued per fetch
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
+            raise ConfigurationError("WorkerSettings.concurrency must be at least 1")
+        if self.lease_s <= 0 or self.renew_interval_s >= self.lease_s:
+            raise ConfigurationError("leases must be renewed more often than they last")
+
+    @property
+    def renew_interval_s(self) -> float:
+        return self.renew_every_s if self.renew_every_s is not None else self.lease_s / 3

@@ -1,0 +1,89 @@
+"""The one exception tree of redisq.
+
+    RedisQError
+    ├── ConfigurationError
+    │   ├── MissingDependency            (also ImportError)
+    │   ├── EmbeddedServerError          no Redis configured and no server binary to start
+    │   └── RegistryFrozen               a task registered after a worker started
+    ├── SerializationError               (also TypeError) arguments or result not JSON-encodable
+    │   └── PayloadTooLarge              (also ValueError) encoded job over the size limit
+    ├── TaskNotFound                     (also LookupError) enqueue by an unregistered name
+    ├── JobNotFound                      (also LookupError) unknown or expired job id
+    ├── InvalidJobId                     (also ValueError) an id that names no queue
+    ├── JobFailed                        waited for a result; the job ended dead, cancelled or expired
+    ├── ResultTimeout                    (also TimeoutError) waited for a result and it did not come
+    └── RedisUnavailable                 (also ConnectionError) Redis cannot be reached right now
+
+Adapters map these to HTTP status codes in one place each (see issue 4).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .job import JobError, JobState
+
+
+class RedisQError(Exception):
+    """Root of every error that redisq raises on purpose."""
+
+
+class ConfigurationError(RedisQError):
+    """redisq was set up in a way that cannot work."""
+
+
+class MissingDependency(ConfigurationError, ImportError):
+    """An optional extra is needed; the message says which `pip install` fixes it."""
+
+
+class EmbeddedServerError(ConfigurationError):
+    """No Redis URL was given and no local server could be started."""
+
+
+class RegistryFrozen(ConfigurationError):
+    """Tasks must be registered before a worker starts, so every worker knows the same set."""
+
+
+class SerializationError(RedisQError, TypeError):
+    """Arguments or a result that the JSON codec cannot encode."""
+
+
+class PayloadTooLarge(SerializationError, ValueError):
+    """The encoded job is larger than `Settings.max_payload_bytes`."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"job payload is {size} bytes, over the limit of {limit} bytes")
+        self.size = size
+        self.limit = limit
+
+
+class TaskNotFound(RedisQError, LookupError):
+    """No task is registered under that name."""
+
+
+class JobNotFound(RedisQError, LookupError):
+    """The job does not exist, or its record expired."""
+
+
+class InvalidJobId(RedisQError, ValueError):
+    """A job id must have the form `<queue>:<uid>`."""
+
+
+class JobFailed(RedisQError):
+    """The awaited job ended without a result."""
+
+    def __init__(self, job_id: str, state: JobState, error: JobError | None) -> None:
+        detail = f": {error.type}: {error.message}" if error else ""
+        super().__init__(f"job {job_id} ended {state.value}{detail}")
+        self.job_id = job_id
+        self.state = state
+        self.error = error
+
+
+class ResultTimeout(RedisQError, TimeoutError):
+    """The job did not finish within the timeout given to `result()`."""
+
+
+class RedisUnavailable(RedisQError, ConnectionError):
+    """Redis could not be reached; the operation did not happen."""

@@ -1,0 +1,101 @@
+"""The `Job` handle: look a job up, wait for its result, cancel it. Sync twins end in `_sync`."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from . import codec, ops
+from .errors import JobFailed, ResultTimeout
+from .job import JobError, JobInfo, JobState
+from .keys import QueueKeys, split_job_id
+
+if TYPE_CHECKING:
+    from .client import RedisQ
+
+# While a waiter is subscribed, a missed message (a reconnect in between) is caught by re-reading the
+# job this often. Finishing a job publishes, so this is a safety net, not the way results arrive.
+_RECHECK_S = 5.0
+
+
+def _outcome(job_id: str, state: JobState, result: Any, error: Any) -> Any:
+    if state is JobState.SUCCEEDED:
+        return codec.loads(result) if result else None
+    raise JobFailed(job_id, state, JobError.from_json(error) if error else None)
+
+
+class Job:
+    """A handle on one job by id; holds no state of the job itself (see `info()`)."""
+
+    def __init__(self, rq: RedisQ, job_id: str, created: bool = True) -> None:
+        self.rq = rq
+        self.id = job_id
+        self.queue, self.uid = split_job_id(job_id)
+        self.created = created  # False: a unique key matched, and this is the job that holds it
+
+    def __repr__(self) -> str:
+        return f"<Job {self.id}>"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Job) and other.id == self.id
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    @property
+    def _keys(self) -> QueueKeys:
+        return self.rq.keys(self.queue)
+
+    async def info(self) -> JobInfo:
+        return await self.rq.backend().run(ops.job_info(self._keys, self.id, self.uid))
+
+    def info_sync(self) -> JobInfo:
+        return self.rq.backend_sync().run(ops.job_info(self._keys, self.id, self.uid))
+
+    async def cancel(self) -> bool:
+        """Cancel a queued or scheduled job; False if it already started or ended."""
+        return await self.rq.backend().run(ops.cancel(self._keys, self.id, self.uid, self.rq.now_ms()))
+
+    def cancel_sync(self) -> bool:
+        return self.rq.backend_sync().run(ops.cancel(self._keys, self.id, self.uid, self.rq.now_ms()))
+
+    async def result(self, timeout: float | None = None) -> Any:
+        """The job's return value, once it succeeds. Raises JobFailed if it ends otherwise.
+
+        The waiter subscribes to the job's channel before marking it awaited, and the scripts that end a
+        job publish only to awaited jobs, so no finish is missed and no Redis polling is needed.
+        """
+        backend = self.rq.backend()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        pubsub = backend.client.pubsub()
+        try:
+            await pubsub.subscribe(self._keys.done_channel(self.uid))
+            await pubsub.get_message(timeout=_RECHECK_S)  # the confirmation: subscribed before the watch
+            while True:
+                state, result, error = await backend.run(ops.watch(self._keys, self.id, self.uid))
+                if state.is_final:
+                    return _outcome(self.id, state, result, error)
+                wait = _RECHECK_S if deadline is None else min(_RECHECK_S, deadline - time.monotonic())
+                if wait <= 0:
+                    raise ResultTimeout(f"job {self.id} is still {state.value} after {timeout}s")
+                await pubsub.get_message(ignore_subscribe_messages=True, timeout=wait)
+        finally:
+            await pubsub.aclose()
+
+    def result_sync(self, timeout: float | None = None) -> Any:
+        backend = self.rq.backend_sync()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        pubsub = backend.client.pubsub()
+        try:
+            pubsub.subscribe(self._keys.done_channel(self.uid))
+            pubsub.get_message(timeout=_RECHECK_S)
+            while True:
+                state, result, error = backend.run(ops.watch(self._keys, self.id, self.uid))
+                if state.is_final:
+                    return _outcome(self.id, state, result, error)
+                wait = _RECHECK_S if deadline is None else min(_RECHECK_S, deadline - time.monotonic())
+                if wait <= 0:
+                    raise ResultTimeout(f"job {self.id} is still {state.value} after {timeout}s")
+                pubsub.get_message(ignore_subscribe_messages=True, timeout=wait)
+        finally:
+            pubsub.close()

@@ -1,0 +1,113 @@
+"""Every Redis key that redisq uses comes from here.
+
+All keys of one queue carry the queue's hash tag, so each script touches one Cluster slot. Keys shared by
+all queues (the queue set, worker heartbeats) carry their own fixed tag. See docs/architecture.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import InvalidJobId
+
+# Member ids in a queue's sorted sets are bare uids; the public job id adds the queue in front, so that
+# any id leads to its queue's slot without a lookup.
+ID_SEPARATOR = ":"
+
+
+def queue_prefix(prefix: str, queue: str) -> str:
+    return f"{prefix}:{{{queue}}}:"
+
+
+@dataclass(frozen=True)
+class QueueKeys:
+    """The keys of one queue. Built once per queue and cached by the client."""
+
+    prefix: str
+    queue: str
+
+    @property
+    def base(self) -> str:
+        return queue_prefix(self.prefix, self.queue)
+
+    def part(self, name: str) -> str:
+        return self.base + name
+
+    @property
+    def job_prefix(self) -> str:
+        return self.base + "job:"
+
+    @property
+    def unique_prefix(self) -> str:
+        return self.base + "unique:"
+
+    def job(self, uid: str) -> str:
+        return self.job_prefix + uid
+
+    def done_channel(self, uid: str) -> str:
+        return self.base + "done:" + uid
+
+    @property
+    def queued(self) -> str:
+        return self.base + "queued"
+
+    @property
+    def scheduled(self) -> str:
+        return self.base + "scheduled"
+
+    @property
+    def active(self) -> str:
+        return self.base + "active"
+
+    @property
+    def succeeded(self) -> str:
+        return self.base + "succeeded"
+
+    @property
+    def dead(self) -> str:
+        return self.base + "dead"
+
+    @property
+    def stats(self) -> str:
+        return self.base + "stats"
+
+    @property
+    def seq(self) -> str:
+        return self.base + "seq"
+
+    @property
+    def wake(self) -> str:
+        return self.base + "wake"
+
+    def minute(self, minute: int) -> str:
+        return f"{self.base}minute:{minute}"
+
+
+@dataclass(frozen=True)
+class GlobalKeys:
+    """Keys that span queues. They are never touched from a queue's scripts (they live in another slot)."""
+
+    prefix: str
+
+    @property
+    def queues(self) -> str:
+        return f"{self.prefix}:{{meta}}:queues"
+
+    @property
+    def workers(self) -> str:
+        return f"{self.prefix}:{{workers}}:registry"
+
+    def worker(self, worker_id: str) -> str:
+        return f"{self.prefix}:{{workers}}:info:{worker_id}"
+
+
+def make_job_id(queue: str, uid: str) -> str:
+    return f"{queue}{ID_SEPARATOR}{uid}"
+
+
+def split_job_id(job_id: str) -> tuple[str, str]:
+    """Return (queue, uid). The uid never holds the separator, so a queue name may."""
+    queue, sep, uid = job_id.rpartition(ID_SEPARATOR)
+    if not sep or not queue or not uid:
+        raise InvalidJobId(f"not a redisq job id: {job_id!r} (expected '<queue>{ID_SEPARATOR}<uid>')")
+    return queue, uid

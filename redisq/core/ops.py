@@ -1,0 +1,202 @@
+"""Client operations, each written once as a sans-I/O generator (see backend.py)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from . import codec
+from .backend import Command, Op, ScriptCall, Single
+from .config import Settings
+from .errors import JobNotFound
+from .job import JobInfo, JobState
+from .keys import GlobalKeys, QueueKeys, make_job_id
+from .stats import HealthThresholds, QueueStats, WorkerInfo, parse_stats, verdict
+from .task import JobSpec
+
+KeysFor = Callable[[str], QueueKeys]
+
+# Sorted sets that index a queue's jobs by state; the other states live only in job records.
+STATE_INDEX = {
+    JobState.QUEUED: "queued",
+    JobState.SCHEDULED: "scheduled",
+    JobState.ACTIVE: "active",
+    JobState.SUCCEEDED: "succeeded",
+    JobState.DEAD: "dead",
+}
+
+
+def new_uid() -> str:
+    return uuid.uuid4().hex
+
+
+def enqueue(
+    keys_for: KeysFor,
+    settings: Settings,
+    specs: Sequence[JobSpec],
+    now_ms: int,
+    meta: codec.JobMeta,
+    register_queues: Sequence[str] = (),
+) -> Op[list[tuple[str, bool]]]:
+    """Enqueue specs in one round trip; returns (job id, created) in the order given.
+
+    Every payload is encoded and checked before anything is sent, so bad input writes nothing.
+    """
+    groups: dict[str, list[Any]] = {}
+    order: dict[str, list[int]] = {}
+    for position, spec in enumerate(specs):
+        job_meta = meta
+        if spec.options.timeout_s is not None:
+            job_meta = {**meta, "timeout": spec.options.timeout_s}
+        payload = spec.encode(job_meta, settings.max_payload_bytes)
+        signature = codec.sign(payload, settings.signing_key) if settings.signing_key else ""
+        result_ttl = spec.options.result_ttl_s or settings.result_ttl_s
+        groups.setdefault(spec.queue, []).extend(
+            (
+                new_uid(),
+                payload,
+                spec.task,
+                spec.options.priority,
+                spec.options.retries + 1,
+                spec.due_ms,
+                spec.expires_ms,
+                result_ttl,
+                spec.unique_key,
+                signature,
+            )
+        )
+        order.setdefault(spec.queue, []).append(position)
+    calls: list[Single] = []
+    for queue, values in groups.items():
+        k = keys_for(queue)
+        calls.append(
+            ScriptCall(
+                "enqueue",
+                (k.queued, k.scheduled, k.seq, k.stats, k.wake),
+                (k.base, now_ms, len(values) // 10, *values),
+            )
+        )
+    if register_queues:
+        calls.append(Command(("SADD", GlobalKeys(settings.prefix).queues, *register_queues)))
+    replies = yield (calls[0] if len(calls) == 1 else calls)
+    if len(calls) == 1:
+        replies = [replies]
+    out: list[tuple[str, bool]] = [("", False)] * len(specs)
+    for queue, reply in zip(groups, replies[: len(groups)], strict=True):
+        for i, position in enumerate(order[queue]):
+            out[position] = (make_job_id(queue, reply[2 * i].decode()), reply[2 * i + 1] == 1)
+    return out
+
+
+def job_info(k: QueueKeys, job_id: str, uid: str) -> Op[JobInfo]:
+    fields = yield Command(("HGETALL", k.job(uid)))
+    if not fields:
+        raise JobNotFound(f"no job {job_id} (never enqueued, or its record expired)")
+    return JobInfo.from_hash(job_id, k.queue, fields)
+
+
+def jobs_by_state(
+    k: QueueKeys, state: JobState, offset: int, limit: int, newest_first: bool
+) -> Op[list[JobInfo]]:
+    """One page of a state's index; records that expired meanwhile are left out."""
+    index = k.part(STATE_INDEX[state])
+    start, stop = offset, offset + limit - 1
+    uids = yield Command(("ZREVRANGE" if newest_first else "ZRANGE", index, start, stop))
+    if not uids:
+        return []
+    records = yield [Command(("HGETALL", k.job(uid.decode()))) for uid in uids]
+    return [
+        JobInfo.from_hash(make_job_id(k.queue, uid.decode()), k.queue, fields)
+        for uid, fields in zip(uids, records, strict=True)
+        if fields
+    ]
+
+
+def count_state(k: QueueKeys, state: JobState) -> Op[int]:
+    count = yield Command(("ZCARD", k.part(STATE_INDEX[state])))
+    return int(count)
+
+
+def cancel(k: QueueKeys, job_id: str, uid: str, now_ms: int) -> Op[bool]:
+    reply = yield ScriptCall("cancel", (k.queued, k.scheduled, k.stats), (k.base, uid, now_ms))
+    if reply == -1:
+        raise JobNotFound(f"no job {job_id}")
+    return bool(reply == 1)
+
+
+def watch(k: QueueKeys, job_id: str, uid: str) -> Op[tuple[JobState, Any, Any]]:
+    """Mark the job awaited; return (state, raw result, raw error)."""
+    reply = yield ScriptCall("watch", (k.job(uid),), ())
+    if not reply:
+        raise JobNotFound(f"no job {job_id} (never enqueued, or its record expired)")
+    state, result, error = reply
+    return JobState(state.decode()), result, error
+
+
+def stats(k: QueueKeys, now_ms: int) -> Op[QueueStats]:
+    reply = yield ScriptCall("stats", (k.queued, k.scheduled, k.active, k.dead, k.stats), (k.base, now_ms))
+    return parse_stats(k.queue, now_ms, reply)
+
+
+def known_queues(prefix: str) -> Op[list[str]]:
+    members = yield Command(("SMEMBERS", GlobalKeys(prefix).queues))
+    return sorted(m.decode() for m in members)
+
+
+def requeue_dead(k: QueueKeys, uids: Sequence[str], batch: int = 1000) -> Op[int]:
+    """Requeue the given dead jobs, or every dead job (in atomic batches) when none are given."""
+    keys = (k.dead, k.seq, k.stats, k.wake)
+    if uids:
+        reply = yield ScriptCall("requeue_dead", keys, (k.base, len(uids), *uids))
+        return int(reply)
+    total = 0
+    while True:
+        n = int((yield ScriptCall("requeue_dead", keys, (k.base, batch))))
+        total += n
+        if n < batch:
+            return total
+
+
+def purge(k: QueueKeys, state: JobState, batch: int = 1000) -> Op[int]:
+    """Delete every job in one state's index, in batches (each batch is one atomic script)."""
+    total = 0
+    while True:
+        n = yield ScriptCall("purge", (k.part(STATE_INDEX[state]),), (k.base, batch))
+        total += int(n)
+        if int(n) < batch:
+            return total
+
+
+def live_workers(prefix: str, now_ms: int, heartbeat_ttl_ms: int) -> Op[list[WorkerInfo]]:
+    g = GlobalKeys(prefix)
+    members = yield Command(("ZRANGE", g.workers, now_ms - heartbeat_ttl_ms, "+inf", "BYSCORE", "WITHSCORES"))
+    if not members:
+        return []
+    ids = [m.decode() for m in members[0::2]]
+    infos = yield Command(("MGET", *(g.worker(i) for i in ids)))
+    return [
+        WorkerInfo.from_json(raw, float(score) / 1000)
+        for raw, score in zip(infos, members[1::2], strict=True)
+        if raw is not None
+    ]
+
+
+def health(
+    keys_for: KeysFor,
+    prefix: str,
+    queues: Sequence[str] | None,
+    limits: HealthThresholds,
+    heartbeat_ttl_ms: int,
+) -> Op[Any]:
+    started = time.perf_counter()
+    yield Command(("PING",))
+    latency_ms = (time.perf_counter() - started) * 1000
+    names = list(queues) if queues is not None else (yield from known_queues(prefix))
+    now_ms = int(time.time() * 1000)
+    all_stats: list[QueueStats] = []
+    for name in names:
+        all_stats.append((yield from stats(keys_for(name), now_ms)))
+    workers = yield from live_workers(prefix, now_ms, heartbeat_ttl_ms)
+    return verdict(latency_ms, all_stats, workers, limits)

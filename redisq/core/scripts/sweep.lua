@@ -1,0 +1,55 @@
+-- Recover jobs whose lease lapsed (their worker died or lost Redis for longer than a lease), and trim
+-- the succeeded and dead indexes so that no structure grows without bound.
+-- KEYS: active, seq, dead, succeeded, stats, wake
+-- ARGV: base, now_ms, limit, dead_ttl_s, succeeded_keep_ms, succeeded_max, dead_keep_ms, dead_max
+-- Returns {recovered, sent_to_dead}.
+local active, seq_key, dead, succeeded, stats, wake = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local base, now, limit, dead_ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+
+local recovered, died = 0, 0
+local lapsed = redis.call('ZRANGE', active, '-inf', now, 'BYSCORE', 'LIMIT', 0, limit)
+for _, uid in ipairs(lapsed) do
+  redis.call('ZREM', active, uid)
+  local job = job_key(base, uid)
+  local f = redis.call('HMGET', job, 'attempts', 'max_attempts', 'worker')
+  if f[1] then
+    redis.call('HINCRBY', job, 'recovered', 1)
+    if tonumber(f[1]) >= tonumber(f[2]) then
+      redis.call('HSET', job, 'error', cjson.encode({
+        type = 'LeaseExpired',
+        message = 'worker ' .. tostring(f[3]) .. ' stopped renewing its lease on the last attempt',
+        traceback = '' }))
+      finalize(base, uid, job, 'dead', now, dead_ttl)
+      redis.call('ZADD', dead, now, uid)
+      died = died + 1
+    else
+      requeue(base, uid, job, seq_key, true)
+      recovered = recovered + 1
+    end
+  end
+end
+if recovered > 0 then
+  redis.call('HINCRBY', stats, 'recovered', recovered)
+  wake_one(wake)
+end
+if died > 0 then
+  redis.call('HINCRBY', stats, 'failed', died)
+  redis.call('HINCRBY', stats, 'dead', died)
+  count_minute(base, now, 'failed', died)
+end
+
+-- Index entries outlive nothing: their records expire on their own TTL, the index is cut to match.
+redis.call('ZREMRANGEBYSCORE', succeeded, '-inf', now - tonumber(ARGV[5]))
+redis.call('ZREMRANGEBYRANK', succeeded, 0, -tonumber(ARGV[6]) - 1)
+local old_dead = redis.call('ZRANGE', dead, '-inf', now - tonumber(ARGV[7]), 'BYSCORE', 'LIMIT', 0, limit)
+local over = redis.call('ZCARD', dead) - tonumber(ARGV[8])
+if over > 0 then
+  for _, uid in ipairs(redis.call('ZRANGE', dead, 0, math.min(over, limit) - 1)) do
+    old_dead[#old_dead + 1] = uid
+  end
+end
+for _, uid in ipairs(old_dead) do
+  redis.call('ZREM', dead, uid)
+  redis.call('DEL', job_key(base, uid))
+end
+return { recovered, died }

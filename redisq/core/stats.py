@@ -1,0 +1,152 @@
+"""Queue statistics and the health verdict: value types and how they are read from Redis replies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import codec
+
+COUNTERS = (
+    "enqueued",
+    "succeeded",
+    "failed",
+    "retried",
+    "dead",
+    "recovered",
+    "expired",
+    "cancelled",
+    "requeued",
+)
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    """One queue. Gauges are current sizes; counters only grow; rates cover the last 60 s."""
+
+    queue: str
+    queued: int
+    scheduled: int
+    active: int
+    dead: int  # dead letters kept now (the counter `counters["dead"]` is every job that ever died)
+    counters: dict[str, int]
+    throughput_per_minute: float  # attempts finished (succeeded or failed)
+    failures_per_minute: float
+    oldest_queued_age_s: float | None  # of the job at the head of the queue
+
+    @property
+    def succeeded(self) -> int:
+        return self.counters["succeeded"]
+
+    @property
+    def failed(self) -> int:
+        """Failed attempts, retried or not."""
+        return self.counters["failed"]
+
+
+def _rolling(now_ms: int, current: Any, previous: Any) -> float:
+    # Two per-minute buckets approximate a sliding 60 s window: all of this minute, and the share of the
+    # previous minute that still falls inside the window.
+    elapsed = (now_ms % 60_000) / 60_000
+    return int(current or 0) + int(previous or 0) * (1 - elapsed)
+
+
+def parse_stats(queue: str, now_ms: int, reply: list[Any]) -> QueueStats:
+    queued, scheduled, active, dead, flat, head_at, this_minute, last_minute = reply
+    counters = dict.fromkeys(COUNTERS, 0)
+    for i in range(0, len(flat), 2):
+        counters[flat[i].decode()] = int(flat[i + 1])
+    return QueueStats(
+        queue=queue,
+        queued=int(queued),
+        scheduled=int(scheduled),
+        active=int(active),
+        dead=int(dead),
+        counters=counters,
+        throughput_per_minute=_rolling(now_ms, this_minute[0], last_minute[0])
+        + _rolling(now_ms, this_minute[1], last_minute[1]),
+        failures_per_minute=_rolling(now_ms, this_minute[1], last_minute[1]),
+        oldest_queued_age_s=max(0.0, (now_ms - int(head_at)) / 1000) if head_at else None,
+    )
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    """What a worker's heartbeat says about it."""
+
+    id: str
+    host: str
+    pid: int
+    queues: list[str]
+    concurrency: int
+    active: int
+    started_at: float
+    last_seen: float
+
+    @classmethod
+    def from_json(cls, raw: bytes, last_seen: float) -> WorkerInfo:
+        data = codec.loads(raw)
+        return cls(
+            id=data["id"],
+            host=data["host"],
+            pid=data["pid"],
+            queues=data["queues"],
+            concurrency=data["concurrency"],
+            active=data["active"],
+            started_at=data["started_at"],
+            last_seen=last_seen,
+        )
+
+
+@dataclass(frozen=True)
+class QueueHealth:
+    queue: str
+    workers: int
+    queued: int
+    oldest_queued_age_s: float | None
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    """`ok` is the verdict a load balancer needs (200 or 503); `reasons` say why it is not ok."""
+
+    ok: bool
+    redis_ok: bool
+    redis_latency_ms: float | None
+    queues: list[QueueHealth] = field(default_factory=list)
+    workers: list[WorkerInfo] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class HealthThresholds:
+    require_workers: bool = True  # a queue with work and no live worker is unhealthy
+    max_backlog: int | None = None
+    max_oldest_age_s: float | None = None
+
+
+def verdict(
+    latency_ms: float, stats: list[QueueStats], workers: list[WorkerInfo], limits: HealthThresholds
+) -> HealthReport:
+    reasons: list[str] = []
+    queues: list[QueueHealth] = []
+    for s in stats:
+        serving = sum(1 for w in workers if s.queue in w.queues)
+        queues.append(QueueHealth(s.queue, serving, s.queued, s.oldest_queued_age_s))
+        if limits.require_workers and serving == 0 and s.queued + s.scheduled + s.active > 0:
+            reasons.append(
+                f"queue {s.queue!r} has {s.queued + s.scheduled + s.active} jobs and no live worker"
+            )
+        if limits.max_backlog is not None and s.queued > limits.max_backlog:
+            reasons.append(f"queue {s.queue!r} backlog {s.queued} is over {limits.max_backlog}")
+        age = s.oldest_queued_age_s
+        if limits.max_oldest_age_s is not None and age is not None and age > limits.max_oldest_age_s:
+            reasons.append(f"queue {s.queue!r} oldest job waited {age:.1f}s, over {limits.max_oldest_age_s}s")
+    return HealthReport(
+        ok=not reasons,
+        redis_ok=True,
+        redis_latency_ms=latency_ms,
+        queues=queues,
+        workers=workers,
+        reasons=reasons,
+    )

@@ -1,0 +1,208 @@
+"""Tasks: a function registered under a name, with the options its jobs carry."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar
+
+from . import codec
+from .errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from .client import RedisQ
+    from .jobs import Job
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+MAX_PRIORITY = 1000  # |priority| bound that keeps queue scores exact in a double (see common.lua)
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Delay before a retry. Exponential: base * factor^(attempt-1), capped, with equal jitter."""
+
+    kind: Literal["exponential", "fixed"] = "exponential"
+    base_s: float = 1.0
+    factor: float = 2.0
+    cap_s: float = 300.0
+    jitter: bool = True
+
+    @classmethod
+    def exponential(
+        cls, base_s: float = 1.0, factor: float = 2.0, cap_s: float = 300.0, jitter: bool = True
+    ) -> Backoff:
+        return cls("exponential", base_s, factor, cap_s, jitter)
+
+    @classmethod
+    def fixed(cls, seconds: float) -> Backoff:
+        return cls("fixed", seconds, 1.0, seconds, False)
+
+    def delay_s(self, attempt: int) -> float:
+        """Delay after failed attempt number `attempt` (1-based)."""
+        if self.kind == "fixed":
+            return self.base_s
+        delay = min(self.cap_s, self.base_s * self.factor ** max(0, attempt - 1))
+        if self.jitter:  # half fixed, half random: spreads a thundering herd, keeps a floor
+            delay = delay / 2 + random.uniform(0, delay / 2)
+        return delay
+
+
+@dataclass(frozen=True)
+class TaskOptions:
+    queue: str | None = None  # None: the client's default queue
+    priority: int = 0  # higher runs first within a queue
+    timeout_s: float | None = None
+    retries: int = 3  # attempts = retries + 1; a delivery lost with its worker counts as one
+    backoff: Backoff = Backoff()
+    ttl_s: float | None = None  # expire if not started within this time of enqueue
+    result_ttl_s: int | None = None  # None: Settings.result_ttl_s
+    unique: bool | Callable[..., str] = False  # True: key from task name and arguments
+
+    def __post_init__(self) -> None:
+        if not -MAX_PRIORITY <= self.priority <= MAX_PRIORITY:
+            raise ConfigurationError(f"priority must be within ±{MAX_PRIORITY}, got {self.priority}")
+        if self.retries < 0:
+            raise ConfigurationError("retries must be 0 or more")
+        for name in ("timeout_s", "ttl_s", "result_ttl_s"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ConfigurationError(f"{name} must be positive")
+
+
+@dataclass(frozen=True)
+class CallOptions:
+    """Per-call overrides; None keeps the task's option."""
+
+    queue: str | None = None
+    priority: int | None = None
+    delay_s: float | None = None
+    eta: datetime | None = None
+    timeout_s: float | None = None
+    retries: int | None = None
+    ttl_s: float | None = None
+    result_ttl_s: int | None = None
+    key: str | None = None
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One job ready to enqueue: what `task.call(...)` returns, for `enqueue_many`."""
+
+    task: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    options: TaskOptions
+    queue: str
+    due_ms: int  # 0: now
+    expires_ms: int  # 0: never
+    unique_key: str
+
+    def encode(self, meta: codec.JobMeta, max_bytes: int) -> bytes:
+        return codec.encode_envelope(self.task, self.args, self.kwargs, meta, max_bytes)
+
+
+def resolve_spec(
+    name: str,
+    options: TaskOptions,
+    default_queue: str,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    call: CallOptions | None,
+    now_ms: int,
+) -> JobSpec:
+    opts = options
+    if call is not None:
+        overrides: dict[str, Any] = {
+            k: v
+            for k, v in (
+                ("queue", call.queue),
+                ("priority", call.priority),
+                ("timeout_s", call.timeout_s),
+                ("retries", call.retries),
+                ("ttl_s", call.ttl_s),
+                ("result_ttl_s", call.result_ttl_s),
+            )
+            if v is not None
+        }
+        if overrides:
+            opts = replace(options, **overrides)
+    due_ms = 0
+    if call is not None and call.eta is not None:
+        eta = call.eta if call.eta.tzinfo else call.eta.replace(tzinfo=timezone.utc)
+        due_ms = int(eta.timestamp() * 1000)
+    elif call is not None and call.delay_s:
+        due_ms = now_ms + int(call.delay_s * 1000)
+    start_ms = max(due_ms, now_ms)
+    expires_ms = start_ms + int(opts.ttl_s * 1000) if opts.ttl_s else 0
+    key = call.key if call is not None and call.key is not None else ""
+    if not key and opts.unique:
+        if callable(opts.unique):
+            key = str(opts.unique(*args, **kwargs))
+        else:
+            key = hashlib.sha256(codec.dumps([name, list(args), kwargs])).hexdigest()
+    return JobSpec(name, args, kwargs, opts, opts.queue or default_queue, due_ms, expires_ms, key)
+
+
+class Task(Generic[P, R]):
+    """A registered function. Call it to run it here; `enqueue`/`delay` to run it on a worker."""
+
+    def __init__(self, rq: RedisQ, fn: Callable[P, R], name: str, options: TaskOptions) -> None:
+        self.rq = rq
+        self.fn = fn
+        self.name = name
+        self.options = options
+        self.is_async = inspect.iscoroutinefunction(fn)
+        self.coerce = codec.ArgumentCoercer(fn)
+        self.__doc__ = fn.__doc__
+        self.__wrapped__ = fn
+
+    def __repr__(self) -> str:
+        return f"<Task {self.name} queue={self.options.queue or self.rq.settings.default_queue}>"
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        return self.fn(*args, **kwargs)
+
+    @property
+    def queue(self) -> str:
+        return self.options.queue or self.rq.settings.default_queue
+
+    def with_options(self, **overrides: Any) -> BoundTask[P, R]:
+        """Per-call options: queue, priority, delay_s, eta, timeout_s, retries, ttl_s, result_ttl_s, key."""
+        return BoundTask(self, CallOptions(**overrides))
+
+    def call(self, *args: P.args, **kwargs: P.kwargs) -> JobSpec:
+        return self._spec(None, args, kwargs)
+
+    async def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> Job:
+        return (await self.rq.enqueue_many([self._spec(None, args, kwargs)]))[0]
+
+    def delay(self, *args: P.args, **kwargs: P.kwargs) -> Job:
+        return self.rq.enqueue_many_sync([self._spec(None, args, kwargs)])[0]
+
+    def _spec(self, call: CallOptions | None, args: tuple[Any, ...], kwargs: dict[str, Any]) -> JobSpec:
+        return resolve_spec(
+            self.name, self.options, self.rq.settings.default_queue, args, kwargs, call, self.rq.now_ms()
+        )
+
+
+class BoundTask(Generic[P, R]):
+    """A task with per-call options: `await task.with_options(delay_s=5).enqueue(...)`."""
+
+    def __init__(self, task: Task[P, R], call: CallOptions) -> None:
+        self.task = task
+        self.call_options = call
+
+    def call(self, *args: P.args, **kwargs: P.kwargs) -> JobSpec:
+        return self.task._spec(self.call_options, args, kwargs)
+
+    async def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> Job:
+        return (await self.task.rq.enqueue_many([self.call(*args, **kwargs)]))[0]
+
+    def delay(self, *args: P.args, **kwargs: P.kwargs) -> Job:
+        return self.task.rq.enqueue_many_sync([self.call(*args, **kwargs)])[0]

@@ -1,0 +1,93 @@
+"""Lease renewal from a dedicated OS thread with its own connection.
+
+A job that blocks the event loop (a sync call inside `async def`) or hogs the GIL in a thread must not
+let its lease lapse while the worker lives (issue 2, DESIGN rule 3): renewing from the event loop could
+be starved; a thread of its own is switched to by the interpreter at least every few milliseconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from ..backend import SyncBackend
+from ..errors import RedisUnavailable
+from ..keys import QueueKeys
+from . import protocol
+
+log = logging.getLogger("redisq.worker")
+
+
+@dataclass(slots=True)
+class _Held:
+    token: str
+    renew_until: float | None  # monotonic; past it (the job overran its timeout) the lease may lapse
+
+
+class LeaseKeeper:
+    def __init__(
+        self, backend: SyncBackend, keys: dict[str, QueueKeys], lease_ms: int, every_s: float
+    ) -> None:
+        self._backend = backend
+        self._keys = keys
+        self._lease_ms = lease_ms
+        self._every_s = every_s
+        self._held: dict[tuple[str, str], _Held] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="redisq-leases", daemon=True)
+        self.renewals = 0
+
+    def hold(self, queue: str, uid: str, token: str, renew_until: float | None) -> None:
+        with self._lock:
+            self._held[(queue, uid)] = _Held(token, renew_until)
+
+    def release(self, queue: str, uid: str) -> None:
+        with self._lock:
+            self._held.pop((queue, uid), None)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._backend.close()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every_s):
+            try:
+                self.renew_once()
+            except RedisUnavailable as exc:
+                log.warning("could not renew leases (will retry): %s", exc)
+            except Exception:
+                log.exception("lease renewal failed (will retry)")
+
+    def renew_once(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            held = [
+                (q, uid, h.token)
+                for (q, uid), h in self._held.items()
+                if h.renew_until is None or h.renew_until > now
+            ]
+        if not held:
+            return
+        deadline_ms = int(time.time() * 1000) + self._lease_ms
+        lost = self._backend.run(protocol.renew(self._keys, held, deadline_ms))
+        self.renewals += 1
+        if not lost:
+            return
+        queue_of = {uid: q for q, uid, _ in held}
+        with self._lock:
+            for uid in lost:
+                # Settled and released meanwhile is not lost; still held here means another worker has it.
+                if self._held.pop((queue_of[uid], uid), None) is not None:
+                    log.warning(
+                        "lease of job %s:%s was lost (it lapsed and was recovered elsewhere); its "
+                        "outcome here will be ignored",
+                        queue_of[uid],
+                        uid,
+                    )

@@ -1,0 +1,153 @@
+"""The worker's Redis operations (sans-I/O, see backend.py) and the values they carry."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from ..backend import Command, Op, ScriptCall, Single
+from ..keys import GlobalKeys, QueueKeys
+
+Outcome = Literal["ok", "retry", "dead", "release"]
+
+
+@dataclass(slots=True)
+class Delivery:
+    """One leased job as fetched: not yet decoded (decoding errors are the runner's to report)."""
+
+    queue: str
+    uid: str
+    payload: bytes
+    attempt: int
+    max_attempts: int
+    signature: str | None
+    token: str  # "<worker id>/<attempt>", what fetch.lua stored as the lease
+
+
+@dataclass(slots=True)
+class Settlement:
+    delivery: Delivery
+    outcome: Outcome
+    data: bytes = b""  # result JSON for ok, error JSON otherwise
+    retry_at_ms: int = 0
+
+
+def _one_or_many(calls: list[Single]) -> Single | list[Single]:
+    return calls[0] if len(calls) == 1 else calls
+
+
+def fetch(
+    k: QueueKeys, now_ms: int, count: int, lease_ms: int, worker_id: str, promote: int
+) -> Op[tuple[int | None, list[Delivery]]]:
+    reply = yield ScriptCall(
+        "fetch",
+        (k.queued, k.scheduled, k.active, k.seq, k.stats, k.wake),
+        (k.base, now_ms, count, lease_ms, worker_id, promote),
+    )
+    next_due = int(reply[0])
+    deliveries = []
+    for i in range(1, len(reply), 5):
+        attempt = int(reply[i + 2])
+        deliveries.append(
+            Delivery(
+                queue=k.queue,
+                uid=reply[i].decode(),
+                payload=reply[i + 1],
+                attempt=attempt,
+                max_attempts=int(reply[i + 3]),
+                signature=reply[i + 4].decode() or None,
+                token=f"{worker_id}/{attempt}",
+            )
+        )
+    return (None if next_due < 0 else next_due), deliveries
+
+
+def finish(
+    keys: dict[str, QueueKeys], settlements: Sequence[Settlement], now_ms: int, dead_ttl_s: int
+) -> Op[list[str]]:
+    """Settle a batch in one round trip (one script call per queue). Returns stale uids."""
+    by_queue: dict[str, list[Settlement]] = {}
+    for s in settlements:
+        by_queue.setdefault(s.delivery.queue, []).append(s)
+    calls: list[Single] = []
+    for queue, items in by_queue.items():
+        k = keys[queue]
+        args: list[object] = [k.base, now_ms, dead_ttl_s, len(items)]
+        for s in items:
+            args += [s.delivery.uid, s.delivery.token, s.outcome, s.data, s.retry_at_ms]
+        calls.append(
+            ScriptCall("finish", (k.active, k.scheduled, k.succeeded, k.dead, k.stats, k.wake, k.seq), args)
+        )
+    replies = yield _one_or_many(calls)
+    if len(calls) == 1:
+        replies = [replies]
+    return [uid.decode() for reply in replies for uid in reply]
+
+
+def renew(
+    keys: dict[str, QueueKeys], held: Sequence[tuple[str, str, str]], deadline_ms: int
+) -> Op[list[str]]:
+    """Extend leases (queue, uid, token). Returns the uids whose lease is no longer ours."""
+    by_queue: dict[str, list[str]] = {}
+    for queue, uid, token in held:
+        by_queue.setdefault(queue, []).extend((uid, token))
+    calls: list[Single] = [
+        ScriptCall("renew", (keys[q].active,), (keys[q].base, deadline_ms, *pairs))
+        for q, pairs in by_queue.items()
+    ]
+    replies = yield _one_or_many(calls)
+    if len(calls) == 1:
+        replies = [replies]
+    return [uid.decode() for reply in replies for uid in reply]
+
+
+@dataclass(frozen=True)
+class Retention:
+    limit: int
+    dead_ttl_s: int
+    succeeded_keep_ms: int
+    succeeded_max: int
+    dead_keep_ms: int
+    dead_max: int
+
+
+def sweep(keys: Sequence[QueueKeys], now_ms: int, r: Retention) -> Op[tuple[int, int]]:
+    """Recover lapsed leases and trim indexes on every queue; returns (recovered, sent to dead)."""
+    calls: list[Single] = [
+        ScriptCall(
+            "sweep",
+            (k.active, k.seq, k.dead, k.succeeded, k.stats, k.wake),
+            (
+                k.base,
+                now_ms,
+                r.limit,
+                r.dead_ttl_s,
+                r.succeeded_keep_ms,
+                r.succeeded_max,
+                r.dead_keep_ms,
+                r.dead_max,
+            ),
+        )
+        for k in keys
+    ]
+    replies = yield _one_or_many(calls)
+    if len(calls) == 1:
+        replies = [replies]
+    return sum(int(r[0]) for r in replies), sum(int(r[1]) for r in replies)
+
+
+def heartbeat(
+    g: GlobalKeys, worker_id: str, info: bytes, now_ms: int, ttl_ms: int, queues: Sequence[str]
+) -> Op[None]:
+    yield [
+        Command(("ZADD", g.workers, now_ms, worker_id)),
+        Command(("SET", g.worker(worker_id), info, "PX", ttl_ms)),
+        # Entries of workers gone for long are pruned here, by the living.
+        Command(("ZREMRANGEBYSCORE", g.workers, "-inf", now_ms - 10 * ttl_ms)),
+        Command(("SADD", g.queues, *queues)),
+    ]
+
+
+def deregister(g: GlobalKeys, worker_id: str) -> Op[None]:
+    yield [Command(("ZREM", g.workers, worker_id)), Command(("DEL", g.worker(worker_id)))]

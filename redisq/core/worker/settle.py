@@ -1,0 +1,75 @@
+"""Batched acknowledgements: one flusher writes every settlement that accumulated since its last write.
+
+No artificial delay: an idle worker acks at once; under load, jobs finish while a write is in flight and
+the next write carries them all. While Redis is away, settlements wait here (their leases still renewed)
+and are written when it returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from ..backend import AsyncBackend
+from ..errors import RedisUnavailable
+from ..keys import QueueKeys
+from . import protocol
+from .leases import LeaseKeeper
+
+log = logging.getLogger("redisq.worker")
+
+
+class Settler:
+    def __init__(
+        self, backend: AsyncBackend, keys: dict[str, QueueKeys], leases: LeaseKeeper, dead_ttl_s: int
+    ) -> None:
+        self._backend = backend
+        self._keys = keys
+        self._leases = leases
+        self._dead_ttl_s = dead_ttl_s
+        self._pending: list[protocol.Settlement] = []
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.stale = 0  # settlements refused because the lease had lapsed
+
+    def add(self, settlement: protocol.Settlement) -> None:
+        self._pending.append(settlement)
+        self._idle.clear()
+        self._wake.set()
+
+    async def run(self) -> None:
+        retry_s = 0.05
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            batch, self._pending = self._pending, []
+            if not batch:
+                self._idle.set()
+                continue
+            try:
+                stale = await self._backend.run(
+                    protocol.finish(self._keys, batch, int(time.time() * 1000), self._dead_ttl_s)
+                )
+            except RedisUnavailable as exc:
+                self._pending = batch + self._pending
+                log.warning("could not settle %d jobs (will retry in %.2fs): %s", len(batch), retry_s, exc)
+                await asyncio.sleep(retry_s)
+                retry_s = min(retry_s * 2, 2.0)
+                self._wake.set()
+                continue
+            retry_s = 0.05
+            self.stale += len(stale)
+            for s in batch:
+                self._leases.release(s.delivery.queue, s.delivery.uid)
+            if not self._pending:
+                self._idle.set()
+
+    async def flush(self, timeout: float) -> bool:
+        """Wait until everything added so far is written; False if that took longer than `timeout`."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except asyncio.TimeoutError:
+            return False
+        return True

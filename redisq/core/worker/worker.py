@@ -1,0 +1,287 @@
+"""The worker: fetch in batches, run, settle in batches; sweep, heartbeat, drain on stop.
+
+Standalone (`redisq worker`, `run_standalone()`) it owns SIGTERM/SIGINT: the first stops fetching and
+drains within the grace period, the second cuts the grace short. Embedded in an app's lifespan it
+installs no handlers: the app calls `stop()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import signal
+import socket
+import time
+import uuid
+from collections.abc import Sequence
+
+from .. import codec
+from ..backend import AsyncBackend, SyncBackend, unavailable_as_redisq_error
+from ..client import RedisQ
+from ..config import WorkerSettings
+from ..errors import RedisUnavailable
+from ..keys import GlobalKeys, QueueKeys
+from . import protocol
+from .leases import LeaseKeeper
+from .runner import Runner
+from .settle import Settler
+from .threads import JobThreadPool
+
+log = logging.getLogger("redisq.worker")
+
+
+class Worker:
+    def __init__(
+        self,
+        rq: RedisQ,
+        queues: Sequence[str] | None = None,
+        *,
+        concurrency: int | None = None,
+        settings: WorkerSettings | None = None,
+    ) -> None:
+        base = settings or WorkerSettings()
+        if concurrency is not None:
+            base = WorkerSettings(**{**base.__dict__, "concurrency": concurrency})
+        self.rq = rq
+        self.settings = base
+        self.queues = list(queues) if queues else rq.queues  # in priority order: the first is served first
+        self.id = f"{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:8]}"  # no '/': tokens use it
+        self._keys: dict[str, QueueKeys] = {q: rq.keys(q) for q in self.queues}
+        self._running: set[asyncio.Task[None]] = set()
+        self._stopping = asyncio.Event()
+        self._forced = asyncio.Event()
+        self._slot_freed = asyncio.Event()
+        self._started = False
+        self._started_at = time.time()
+        self.processed = 0
+
+    def __repr__(self) -> str:
+        return f"<Worker {self.id} queues={self.queues} concurrency={self.settings.concurrency}>"
+
+    # ---- life cycle -------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop fetching and drain; called again, cut the grace period short."""
+        if self._stopping.is_set():
+            log.warning("second stop request: giving back running jobs now")
+            self._forced.set()
+        else:
+            log.info(
+                "stopping: no new jobs; running jobs get %.0fs to finish", self.settings.shutdown_grace_s
+            )
+            self._stopping.set()
+
+    def run_standalone(self) -> int:
+        """Run until SIGTERM/SIGINT in a new event loop; returns the process exit code."""
+
+        async def main() -> None:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, self.stop)
+            await self.run()
+
+        asyncio.run(main())
+        return 0
+
+    async def run(self) -> None:
+        if self._started:
+            raise RuntimeError("a Worker runs once; create a new one")
+        self._started = True
+        self.rq.freeze(f"worker {self.id}")
+        s = self.settings
+        # Own connections: a pool for scripts, one for blocking reads, one (sync) for the lease thread.
+        self._backend = AsyncBackend(self.rq.async_client())
+        self._blocking = self.rq.async_client(socket_timeout=s.max_idle_block_s + 10)
+        self._leases = LeaseKeeper(
+            SyncBackend(self.rq.sync_client()), self._keys, int(s.lease_s * 1000), s.renew_interval_s
+        )
+        self._pool = JobThreadPool(s.concurrency)
+        self._runner = Runner(self.rq, self._pool, self._leases, s.lease_s)
+        self._settler = Settler(self._backend, self._keys, self._leases, self.rq.settings.dead_ttl_s)
+        self._leases.start()
+        helpers = [
+            asyncio.create_task(c) for c in (self._settler.run(), self._sweep_loop(), self._heartbeat_loop())
+        ]
+        log.info("worker %s serving %s with concurrency %d", self.id, ", ".join(self.queues), s.concurrency)
+        try:
+            await self._fetch_loop()
+        finally:
+            await self._drain()
+            for helper in helpers:
+                helper.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
+            with contextlib.suppress(RedisUnavailable):
+                await self._backend.run(protocol.deregister(GlobalKeys(self.rq.settings.prefix), self.id))
+            self._leases.stop()
+            self._pool.shutdown()
+            await self._backend.aclose()
+            await self._blocking.aclose()
+            log.info("worker %s stopped after %d jobs", self.id, self.processed)
+
+    # ---- fetching ---------------------------------------------------------------------------------
+
+    async def _fetch_loop(self) -> None:
+        retry_s = 0.1
+        s = self.settings
+        while not self._stopping.is_set():
+            free = s.concurrency - len(self._running)
+            if free <= 0:
+                self._slot_freed.clear()
+                await self._until(self._slot_freed, None)
+                continue
+            try:
+                next_due, got = await self._fetch(free)
+                if not got:
+                    await self._wait_for_work(next_due)
+                retry_s = 0.1
+            except RedisUnavailable as exc:
+                log.warning("Redis unavailable (retrying in %.1fs): %s", retry_s, exc)
+                await self._until(self._stopping, retry_s)
+                retry_s = min(retry_s * 2, 5.0) * random.uniform(0.8, 1.2)
+
+    async def _fetch(self, free: int) -> tuple[int | None, int]:
+        s = self.settings
+        next_due: int | None = None
+        got = 0
+        for queue in self.queues:
+            due, deliveries = await self._backend.run(
+                protocol.fetch(
+                    self._keys[queue],
+                    int(time.time() * 1000),
+                    free - got,
+                    int(s.lease_s * 1000),
+                    self.id,
+                    s.promote_batch,
+                )
+            )
+            if due is not None:
+                next_due = due if next_due is None else min(next_due, due)
+            for d in deliveries:
+                task = asyncio.create_task(self._process(d))
+                self._running.add(task)
+            got += len(deliveries)
+            if got >= free:
+                break
+        return next_due, got
+
+    async def _wait_for_work(self, next_due_ms: int | None) -> None:
+        """Block on the queues' wake lists, at most until the next scheduled job is due."""
+        timeout = self.settings.max_idle_block_s
+        if next_due_ms is not None:
+            timeout = min(timeout, max(0.0, next_due_ms / 1000 - time.time()))
+        if timeout < 0.001:
+            return
+        wake_keys = [self._keys[q].wake for q in self.queues]
+        blpop = asyncio.ensure_future(self._blocking.blpop(wake_keys, timeout=timeout))
+        stop = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({blpop, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            if not blpop.done():
+                blpop.cancel()
+                with contextlib.suppress(BaseException):
+                    await blpop
+        if blpop.done() and not blpop.cancelled() and blpop.exception() is not None:
+            with unavailable_as_redisq_error():
+                blpop.result()
+
+    async def _until(self, event: asyncio.Event, timeout: float | None) -> None:
+        waiters = {asyncio.ensure_future(event.wait()), asyncio.ensure_future(self._stopping.wait())}
+        try:
+            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waiters:
+                w.cancel()
+
+    # ---- running ----------------------------------------------------------------------------------
+
+    async def _process(self, d: protocol.Delivery) -> None:
+        try:
+            settlement = await self._runner.run(d)
+        except asyncio.CancelledError:
+            self._settler.add(protocol.Settlement(d, "release"))
+        else:
+            self._settler.add(settlement)
+            self.processed += 1
+        finally:
+            self._running.discard(asyncio.current_task())
+            self._slot_freed.set()
+
+    async def _drain(self) -> None:
+        s = self.settings
+        if self._running:
+            log.info("waiting up to %.0fs for %d running jobs", s.shutdown_grace_s, len(self._running))
+            deadline = time.monotonic() + s.shutdown_grace_s
+            while self._running and not self._forced.is_set() and (left := deadline - time.monotonic()) > 0:
+                forced = asyncio.ensure_future(self._forced.wait())
+                await asyncio.wait(
+                    {*self._running, forced}, timeout=left, return_when=asyncio.FIRST_COMPLETED
+                )
+                forced.cancel()
+        leftover = list(self._running)
+        for task in leftover:
+            task.cancel()
+        await asyncio.gather(*leftover, return_exceptions=True)
+        if leftover:
+            log.warning("gave back %d unfinished jobs to their queues", len(leftover))
+        if not await self._settler.flush(timeout=max(5.0, s.lease_s)):
+            log.error(
+                "could not write every settlement before exiting; their leases will lapse and the "
+                "jobs will be recovered by another worker"
+            )
+
+    # ---- background duties ------------------------------------------------------------------------
+
+    async def _sweep_loop(self) -> None:
+        rs = self.rq.settings
+        retention = protocol.Retention(
+            limit=1000,
+            dead_ttl_s=rs.dead_ttl_s,
+            succeeded_keep_ms=rs.result_ttl_s * 1000,
+            succeeded_max=rs.succeeded_index_max,
+            dead_keep_ms=rs.dead_ttl_s * 1000,
+            dead_max=rs.dead_max,
+        )
+        keys = list(self._keys.values())
+        while True:
+            try:
+                recovered, died = await self._backend.run(
+                    protocol.sweep(keys, int(time.time() * 1000), retention)
+                )
+                if recovered or died:
+                    log.warning(
+                        "recovered %d jobs from lapsed leases (%d of them dead: no attempts left)",
+                        recovered + died,
+                        died,
+                    )
+            except RedisUnavailable:
+                pass  # the fetch loop reports it
+            await asyncio.sleep(self.settings.sweep_every_s * random.uniform(0.8, 1.2))
+
+    def _info(self) -> bytes:
+        return codec.dumps(
+            {
+                "id": self.id,
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+                "queues": self.queues,
+                "concurrency": self.settings.concurrency,
+                "active": len(self._running),
+                "started_at": self._started_at,
+                "processed": self.processed,
+            }
+        )
+
+    async def _heartbeat_loop(self) -> None:
+        g = GlobalKeys(self.rq.settings.prefix)
+        ttl_ms = self.rq.settings.worker_ttl_s * 1000
+        while True:
+            with contextlib.suppress(RedisUnavailable):
+                await self._backend.run(
+                    protocol.heartbeat(g, self.id, self._info(), int(time.time() * 1000), ttl_ms, self.queues)
+                )
+            await asyncio.sleep(self.settings.heartbeat_every_s)
