@@ -100,11 +100,11 @@ async def run_demo(total: int = 300, console: Console | None = None, url: str | 
             f"{stats.counters['retried']} retries, {stats.dead} dead letters"
         )
         dead = await rq.jobs(QUEUE, JobState.DEAD, limit=1)
-        if dead and dead[0].error is not None:
+        error = dead[0].error if dead else None
+        if error is not None:
             d = dead[0]
             console.print(
-                f"a dead letter: {d.id} ({d.task}) after {d.attempts} attempts: "
-                f"{d.error.type}: {d.error.message}"
+                f"a dead letter: {d.id} ({d.task}) after {d.attempts} attempts: {error.type}: {error.message}"
             )
         return stats
     finally:
