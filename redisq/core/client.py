@@ -42,7 +42,7 @@ class RedisQ:
         self.settings = settings if settings is not None else Settings.from_env(url=url, **overrides)
         self.tasks: dict[str, Task[Any, Any]] = {}
         self._frozen_by: str | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # backend_sync() resolves the url (which may start a server) under it
         self._url: str | None = self.settings.url
         self.embedded: EmbeddedServer | None = None
         self._sync: SyncBackend | None = None

@@ -171,9 +171,11 @@ class ArgumentCoercer:
         }
 
     def __call__(self, args: list[Any], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+        bound = self._signature.bind(
+            *args, **kwargs
+        )  # arguments that can never fit fail here, not in the task
         if not self._converters:
             return args, kwargs
-        bound = self._signature.bind(*args, **kwargs)
         for name, value in bound.arguments.items():
             convert = self._converters.get(name)
             if convert is not None:

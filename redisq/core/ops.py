@@ -171,16 +171,11 @@ def purge(k: QueueKeys, state: JobState, batch: int = 1000) -> Op[int]:
 
 def live_workers(prefix: str, now_ms: int, heartbeat_ttl_ms: int) -> Op[list[WorkerInfo]]:
     g = GlobalKeys(prefix)
-    members = yield Command(("ZRANGE", g.workers, now_ms - heartbeat_ttl_ms, "+inf", "BYSCORE", "WITHSCORES"))
+    members = yield Command(("ZRANGE", g.workers, now_ms - heartbeat_ttl_ms, "+inf", "BYSCORE"))
     if not members:
         return []
-    ids = [m.decode() for m in members[0::2]]
-    infos = yield Command(("MGET", *(g.worker(i) for i in ids)))
-    return [
-        WorkerInfo.from_json(raw, float(score) / 1000)
-        for raw, score in zip(infos, members[1::2], strict=True)
-        if raw is not None
-    ]
+    infos = yield Command(("MGET", *(g.worker(m.decode()) for m in members)))
+    return [WorkerInfo.from_json(raw) for raw in infos if raw is not None]
 
 
 def health(

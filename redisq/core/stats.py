@@ -84,7 +84,7 @@ class WorkerInfo:
     last_seen: float
 
     @classmethod
-    def from_json(cls, raw: bytes, last_seen: float) -> WorkerInfo:
+    def from_json(cls, raw: bytes) -> WorkerInfo:
         data = codec.loads(raw)
         return cls(
             id=data["id"],
@@ -94,7 +94,7 @@ class WorkerInfo:
             concurrency=data["concurrency"],
             active=data["active"],
             started_at=data["started_at"],
-            last_seen=last_seen,
+            last_seen=data["last_seen"],
         )
 
 

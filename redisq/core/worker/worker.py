@@ -49,6 +49,7 @@ class Worker:
         self.settings = base
         self.queues = list(queues) if queues else rq.queues  # in priority order: the first is served first
         self.id = f"{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:8]}"  # no '/': tokens use it
+        rq.freeze(f"worker {self.id}")
         self._keys: dict[str, QueueKeys] = {q: rq.keys(q) for q in self.queues}
         self._running: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
@@ -90,7 +91,6 @@ class Worker:
         if self._started:
             raise RuntimeError("a Worker runs once; create a new one")
         self._started = True
-        self.rq.freeze(f"worker {self.id}")
         s = self.settings
         # Own connections: a pool for scripts, one for blocking reads, one (sync) for the lease thread.
         self._backend = AsyncBackend(self.rq.async_client())
@@ -272,6 +272,7 @@ class Worker:
                 "concurrency": self.settings.concurrency,
                 "active": len(self._running),
                 "started_at": self._started_at,
+                "last_seen": time.time(),
                 "processed": self.processed,
             }
         )

@@ -1,0 +1,69 @@
+"""The front door: what `import redisq` offers is pinned, so changes to it are deliberate."""
+
+from __future__ import annotations
+
+import redisq
+from redisq import RedisQError
+
+
+def test_public_names_are_pinned() -> None:
+    assert sorted(redisq.__all__) == [
+        "Backoff",
+        "BoundTask",
+        "ConfigurationError",
+        "EmbeddedServerError",
+        "HealthReport",
+        "HealthThresholds",
+        "InvalidJobId",
+        "Job",
+        "JobContext",
+        "JobError",
+        "JobFailed",
+        "JobInfo",
+        "JobNotFound",
+        "JobSpec",
+        "JobState",
+        "MissingDependency",
+        "PayloadTooLarge",
+        "QueueHealth",
+        "QueueStats",
+        "RedisQ",
+        "RedisQError",
+        "RedisUnavailable",
+        "RegistryFrozen",
+        "ResultTimeout",
+        "SerializationError",
+        "Settings",
+        "Task",
+        "TaskNotFound",
+        "TaskOptions",
+        "Worker",
+        "WorkerInfo",
+        "WorkerSettings",
+        "__version__",
+        "current_job",
+    ]
+    for name in redisq.__all__:
+        assert hasattr(redisq, name)
+
+
+def test_every_error_is_a_redisq_error() -> None:
+    errors = [
+        getattr(redisq, n)
+        for n in redisq.__all__
+        if isinstance(getattr(redisq, n), type) and issubclass(getattr(redisq, n), Exception)
+    ]
+    assert len(errors) == 13
+    assert all(issubclass(e, RedisQError) for e in errors)
+    assert issubclass(redisq.JobNotFound, LookupError) and issubclass(
+        redisq.RedisUnavailable, ConnectionError
+    )
+
+
+def test_importing_starts_nothing() -> None:
+    import subprocess
+    import sys
+
+    code = "import threading, redisq, redisq.cli, redisq.demo; print(threading.active_count())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "1"
