@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import decimal
+import itertools
 import threading
 import time
 import uuid
@@ -82,7 +83,7 @@ async def test_retries_with_backoff_then_success(rq: RedisQ, queue: str) -> None
     async with running_worker(rq):
         assert await job.result(timeout=10) == "ok"
     assert [a for a, _ in attempts] == [1, 2, 3]
-    assert all(b[1] - a[1] >= 0.28 for a, b in zip(attempts, attempts[1:], strict=False))
+    assert all(b[1] - a[1] >= 0.28 for a, b in itertools.pairwise(attempts))
     info = await job.info()
     assert (info.state, info.attempts) == (JobState.SUCCEEDED, 3)
     assert info.error is not None and info.error.type == "ConnectionError"  # the last failure is kept
