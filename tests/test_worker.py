@@ -344,3 +344,26 @@ async def test_graceful_stop_of_an_embedded_worker_finishes_running_jobs(rq: Red
     assert (await job.info()).state is JobState.SUCCEEDED
     stats = await rq.stats(queue)
     assert (stats.active, stats.succeeded) == (0, 1)
+
+
+async def test_a_sync_job_raising_system_exit_fails_without_stopping_the_worker(rq: RedisQ) -> None:
+    # (asyncio itself re-raises these two out of the event loop when an `async def` job raises them.)
+    @rq.task(retries=0)
+    def quits() -> None:
+        raise SystemExit(3)
+
+    @rq.task(retries=0)
+    def interrupts() -> None:
+        raise KeyboardInterrupt
+
+    @rq.task
+    async def after() -> str:
+        return "still serving"
+
+    jobs = [await quits.enqueue(), await interrupts.enqueue()]
+    async with running_worker(rq, ONE):
+        for job, kind in zip(jobs, ("SystemExit", "KeyboardInterrupt"), strict=True):
+            with pytest.raises(JobFailed) as failed:
+                await job.result(timeout=5)
+            assert failed.value.error is not None and failed.value.error.type == kind
+        assert await (await after.enqueue()).result(timeout=5) == "still serving"

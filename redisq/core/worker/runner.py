@@ -27,7 +27,7 @@ class JobTimeout(Exception):
     """The job ran past its timeout (reported as its error type)."""
 
 
-def _error(exc: BaseException) -> bytes:
+def error_json(exc: BaseException) -> bytes:
     tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     return JobError(type(exc).__qualname__, str(exc), tb).to_json()
 
@@ -94,7 +94,7 @@ class Runner:
                 return Settlement(d, "dead", _dead("SerializationError", f"result not JSON-encodable: {exc}"))
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
+            except BaseException as exc:  # SystemExit or KeyboardInterrupt from job code fails the job only
                 return self._failure(d, task, exc)
 
     def _failure(self, d: Delivery, task: Task[Any, Any], exc: BaseException) -> Settlement:
@@ -109,9 +109,9 @@ class Runner:
                 type(exc).__name__,
                 delay_s,
             )
-            return Settlement(d, "retry", _error(exc), int((time.time() + delay_s) * 1000))
+            return Settlement(d, "retry", error_json(exc), int((time.time() + delay_s) * 1000))
         log.warning("job %s:%s failed its last attempt %d: %r", d.queue, d.uid, d.attempt, exc)
-        return Settlement(d, "dead", _error(exc))
+        return Settlement(d, "dead", error_json(exc))
 
     async def _call(
         self, task: Task[Any, Any], args: list[Any], kwargs: dict[str, Any], timeout: float | None

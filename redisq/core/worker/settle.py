@@ -59,6 +59,14 @@ class Settler:
                 retry_s = min(retry_s * 2, 2.0)
                 self._wake.set()
                 continue
+            except Exception:
+                # Not a passing outage (a script error, Redis out of memory...): stop renewing these
+                # leases so that a sweeper recovers the jobs, rather than holding them active forever.
+                log.exception(
+                    "could not settle %d jobs; their leases will lapse and they will be retried", len(batch)
+                )
+                stale = []
+                self.stale += len(batch)
             retry_s = 0.05
             self.stale += len(stale)
             for s in batch:

@@ -26,7 +26,7 @@ from ..errors import RedisUnavailable
 from ..keys import GlobalKeys, QueueKeys
 from . import protocol
 from .leases import LeaseKeeper
-from .runner import Runner
+from .runner import Runner, error_json
 from .settle import Settler
 from .threads import JobThreadPool
 
@@ -113,7 +113,7 @@ class Worker:
             for helper in helpers:
                 helper.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
-            with contextlib.suppress(RedisUnavailable):
+            with contextlib.suppress(Exception):  # the fetch loop reports outages
                 await self._backend.run(protocol.deregister(GlobalKeys(self.rq.settings.prefix), self.id))
             self._leases.stop()
             self._pool.shutdown()
@@ -139,6 +139,10 @@ class Worker:
                 retry_s = 0.1
             except RedisUnavailable as exc:
                 log.warning("Redis unavailable (retrying in %.1fs): %s", retry_s, exc)
+                await self._until(self._stopping, retry_s)
+                retry_s = min(retry_s * 2, 5.0) * random.uniform(0.8, 1.2)
+            except Exception:  # e.g. Redis refusing writes when out of memory: keep serving, slower
+                log.exception("fetch failed (retrying in %.1fs)", retry_s)
                 await self._until(self._stopping, retry_s)
                 retry_s = min(retry_s * 2, 5.0) * random.uniform(0.8, 1.2)
 
@@ -204,6 +208,11 @@ class Worker:
             settlement = await self._runner.run(d)
         except asyncio.CancelledError:
             self._settler.add(protocol.Settlement(d, "release"))
+        except Exception as exc:  # a bug of ours must not leave the job active forever
+            log.exception("internal error running job %s:%s", d.queue, d.uid)
+            self._settler.add(
+                protocol.Settlement(d, "retry", error_json(exc), int(time.time() * 1000) + 1000)
+            )
         else:
             self._settler.add(settlement)
             self.processed += 1
@@ -260,6 +269,8 @@ class Worker:
                     )
             except RedisUnavailable:
                 pass  # the fetch loop reports it
+            except Exception:
+                log.exception("sweep failed (will retry)")
             await asyncio.sleep(self.settings.sweep_every_s * random.uniform(0.8, 1.2))
 
     def _info(self) -> bytes:
