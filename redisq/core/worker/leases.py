@@ -44,9 +44,13 @@ class LeaseKeeper:
         with self._lock:
             self._held[(queue, uid)] = _Held(token, renew_until)
 
-    def release(self, queue: str, uid: str) -> None:
+    def release(self, queue: str, uid: str, token: str) -> None:
+        """Stop renewing one delivery. Keyed by token: a late outcome of an earlier delivery of the same
+        job must not drop the hold of its current delivery on this worker."""
         with self._lock:
-            self._held.pop((queue, uid), None)
+            held = self._held.get((queue, uid))
+            if held is not None and held.token == token:
+                del self._held[(queue, uid)]
 
     def start(self) -> None:
         self._thread.start()
@@ -80,14 +84,17 @@ class LeaseKeeper:
         self.renewals += 1
         if not lost:
             return
-        queue_of = {uid: q for q, uid, _ in held}
+        sent = {uid: (q, token) for q, uid, token in held}
         with self._lock:
             for uid in lost:
-                # Settled and released meanwhile is not lost; still held here means another worker has it.
-                if self._held.pop((queue_of[uid], uid), None) is not None:
+                # Released meanwhile, or held again under a newer token, is not this loss.
+                queue, token = sent[uid]
+                current = self._held.get((queue, uid))
+                if current is not None and current.token == token:
+                    del self._held[(queue, uid)]
                     log.warning(
                         "lease of job %s:%s was lost (it lapsed and was recovered elsewhere); its "
                         "outcome here will be ignored",
-                        queue_of[uid],
+                        queue,
                         uid,
                     )

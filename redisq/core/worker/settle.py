@@ -32,6 +32,7 @@ class Settler:
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
+        self._closed = False
         self.stale = 0  # settlements refused because the lease had lapsed
 
     def add(self, settlement: protocol.Settlement) -> None:
@@ -39,9 +40,14 @@ class Settler:
         self._idle.clear()
         self._wake.set()
 
+    def close(self) -> None:
+        """Let `run()` return once nothing is pending (call after `flush`)."""
+        self._closed = True
+        self._wake.set()
+
     async def run(self) -> None:
         retry_s = 0.05
-        while True:
+        while not (self._closed and not self._pending):
             await self._wake.wait()
             self._wake.clear()
             batch, self._pending = self._pending, []
@@ -70,7 +76,7 @@ class Settler:
             retry_s = 0.05
             self.stale += len(stale)
             for s in batch:
-                self._leases.release(s.delivery.queue, s.delivery.uid)
+                self._leases.release(s.delivery.queue, s.delivery.uid, s.delivery.token)
             if not self._pending:
                 self._idle.set()
 

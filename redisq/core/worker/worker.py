@@ -53,6 +53,7 @@ class Worker:
         self._keys: dict[str, QueueKeys] = {q: rq.keys(q) for q in self.queues}
         self._running: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
+        self._closing = asyncio.Event()  # background duties end on it (cancellation can be lost in I/O)
         self._forced = asyncio.Event()
         self._slot_freed = asyncio.Event()
         self._started = False
@@ -110,9 +111,12 @@ class Worker:
             await self._fetch_loop()
         finally:
             await self._drain()
-            for helper in helpers:
+            self._closing.set()
+            self._settler.close()
+            _, stuck = await asyncio.wait(helpers, timeout=5)
+            for helper in stuck:
                 helper.cancel()
-            await asyncio.gather(*helpers, return_exceptions=True)
+            await asyncio.wait(helpers, timeout=5)
             with contextlib.suppress(Exception):  # the fetch loop reports outages
                 await self._backend.run(protocol.deregister(GlobalKeys(self.rq.settings.prefix), self.id))
             self._leases.stop()
@@ -256,7 +260,7 @@ class Worker:
             dead_max=rs.dead_max,
         )
         keys = list(self._keys.values())
-        while True:
+        while not self._closing.is_set():
             try:
                 recovered, died = await self._backend.run(
                     protocol.sweep(keys, int(time.time() * 1000), retention)
@@ -271,7 +275,7 @@ class Worker:
                 pass  # the fetch loop reports it
             except Exception:
                 log.exception("sweep failed (will retry)")
-            await asyncio.sleep(self.settings.sweep_every_s * random.uniform(0.8, 1.2))
+            await self._pause(self.settings.sweep_every_s * random.uniform(0.8, 1.2))
 
     def _info(self) -> bytes:
         return codec.dumps(
@@ -291,9 +295,14 @@ class Worker:
     async def _heartbeat_loop(self) -> None:
         g = GlobalKeys(self.rq.settings.prefix)
         ttl_ms = self.rq.settings.worker_ttl_s * 1000
-        while True:
+        while not self._closing.is_set():
             with contextlib.suppress(RedisUnavailable):
                 await self._backend.run(
                     protocol.heartbeat(g, self.id, self._info(), int(time.time() * 1000), ttl_ms, self.queues)
                 )
-            await asyncio.sleep(self.settings.heartbeat_every_s)
+            await self._pause(self.settings.heartbeat_every_s)
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep, or return early when the worker closes."""
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._closing.wait(), seconds)
