@@ -24,18 +24,11 @@ class Settings:
     dead_ttl_s: int = 7 * 86400  # a dead letter's record
     dead_max: int = 10_000  # per queue; the oldest are dropped past it
     succeeded_index_max: int = 10_000  # per queue, for listings; records expire on their own
-    signing_key: bytes | None = None  # HMAC-SHA256 over every payload when set
+    signing_key: bytes | None = dataclasses.field(default=None, repr=False)  # HMAC-SHA256 of payloads
     worker_ttl_s: int = 15  # a worker whose last heartbeat is older counts as gone
 
     def __post_init__(self) -> None:
-        for name in (
-            "max_payload_bytes",
-            "result_ttl_s",
-            "dead_ttl_s",
-            "dead_max",
-            "succeeded_index_max",
-            "worker_ttl_s",
-        ):
+        for name in _int_fields(type(self)):
             if getattr(self, name) <= 0:
                 raise ConfigurationError(f"Settings.{name} must be positive")
         if not self.prefix or "{" in self.prefix or "}" in self.prefix:
@@ -43,18 +36,12 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Arguments win over REDISQ_<FIELD> variables, which win over the defaults."""
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {
             "url": configured_url() if environ is None else (env.get("REDISQ_URL") or env.get("REDIS_URL"))
         }
-        ints = {
-            "max_payload_bytes",
-            "result_ttl_s",
-            "dead_ttl_s",
-            "dead_max",
-            "succeeded_index_max",
-            "worker_ttl_s",
-        }
+        ints = _int_fields(cls)
         for f in dataclasses.fields(cls):
             raw = env.get(f"REDISQ_{f.name.upper()}")
             if raw is None or f.name == "url":
@@ -67,6 +54,10 @@ class Settings:
                 raise ConfigurationError(f"REDISQ_{f.name.upper()} must be an integer, got {raw!r}") from exc
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+
+def _int_fields(cls: type[Settings]) -> frozenset[str]:
+    return frozenset(f.name for f in dataclasses.fields(cls) if f.type in ("int", int))
 
 
 @dataclass(frozen=True)
