@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import decimal
 import itertools
 import threading
@@ -12,12 +13,12 @@ from datetime import datetime, timezone
 
 import pytest
 
-from redisq import Backoff, JobFailed, JobState, RedisQ, ResultTimeout, WorkerSettings, current_job
+from redisq import Backoff, JobFailed, JobState, RedisQ, ResultTimeout, current_job
 from redisq.core import context
 
 from .conftest import FAST, running_worker
 
-ONE = WorkerSettings(**{**FAST.__dict__, "concurrency": 1})
+ONE = dataclasses.replace(FAST, concurrency=1)
 
 
 async def test_priority_orders_jobs_within_a_queue(rq: RedisQ) -> None:
@@ -323,7 +324,7 @@ async def test_concurrency_limits_jobs_at_once(rq: RedisQ) -> None:
         running -= 1
 
     jobs = await rq.enqueue_many([busy.call() for _ in range(40)])
-    async with running_worker(rq, WorkerSettings(**{**FAST.__dict__, "concurrency": 4})):
+    async with running_worker(rq, dataclasses.replace(FAST, concurrency=4)):
         for job in jobs:
             await job.result(timeout=10)
     assert peak == 4

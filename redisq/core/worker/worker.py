@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import random
@@ -44,7 +45,7 @@ class Worker:
     ) -> None:
         base = settings or WorkerSettings()
         if concurrency is not None:
-            base = WorkerSettings(**{**base.__dict__, "concurrency": concurrency})
+            base = dataclasses.replace(base, concurrency=concurrency)
         self.rq = rq
         self.settings = base
         self.queues = list(queues) if queues else rq.queues  # in priority order: the first is served first
