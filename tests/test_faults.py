@@ -313,15 +313,13 @@ async def test_unknown_task_and_garbage_payload_go_to_the_dead_letters_unrun(rq:
     # An unknown task name, through the real enqueue path (four attempts allowed: none may be spent twice).
     spec = JobSpec("fault.no_such_task", ("unknown",), {}, TaskOptions(), queue, 0, 0, "")
     [unknown] = await rq.enqueue_many([spec])
-    # Bytes that are not JSON, through the enqueue script with raw ARGV; the record names a real task.
+    # Bytes that are not JSON, through the enqueue script with raw ARGV.
     k = rq.keys(queue)
     garbage_uid = uuid.uuid4().hex
-    now = rq.now_ms()
-    # ARGV: base, now, count, then uid, payload, task, priority, max_attempts, due, expires, ttl, key, sig
+    # ARGV: now, count, default result ttl, then uid, payload, priority, max_attempts, no extra options
     garbage_bytes = b"\x80\xfe{not json\x00\xff"
-    args = [k.base, now, 1, garbage_uid, garbage_bytes, "fault.record", 0, 4, 0, 0, 3600, "", ""]
-    keys = [k.queued, k.scheduled, k.seq, k.stats, k.wake]
-    reply = await rq.backend().scripts.enqueue(keys=keys, args=args)
+    args = [rq.now_ms(), 1, 3600, garbage_uid, garbage_bytes, 0, 4, 0]
+    reply = await rq.backend().scripts.enqueue(keys=[k.queued], args=args)
     assert reply == [garbage_uid.encode(), 1]
     garbage = rq.job(f"{queue}:{garbage_uid}")
     sentinel = await record.enqueue("sentinel")  # behind both in the queue

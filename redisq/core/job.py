@@ -87,12 +87,16 @@ class JobInfo:
             raw = fields.get(name)
             return default if raw is None else int(raw)
 
-        args: list[Any] = []
-        kwargs: dict[str, Any] = {}
+        task, args, kwargs = "", [], {}
         meta: codec.JobMeta = {}
         try:
             envelope = codec.decode_envelope(fields.get(b"payload", b""))
-            args, kwargs, meta = envelope["args"], envelope["kwargs"], envelope["meta"]
+            task, args, kwargs, meta = (
+                envelope["task"],
+                envelope["args"],
+                envelope["kwargs"],
+                envelope["meta"],
+            )
         except codec.MalformedPayload:
             pass  # the record is still shown; its error says why it never ran
         raw_error, raw_result = fields.get(b"error"), fields.get(b"result")
@@ -100,7 +104,7 @@ class JobInfo:
         return cls(
             id=job_id,
             queue=queue,
-            task=fields.get(b"task", b"").decode(),
+            task=task,
             state=JobState(fields.get(b"state", b"queued").decode()),
             attempts=num(b"attempts"),
             max_attempts=num(b"max_attempts", 1),

@@ -32,6 +32,27 @@ def new_uid() -> str:
     return uuid.uuid4().hex
 
 
+def _job_args(spec: JobSpec, settings: Settings, meta: codec.JobMeta) -> list[Any]:
+    """One job's values for enqueue.lua: five, plus field/value pairs for the options it uses."""
+    opts = spec.options
+    payload = spec.encode(
+        {**meta, "timeout": opts.timeout_s} if opts.timeout_s is not None else meta,
+        settings.max_payload_bytes,
+    )
+    extra: list[Any] = []
+    if spec.due_ms:
+        extra += ("due_at", spec.due_ms)
+    if spec.expires_ms:
+        extra += ("expires_at", spec.expires_ms)
+    if opts.result_ttl_s:
+        extra += ("result_ttl", opts.result_ttl_s)
+    if spec.unique_key:
+        extra += ("unique_key", spec.unique_key)
+    if settings.signing_key:
+        extra += ("sig", codec.sign(payload, settings.signing_key))
+    return [new_uid(), payload, opts.priority, opts.retries + 1, len(extra) // 2, *extra]
+
+
 def enqueue(
     keys_for: KeysFor,
     settings: Settings,
@@ -47,37 +68,14 @@ def enqueue(
     groups: dict[str, list[Any]] = {}
     order: dict[str, list[int]] = {}
     for position, spec in enumerate(specs):
-        job_meta = meta
-        if spec.options.timeout_s is not None:
-            job_meta = {**meta, "timeout": spec.options.timeout_s}
-        payload = spec.encode(job_meta, settings.max_payload_bytes)
-        signature = codec.sign(payload, settings.signing_key) if settings.signing_key else ""
-        result_ttl = spec.options.result_ttl_s or settings.result_ttl_s
-        groups.setdefault(spec.queue, []).extend(
-            (
-                new_uid(),
-                payload,
-                spec.task,
-                spec.options.priority,
-                spec.options.retries + 1,
-                spec.due_ms,
-                spec.expires_ms,
-                result_ttl,
-                spec.unique_key,
-                signature,
-            )
-        )
+        groups.setdefault(spec.queue, []).extend(_job_args(spec, settings, meta))
         order.setdefault(spec.queue, []).append(position)
-    calls: list[Single] = []
-    for queue, values in groups.items():
-        k = keys_for(queue)
-        calls.append(
-            ScriptCall(
-                "enqueue",
-                (k.queued, k.scheduled, k.seq, k.stats, k.wake),
-                (k.base, now_ms, len(values) // 10, *values),
-            )
+    calls: list[Single] = [
+        ScriptCall(
+            "enqueue", (keys_for(queue).queued,), (now_ms, len(order[queue]), settings.result_ttl_s, *values)
         )
+        for queue, values in groups.items()
+    ]
     if register_queues:
         calls.append(Command(("SADD", GlobalKeys(settings.prefix).queues, *register_queues)))
     replies = yield (calls[0] if len(calls) == 1 else calls)
