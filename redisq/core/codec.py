@@ -164,6 +164,13 @@ class ArgumentCoercer:
             hints = typing.get_type_hints(fn)
         except Exception:  # unresolvable forward references: leave arguments as JSON gave them
             hints = {}
+        params = list(self._signature.parameters.values())
+        # Plain positional parameters without defaults: a matching count of positional arguments binds.
+        self._plain_arity = (
+            len(params)
+            if all(p.kind is p.POSITIONAL_OR_KEYWORD and p.default is p.empty for p in params)
+            else None
+        )
         self._converters = {
             name: conv
             for name in self._signature.parameters
@@ -171,9 +178,10 @@ class ArgumentCoercer:
         }
 
     def __call__(self, args: list[Any], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
-        bound = self._signature.bind(
-            *args, **kwargs
-        )  # arguments that can never fit fail here, not in the task
+        if not self._converters and not kwargs and len(args) == self._plain_arity:
+            return args, kwargs
+        # Arguments that can never fit the signature fail here, before the task runs, and are not retried.
+        bound = self._signature.bind(*args, **kwargs)
         if not self._converters:
             return args, kwargs
         for name, value in bound.arguments.items():

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -28,11 +28,13 @@ STATE_INDEX = {
 }
 
 
-def new_uid() -> str:
-    return uuid.uuid4().hex
+def new_uids(n: int) -> list[str]:
+    """n random 128-bit ids, hex, from one system call (ids must stay unguessable: no PRNG)."""
+    raw = os.urandom(16 * n).hex()
+    return [raw[i : i + 32] for i in range(0, 32 * n, 32)]
 
 
-def _job_args(spec: JobSpec, settings: Settings, meta: codec.JobMeta) -> list[Any]:
+def _job_args(spec: JobSpec, uid: str, settings: Settings, meta: codec.JobMeta) -> list[Any]:
     """One job's values for enqueue.lua: five, plus field/value pairs for the options it uses."""
     opts = spec.options
     payload = spec.encode(
@@ -50,7 +52,7 @@ def _job_args(spec: JobSpec, settings: Settings, meta: codec.JobMeta) -> list[An
         extra += ("unique_key", spec.unique_key)
     if settings.signing_key:
         extra += ("sig", codec.sign(payload, settings.signing_key))
-    return [new_uid(), payload, opts.priority, opts.retries + 1, len(extra) // 2, *extra]
+    return [uid, payload, opts.priority, opts.retries + 1, len(extra) // 2, *extra]
 
 
 def enqueue(
@@ -67,8 +69,8 @@ def enqueue(
     """
     groups: dict[str, list[Any]] = {}
     order: dict[str, list[int]] = {}
-    for position, spec in enumerate(specs):
-        groups.setdefault(spec.queue, []).extend(_job_args(spec, settings, meta))
+    for position, (spec, uid) in enumerate(zip(specs, new_uids(len(specs)), strict=True)):
+        groups.setdefault(spec.queue, []).extend(_job_args(spec, uid, settings, meta))
         order.setdefault(spec.queue, []).append(position)
     calls: list[Single] = [
         ScriptCall(

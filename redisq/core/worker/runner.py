@@ -6,9 +6,10 @@ import asyncio
 import contextlib
 import functools
 import logging
+import sys
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Coroutine
 from typing import Any
 
 from .. import codec, context
@@ -34,23 +35,6 @@ def error_json(exc: BaseException) -> bytes:
 
 def _dead(kind: str, message: str) -> bytes:
     return JobError(kind, message, "").to_json()
-
-
-@contextlib.contextmanager
-def _job_context(d: Delivery, task: Task[Any, Any], meta: codec.JobMeta) -> Iterator[None]:
-    tokens = (
-        context.current_job.set(
-            context.JobContext(f"{d.queue}:{d.uid}", d.queue, task.name, d.attempt, d.max_attempts)
-        ),
-        context.request_id.set(meta.get("request_id")),
-        context.traceparent.set(meta.get("traceparent")),
-    )
-    try:
-        yield
-    finally:
-        context.traceparent.reset(tokens[2])
-        context.request_id.reset(tokens[1])
-        context.current_job.reset(tokens[0])
 
 
 class Runner:
@@ -86,16 +70,25 @@ class Runner:
         timeout = meta.get("timeout", task.options.timeout_s)
         renew_until = None if timeout is None else time.monotonic() + timeout + self._lease_s
         self._leases.hold(d.queue, d.uid, d.token, renew_until)
-        with _job_context(d, task, meta):
-            try:
-                result = await self._call(task, args, kwargs, timeout)
-                return Settlement(d, "ok", codec.dumps(result))
-            except SerializationError as exc:
-                return Settlement(d, "dead", _dead("SerializationError", f"result not JSON-encodable: {exc}"))
-            except asyncio.CancelledError:
-                raise
-            except BaseException as exc:  # SystemExit or KeyboardInterrupt from job code fails the job only
-                return self._failure(d, task, exc)
+        # What the job (and jobs it enqueues, and its log lines) can see of itself; reset afterwards.
+        job_token = context.current_job.set(
+            context.JobContext(f"{d.queue}:{d.uid}", d.queue, task.name, d.attempt, d.max_attempts)
+        )
+        request_token = context.request_id.set(meta.get("request_id"))
+        trace_token = context.traceparent.set(meta.get("traceparent"))
+        try:
+            result = await self._call(task, args, kwargs, timeout)
+            return Settlement(d, "ok", codec.dumps(result))
+        except SerializationError as exc:
+            return Settlement(d, "dead", _dead("SerializationError", f"result not JSON-encodable: {exc}"))
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # SystemExit or KeyboardInterrupt from job code fails the job only
+            return self._failure(d, task, exc)
+        finally:
+            context.traceparent.reset(trace_token)
+            context.request_id.reset(request_token)
+            context.current_job.reset(job_token)
 
     def _failure(self, d: Delivery, task: Task[Any, Any], exc: BaseException) -> Settlement:
         if d.attempt < d.max_attempts:
@@ -117,20 +110,14 @@ class Runner:
         self, task: Task[Any, Any], args: list[Any], kwargs: dict[str, Any], timeout: float | None
     ) -> Any:
         if task.is_async:
-            inner = asyncio.ensure_future(task.fn(*args, **kwargs))
-            try:
-                done, _ = await asyncio.wait({inner}, timeout=timeout)
-            except asyncio.CancelledError:
-                inner.cancel()
-                raise
-            if not done:
-                inner.cancel()
-                with contextlib.suppress(BaseException):
-                    await inner
-                raise JobTimeout(f"async job ran past its timeout of {timeout}s and was cancelled")
-            return inner.result()
+            # Awaited in this task, not a new one: a shutdown's cancellation reaches the job directly.
+            if timeout is None:
+                return await task.fn(*args, **kwargs)
+            return await _with_timeout(task.fn(*args, **kwargs), timeout)
         thread_job = self._pool.submit(functools.partial(task.fn, *args, **kwargs))
         try:
+            if timeout is None:
+                return await thread_job.future
             done, _ = await asyncio.wait({thread_job.future}, timeout=timeout)
         except asyncio.CancelledError:
             self._pool.abandon(thread_job)
@@ -139,3 +126,28 @@ class Runner:
             self._pool.abandon(thread_job)
             raise JobTimeout(f"sync job ran past its timeout of {timeout}s; its thread was written off")
         return thread_job.future.result()
+
+
+async def _with_timeout(coro: Coroutine[Any, Any, Any], timeout: float) -> Any:
+    """Cancel the job at its timeout, telling that apart from a TimeoutError the job raises itself."""
+    if sys.version_info >= (3, 11):
+        scope = asyncio.timeout(timeout)
+        try:
+            async with scope:
+                return await coro
+        except TimeoutError:
+            if scope.expired():
+                raise JobTimeout(f"async job ran past its timeout of {timeout}s and was cancelled") from None
+            raise
+    inner = asyncio.ensure_future(coro)  # Python 3.10: a task of its own, cancelled at the deadline
+    try:
+        done, _ = await asyncio.wait({inner}, timeout=timeout)
+    except asyncio.CancelledError:
+        inner.cancel()
+        raise
+    if not done:
+        inner.cancel()
+        with contextlib.suppress(BaseException):
+            await inner
+        raise JobTimeout(f"async job ran past its timeout of {timeout}s and was cancelled")
+    return inner.result()
