@@ -27,17 +27,28 @@ local function requeue(base, uid, job, seq_key, at_front)
 end
 
 -- A final state keeps the record for `ttl` seconds (the unique key with it) and tells result waiters.
-local function finalize(base, uid, job, state, now, ttl)
-  redis.call('HSET', job, 'state', state, 'finished_at', now)
+-- `unique_key` and `watched` are the record's fields, when the caller has already read them (hot path);
+-- `field`/`value`, if given, are written with the state (the result or the error).
+-- Deleting the lease makes a repeated settle of the same delivery (a retry after a lost reply) stale.
+local function finalize_known(base, uid, job, state, now, ttl, unique_key, watched, field, value)
+  if field then
+    redis.call('HSET', job, 'state', state, 'finished_at', now, field, value)
+  else
+    redis.call('HSET', job, 'state', state, 'finished_at', now)
+  end
   redis.call('HDEL', job, 'lease', 'due_at')
   redis.call('EXPIRE', job, ttl)
-  local unique_key = redis.call('HGET', job, 'unique_key')
   if unique_key then
     redis.call('EXPIRE', base .. 'unique:' .. unique_key, ttl)
   end
-  if redis.call('HEXISTS', job, 'watched') == 1 then
+  if watched then
     redis.call('PUBLISH', base .. 'done:' .. uid, state)
   end
+end
+
+local function finalize(base, uid, job, state, now, ttl)
+  local f = redis.call('HMGET', job, 'unique_key', 'watched')
+  finalize_known(base, uid, job, state, now, ttl, f[1], f[2])
 end
 
 local function count_minute(base, now, field, n)

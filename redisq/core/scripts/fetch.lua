@@ -22,16 +22,16 @@ if count > 0 then
   for i = 1, #popped, 2 do
     local uid = popped[i]
     local job = job_key(base, uid)
-    local f = redis.call('HMGET', job, 'payload', 'expires_at', 'max_attempts', 'sig', 'result_ttl')
+    local f = redis.call('HMGET', job, 'payload', 'expires_at', 'max_attempts', 'sig', 'result_ttl', 'attempts')
     if f[1] then
       local expires = tonumber(f[2])
       if expires and expires <= now then
         finalize(base, uid, job, 'expired', now, tonumber(f[5]) or 3600)
         expired = expired + 1
       else
-        local attempts = redis.call('HINCRBY', job, 'attempts', 1)
-        redis.call('HSET', job, 'state', 'active', 'started_at', now, 'worker', worker_id,
-          'lease', worker_id .. '/' .. attempts)
+        local attempts = (tonumber(f[6]) or 0) + 1
+        redis.call('HSET', job, 'attempts', attempts, 'state', 'active', 'started_at', now,
+          'worker', worker_id, 'lease', worker_id .. '/' .. attempts)
         redis.call('ZADD', active, now + lease_ms, uid)
         out[#out + 1] = uid
         out[#out + 1] = f[1]

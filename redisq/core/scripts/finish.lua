@@ -16,7 +16,7 @@ for i = 0, count - 1 do
   local b = 5 + i * 5
   local uid, token, outcome, data = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
   local job = job_key(base, uid)
-  local f = redis.call('HMGET', job, 'lease', 'attempts', 'max_attempts', 'result_ttl')
+  local f = redis.call('HMGET', job, 'lease', 'attempts', 'max_attempts', 'result_ttl', 'unique_key', 'watched')
   if f[1] ~= token then
     stale[#stale + 1] = uid
   else
@@ -26,8 +26,7 @@ for i = 0, count - 1 do
       requeue(base, uid, job, seq_key, true)
       n_released = n_released + 1
     elseif outcome == 'ok' then
-      redis.call('HSET', job, 'result', data)
-      finalize(base, uid, job, 'succeeded', now, tonumber(f[4]) or 3600)
+      finalize_known(base, uid, job, 'succeeded', now, tonumber(f[4]) or 3600, f[5], f[6], 'result', data)
       redis.call('ZADD', succeeded, now, uid)
       n_ok = n_ok + 1
     else
@@ -40,7 +39,7 @@ for i = 0, count - 1 do
         redis.call('ZADD', scheduled, retry_at, uid)
         n_retried = n_retried + 1
       else
-        finalize(base, uid, job, 'dead', now, dead_ttl)
+        finalize_known(base, uid, job, 'dead', now, dead_ttl, f[5], f[6])
         redis.call('ZADD', dead, now, uid)
         n_dead = n_dead + 1
       end
