@@ -47,9 +47,12 @@ class JobThreadPool:
         self._queue: queue.SimpleQueue[ThreadJob | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._live = 0  # threads that take new items
-        self._idle = 0
         self._retired: set[threading.Thread] = set()
         self._closed = False
+        # Outcomes travel back in batches: one wake-up of the event loop (a pipe write) for all the jobs
+        # that finished since the last one, instead of one per job.
+        self._outcomes: list[tuple[ThreadJob, bool, Any]] = []
+        self._wake_pending = False
 
     @property
     def stuck(self) -> int:
@@ -62,9 +65,10 @@ class JobThreadPool:
         loop = asyncio.get_running_loop()
         ctx = contextvars.copy_context()
         item = ThreadJob(lambda: ctx.run(fn, *args), loop, loop.create_future())
-        with self._lock:
-            if self._idle == 0 and self._live < self._size:
-                self._start_thread()
+        if self._live < self._size:
+            with self._lock:
+                if self._live < self._size:
+                    self._start_thread()
         self._queue.put(item)
         return item
 
@@ -84,14 +88,18 @@ class JobThreadPool:
         self._live += 1
         threading.Thread(target=self._work, name=f"{self._name}-{self._live}", daemon=True).start()
 
+    def _deliver(self) -> None:  # on the event loop
+        with self._lock:
+            outcomes, self._outcomes = self._outcomes, []
+            self._wake_pending = False
+        for item, ok, value in outcomes:
+            if not item.abandoned:
+                _resolve(item.future, ok, value)
+
     def _work(self) -> None:
         me = threading.current_thread()
         while True:
-            with self._lock:
-                self._idle += 1
             item = self._queue.get()
-            with self._lock:
-                self._idle -= 1
             if item is None:
                 return
             if item.abandoned:  # written off before it started: never run it
@@ -102,13 +110,17 @@ class JobThreadPool:
             except BaseException as exc:  # handed to the awaiting coroutine, which reports it
                 ok, value = False, exc
             if not item.abandoned:
-                with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-                    item.loop.call_soon_threadsafe(_resolve, item.future, ok, value)
-            with self._lock:
-                if me in self._retired:
+                with self._lock:
+                    self._outcomes.append((item, ok, value))
+                    wake, self._wake_pending = not self._wake_pending, True
+                if wake:
+                    with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                        item.loop.call_soon_threadsafe(self._deliver)
+            if self._retired and me in self._retired:
+                with self._lock:
                     self._retired.discard(me)
-                    log.warning("a written-off sync job finished at last; its thread exits")
-                    return
+                log.warning("a written-off sync job finished at last; its thread exits")
+                return
 
     def shutdown(self) -> None:
         """Stop idle threads. Threads inside jobs are daemons: they do not hold the process open."""
