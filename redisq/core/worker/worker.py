@@ -18,6 +18,7 @@ import socket
 import time
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 from .. import codec
 from ..backend import AsyncBackend, SyncBackend, unavailable_as_redisq_error
@@ -57,6 +58,7 @@ class Worker:
         self._closing = asyncio.Event()  # background duties end on it (cancellation can be lost in I/O)
         self._forced = asyncio.Event()
         self._slot_freed = asyncio.Event()
+        self._idle_wait: asyncio.Future[Any] | None = None
         self._started = False
         self._started_at = time.time()
         self.processed = 0
@@ -76,6 +78,8 @@ class Worker:
                 "stopping: no new jobs; running jobs get %.0fs to finish", self.settings.shutdown_grace_s
             )
             self._stopping.set()
+            if self._idle_wait is not None:
+                self._idle_wait.cancel()
 
     def run_standalone(self) -> int:
         """Run until SIGTERM/SIGINT in a new event loop; returns the process exit code."""
@@ -185,11 +189,11 @@ class Worker:
             return
         wake_keys = [self._keys[q].wake for q in self.queues]
         blpop = asyncio.ensure_future(self._blocking.blpop(wake_keys, timeout=timeout))
-        stop = asyncio.ensure_future(self._stopping.wait())
+        self._idle_wait = blpop  # stop() cancels it: no second waiter per idle cycle (latency, issue 3)
         try:
-            await asyncio.wait({blpop, stop}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait((blpop,))
         finally:
-            stop.cancel()
+            self._idle_wait = None
             if not blpop.done():
                 blpop.cancel()
                 with contextlib.suppress(BaseException):
