@@ -214,7 +214,7 @@ class RedisQ:
 
     # ---- enqueue ----------------------------------------------------------------------------------
 
-    def _enqueue_op(self, specs: Sequence[JobSpec]) -> Op[list[tuple[str, bool]]]:
+    def _enqueue_op(self, specs: Sequence[JobSpec]) -> Op[list[tuple[str, str, bool]]]:
         meta: JobMeta = {}
         request_id, traceparent = context.request_id.get(), context.traceparent.get()
         if request_id:
@@ -224,9 +224,9 @@ class RedisQ:
         new_queues = [q for q in {s.queue for s in specs} if q not in self._queues_registered]
         return ops.enqueue(self.keys, self.settings, specs, self.now_ms(), meta, new_queues)
 
-    def _jobs(self, specs: Sequence[JobSpec], results: list[tuple[str, bool]]) -> list[Job]:
+    def _jobs(self, specs: Sequence[JobSpec], results: list[tuple[str, str, bool]]) -> list[Job]:
         self._queues_registered.update(s.queue for s in specs)
-        return [Job(self, job_id, created) for job_id, created in results]
+        return [Job.from_parts(self, queue, uid, created) for queue, uid, created in results]
 
     async def enqueue_many(self, specs: Sequence[JobSpec]) -> list[Job]:
         """Enqueue many jobs (from `task.call(...)`) in one round trip. Bad input raises, writing nothing."""

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from . import codec, ops
 from .errors import JobFailed, ResultTimeout
 from .job import JobError, JobInfo, JobState
-from .keys import QueueKeys, split_job_id
+from .keys import QueueKeys, make_job_id, split_job_id
 
 if TYPE_CHECKING:
     from .client import RedisQ
@@ -32,6 +32,13 @@ class Job:
         self.id = job_id
         self.queue, self.uid = split_job_id(job_id)
         self.created = created  # False: a unique key matched, and this is the job that holds it
+
+    @classmethod
+    def from_parts(cls, rq: RedisQ, queue: str, uid: str, created: bool = True) -> Job:
+        """Without parsing an id (bulk enqueue makes thousands)."""
+        job = cls.__new__(cls)
+        job.rq, job.id, job.queue, job.uid, job.created = rq, make_job_id(queue, uid), queue, uid, created
+        return job
 
     def __repr__(self) -> str:
         return f"<Job {self.id}>"

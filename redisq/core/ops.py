@@ -62,15 +62,16 @@ def enqueue(
     now_ms: int,
     meta: codec.JobMeta,
     register_queues: Sequence[str] = (),
-) -> Op[list[tuple[str, bool]]]:
-    """Enqueue specs in one round trip; returns (job id, created) in the order given.
+) -> Op[list[tuple[str, str, bool]]]:
+    """Enqueue specs in one round trip; returns (queue, uid, created) in the order given.
 
     Every payload is encoded and checked before anything is sent, so bad input writes nothing.
     """
+    uids = new_uids(len(specs))
     groups: dict[str, list[Any]] = {}
     order: dict[str, list[int]] = {}
-    for position, (spec, uid) in enumerate(zip(specs, new_uids(len(specs)), strict=True)):
-        groups.setdefault(spec.queue, []).extend(_job_args(spec, uid, settings, meta))
+    for position, spec in enumerate(specs):
+        groups.setdefault(spec.queue, []).extend(_job_args(spec, uids[position], settings, meta))
         order.setdefault(spec.queue, []).append(position)
     calls: list[Single] = [
         ScriptCall(
@@ -83,10 +84,12 @@ def enqueue(
     replies = yield (calls[0] if len(calls) == 1 else calls)
     if len(calls) == 1:
         replies = [replies]
-    out: list[tuple[str, bool]] = [("", False)] * len(specs)
+    out = [(spec.queue, uid, True) for spec, uid in zip(specs, uids, strict=True)]
     for queue, reply in zip(groups, replies[: len(groups)], strict=True):
-        for i, position in enumerate(order[queue]):
-            out[position] = (make_job_id(queue, reply[2 * i].decode()), reply[2 * i + 1] == 1)
+        # The reply lists only the jobs whose unique key was already held: (1-based position, holder).
+        positions = order[queue]
+        for i in range(1, len(reply), 2):
+            out[positions[int(reply[i]) - 1]] = (queue, reply[i + 1].decode(), False)
     return out
 
 
