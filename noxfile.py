@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nox
 
 nox.options.sessions = ["lint", "typecheck", "tests"]
@@ -30,8 +32,28 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", *session.posargs)
 
 
+# The peers that `bench` measures redisq against, each at its latest release.
+PEERS = (
+    "saq>=0.26",
+    "rq>=3.0",
+    "celery[redis]>=5.7",
+    "taskiq>=0.13",
+    "taskiq-redis>=1.2",
+    "dramatiq[redis]>=2.2",
+    "huey>=3.5",
+)
+# arq 0.28 requires redis-py < 6, which kombu[redis] 5.7 (>= 6.4) and taskiq-redis 1.2 (>= 8) exclude: it
+# gets an environment of its own, inside the session's, and the harness runs its figures from there.
+ARQ = "arq>=0.28"
+
+
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Not part of the test run: see benchmarks/README.md."""
-    session.install("-e", ".[dev]")
-    session.run("python", "-m", "benchmarks", *session.posargs)
+    """Not part of the test run: see benchmarks/README.md. Arguments go to `python -m benchmarks`."""
+    session.install("-e", ".[dev]", *PEERS)
+    arq_env = Path(str(session.virtualenv.location)) / "arq-env"
+    arq_python = arq_env / "bin" / "python"
+    if not arq_python.exists():
+        session.run("python", "-m", "venv", str(arq_env))
+    session.run(str(arq_python), "-m", "pip", "install", "-q", "--upgrade", ARQ, external=True)
+    session.run("python", "-m", "benchmarks", *session.posargs, env={"BENCH_PYTHON_ARQ": str(arq_python)})

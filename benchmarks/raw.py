@@ -1,4 +1,8 @@
-"""The raw limit of the same server from Python: what one round trip per operation costs."""
+"""The raw limit of the same server from Python: what one round trip per operation costs.
+
+Sequential round trips between two processes are the figure most sensitive to a shared machine's
+scheduling (every operation wakes both sides), so the limit is the best of a few passes.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,19 @@ import redis.asyncio
 from .harness import Figure, rate
 
 KEY = "raw:list"
+
+
+def raw_limits(url: str, port: int, n: int, passes: int = 3) -> list[Figure]:
+    """Each figure's best of `passes` passes (all of them in extra["passes"])."""
+    runs = [raw_figures(url, port, n) for _ in range(passes)]
+    best = []
+    for same in zip(*runs, strict=True):
+        values = [f.value for f in same if f.value is not None]
+        fig = max(same, key=lambda f: f.value or 0.0)
+        fig.figure += f", best of {passes}"
+        fig.extra["passes"] = [round(v) for v in values]
+        best.append(fig)
+    return best
 
 
 def raw_figures(url: str, port: int, n: int) -> list[Figure]:
@@ -56,6 +73,22 @@ def raw_figures(url: str, port: int, n: int) -> list[Figure]:
             "raw redis-py", "sequential LPUSH (asyncio)", rate(n, asyncio.run(sequential_async())), "ops/s"
         )
     )
+
+    async def pipelined_async() -> float:
+        a = redis.asyncio.Redis.from_url(url)
+        pipe = a.pipeline(transaction=False)
+        for i in range(n):
+            pipe.lpush(KEY, i)
+        started = time.perf_counter()
+        await pipe.execute()
+        elapsed = time.perf_counter() - started
+        await a.delete(KEY)
+        await a.aclose()
+        return elapsed
+
+    out.append(
+        Figure("raw redis-py", "pipelined LPUSH (asyncio)", rate(n, asyncio.run(pipelined_async())), "ops/s")
+    )
     for pipeline in (1, 16):
         done = subprocess.run(
             [
@@ -84,4 +117,6 @@ def raw_figures(url: str, port: int, n: int) -> list[Figure]:
             except ValueError:
                 continue
         out.append(Figure("redis-benchmark", f"LPUSH, 1 client, pipeline {pipeline}", value, "ops/s"))
+    for f in out:
+        f.kind = "raw"
     return out

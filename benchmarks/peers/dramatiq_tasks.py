@@ -1,0 +1,19 @@
+"""dramatiq's actors on its RedisBroker: `dramatiq benchmarks.peers.dramatiq_tasks`."""
+
+from __future__ import annotations
+
+import os
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+
+from .base import QUEUE
+from .record import record
+
+broker = RedisBroker(url=os.environ["BENCH_REDIS_URL"])
+dramatiq.set_broker(broker)
+
+
+@dramatiq.actor(actor_name="bench.noop", queue_name=QUEUE)
+def noop(index: int, enqueued_at: float = 0.0) -> None:
+    record(index, enqueued_at)

@@ -1,0 +1,176 @@
+"""The markdown table (a summary side by side, the ratios, every row) and the JSON file."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .harness import Figure
+
+LOWER_IS_BETTER = {"p50", "p99", "dupes"}
+SUMMARY = (
+    ("single", "single enqueue, jobs/s"),
+    ("bulk", "bulk enqueue, jobs/s"),
+    ("drain1", "drain, 1 process, jobs/s"),
+    ("drain2", "drain, 2 processes, jobs/s"),
+    ("p50", "latency p50, ms"),
+    ("p99", "latency p99, ms"),
+    ("dupes", "jobs run more than once"),
+)
+RATIO_KINDS = ("single", "bulk", "drain1", "drain2", "p50", "p99")
+
+
+@dataclass
+class Header:
+    when: str
+    machine: str
+    jobs: int
+    command: str
+    commit: str
+    seconds: float
+    versions: dict[str, dict[str, Any]]
+
+
+def fmt(fig: Figure) -> str:
+    if fig.value is None:
+        return "-"
+    if fig.unit == "ms":
+        return f"{fig.value:,.2f}"
+    return f"{fig.value:,.0f}"
+
+
+def _cell(figs: Sequence[Figure]) -> str:
+    parts = []
+    for f in figs:
+        text = fmt(f) if f.value is not None else ("no bulk API" if "bulk API" in f.note else "failed")
+        if "capped" in f.note:
+            text += " (capped)"
+        if len(figs) > 1 and f.variant:
+            text += f" ({f.variant})"
+        parts.append(text)
+    return " / ".join(parts) if parts else "-"
+
+
+def summary(
+    figures: Sequence[Figure], systems: Sequence[str], versions: dict[str, dict[str, Any]]
+) -> list[str]:
+    lines = [
+        "| system | " + " | ".join(title for _, title in SUMMARY) + " |",
+        "|---|" + "---:|" * len(SUMMARY),
+    ]
+    for system in systems:
+        mine = [f for f in figures if f.system == system]
+        cells = []
+        for kind, _ in SUMMARY:
+            rows = [f for f in mine if f.kind == kind and f.variant in ("", "sync", "async")]
+            cells.append(_cell(rows))
+        errors = [f for f in mine if f.kind == "error"]
+        name = f"{system} {versions.get(system, {}).get('version', '')}".strip()
+        if errors and not any(f.value is not None for f in mine):
+            cells = ["failed: see below"] + [""] * (len(SUMMARY) - 1)
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _best(rows: Sequence[Figure], kind: str) -> Figure | None:
+    usable = [f for f in rows if f.kind == kind and f.value is not None]
+    if not usable:
+        return None
+    pick = min if kind in LOWER_IS_BETTER else max
+    return pick(usable, key=lambda f: f.value or 0.0)
+
+
+def _ratio(f: Figure, best: Figure) -> str:
+    assert f.value is not None
+    assert best.value
+    return f"{fmt(f)} / {fmt(best)} {f.unit} ({best.system}: {best.figure}) = **{f.value / best.value:.2f}**"
+
+
+def ratios(figures: Sequence[Figure]) -> list[str]:
+    ours = [f for f in figures if f.system == "redisq" and f.value is not None]
+    peers = [f for f in figures if f.system not in ("redisq", "raw redis-py", "redis-benchmark")]
+    lines = [
+        "Ratios, redisq / best peer, any setting measured (for latency, below 1 means redisq is faster):",
+        "",
+    ]
+    for kind in RATIO_KINDS:
+        best = _best(peers, kind)
+        for f in (f for f in ours if f.kind == kind):
+            if best is None or not best.value or f.value is None:
+                lines.append(f"- {f.figure}: no peer figure to compare")
+                continue
+            line = f"- {f.figure}: {_ratio(f, best)}"
+            if kind in ("single", "bulk") and f.variant != best.variant.split(",")[0]:
+                same = _best([p for p in peers if p.variant.split(",")[0] == f.variant], kind)
+                line += f"; best {f.variant} peer: " + (_ratio(f, same) if same else "none")
+            lines.append(line)
+    raw = {f.figure.split(", best of")[0]: f for f in figures if f.system == "raw redis-py" and f.value}
+    pairs = (
+        ("single enqueue (async, awaited)", "sequential LPUSH (asyncio)"),
+        ("single enqueue (sync)", "sequential LPUSH (sync)"),
+        ("bulk enqueue (async)", "pipelined LPUSH (asyncio)"),
+        ("bulk enqueue (sync)", "pipelined LPUSH (sync)"),
+    )
+    lines += [
+        "",
+        "Ratios, redisq / raw limit of the same server (redis-py, same sync or asyncio client):",
+        "",
+    ]
+    for mine, limit in pairs:
+        q = next((f for f in ours if f.figure == mine), None)
+        r = raw.get(limit)
+        if q is None or r is None or not r.value or q.value is None:
+            lines.append(f"- {mine}: not measured")
+            continue
+        lines.append(f"- {q.figure} / raw {limit}: {fmt(q)} / {fmt(r)} = **{q.value / r.value:.2f}**")
+    return lines
+
+
+def full_table(figures: Sequence[Figure]) -> list[str]:
+    lines = ["| system | figure | value | unit | how it ran | note |", "|---|---|---:|---|---|---|"]
+    for f in figures:
+        extra = [f"{k}={v}" for k, v in f.extra.items() if k != "seconds"]
+        note = "; ".join(filter(None, [f.note, *extra])).replace("|", "\\|")
+        lines.append(f"| {f.system} | {f.figure} | {fmt(f)} | {f.unit} | {f.setup} | {note} |")
+    return lines
+
+
+def write(out: Path, header: Header, systems: Sequence[str], figures: Sequence[Figure]) -> str:
+    versions = header.versions
+    lines = [
+        f"Run {header.when} on {header.machine}; redisq at {header.commit}; {header.jobs:,} jobs per figure; "
+        f"`{header.command}`; took {header.seconds / 60:.1f} min.",
+        "",
+        "Versions: "
+        + "; ".join(
+            f"{s} {v.get('version', '?')} (Python {v.get('python', '?')}, redis-py {v.get('redis_py', '?')})"
+            for s, v in versions.items()
+        )
+        + ".",
+        "",
+        *summary(figures, systems, versions),
+        "",
+        *ratios(figures),
+        "",
+        "Every row:",
+        "",
+        *full_table(figures),
+    ]
+    table = "\n".join(lines) + "\n"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "latest.md").write_text(table)
+    doc = {
+        "when": header.when,
+        "machine": header.machine,
+        "jobs": header.jobs,
+        "command": header.command,
+        "commit": header.commit,
+        "seconds": round(header.seconds, 1),
+        "versions": versions,
+        "figures": [f.row() for f in figures],
+    }
+    (out / "latest.json").write_text(json.dumps(doc, indent=2) + "\n")
+    return table
