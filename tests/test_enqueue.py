@@ -124,7 +124,7 @@ async def test_unique_key_is_released_when_the_record_is_gone(rq: RedisQ) -> Non
     assert await first.cancel()
     await rq.purge(first.queue, JobState.DEAD)  # not dead: nothing purged; the record still holds the key
     assert (await charge.enqueue(1)).id == first.id
-    await rq.backend().client.delete(rq.keys(first.queue).job(first.uid))
+    await rq.backend().client.delete(rq.queue_keys(first.queue).job(first.uid))
     fresh = await charge.enqueue(1)
     assert fresh.created and fresh.id != first.id
 

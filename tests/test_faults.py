@@ -63,7 +63,7 @@ class Fault:
 
     def infos(self, ids: list[str]) -> list[JobInfo]:
         pipe = self.raw.pipeline(transaction=False)
-        keys = self.rq.keys(self.queue)
+        keys = self.rq.queue_keys(self.queue)
         for job_id in ids:
             pipe.hgetall(keys.job(self.rq.job(job_id).uid))
         return [
@@ -314,7 +314,7 @@ async def test_unknown_task_and_garbage_payload_go_to_the_dead_letters_unrun(rq:
     spec = JobSpec("fault.no_such_task", ("unknown",), {}, TaskOptions(), queue, 0, 0, "")
     [unknown] = await rq.enqueue_many([spec])
     # Bytes that are not JSON, through the enqueue script with raw ARGV.
-    k = rq.keys(queue)
+    k = rq.queue_keys(queue)
     garbage_uid = uuid.uuid4().hex
     # ARGV: now, count, default result ttl, then uid, payload, priority, max_attempts, no extra options
     garbage_bytes = b"\x80\xfe{not json\x00\xff"
@@ -361,7 +361,7 @@ def test_memory_returns_to_a_small_constant_after_retention(redis_url: str, tmp_
         done_keys = scan_prefix(fault.raw, fault.prefix)
         done_bytes = memory_of(fault.raw, done_keys)
 
-        succeeded_index = fault.rq.keys(fault.queue).succeeded
+        succeeded_index = fault.rq.queue_keys(fault.queue).succeeded
         fault.wait(lambda: fault.raw.zcard(succeeded_index) == 0, 30, "the sweeper to trim the index")
 
         def few_keys_left() -> list[bytes] | None:

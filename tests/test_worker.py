@@ -302,8 +302,8 @@ async def test_signed_payloads_are_verified(redis_url: str, prefix: str, queue: 
 
         good, forged = await guarded.enqueue(1), await guarded.enqueue(2)
         client = rq.backend().client
-        payload = await client.hget(rq.keys(queue).job(forged.uid), "payload")
-        await client.hset(rq.keys(queue).job(forged.uid), "payload", payload.replace(b"[2]", b"[666]"))
+        payload = await client.hget(rq.queue_keys(queue).job(forged.uid), "payload")
+        await client.hset(rq.queue_keys(queue).job(forged.uid), "payload", payload.replace(b"[2]", b"[666]"))
         async with running_worker(rq):
             await good.result(timeout=5)
             with pytest.raises(JobFailed) as failed:

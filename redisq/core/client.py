@@ -174,7 +174,7 @@ class RedisQ:
                     self._sync = SyncBackend(self.sync_client())
         return self._sync
 
-    def keys(self, queue: str) -> QueueKeys:
+    def queue_keys(self, queue: str) -> QueueKeys:
         k = self._keys.get(queue)
         if k is None:
             k = self._keys[queue] = QueueKeys(self.settings.prefix, queue)
@@ -222,7 +222,7 @@ class RedisQ:
         if traceparent:
             meta["traceparent"] = traceparent
         new_queues = [q for q in {s.queue for s in specs} if q not in self._queues_registered]
-        return ops.enqueue(self.keys, self.settings, specs, self.now_ms(), meta, new_queues)
+        return ops.enqueue(self.queue_keys, self.settings, specs, self.now_ms(), meta, new_queues)
 
     def _jobs(self, specs: Sequence[JobSpec], results: list[tuple[str, str, bool]]) -> list[Job]:
         self._queues_registered.update(s.queue for s in specs)
@@ -245,10 +245,10 @@ class RedisQ:
     # ---- inspection and administration -------------------------------------------------------------
 
     async def stats(self, queue: str) -> QueueStats:
-        return await self.backend().run(ops.stats(self.keys(queue), self.now_ms()))
+        return await self.backend().run(ops.stats(self.queue_keys(queue), self.now_ms()))
 
     def stats_sync(self, queue: str) -> QueueStats:
-        return self.backend_sync().run(ops.stats(self.keys(queue), self.now_ms()))
+        return self.backend_sync().run(ops.stats(self.queue_keys(queue), self.now_ms()))
 
     async def known_queues(self) -> list[str]:
         return await self.backend().run(ops.known_queues(self.settings.prefix))
@@ -261,37 +261,37 @@ class RedisQ:
     ) -> list[JobInfo]:
         """One page of a queue's jobs in one state (queued, scheduled, active, succeeded or dead)."""
         return await self.backend().run(
-            ops.jobs_by_state(self.keys(queue), state, offset, limit, newest_first)
+            ops.jobs_by_state(self.queue_keys(queue), state, offset, limit, newest_first)
         )
 
     def jobs_sync(
         self, queue: str, state: JobState, offset: int = 0, limit: int = 50, newest_first: bool = True
     ) -> list[JobInfo]:
         return self.backend_sync().run(
-            ops.jobs_by_state(self.keys(queue), state, offset, limit, newest_first)
+            ops.jobs_by_state(self.queue_keys(queue), state, offset, limit, newest_first)
         )
 
     async def requeue_dead(self, queue: str, job_ids: Sequence[str] = ()) -> int:
         """Requeue the given dead jobs, or all of them when none are given; returns how many."""
         return await self.backend().run(
-            ops.requeue_dead(self.keys(queue), [Job(self, i).uid for i in job_ids])
+            ops.requeue_dead(self.queue_keys(queue), [Job(self, i).uid for i in job_ids])
         )
 
     def requeue_dead_sync(self, queue: str, job_ids: Sequence[str] = ()) -> int:
         return self.backend_sync().run(
-            ops.requeue_dead(self.keys(queue), [Job(self, i).uid for i in job_ids])
+            ops.requeue_dead(self.queue_keys(queue), [Job(self, i).uid for i in job_ids])
         )
 
     async def purge(self, queue: str, state: JobState) -> int:
         """Delete every job of a queue in one state (e.g. all dead letters)."""
-        return await self.backend().run(ops.purge(self.keys(queue), state))
+        return await self.backend().run(ops.purge(self.queue_keys(queue), state))
 
     def purge_sync(self, queue: str, state: JobState) -> int:
-        return self.backend_sync().run(ops.purge(self.keys(queue), state))
+        return self.backend_sync().run(ops.purge(self.queue_keys(queue), state))
 
     def _health_op(self, queues: Sequence[str] | None, limits: HealthThresholds | None) -> Op[Any]:
         return ops.health(
-            self.keys,
+            self.queue_keys,
             self.settings.prefix,
             queues,
             limits or HealthThresholds(),

@@ -51,7 +51,7 @@ class Job:
 
     @property
     def _keys(self) -> QueueKeys:
-        return self.rq.keys(self.queue)
+        return self.rq.queue_keys(self.queue)
 
     async def info(self) -> JobInfo:
         return await self.rq.backend().run(ops.job_info(self._keys, self.id, self.uid))

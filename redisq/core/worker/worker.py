@@ -52,7 +52,7 @@ class Worker:
         self.queues = list(queues) if queues else rq.queues  # in priority order: the first is served first
         self.id = f"{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:8]}"  # no '/': tokens use it
         rq.freeze(f"worker {self.id}")
-        self._keys: dict[str, QueueKeys] = {q: rq.keys(q) for q in self.queues}
+        self._keys: dict[str, QueueKeys] = {q: rq.queue_keys(q) for q in self.queues}
         self._running: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
         self._closing = asyncio.Event()  # background duties end on it (cancellation can be lost in I/O)
