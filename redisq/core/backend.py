@@ -35,7 +35,8 @@ class Command:
 
 
 Single: TypeAlias = ScriptCall | Command
-Request: TypeAlias = Single | list[Single]  # a list is one pipelined round trip
+# A list is one round trip and is answered with a list of replies; a list of one needs no pipeline.
+Request: TypeAlias = Single | list[Single]
 Op: TypeAlias = Generator[Request, Any, T]
 
 UNAVAILABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
@@ -74,6 +75,8 @@ class AsyncBackend:
             return await getattr(self.scripts, request.name)(keys=request.keys, args=request.args)
         if isinstance(request, Command):
             return await self.client.execute_command(*request.args)
+        if len(request) == 1:
+            return [await self.execute(request[0])]
         pipe = self.client.pipeline(transaction=False)
         for item in request:
             if isinstance(item, ScriptCall):
@@ -104,6 +107,8 @@ class SyncBackend:
             return getattr(self.scripts, request.name)(keys=request.keys, args=request.args)
         if isinstance(request, Command):
             return self.client.execute_command(*request.args)
+        if len(request) == 1:
+            return [self.execute(request[0])]
         pipe = self.client.pipeline(transaction=False)
         for item in request:
             if isinstance(item, ScriptCall):

@@ -289,7 +289,7 @@ class RedisQ:
     def purge_sync(self, queue: str, state: JobState) -> int:
         return self.backend_sync().run(ops.purge(self.queue_keys(queue), state))
 
-    def _health_op(self, queues: Sequence[str] | None, limits: HealthThresholds | None) -> Op[Any]:
+    def _health_op(self, queues: Sequence[str] | None, limits: HealthThresholds | None) -> Op[HealthReport]:
         return ops.health(
             self.queue_keys,
             self.settings.prefix,
@@ -303,19 +303,17 @@ class RedisQ:
     ) -> HealthReport:
         """Redis reachable and how fast, live workers per queue, backlog; `ok` and the reasons."""
         try:
-            report: HealthReport = await self.backend().run(self._health_op(queues, limits))
+            return await self.backend().run(self._health_op(queues, limits))
         except RedisUnavailable as exc:
             return _redis_down(exc)
-        return report
 
     def health_sync(
         self, queues: Sequence[str] | None = None, limits: HealthThresholds | None = None
     ) -> HealthReport:
         try:
-            report: HealthReport = self.backend_sync().run(self._health_op(queues, limits))
+            return self.backend_sync().run(self._health_op(queues, limits))
         except RedisUnavailable as exc:
             return _redis_down(exc)
-        return report
 
 
 def _redis_down(exc: Exception) -> HealthReport:

@@ -13,7 +13,7 @@ from .config import Settings
 from .errors import JobNotFound
 from .job import JobInfo, JobState
 from .keys import GlobalKeys, QueueKeys, make_job_id
-from .stats import HealthThresholds, QueueStats, WorkerInfo, parse_stats, verdict
+from .stats import HealthReport, HealthThresholds, QueueStats, WorkerInfo, parse_stats, verdict
 from .task import JobSpec
 
 KeysFor = Callable[[str], QueueKeys]
@@ -81,9 +81,7 @@ def enqueue(
     ]
     if register_queues:
         calls.append(Command(("SADD", GlobalKeys(settings.prefix).queues, *register_queues)))
-    replies = yield (calls[0] if len(calls) == 1 else calls)
-    if len(calls) == 1:
-        replies = [replies]
+    replies = yield calls
     out = [(spec.queue, uid, True) for spec, uid in zip(specs, uids, strict=True)]
     for queue, reply in zip(groups, replies[: len(groups)], strict=True):
         # The reply lists only the jobs whose unique key was already held: (1-based position, holder).
@@ -117,11 +115,6 @@ def jobs_by_state(
     ]
 
 
-def count_state(k: QueueKeys, state: JobState) -> Op[int]:
-    count = yield Command(("ZCARD", k.part(STATE_INDEX[state])))
-    return int(count)
-
-
 def cancel(k: QueueKeys, job_id: str, uid: str, now_ms: int) -> Op[bool]:
     reply = yield ScriptCall("cancel", (k.queued, k.scheduled, k.stats), (k.base, uid, now_ms))
     if reply == -1:
@@ -138,8 +131,12 @@ def watch(k: QueueKeys, job_id: str, uid: str) -> Op[tuple[JobState, Any, Any]]:
     return JobState(state.decode()), result, error
 
 
+def _stats_call(k: QueueKeys, now_ms: int) -> ScriptCall:
+    return ScriptCall("stats", (k.queued, k.scheduled, k.active, k.dead, k.stats), (k.base, now_ms))
+
+
 def stats(k: QueueKeys, now_ms: int) -> Op[QueueStats]:
-    reply = yield ScriptCall("stats", (k.queued, k.scheduled, k.active, k.dead, k.stats), (k.base, now_ms))
+    reply = yield _stats_call(k, now_ms)
     return parse_stats(k.queue, now_ms, reply)
 
 
@@ -187,14 +184,14 @@ def health(
     queues: Sequence[str] | None,
     limits: HealthThresholds,
     heartbeat_ttl_ms: int,
-) -> Op[Any]:
+) -> Op[HealthReport]:
     started = time.perf_counter()
     yield Command(("PING",))
     latency_ms = (time.perf_counter() - started) * 1000
     names = list(queues) if queues is not None else (yield from known_queues(prefix))
     now_ms = int(time.time() * 1000)
-    all_stats: list[QueueStats] = []
-    for name in names:
-        all_stats.append((yield from stats(keys_for(name), now_ms)))
+    # Load balancers poll this: every queue's numbers in one round trip, however many queues there are.
+    replies = (yield [_stats_call(keys_for(name), now_ms) for name in names]) if names else []
+    all_stats = [parse_stats(name, now_ms, reply) for name, reply in zip(names, replies, strict=True)]
     workers = yield from live_workers(prefix, now_ms, heartbeat_ttl_ms)
     return verdict(latency_ms, all_stats, workers, limits)

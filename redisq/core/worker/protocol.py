@@ -33,10 +33,6 @@ class Settlement:
     retry_at_ms: int = 0
 
 
-def _one_or_many(calls: list[Single]) -> Single | list[Single]:
-    return calls[0] if len(calls) == 1 else calls
-
-
 def fetch(
     k: QueueKeys, now_ms: int, count: int, lease_ms: int, worker_id: str, promote: int
 ) -> Op[tuple[int | None, list[Delivery]]]:
@@ -79,9 +75,7 @@ def finish(
         calls.append(
             ScriptCall("finish", (k.active, k.scheduled, k.succeeded, k.dead, k.stats, k.wake, k.seq), args)
         )
-    replies = yield _one_or_many(calls)
-    if len(calls) == 1:
-        replies = [replies]
+    replies = yield calls
     return [uid.decode() for reply in replies for uid in reply]
 
 
@@ -96,9 +90,7 @@ def renew(
         ScriptCall("renew", (keys[q].active,), (keys[q].base, deadline_ms, *pairs))
         for q, pairs in by_queue.items()
     ]
-    replies = yield _one_or_many(calls)
-    if len(calls) == 1:
-        replies = [replies]
+    replies = yield calls
     return [uid.decode() for reply in replies for uid in reply]
 
 
@@ -131,9 +123,7 @@ def sweep(keys: Sequence[QueueKeys], now_ms: int, r: Retention) -> Op[tuple[int,
         )
         for k in keys
     ]
-    replies = yield _one_or_many(calls)
-    if len(calls) == 1:
-        replies = [replies]
+    replies = yield calls
     return sum(int(r[0]) for r in replies), sum(int(r[1]) for r in replies)
 
 
