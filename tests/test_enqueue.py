@@ -53,6 +53,9 @@ def test_sync_delay_and_sync_result(rq_sync: RedisQ, queue: str) -> None:
     job = double.delay(21)
     assert job.info_sync().state is JobState.QUEUED
     assert rq_sync.stats_sync(queue).queued == 1
+    assert job.cancel_sync()
+    assert not job.cancel_sync()
+    assert job.info_sync().state is JobState.CANCELLED
 
 
 async def test_delay_and_eta_schedule_the_job(rq: RedisQ, queue: str) -> None:

@@ -33,16 +33,8 @@ class QueueKeys:
     def part(self, name: str) -> str:
         return self.base + name
 
-    @property
-    def job_prefix(self) -> str:
-        return self.base + "job:"
-
-    @property
-    def unique_prefix(self) -> str:
-        return self.base + "unique:"
-
     def job(self, uid: str) -> str:
-        return self.job_prefix + uid
+        return self.base + "job:" + uid
 
     def done_channel(self, uid: str) -> str:
         return self.base + "done:" + uid

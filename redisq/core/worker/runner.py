@@ -16,6 +16,7 @@ from .. import codec, context
 from ..client import RedisQ
 from ..errors import SerializationError
 from ..job import JobError
+from ..keys import make_job_id
 from ..task import Task
 from .leases import LeaseKeeper
 from .protocol import Delivery, Settlement
@@ -72,7 +73,7 @@ class Runner:
         self._leases.hold(d.queue, d.uid, d.token, renew_until)
         # What the job (and jobs it enqueues, and its log lines) can see of itself; reset afterwards.
         job_token = context.current_job.set(
-            context.JobContext(f"{d.queue}:{d.uid}", d.queue, task.name, d.attempt, d.max_attempts)
+            context.JobContext(make_job_id(d.queue, d.uid), d.queue, task.name, d.attempt, d.max_attempts)
         )
         request_token = context.request_id.set(meta.get("request_id"))
         trace_token = context.traceparent.set(meta.get("traceparent"))
