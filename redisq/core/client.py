@@ -27,6 +27,8 @@ from .task import Backoff, JobSpec, Task, TaskOptions
 
 log = logging.getLogger("redisq")
 
+POOL_WAIT_S = 5.0  # how long a call waits for a free connection before RedisUnavailable
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -154,10 +156,15 @@ class RedisQ:
 
     def async_client(self, **options: Any) -> redis.asyncio.Redis:
         """A new asyncio client on this URL (workers hold their own, e.g. for blocking reads)."""
-        return redis.asyncio.Redis.from_url(self.url, **options)
+        pool = redis.asyncio.BlockingConnectionPool.from_url(self.url, **{**self._pool_options(), **options})
+        return redis.asyncio.Redis.from_pool(pool)
 
     def sync_client(self, **options: Any) -> redis.Redis:
-        return redis.Redis.from_url(self.url, **options)
+        pool = redis.BlockingConnectionPool.from_url(self.url, **{**self._pool_options(), **options})
+        return redis.Redis.from_pool(pool)
+
+    def _pool_options(self) -> dict[str, Any]:
+        return {"max_connections": self.settings.max_connections, "timeout": POOL_WAIT_S}
 
     def backend(self) -> AsyncBackend:
         """The asyncio backend of the running event loop (clients cannot cross loops)."""

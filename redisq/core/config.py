@@ -26,6 +26,9 @@ class Settings:
     succeeded_index_max: int = 10_000  # per queue, for listings; records expire on their own
     signing_key: bytes | None = dataclasses.field(default=None, repr=False)  # HMAC-SHA256 of payloads
     worker_ttl_s: int = 15  # a worker whose last heartbeat is older counts as gone
+    # Per client and event loop. Past it, callers wait for a free connection (up to 5 s, then
+    # RedisUnavailable) instead of failing at once: a burst of requests must not turn into errors.
+    max_connections: int = 50
 
     def __post_init__(self) -> None:
         for name in _int_fields(type(self)):

@@ -1,0 +1,120 @@
+"""The held connection that carries the hot script calls: every way off it must still give right answers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import warnings
+
+import redis
+
+from redisq import RedisQ
+
+
+async def queued_count(rq: RedisQ, queue: str) -> int:
+    return (await rq.stats(queue)).queued
+
+
+async def test_scripts_flushed_from_the_server_are_loaded_again(rq: RedisQ, queue: str) -> None:
+    @rq.task
+    async def noop() -> None: ...
+
+    await noop.enqueue()
+    await rq.backend().client.script_flush()  # what a restart or a failover to a fresh replica does
+    await noop.enqueue()
+    assert await queued_count(rq, queue) == 2
+
+
+def test_scripts_flushed_from_the_server_are_loaded_again_sync(rq_sync: RedisQ, queue: str) -> None:
+    @rq_sync.task
+    def noop() -> None: ...
+
+    noop.delay()
+    rq_sync.backend_sync().client.script_flush()
+    noop.delay()
+    assert rq_sync.stats_sync(queue).queued == 2
+
+
+async def test_concurrent_calls_each_get_their_own_reply(rq: RedisQ, queue: str) -> None:
+    @rq.task
+    async def echo(n: int) -> None: ...
+
+    # Enqueues and stats interleaved: replies of different shapes, so a crossed reply would show.
+    results = await asyncio.gather(
+        *(echo.enqueue(n) if n % 2 else rq.stats(queue) for n in range(200)), return_exceptions=True
+    )
+    assert not [r for r in results if isinstance(r, BaseException)]
+    assert await queued_count(rq, queue) == 100
+
+
+async def test_a_call_cancelled_while_waiting_leaves_no_reply_behind(rq: RedisQ, queue: str) -> None:
+    @rq.task
+    async def noop() -> None: ...
+
+    await noop.enqueue()  # the backend now holds its connection
+    admin = redis.asyncio.Redis.from_url(rq.url)
+    try:
+        await admin.client_pause(500, all=False)  # writes wait: the script call below hangs for 0.5 s
+        late = asyncio.create_task(noop.enqueue())
+        await asyncio.sleep(0.1)
+        late.cancel()
+        await asyncio.gather(late, return_exceptions=True)
+        await asyncio.sleep(0.5)
+        # The enqueue reply ({1}) would answer this call if the connection had been kept.
+        stats = await rq.stats(queue)
+    finally:
+        await admin.aclose()
+    assert stats.queued in (1, 2)  # the cancelled call may or may not have reached Redis
+    assert stats.queued == await queued_count(rq, queue)
+
+
+def test_threads_share_the_sync_backend(rq_sync: RedisQ, queue: str) -> None:
+    @rq_sync.task
+    def noop(n: int) -> None: ...
+
+    errors: list[BaseException] = []
+
+    def produce(offset: int) -> None:
+        try:
+            for n in range(100):
+                noop.delay(offset + n)
+                if n % 10 == 0:
+                    rq_sync.stats_sync(queue)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=produce, args=(i * 1000,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert rq_sync.stats_sync(queue).queued == 800
+
+
+def test_a_forked_child_does_not_share_the_parents_connection(rq_sync: RedisQ, queue: str) -> None:
+    """What `gunicorn --preload` does: the app enqueues in the parent, then forks request workers."""
+
+    @rq_sync.task
+    def noop() -> None: ...
+
+    noop.delay()
+    rq_sync.stats_sync(queue)  # a single script call: the parent now holds a connection
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads (the embedded server's)
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through its exit status
+        code = 1
+        try:
+            for _ in range(300):
+                noop.delay()
+            code = 0
+        finally:
+            os._exit(code)
+    # Meanwhile the parent runs a script with replies of another shape on its own connection.
+    for _ in range(300):
+        rq_sync.stats_sync(queue)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert rq_sync.stats_sync(queue).queued == 301
