@@ -11,10 +11,11 @@ print(await job.result(timeout=10))
 
 from .core.client import RedisQ
 from .core.config import Settings, WorkerSettings
-from .core.context import JobContext, current_job
+from .core.context import JobContext, LogContext, current_job
 from .core.errors import (
     ConfigurationError,
     EmbeddedServerError,
+    InvalidArguments,
     InvalidJobId,
     JobFailed,
     JobNotFound,
@@ -42,6 +43,7 @@ __all__ = [
     "EmbeddedServerError",
     "HealthReport",
     "HealthThresholds",
+    "InvalidArguments",
     "InvalidJobId",
     "Job",
     "JobContext",
@@ -51,6 +53,7 @@ __all__ = [
     "JobNotFound",
     "JobSpec",
     "JobState",
+    "LogContext",
     "MissingDependency",
     "PayloadTooLarge",
     "QueueHealth",

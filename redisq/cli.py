@@ -15,6 +15,7 @@ from rich.table import Table
 
 from .core.client import RedisQ
 from .core.config import WorkerSettings
+from .core.context import LogContext
 from .core.errors import RedisQError
 
 
@@ -45,7 +46,11 @@ def _queues(value: str | None) -> list[str] | None:
 @click.option("--log-level", default="INFO", show_default=True, help="Python logging level.")
 def main(log_level: str) -> None:
     """redisq: a task queue on Redis for web apps."""
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.addFilter(LogContext())  # a job's lines carry its id and the id of the request that enqueued it
+    line = "%(asctime)s %(levelname)s %(name)s [job=%(job_id)s req=%(request_id)s]: %(message)s"
+    handler.setFormatter(logging.Formatter(line))
+    logging.basicConfig(level=log_level.upper(), handlers=[handler])
 
 
 @main.command()

@@ -14,6 +14,7 @@ def test_public_names_are_pinned() -> None:
         "EmbeddedServerError",
         "HealthReport",
         "HealthThresholds",
+        "InvalidArguments",
         "InvalidJobId",
         "Job",
         "JobContext",
@@ -23,6 +24,7 @@ def test_public_names_are_pinned() -> None:
         "JobNotFound",
         "JobSpec",
         "JobState",
+        "LogContext",
         "MissingDependency",
         "PayloadTooLarge",
         "QueueHealth",
@@ -53,7 +55,7 @@ def test_every_error_is_a_redisq_error() -> None:
         for n in redisq.__all__
         if isinstance(getattr(redisq, n), type) and issubclass(getattr(redisq, n), Exception)
     ]
-    assert len(errors) == 13
+    assert len(errors) == 14
     assert all(issubclass(e, RedisQError) for e in errors)
     assert issubclass(redisq.JobNotFound, LookupError) and issubclass(
         redisq.RedisUnavailable, ConnectionError

@@ -18,7 +18,7 @@ from .backend import AsyncBackend, Op, SyncBackend
 from .codec import JobMeta
 from .config import Settings
 from .embedded import EmbeddedServer, start_embedded
-from .errors import RedisUnavailable, RegistryFrozen, TaskNotFound
+from .errors import InvalidArguments, RedisUnavailable, RegistryFrozen, TaskNotFound
 from .job import JobInfo, JobState
 from .jobs import Job
 from .keys import QueueKeys
@@ -249,6 +249,21 @@ class RedisQ:
     def job(self, job_id: str) -> Job:
         return Job(self, job_id)
 
+    def call_by_name(
+        self, name: str, args: Sequence[Any] = (), kwargs: dict[str, Any] | None = None
+    ) -> JobSpec:
+        """A spec for a registered task from untrusted arguments (e.g. JSON over HTTP), checked now.
+
+        Raises TaskNotFound, or InvalidArguments when they do not fit the task's signature and types.
+        """
+        task = self.get_task(name)
+        kwargs = kwargs or {}
+        try:
+            task.coerce(list(args), dict(kwargs))
+        except Exception as exc:  # binding or converting: TypeError, ValueError, pydantic's errors
+            raise InvalidArguments(f"arguments do not fit {name}: {exc}") from exc
+        return task.call(*args, **kwargs)
+
     # ---- inspection and administration -------------------------------------------------------------
 
     async def stats(self, queue: str) -> QueueStats:
@@ -288,6 +303,19 @@ class RedisQ:
         return self.backend_sync().run(
             ops.requeue_dead(self.queue_keys(queue), [Job(self, i).uid for i in job_ids])
         )
+
+    async def pause(self, queue: str) -> None:
+        """Workers fetch nothing more from the queue (running jobs finish) until `resume`."""
+        await self.backend().run(ops.set_paused(self.queue_keys(queue), True))
+
+    def pause_sync(self, queue: str) -> None:
+        self.backend_sync().run(ops.set_paused(self.queue_keys(queue), True))
+
+    async def resume(self, queue: str) -> None:
+        await self.backend().run(ops.set_paused(self.queue_keys(queue), False))
+
+    def resume_sync(self, queue: str) -> None:
+        self.backend_sync().run(ops.set_paused(self.queue_keys(queue), False))
 
     async def purge(self, queue: str, state: JobState) -> int:
         """Delete every job of a queue in one state (e.g. all dead letters)."""

@@ -7,6 +7,7 @@ and jobs enqueued from inside a job keep the same ids.
 
 from __future__ import annotations
 
+import logging
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -26,3 +27,18 @@ class JobContext:
 
 
 current_job: ContextVar[JobContext | None] = ContextVar("redisq_current_job", default=None)
+
+
+class LogContext(logging.Filter):
+    """Puts `request_id`, `traceparent` and `job_id` ("-" when unset) on every record it sees.
+
+    Add it to a handler (`handler.addFilter(LogContext())`) and use `%(request_id)s` in the format: a job's
+    log lines then carry the id of the request that enqueued it. `redisq worker` does this by default.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        job = current_job.get()
+        record.request_id = request_id.get() or "-"
+        record.traceparent = traceparent.get() or "-"
+        record.job_id = job.id if job is not None else "-"
+        return True

@@ -8,6 +8,7 @@
     ├── SerializationError               (also TypeError) arguments or result not JSON-encodable
     │   └── PayloadTooLarge              (also ValueError) encoded job over the size limit
     ├── TaskNotFound                     (also LookupError) enqueue by an unregistered name
+    ├── InvalidArguments                 (also ValueError) arguments that do not fit the task's signature
     ├── JobNotFound                      (also LookupError) unknown or expired job id
     ├── InvalidJobId                     (also ValueError) an id that names no queue
     ├── JobFailed                        waited for a result; the job ended dead, cancelled or expired
@@ -60,6 +61,10 @@ class PayloadTooLarge(SerializationError, ValueError):
 
 class TaskNotFound(RedisQError, LookupError):
     """No task is registered under that name."""
+
+
+class InvalidArguments(RedisQError, ValueError):
+    """Arguments (e.g. from JSON over HTTP) that the task's signature or annotations cannot take."""
 
 
 class JobNotFound(RedisQError, LookupError):

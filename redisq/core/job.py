@@ -81,6 +81,15 @@ class JobInfo:
     error: JobError | None
     result: Any
 
+    @property
+    def request_id(self) -> str | None:
+        """The id of the web request that enqueued the job, if one did (see RedisQMiddleware)."""
+        return self.meta.get("request_id")
+
+    @property
+    def traceparent(self) -> str | None:
+        return self.meta.get("traceparent")
+
     @classmethod
     def from_hash(cls, job_id: str, queue: str, fields: dict[bytes, bytes]) -> JobInfo:
         def num(name: bytes, default: int = 0) -> int:

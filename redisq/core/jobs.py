@@ -66,6 +66,27 @@ class Job:
     def cancel_sync(self) -> bool:
         return self.rq.backend_sync().run(ops.cancel(self._keys, self.id, self.uid, self.rq.now_ms()))
 
+    async def delete(self) -> bool:
+        """Delete the job and its record; False if it is running (a worker holds it)."""
+        return await self.rq.backend().run(ops.delete(self._keys, self.id, self.uid))
+
+    def delete_sync(self) -> bool:
+        return self.rq.backend_sync().run(ops.delete(self._keys, self.id, self.uid))
+
+    async def promote(self) -> bool:
+        """Run a scheduled job (delayed, or waiting for a retry) now; False if it is not scheduled."""
+        return await self.rq.backend().run(ops.promote(self._keys, self.id, self.uid))
+
+    def promote_sync(self) -> bool:
+        return self.rq.backend_sync().run(ops.promote(self._keys, self.id, self.uid))
+
+    async def retry(self) -> bool:
+        """A dead job back with fresh attempts, or a job waiting for its next attempt run now."""
+        return await self.rq.backend().run(ops.retry(self._keys, self.id, self.uid))
+
+    def retry_sync(self) -> bool:
+        return self.rq.backend_sync().run(ops.retry(self._keys, self.id, self.uid))
+
     async def result(self, timeout: float | None = None) -> Any:
         """The job's return value, once it succeeds. Raises JobFailed if it ends otherwise.
 

@@ -71,6 +71,10 @@ class QueueKeys:
     def wake(self) -> str:
         return self.base + "wake"
 
+    @property
+    def paused(self) -> str:
+        return self.base + "paused"
+
     def minute(self, minute: int) -> str:
         return f"{self.base}minute:{minute}"
 

@@ -122,6 +122,37 @@ def cancel(k: QueueKeys, job_id: str, uid: str, now_ms: int) -> Op[bool]:
     return bool(reply == 1)
 
 
+def delete(k: QueueKeys, job_id: str, uid: str) -> Op[bool]:
+    """False: the job is running (its worker holds the lease)."""
+    reply = yield ScriptCall("delete", (k.queued, k.scheduled, k.succeeded, k.dead), (k.base, uid))
+    if reply == -1:
+        raise JobNotFound(f"no job {job_id}")
+    return bool(reply == 1)
+
+
+def promote(k: QueueKeys, job_id: str, uid: str) -> Op[bool]:
+    """False: the job is not scheduled (not delayed, not waiting for a retry)."""
+    reply = yield ScriptCall("promote", (k.scheduled, k.seq, k.wake), (k.base, uid))
+    if reply == -1:
+        raise JobNotFound(f"no job {job_id}")
+    return bool(reply == 1)
+
+
+def retry(k: QueueKeys, job_id: str, uid: str) -> Op[bool]:
+    """A dead job back to the queue with fresh attempts, or a job waiting for its next attempt run now."""
+    if (yield from requeue_dead(k, [uid])):
+        return True
+    return (yield from promote(k, job_id, uid))
+
+
+def set_paused(k: QueueKeys, paused: bool) -> Op[None]:
+    if paused:
+        yield Command(("SET", k.paused, "1"))
+    else:
+        # Idle workers block until woken: wake one, and it passes the wake on while work remains.
+        yield [Command(("DEL", k.paused)), Command(("LPUSH", k.wake, "1")), Command(("LTRIM", k.wake, 0, 0))]
+
+
 def watch(k: QueueKeys, job_id: str, uid: str) -> Op[tuple[JobState, Any, Any]]:
     """Mark the job awaited; return (state, raw result, raw error)."""
     reply = yield ScriptCall("watch", (k.job(uid),), ())

@@ -30,6 +30,8 @@ class Scripts(Generic[S]):
     requeue_dead: S
     purge: S
     stats: S
+    delete: S
+    promote: S
 
     @classmethod
     def register(cls, register: Callable[[str], S]) -> Scripts[S]:

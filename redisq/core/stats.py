@@ -33,6 +33,7 @@ class QueueStats:
     throughput_per_minute: float  # attempts finished (succeeded or failed)
     failures_per_minute: float
     oldest_queued_age_s: float | None  # of the job at the head of the queue
+    paused: bool = False  # workers fetch nothing from it until it is resumed
 
     @property
     def succeeded(self) -> int:
@@ -52,7 +53,7 @@ def _rolling(now_ms: int, current: Any, previous: Any) -> float:
 
 
 def parse_stats(queue: str, now_ms: int, reply: list[Any]) -> QueueStats:
-    queued, scheduled, active, dead, flat, head_at, this_minute, last_minute = reply
+    queued, scheduled, active, dead, flat, head_at, this_minute, last_minute, paused = reply
     counters = dict.fromkeys(COUNTERS, 0)
     for i in range(0, len(flat), 2):
         counters[flat[i].decode()] = int(flat[i + 1])
@@ -67,6 +68,7 @@ def parse_stats(queue: str, now_ms: int, reply: list[Any]) -> QueueStats:
         + _rolling(now_ms, this_minute[1], last_minute[1]),
         failures_per_minute=_rolling(now_ms, this_minute[1], last_minute[1]),
         oldest_queued_age_s=max(0.0, (now_ms - int(head_at)) / 1000) if head_at else None,
+        paused=bool(paused),
     )
 
 

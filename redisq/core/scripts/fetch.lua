@@ -7,6 +7,8 @@
 local queued, scheduled, active, seq_key, stats, wake = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local base, now, count = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local lease_ms, worker_id, promote_limit = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
+-- A paused queue still promotes its due jobs, but hands none out (resume wakes a worker).
+if redis.call('EXISTS', base .. 'paused') == 1 then count = 0 end
 
 local due = redis.call('ZRANGE', scheduled, '-inf', now, 'BYSCORE', 'LIMIT', 0, promote_limit)
 for _, uid in ipairs(due) do
