@@ -135,3 +135,46 @@ async def test_enqueue_by_name_checks_arguments_first(rq: RedisQ, queue: str) ->
     with pytest.raises(TaskNotFound):
         rq.call_by_name("reports.missing", [1])
     assert (await rq.stats(queue)).queued == 1
+
+
+async def test_a_running_task_reports_progress(rq: RedisQ) -> None:
+    halfway, finish = asyncio.Event(), asyncio.Event()
+
+    @rq.task
+    async def resize(images: int) -> int:
+        await rq.set_progress(0.5, f"resized {images // 2} of {images}")
+        halfway.set()
+        await finish.wait()
+        return images
+
+    @rq.task
+    def convert() -> None:
+        rq.set_progress_sync(1.0, "converted")
+
+    job = await resize.enqueue(6)
+    converted = await convert.enqueue()
+    async with running_worker(rq):
+        await asyncio.wait_for(halfway.wait(), 5)
+        assert (await job.info()).progress == {"value": 0.5, "note": "resized 3 of 6"}
+        finish.set()
+        assert await job.result(timeout=5) == 6
+        await converted.result(timeout=5)
+    assert (await converted.info()).progress == {"value": 1.0, "note": "converted"}
+    with pytest.raises(RuntimeError, match="inside a running task"):
+        await rq.set_progress(0.1)
+
+
+async def test_progress_outside_zero_to_one_is_refused(rq: RedisQ) -> None:
+    errors: list[BaseException] = []
+
+    @rq.task
+    async def bad() -> None:
+        try:
+            await rq.set_progress(1.5)
+        except ValueError as exc:
+            errors.append(exc)
+
+    job = await bad.enqueue()
+    async with running_worker(rq):
+        await job.result(timeout=5)
+    assert len(errors) == 1 and (await job.info()).progress is None

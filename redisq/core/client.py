@@ -21,7 +21,7 @@ from .embedded import EmbeddedServer, start_embedded
 from .errors import InvalidArguments, RedisUnavailable, RegistryFrozen, TaskNotFound
 from .job import JobInfo, JobState
 from .jobs import Job
-from .keys import QueueKeys
+from .keys import QueueKeys, split_job_id
 from .stats import HealthReport, HealthThresholds, QueueStats
 from .task import Backoff, JobSpec, Task, TaskOptions
 
@@ -303,6 +303,21 @@ class RedisQ:
         return self.backend_sync().run(
             ops.requeue_dead(self.queue_keys(queue), [Job(self, i).uid for i in job_ids])
         )
+
+    def _progress_op(self, value: float, note: str | None) -> Op[bool]:
+        job = context.current_job.get()
+        if job is None:
+            raise RuntimeError("set_progress() is called from inside a running task")
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"progress is a fraction from 0 to 1, got {value}")
+        return ops.set_progress(self.queue_keys(job.queue), split_job_id(job.id)[1], value, note)
+
+    async def set_progress(self, value: float, note: str | None = None) -> bool:
+        """From inside a task: how far it got (0..1) and what it is doing; shown in `job.info().progress`."""
+        return await self.backend().run(self._progress_op(value, note))
+
+    def set_progress_sync(self, value: float, note: str | None = None) -> bool:
+        return self.backend_sync().run(self._progress_op(value, note))
 
     async def pause(self, queue: str) -> None:
         """Workers fetch nothing more from the queue (running jobs finish) until `resume`."""

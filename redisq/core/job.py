@@ -80,6 +80,7 @@ class JobInfo:
     meta: codec.JobMeta
     error: JobError | None
     result: Any
+    progress: dict[str, Any] | None = None  # {"value": 0..1, "note": ...} as the task last reported it
 
     @property
     def request_id(self) -> str | None:
@@ -130,4 +131,5 @@ class JobInfo:
             meta=meta,
             error=JobError.from_json(raw_error) if raw_error else None,
             result=codec.loads(raw_result) if raw_result else None,
+            progress=codec.loads(raw_progress) if (raw_progress := fields.get(b"progress")) else None,
         )

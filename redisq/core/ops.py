@@ -145,6 +145,11 @@ def retry(k: QueueKeys, job_id: str, uid: str) -> Op[bool]:
     return (yield from promote(k, job_id, uid))
 
 
+def set_progress(k: QueueKeys, uid: str, value: float, note: str | None) -> Op[bool]:
+    reply = yield ScriptCall("progress", (k.job(uid),), (codec.dumps({"value": value, "note": note}),))
+    return bool(reply == 1)
+
+
 def set_paused(k: QueueKeys, paused: bool) -> Op[None]:
     if paused:
         yield Command(("SET", k.paused, "1"))

@@ -32,6 +32,7 @@ class Scripts(Generic[S]):
     stats: S
     delete: S
     promote: S
+    progress: S
 
     @classmethod
     def register(cls, register: Callable[[str], S]) -> Scripts[S]:

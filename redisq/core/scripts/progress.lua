@@ -1,0 +1,5 @@
+-- Record a running job's progress. KEYS: the job record. ARGV: progress JSON.
+-- Only an active job takes it: a late report never brings back a finished, deleted or expired record.
+if redis.call('HGET', KEYS[1], 'state') ~= 'active' then return 0 end
+redis.call('HSET', KEYS[1], 'progress', ARGV[1])
+return 1
