@@ -10,28 +10,14 @@ Starlette redirects from `/health` to `/health/`) or routed at an exact path (`R
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
-from typing import Any
 
 from redisq.core.client import RedisQ
-from redisq.core.stats import HealthReport, HealthThresholds
+from redisq.core.stats import HealthThresholds
+from redisq.integrations.web import LIVE, readiness_body
 
 from .lifecycle import Lifecycle
 from .protocol import LIFECYCLE_KEY, Receive, Scope, Send, route_path, send_json
-
-LIVE = {"status": "alive"}
-
-
-def readiness_body(report: HealthReport, lifecycle: Lifecycle | None) -> tuple[int, dict[str, Any]]:
-    """The status code and JSON body of a readiness answer (shared with the framework routes)."""
-    body = dataclasses.asdict(report)
-    body["draining"] = bool(lifecycle and lifecycle.draining)
-    if body["draining"]:
-        body["ok"] = False
-        body["reasons"] = [*body["reasons"], "shutting down: draining workers"]
-    body["status"] = "ready" if body["ok"] else "unavailable"
-    return (200 if body["ok"] else 503), body
 
 
 class HealthApp:

@@ -10,10 +10,11 @@ from redisq.core.client import RedisQ
 from redisq.core.config import WorkerSettings
 from redisq.core.errors import RedisUnavailable
 from redisq.core.task import JobSpec
+from redisq.integrations.web import request_id_from, valid_traceparent
 
 from .lifecycle import Lifecycle
 from .protocol import LIFECYCLE_KEY, STATE_KEY, ASGIApp, Message, Receive, Scope, Send, header, send_json
-from .request_context import after_response_jobs, request_id_from, valid_traceparent
+from .request_context import after_response_jobs
 
 log = logging.getLogger("redisq.asgi")
 

@@ -1,0 +1,52 @@
+"""What every web adapter (ASGI, Flask) shares: request ids, trace context, and the readiness answer."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import uuid
+from typing import Any, Protocol
+
+from redisq.core.stats import HealthReport
+
+# An incoming id is kept only if it is short and plain: it ends up in logs and job records.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
+# W3C Trace Context, version 00 form; other versions are read by their first four fields, as the spec asks.
+_TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?")
+
+
+def request_id_from(header: str | None) -> str:
+    if header and _REQUEST_ID.fullmatch(header):
+        return header
+    return uuid.uuid4().hex
+
+
+def valid_traceparent(header: str | None) -> str | None:
+    """The header if it is a valid trace context, else None (an invalid one must be ignored, not fixed)."""
+    if not header:
+        return None
+    match = _TRACEPARENT.fullmatch(header.strip().lower())
+    if match is None:
+        return None
+    version, trace_id, parent_id, _flags, rest = match.groups()
+    if version == "ff" or (version == "00" and rest) or set(trace_id) == {"0"} or set(parent_id) == {"0"}:
+        return None
+    return match.group(0)
+
+
+class Draining(Protocol):
+    draining: bool
+
+
+LIVE = {"status": "alive"}
+
+
+def readiness_body(report: HealthReport, lifecycle: Draining | None) -> tuple[int, dict[str, Any]]:
+    """The status code and JSON body of a readiness answer (shared with the framework routes)."""
+    body = dataclasses.asdict(report)
+    body["draining"] = bool(lifecycle and lifecycle.draining)
+    if body["draining"]:
+        body["ok"] = False
+        body["reasons"] = [*body["reasons"], "shutting down: draining workers"]
+    body["status"] = "ready" if body["ok"] else "unavailable"
+    return (200 if body["ok"] else 503), body
