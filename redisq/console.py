@@ -1,0 +1,54 @@
+"""Terminal output shared by the `redisq` and `flask redisq` commands."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+from .core.client import RedisQ
+from .core.context import LogContext
+
+STATS_COLUMNS = (
+    "queue",
+    "queued",
+    "scheduled",
+    "active",
+    "succeeded",
+    "failed",
+    "dead",
+    "per min",
+    "oldest s",
+)
+
+
+def print_stats(rq: RedisQ, queues: Sequence[str]) -> None:
+    """One row per queue: gauges, counters, throughput over the last minute, age of the oldest job."""
+    table = Table()
+    for column in STATS_COLUMNS:
+        table.add_column(column, justify="right")
+    for name in queues:
+        s = rq.stats_sync(name)
+        age = "-" if s.oldest_queued_age_s is None else f"{s.oldest_queued_age_s:.1f}"
+        paused = " (paused)" if s.paused else ""
+        table.add_row(
+            name + paused,
+            *(str(v) for v in (s.queued, s.scheduled, s.active, s.succeeded, s.failed, s.dead)),
+            f"{s.throughput_per_minute:.0f}",
+            age,
+        )
+    console = Console()
+    if not console.is_terminal:  # piped or captured: rich would squeeze the table into 80 columns
+        console = Console(width=160)
+    console.print(table)
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """Log lines to stderr that carry the running job's id and the id of the request that enqueued it."""
+    handler = logging.StreamHandler()
+    handler.addFilter(LogContext())
+    line = "%(asctime)s %(levelname)s %(name)s [job=%(job_id)s req=%(request_id)s]: %(message)s"
+    handler.setFormatter(logging.Formatter(line))
+    logging.basicConfig(level=level.upper(), handlers=[handler])

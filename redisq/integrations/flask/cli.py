@@ -1,0 +1,65 @@
+"""`flask redisq worker|stats|requeue-dead`: the `redisq` CLI for the app that `flask` loads."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import current_app
+from flask.cli import AppGroup, with_appcontext
+
+from redisq.core.client import RedisQ as Client
+from redisq.core.config import WorkerSettings
+
+
+def _client() -> Client:
+    return current_app.extensions["redisq"].client  # type: ignore[no-any-return]
+
+
+@click.command("worker")
+@with_appcontext
+@click.option("--queues", help="Comma-separated, highest priority first. Default: REDISQ_QUEUES, else all.")
+@click.option("--concurrency", type=int, help="Jobs at once. Default: REDISQ_CONCURRENCY, else 10.")
+@click.option(
+    "--grace", type=float, default=25.0, show_default=True, help="Seconds to finish jobs on SIGTERM."
+)
+@click.option("--lease", type=float, default=10.0, show_default=True, help="Lease length in seconds.")
+def worker(queues: str | None, concurrency: int | None, grace: float, lease: float) -> None:
+    """Run a worker until SIGTERM or SIGINT; every task runs inside this app's app context."""
+    from redisq.console import configure_logging
+    from redisq.core.worker import Worker
+
+    configure_logging()
+    state = current_app.extensions["redisq"]
+    names = [q.strip() for q in queues.split(",") if q.strip()] if queues else state.worker_queues
+    settings = WorkerSettings(
+        concurrency=concurrency or state.concurrency, shutdown_grace_s=grace, lease_s=lease
+    )
+    sys.exit(Worker(state.client, names, settings=settings).run_standalone())
+
+
+@click.command("stats")
+@with_appcontext
+def stats() -> None:
+    """Print each queue's counts."""
+    from redisq.console import print_stats
+
+    client = _client()
+    print_stats(client, client.known_queues_sync())
+
+
+@click.command("requeue-dead")
+@with_appcontext
+@click.argument("queue")
+def requeue_dead(queue: str) -> None:
+    """Put every dead job of QUEUE back on it."""
+    click.echo(f"requeued {_client().requeue_dead_sync(queue)} jobs")
+
+
+def make_cli() -> AppGroup:
+    """The `flask redisq` group (one per app: no module-level state); commands run in the app's context."""
+    group = AppGroup("redisq", help="Background jobs of this app (redisq).")
+    group.add_command(worker)
+    group.add_command(stats)
+    group.add_command(requeue_dead)
+    return group

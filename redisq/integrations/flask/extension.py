@@ -1,0 +1,141 @@
+"""The Flask extension: `redisq = RedisQ(app)` or `redisq.init_app(app)`, `@redisq.task("queue")`."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, overload
+
+from flask import Flask, current_app
+
+from redisq.core.client import RedisQ as Client
+from redisq.core.config import Settings
+from redisq.core.errors import ConfigurationError
+
+from . import requests
+from .cli import make_cli
+from .tasks import FlaskTask, TaskDefinition, in_app_context
+from .views import health_blueprint
+
+EXTENSION_KEY = "redisq"
+
+
+@dataclass
+class AppState:
+    """What one app holds in `app.extensions["redisq"]`."""
+
+    extension: RedisQ
+    app: Flask
+    client: Client
+    worker_queues: list[str] | None
+    concurrency: int
+
+
+def settings_for(app: Flask, defaults: dict[str, Any]) -> Settings:
+    """`REDISQ_<FIELD>` from app.config, over the extension's defaults, over the environment's."""
+    overrides = dict(defaults)
+    for field in dataclasses.fields(Settings):
+        key = f"REDISQ_{field.name.upper()}"
+        if key in app.config:
+            overrides[field.name] = app.config[key]
+    return Settings.from_env(**overrides)
+
+
+def _queue_list(value: Any) -> list[str] | None:
+    if value is None or value == "":
+        return None
+    names = value.split(",") if isinstance(value, str) else list(value)
+    return [n.strip() for n in names if n.strip()] or None
+
+
+class RedisQ:
+    """Tasks are declared once on the extension; each app it is initialized on gets its own client (from
+    its own config) with every task registered, and runs them inside its own app context.
+
+    Config (all optional): REDISQ_URL (else REDIS_URL in the environment, else an embedded local Redis),
+    REDISQ_PREFIX, REDISQ_DEFAULT_QUEUE and every other `Settings` field as REDISQ_<FIELD>; for
+    `flask redisq worker`: REDISQ_QUEUES (comma-separated, highest priority first) and REDISQ_CONCURRENCY.
+    """
+
+    def __init__(
+        self, app: Flask | None = None, *, health_url: str | None = "/health", **settings: Any
+    ) -> None:
+        self._defaults = settings
+        self._health_url = health_url
+        self._definitions: dict[str, TaskDefinition] = {}
+        self._states: list[AppState] = []  # of every app initialized, to register later tasks on
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask) -> None:
+        if EXTENSION_KEY in app.extensions:
+            raise ConfigurationError(f"RedisQ is already initialized on app {app.name!r}")
+        client = Client(settings=settings_for(app, self._defaults))
+        state = AppState(
+            extension=self,
+            app=app,
+            client=client,
+            worker_queues=_queue_list(app.config.get("REDISQ_QUEUES")),
+            concurrency=int(app.config.get("REDISQ_CONCURRENCY", 10)),
+        )
+        for definition in self._definitions.values():
+            self._register(app, client, definition)
+        app.extensions[EXTENSION_KEY] = state
+        self._states.append(state)
+        requests.install(app)
+        app.cli.add_command(make_cli())
+        if self._health_url is not None:
+            app.register_blueprint(health_blueprint(self._health_url))
+
+    # ---- tasks ------------------------------------------------------------------------------------
+
+    @overload
+    def task(self, fn: Callable[..., Any], /) -> FlaskTask[Any, Any]: ...
+
+    @overload
+    def task(
+        self, queue: str | None = None, /, **options: Any
+    ) -> Callable[[Callable[..., Any]], FlaskTask[Any, Any]]: ...
+
+    def task(
+        self, fn_or_queue: Callable[..., Any] | str | None = None, /, **options: Any
+    ) -> FlaskTask[Any, Any] | Callable[[Callable[..., Any]], FlaskTask[Any, Any]]:
+        """`@redisq.task`, `@redisq.task("emails")` or `@redisq.task(queue="emails", retries=5, ...)`;
+        the options are those of the core `RedisQ.task`."""
+        if isinstance(fn_or_queue, str):
+            options["queue"] = fn_or_queue
+
+        def declare(fn: Callable[..., Any]) -> FlaskTask[Any, Any]:
+            name = options.pop("name", None) or f"{fn.__module__}.{fn.__qualname__}"
+            definition = TaskDefinition(fn, name, dict(options))
+            known = self._definitions.get(name)
+            if known is not None and known.fn is not fn:
+                raise ValueError(f"a different task is already declared as {name!r}")
+            self._definitions[name] = definition
+            for state in self._states:
+                self._register(state.app, state.client, definition)
+            return FlaskTask(self, definition)
+
+        return declare(fn_or_queue) if callable(fn_or_queue) else declare
+
+    @staticmethod
+    def _register(app: Flask, client: Client, definition: TaskDefinition) -> None:
+        client.task(name=definition.name, **definition.options)(in_app_context(app, definition.fn))
+
+    # ---- the current app's client -----------------------------------------------------------------
+
+    @property
+    def state(self) -> AppState:
+        state = current_app.extensions.get(EXTENSION_KEY)  # raises outside an app context, saying so
+        if not isinstance(state, AppState) or state.extension is not self:
+            raise RuntimeError(
+                f"RedisQ was not initialized on app {current_app.name!r}: call redisq.init_app(app) "
+                "(or RedisQ(app)) in the app factory"
+            )
+        return state
+
+    @property
+    def client(self) -> Client:
+        """The core client of the current app (every core method: stats, jobs, health, ...)."""
+        return self.state.client
