@@ -7,11 +7,18 @@ app.mount("/health", HealthApp(rq))
 
 from __future__ import annotations
 
-from .health import HealthApp, readiness_body
+from typing import TYPE_CHECKING, Any
+
+from redisq.integrations.web import readiness_body
+
+from .health import HealthApp
 from .lifecycle import Lifecycle
 from .middleware import RedisQMiddleware
 from .protocol import LIFECYCLE_KEY, STATE_KEY
 from .request_context import enqueue_after_response
+
+if TYPE_CHECKING:
+    from .admin import admin_app
 
 __all__ = [
     "LIFECYCLE_KEY",
@@ -19,7 +26,16 @@ __all__ = [
     "HealthApp",
     "Lifecycle",
     "RedisQMiddleware",
+    "admin_app",
     "enqueue_after_response",
     "readiness_body",
 ]
 
+
+def __getattr__(name: str) -> Any:
+    # The admin app needs Starlette; the middleware and health app need nothing beyond the core.
+    if name == "admin_app":
+        from .admin import admin_app
+
+        return admin_app
+    raise AttributeError(name)

@@ -1,0 +1,5 @@
+"""Short imports for any ASGI app: `from redisq.asgi import RedisQMiddleware, HealthApp, admin_app`."""
+
+from redisq.integrations.asgi import HealthApp, RedisQMiddleware, admin_app, enqueue_after_response
+
+__all__ = ["HealthApp", "RedisQMiddleware", "admin_app", "enqueue_after_response"]

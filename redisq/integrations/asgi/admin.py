@@ -1,0 +1,174 @@
+"""The `/queues` admin JSON API as a Starlette app: `app.mount("/queues", admin_app(rq, auth=...))`.
+
+Routes are relative to wherever the app is mounted (a Starlette `Mount`, any prefix, a proxy's
+`root_path`); the table is in `admin_app`. Each endpoint only extracts parameters, runs the access checks
+(`auth.py`), calls a handler of `admin_actions.py` and turns errors into answers with `errors.py`.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from redisq.core.client import RedisQ
+
+from . import admin_actions as actions
+from .admin_payloads import Enqueued
+from .auth import Access, AccessPolicy, require_json
+from .errors import error_response, http_error
+
+AuthCallable = Callable[[Request], Any]  # returns (or awaits to) Access | bool | None
+Handler = Callable[[Request], Awaitable[Any]]
+
+
+class JSONResponse(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+async def _http_exception(request: Request, exc: Exception) -> Response:
+    """Routing errors (no such route, wrong method) in the API's JSON shape, keeping e.g. `Allow`."""
+    assert isinstance(exc, HTTPException)
+    status, body = http_error(exc.status_code, exc.detail)
+    return JSONResponse(body, status, headers=exc.headers)
+
+
+def _auth_caller(auth: AuthCallable | None) -> Callable[[Request], Awaitable[object]]:
+    """Call the app's auth callable: async ones on the loop, plain ones in a thread (they may do I/O)."""
+    if auth is None:
+
+        async def nobody(request: Request) -> object:
+            return None
+
+        return nobody
+    # An object with an async __call__ is not seen as async here: it runs in a thread, which hands its
+    # coroutine back to be awaited on the loop below. Slower, still right.
+    is_async = inspect.iscoroutinefunction(auth)
+
+    async def call(request: Request) -> object:
+        result = auth(request) if is_async else await run_in_threadpool(auth, request)
+        return await result if inspect.isawaitable(result) else result
+
+    return call
+
+
+def admin_app(
+    rq: RedisQ,
+    *,
+    auth: AuthCallable | None = None,
+    allow_anonymous: Access | str | bool = False,
+    trusted_origins: Iterable[str] = (),
+) -> Starlette:
+    """A new admin app for this client. See `auth.py` for who may use it; it refuses everyone by default.
+
+    GET    /                          every queue with its stats
+    GET    /{queue}                   one queue's stats
+    GET    /{queue}/jobs              one page: ?state=queued&offset=0&limit=50&order=newest
+    POST   /{queue}/jobs              enqueue {"task", "args", "kwargs", "delay_s", "priority"} -> 201
+    DELETE /{queue}/jobs?state=dead   purge one state
+    GET    /{queue}/jobs/{uid}        one job
+    DELETE /{queue}/jobs/{uid}        delete a job that is not running
+    POST   /{queue}/jobs/{uid}/retry|cancel|promote
+    POST   /{queue}/dead/requeue      requeue every dead job
+    POST   /{queue}/pause, /{queue}/resume
+    """
+    policy = AccessPolicy.build(
+        has_auth=auth is not None,
+        allow_anonymous=allow_anonymous,
+        trusted_origins=trusted_origins,
+        max_body_bytes=actions.max_body_bytes(rq),
+    )
+    call_auth = _auth_caller(auth)
+
+    def endpoint(
+        handler: Handler, needed: Access, status_for: Callable[[Any], int] = lambda body: 200
+    ) -> Callable[[Request], Awaitable[Response]]:
+        async def run(request: Request) -> Response:
+            try:
+                policy.check_request(request.method, request.url.scheme, request.headers)
+                policy.check_access(await call_auth(request), needed)
+                body = await handler(request)
+            except Exception as exc:
+                mapped = error_response(exc)
+                if mapped is None:
+                    raise
+                return JSONResponse(mapped[1], mapped[0])
+            return JSONResponse(body, status_for(body))
+
+        return run
+
+    def queue(request: Request) -> str:
+        return str(request.path_params["queue"])
+
+    def uid(request: Request) -> str:
+        return str(request.path_params["uid"])
+
+    async def list_queues(request: Request) -> Any:
+        return await actions.list_queues(rq)
+
+    async def queue_stats(request: Request) -> Any:
+        return await actions.queue_stats(rq, queue(request))
+
+    async def list_jobs(request: Request) -> Any:
+        q = request.query_params
+        page = actions.page_request(q.get("state"), q.get("offset"), q.get("limit"), q.get("order"))
+        return await actions.list_jobs(rq, queue(request), page)
+
+    async def enqueue(request: Request) -> Any:
+        require_json(request.headers)  # a body is required here, whatever its headers say of its length
+        limited = Request(request.scope, policy.limit_body(request.receive))
+        body = actions.parse_json(await limited.body())
+        return await actions.enqueue(rq, queue(request), body)
+
+    async def purge(request: Request) -> Any:
+        return await actions.purge(rq, queue(request), request.query_params.get("state"))
+
+    async def job_detail(request: Request) -> Any:
+        return await actions.job_detail(rq, queue(request), uid(request))
+
+    def job_action(action: actions.JobAction) -> Handler:
+        async def act(request: Request) -> Any:
+            return await actions.job_action(rq, queue(request), uid(request), action)
+
+        return act
+
+    async def requeue_dead(request: Request) -> Any:
+        return await actions.requeue_dead(rq, queue(request))
+
+    async def pause(request: Request) -> Any:
+        return await actions.set_paused(rq, queue(request), True)
+
+    async def resume(request: Request) -> Any:
+        return await actions.set_paused(rq, queue(request), False)
+
+    def created_or_found(body: Enqueued) -> int:
+        return 201 if body["created"] else 200  # 200: a unique key matched, and this job already holds it
+
+    read, admin = Access.READ, Access.ADMIN
+    routes = [
+        Route("/", endpoint(list_queues, read), methods=["GET"]),
+        Route("/{queue}", endpoint(queue_stats, read), methods=["GET"]),
+        Route("/{queue}/jobs", endpoint(list_jobs, read), methods=["GET"]),
+        Route("/{queue}/jobs", endpoint(enqueue, admin, created_or_found), methods=["POST"]),
+        Route("/{queue}/jobs", endpoint(purge, admin), methods=["DELETE"]),
+        Route("/{queue}/jobs/{uid}", endpoint(job_detail, read), methods=["GET"]),
+        Route("/{queue}/jobs/{uid}", endpoint(job_action("delete"), admin), methods=["DELETE"]),
+        Route("/{queue}/jobs/{uid}/retry", endpoint(job_action("retry"), admin), methods=["POST"]),
+        Route("/{queue}/jobs/{uid}/cancel", endpoint(job_action("cancel"), admin), methods=["POST"]),
+        Route("/{queue}/jobs/{uid}/promote", endpoint(job_action("promote"), admin), methods=["POST"]),
+        Route("/{queue}/dead/requeue", endpoint(requeue_dead, admin), methods=["POST"]),
+        Route("/{queue}/pause", endpoint(pause, admin), methods=["POST"]),
+        Route("/{queue}/resume", endpoint(resume, admin), methods=["POST"]),
+    ]
+    return Starlette(routes=routes, exception_handlers={HTTPException: _http_exception})

@@ -1,0 +1,272 @@
+"""What the `/queues` admin API does, free of any web framework: validate, call the core, shape the JSON.
+
+Each handler takes the client and already-extracted parameters (strings from a query string, or values a
+framework has typed) and returns a JSON-ready TypedDict from `admin_payloads.py`. Every check on client
+input lives here, so the Starlette app and the FastAPI router accept and refuse exactly the same
+requests; their errors become HTTP answers in `errors.py`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
+
+import orjson
+
+from redisq.core.backend import Command, Op
+from redisq.core.client import RedisQ
+from redisq.core.errors import InvalidArguments, InvalidJobId, SerializationError
+from redisq.core.job import JobState
+from redisq.core.jobs import Job
+from redisq.core.keys import ID_SEPARATOR
+from redisq.core.task import MAX_PRIORITY
+
+from .admin_payloads import (
+    Enqueued,
+    JobActionDone,
+    JobBody,
+    JobPage,
+    PauseState,
+    Purged,
+    QueueList,
+    QueueSummary,
+    Requeued,
+    job_body,
+    queue_summary,
+)
+from .errors import ActionNotAllowed, InvalidParameter, QueueNotFound
+
+ListedState = Literal["queued", "scheduled", "active", "succeeded", "dead"]  # the states kept in an index
+PurgeableState = Literal["queued", "scheduled", "succeeded", "dead"]  # active jobs are held by a worker
+Order = Literal["newest", "oldest"]
+JobAction = Literal["retry", "cancel", "promote", "delete"]
+LISTED_STATES: tuple[str, ...] = get_args(ListedState)
+PURGEABLE_STATES: tuple[str, ...] = get_args(PurgeableState)
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+MAX_OFFSET = 2**32  # a sorted set holds fewer members; a bigger number would overflow Redis' ranges
+MAX_DELAY_S = 10 * 365 * 86400  # far enough for any schedule, near enough for every date to stay valid
+ENQUEUE_FIELDS = ("task", "args", "kwargs", "delay_s", "priority")
+_DIGITS = re.compile(r"[0-9]{1,12}")
+
+_DONE = {"retry": "retried", "cancel": "cancelled", "promote": "promoted", "delete": "deleted"}
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    state: JobState
+    offset: int
+    limit: int
+    newest_first: bool
+
+
+@dataclass(frozen=True)
+class EnqueueRequest:
+    task: str
+    args: list[Any]
+    kwargs: dict[str, Any]
+    delay_s: float | None
+    priority: int | None
+
+
+# ---- input --------------------------------------------------------------------------------------------
+
+
+def _int_param(name: str, raw: str | int | None, default: int, low: int, high: int) -> int:
+    if raw is None:
+        return default
+    if isinstance(raw, str):
+        if not _DIGITS.fullmatch(raw):
+            raise InvalidParameter(f"{name} must be a whole number, got {raw!r}", field=name)
+        raw = int(raw)
+    if isinstance(raw, bool) or not low <= raw <= high:
+        raise InvalidParameter(f"{name} must be between {low} and {high}, got {raw!r}", field=name)
+    return raw
+
+
+def _state_param(raw: str | None, allowed: tuple[str, ...], default: str | None = None) -> JobState:
+    value = default if raw is None else raw
+    if value not in allowed:
+        choices = ", ".join(allowed)
+        raise InvalidParameter(f"state must be one of {choices}; got {value!r}", field="state")
+    return JobState(value)
+
+
+def page_request(
+    state: str | None, offset: str | int | None, limit: str | int | None, order: str | None
+) -> PageRequest:
+    if order not in (None, "newest", "oldest"):
+        raise InvalidParameter(f"order must be newest or oldest, got {order!r}", field="order")
+    return PageRequest(
+        state=_state_param(state, LISTED_STATES, default="queued"),
+        offset=_int_param("offset", offset, 0, 0, MAX_OFFSET),
+        limit=_int_param("limit", limit, DEFAULT_LIMIT, 1, MAX_LIMIT),
+        newest_first=order != "oldest",
+    )
+
+
+def purge_state(state: str | None) -> JobState:
+    """Purging has no default state: deleting jobs must be asked for by name."""
+    if state is None:
+        raise InvalidParameter("state is required: " + ", ".join(PURGEABLE_STATES), field="state")
+    return _state_param(state, PURGEABLE_STATES)
+
+
+def parse_json(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidParameter(f"the request body is not valid JSON: {exc}", field="body") from None
+
+
+def enqueue_request(body: object) -> EnqueueRequest:
+    if not isinstance(body, dict):
+        raise InvalidParameter("the body must be a JSON object with a 'task' name", field="body")
+    unknown = sorted(set(body) - set(ENQUEUE_FIELDS))
+    if unknown:
+        raise InvalidParameter(
+            f"unknown field(s) {unknown}; allowed: {', '.join(ENQUEUE_FIELDS)}", field=unknown[0]
+        )
+    task, args, kwargs = body.get("task"), body.get("args", []), body.get("kwargs", {})
+    delay_s, priority = body.get("delay_s"), body.get("priority")
+    if not isinstance(task, str) or not task:
+        raise InvalidParameter("task must be the name of a registered task", field="task")
+    if not isinstance(args, list):
+        raise InvalidParameter("args must be a JSON array", field="args")
+    if not isinstance(kwargs, dict):
+        raise InvalidParameter("kwargs must be a JSON object", field="kwargs")
+    if delay_s is not None and (
+        isinstance(delay_s, bool)
+        or not isinstance(delay_s, (int, float))
+        or not math.isfinite(delay_s)
+        or not 0 <= delay_s <= MAX_DELAY_S
+    ):
+        raise InvalidParameter(
+            f"delay_s must be a number of seconds from 0 to {MAX_DELAY_S}", field="delay_s"
+        )
+    if priority is not None and (
+        isinstance(priority, bool) or not isinstance(priority, int) or abs(priority) > MAX_PRIORITY
+    ):
+        raise InvalidParameter(f"priority must be a whole number within ±{MAX_PRIORITY}", field="priority")
+    return EnqueueRequest(task, args, kwargs, delay_s, priority)
+
+
+def max_body_bytes(rq: RedisQ) -> int:
+    """How much of a request body to read: room for a job at the payload limit, written out loosely."""
+    return 2 * rq.settings.max_payload_bytes + 64 * 1024
+
+
+# ---- handlers -----------------------------------------------------------------------------------------
+
+
+async def require_queue(rq: RedisQ, queue: str) -> None:
+    """Queues that Redis knows (something was enqueued there) or that a registered task uses."""
+    if queue not in {t.queue for t in rq.tasks.values()} and queue not in await rq.known_queues():
+        raise QueueNotFound(f"no queue {queue!r}")
+
+
+async def list_queues(rq: RedisQ) -> QueueList:
+    names = sorted({*await rq.known_queues(), *(t.queue for t in rq.tasks.values())})
+    stats = await asyncio.gather(*(rq.stats(name) for name in names))
+    return {"queues": [queue_summary(s) for s in stats]}
+
+
+async def queue_stats(rq: RedisQ, queue: str) -> QueueSummary:
+    await require_queue(rq, queue)
+    return queue_summary(await rq.stats(queue))
+
+
+def _index_size(rq: RedisQ, queue: str, state: JobState) -> Op[int]:
+    # The core's QueueStats has no gauge for the succeeded index (its counter counts every success ever,
+    # the index is trimmed), so that one total is read here: one ZCARD, O(1).
+    return int((yield Command(("ZCARD", rq.queue_keys(queue).part(state.value)))))
+
+
+async def _total(rq: RedisQ, queue: str, state: JobState) -> int:
+    if state is JobState.SUCCEEDED:
+        return await rq.backend().run(_index_size(rq, queue, state))
+    gauges = await rq.stats(queue)
+    by_state = {
+        JobState.QUEUED: gauges.queued,
+        JobState.SCHEDULED: gauges.scheduled,
+        JobState.ACTIVE: gauges.active,
+        JobState.DEAD: gauges.dead,
+    }
+    return by_state[state]
+
+
+async def list_jobs(rq: RedisQ, queue: str, page: PageRequest) -> JobPage:
+    """One page read from the state's index (never a scan); the total comes from the gauges."""
+    await require_queue(rq, queue)
+    infos, total = await asyncio.gather(
+        rq.jobs(queue, page.state, page.offset, page.limit, page.newest_first), _total(rq, queue, page.state)
+    )
+    return {
+        "items": [job_body(info) for info in infos],
+        "state": page.state.value,
+        "order": "newest" if page.newest_first else "oldest",
+        "offset": page.offset,
+        "limit": page.limit,
+        "total": total,
+    }
+
+
+def _job(rq: RedisQ, queue: str, uid: str) -> Job:
+    # A uid never holds the separator: with one, the id would name another queue's job.
+    if not uid or ID_SEPARATOR in uid:
+        raise InvalidJobId(f"no job {uid!r} in queue {queue!r}")
+    return Job.from_parts(rq, queue, uid)
+
+
+async def job_detail(rq: RedisQ, queue: str, uid: str) -> JobBody:
+    return job_body(await _job(rq, queue, uid).info())
+
+
+async def job_action(rq: RedisQ, queue: str, uid: str, action: JobAction) -> JobActionDone:
+    """Run one action; the core answers False when the job's state does not allow it (a 409)."""
+    job = _job(rq, queue, uid)
+    run = {"retry": job.retry, "cancel": job.cancel, "promote": job.promote, "delete": job.delete}[action]
+    if not await run():
+        state = (await job.info()).state.value
+        raise ActionNotAllowed(f"cannot {action} job {job.id}: it is {state}", state=state)
+    return {"id": job.id, "action": _DONE[action]}
+
+
+async def requeue_dead(rq: RedisQ, queue: str) -> Requeued:
+    await require_queue(rq, queue)
+    return {"requeued": await rq.requeue_dead(queue)}
+
+
+async def purge(rq: RedisQ, queue: str, state: str | None) -> Purged:
+    chosen = purge_state(state)
+    await require_queue(rq, queue)
+    return {"deleted": await rq.purge(queue, chosen)}
+
+
+async def set_paused(rq: RedisQ, queue: str, paused: bool) -> PauseState:
+    await require_queue(rq, queue)
+    await (rq.pause(queue) if paused else rq.resume(queue))
+    return {"queue": queue, "paused": paused}
+
+
+async def enqueue(rq: RedisQ, queue: str, body: object) -> Enqueued:
+    """Enqueue a registered task by name on this queue; its arguments are checked against its signature."""
+    request = enqueue_request(body)
+    await require_queue(rq, queue)
+    options: dict[str, Any] = {"queue": queue}
+    if request.delay_s:
+        options["delay_s"] = request.delay_s
+    if request.priority is not None:
+        options["priority"] = request.priority
+    try:
+        rq.call_by_name(request.task, request.args, request.kwargs)  # TaskNotFound, InvalidArguments
+        spec = rq.get_task(request.task).with_options(**options).call(*request.args, **request.kwargs)
+    except SerializationError:
+        raise
+    except TypeError as exc:  # a keyword that collides with call()'s own parameters
+        raise InvalidArguments(f"arguments do not fit {request.task}: {exc}") from exc
+    job = (await rq.enqueue_many([spec]))[0]
+    return {"id": job.id, "queue": job.queue, "task": request.task, "created": job.created}

@@ -1,0 +1,143 @@
+"""The JSON payloads of the `/queues` admin API, as TypedDicts, and how core values become them.
+
+Both adapters send exactly these; the FastAPI router describes them again as pydantic models (its
+`models.py`) for the OpenAPI schema.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, TypedDict
+
+from redisq.core.job import JobInfo
+from redisq.core.keys import ID_SEPARATOR
+from redisq.core.stats import QueueStats
+
+
+class QueueSummary(TypedDict):
+    queue: str
+    paused: bool
+    queued: int
+    scheduled: int
+    active: int
+    dead: int
+    counters: dict[str, int]
+    throughput_per_minute: float
+    failures_per_minute: float
+    oldest_queued_age_s: float | None
+
+
+class QueueList(TypedDict):
+    queues: list[QueueSummary]
+
+
+class JobErrorBody(TypedDict):
+    type: str
+    message: str
+    traceback: str
+
+
+class JobBody(TypedDict):
+    id: str
+    queue: str
+    uid: str
+    task: str
+    state: str
+    args: list[Any]
+    kwargs: dict[str, Any]
+    result: Any
+    error: JobErrorBody | None
+    attempts: int
+    max_attempts: int
+    priority: int
+    recovered: int
+    worker: str | None
+    request_id: str | None
+    traceparent: str | None
+    enqueued_at: str | None
+    started_at: str | None
+    finished_at: str | None
+    due_at: str | None
+    expires_at: str | None
+
+
+class JobPage(TypedDict):
+    items: list[JobBody]
+    state: str
+    order: str
+    offset: int
+    limit: int
+    total: int
+
+
+class JobActionDone(TypedDict):
+    id: str
+    action: str
+
+
+class Requeued(TypedDict):
+    requeued: int
+
+
+class Purged(TypedDict):
+    deleted: int
+
+
+class PauseState(TypedDict):
+    queue: str
+    paused: bool
+
+
+class Enqueued(TypedDict):
+    id: str
+    queue: str
+    task: str
+    created: bool  # False: the task's unique key is held by this existing job
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def queue_summary(stats: QueueStats) -> QueueSummary:
+    return {
+        "queue": stats.queue,
+        "paused": stats.paused,
+        "queued": stats.queued,
+        "scheduled": stats.scheduled,
+        "active": stats.active,
+        "dead": stats.dead,
+        "counters": dict(stats.counters),
+        "throughput_per_minute": stats.throughput_per_minute,
+        "failures_per_minute": stats.failures_per_minute,
+        "oldest_queued_age_s": stats.oldest_queued_age_s,
+    }
+
+
+def job_body(info: JobInfo) -> JobBody:
+    error = info.error
+    return {
+        "id": info.id,
+        "queue": info.queue,
+        "uid": info.id.rpartition(ID_SEPARATOR)[2],
+        "task": info.task,
+        "state": info.state.value,
+        "args": info.args,
+        "kwargs": info.kwargs,
+        "result": info.result,
+        "error": {"type": error.type, "message": error.message, "traceback": error.traceback}
+        if error
+        else None,
+        "attempts": info.attempts,
+        "max_attempts": info.max_attempts,
+        "priority": info.priority,
+        "recovered": info.recovered,
+        "worker": info.worker,
+        "request_id": info.meta.get("request_id"),
+        "traceparent": info.meta.get("traceparent"),
+        "enqueued_at": _iso(info.enqueued_at),
+        "started_at": _iso(info.started_at),
+        "finished_at": _iso(info.finished_at),
+        "due_at": _iso(info.due_at),
+        "expires_at": _iso(info.expires_at),
+    }

@@ -1,0 +1,210 @@
+"""The `/queues` admin JSON API as a FastAPI router: `app.include_router(admin_router(rq, ...), prefix=...)`.
+
+The same routes, checks and answers as the Starlette app (`redisq.integrations.asgi.admin`): both call
+`admin_actions` and map errors with `errors.py`. What FastAPI adds is typed parameters and response models,
+so the OpenAPI schema describes every route, and `auth` as a dependency (it can take headers, `Depends`...).
+"""
+
+# No `from __future__ import annotations`: FastAPI reads the annotations of the route functions, which name
+# values local to `admin_router` (the auth dependency), so they must be evaluated where they are written.
+from collections.abc import Callable, Coroutine, Iterable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from starlette.requests import Request
+
+from redisq.core.client import RedisQ
+from redisq.integrations.asgi import admin_actions as actions
+from redisq.integrations.asgi.auth import Access, AccessPolicy
+from redisq.integrations.asgi.errors import error_response, invalid_request
+
+from .models import (
+    EnqueuedModel,
+    EnqueueModel,
+    ErrorModel,
+    JobActionModel,
+    JobModel,
+    JobPageModel,
+    PauseStateModel,
+    PurgedModel,
+    QueueListModel,
+    QueueStatsModel,
+    RequeuedModel,
+)
+
+Queue = Annotated[str, Path(description="the queue's name")]
+Uid = Annotated[str, Path(description="the job's uid: its id is '<queue>:<uid>'")]
+RouteHandler = Callable[[Request], Coroutine[Any, Any, Response]]
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorModel, "description": text}
+    for status, text in (
+        (401, "access is not configured, or auth granted none"),
+        (403, "read-only access on a mutating route, or a cross-site request"),
+        (404, "no such queue or job"),
+        (422, "a parameter or body field out of its allowed values"),
+        (503, "Redis is unavailable"),
+    )
+}
+# Any write may carry a body, and a body is checked (type, size) before anything else happens.
+_WRITE_ERRORS = {
+    **_ERRORS,
+    413: {"model": ErrorModel, "description": "the body (or the job it makes) is over the size limit"},
+    415: {"model": ErrorModel, "description": "the body is not JSON"},
+}
+_ACTION_ERRORS = {
+    **_WRITE_ERRORS,
+    409: {"model": ErrorModel, "description": "the job's state does not allow it"},
+}
+_ENQUEUE_ANSWERS = {
+    **_WRITE_ERRORS,
+    200: {"model": EnqueuedModel, "description": "the task is unique and this existing job holds its key"},
+}
+
+
+def _route_class(policy: AccessPolicy) -> type[APIRoute]:
+    """Routes that check the request before FastAPI reads its body, and answer errors in our JSON shape.
+
+    A route class (not an app exception handler) because a router cannot install handlers on the app it is
+    included in, and the app's own handlers must keep answering for its other routes.
+    """
+
+    class AdminRoute(APIRoute):
+        def get_route_handler(self) -> RouteHandler:
+            handle = super().get_route_handler()
+            has_body = self.body_field is not None
+
+            async def guarded(request: Request) -> Response:
+                try:
+                    policy.check_request(request.method, request.url.scheme, request.headers)
+                    if has_body:
+                        # Read here, within the size limit, so that bytes that are not JSON get the
+                        # Starlette app's 422 rather than FastAPI's 400; FastAPI reuses the read body.
+                        request = Request(request.scope, policy.limit_body(request.receive))
+                        actions.parse_json(await request.body())
+                    return await handle(request)
+                except RequestValidationError as exc:
+                    status, body = invalid_request(exc.errors())
+                except Exception as exc:
+                    mapped = error_response(exc)
+                    if mapped is None:
+                        raise
+                    status, body = mapped
+                return JSONResponse(dict(body), status)
+
+            return guarded
+
+    return AdminRoute
+
+
+def admin_router(
+    rq: RedisQ,
+    *,
+    auth: Callable[..., Any] | None = None,
+    allow_anonymous: Access | str | bool = False,
+    trusted_origins: Iterable[str] = (),
+) -> APIRouter:
+    """A new router for this client. `auth` is a FastAPI dependency returning Access, bool or None.
+
+    See `redisq.integrations.asgi.auth` for the contract; with neither `auth` nor `allow_anonymous` every
+    request is refused with a 401 that says how to configure access.
+    """
+    policy = AccessPolicy.build(
+        has_auth=auth is not None,
+        allow_anonymous=allow_anonymous,
+        trusted_origins=trusted_origins,
+        max_body_bytes=actions.max_body_bytes(rq),
+    )
+
+    async def nobody() -> None:
+        return None
+
+    def requirement(needed: Access) -> Any:
+        async def require_access(granted: Annotated[Any, Depends(auth or nobody)]) -> None:
+            policy.check_access(granted, needed)
+
+        return Depends(require_access)
+
+    read, admin = [requirement(Access.READ)], [requirement(Access.ADMIN)]
+    router = APIRouter(route_class=_route_class(policy), responses=_ERRORS)
+
+    @router.get("/", response_model=QueueListModel, dependencies=read, summary="every queue with its stats")
+    async def list_queues() -> Any:
+        return await actions.list_queues(rq)
+
+    @router.get("/{queue}", response_model=QueueStatsModel, dependencies=read, summary="one queue's stats")
+    async def queue_stats(queue: Queue) -> Any:
+        return await actions.queue_stats(rq, queue)
+
+    @router.get("/{queue}/jobs", response_model=JobPageModel, dependencies=read, summary="one page of jobs")
+    async def list_jobs(
+        queue: Queue,
+        state: actions.ListedState = "queued",
+        offset: Annotated[int, Query(ge=0, le=actions.MAX_OFFSET)] = 0,
+        limit: Annotated[int, Query(ge=1, le=actions.MAX_LIMIT)] = actions.DEFAULT_LIMIT,
+        order: actions.Order = "newest",
+    ) -> Any:
+        return await actions.list_jobs(rq, queue, actions.page_request(state, offset, limit, order))
+
+    @router.post(
+        "/{queue}/jobs",
+        response_model=EnqueuedModel,
+        status_code=201,
+        dependencies=admin,
+        responses=_ENQUEUE_ANSWERS,
+        summary="enqueue a registered task by name",
+    )
+    async def enqueue(queue: Queue, body: EnqueueModel, response: Response) -> Any:
+        result = await actions.enqueue(rq, queue, body.model_dump(exclude_unset=True))
+        if not result["created"]:
+            response.status_code = 200
+        return result
+
+    writes: dict[str, Any] = {"dependencies": admin, "responses": _WRITE_ERRORS}
+
+    @router.delete("/{queue}/jobs", response_model=PurgedModel, **writes, summary="purge one state")
+    async def purge(queue: Queue, state: actions.PurgeableState) -> Any:
+        return await actions.purge(rq, queue, state)
+
+    @router.get("/{queue}/jobs/{uid}", response_model=JobModel, dependencies=read, summary="one job")
+    async def job_detail(queue: Queue, uid: Uid) -> Any:
+        return await actions.job_detail(rq, queue, uid)
+
+    job_action: dict[str, Any] = {
+        "response_model": JobActionModel,
+        "dependencies": admin,
+        "responses": _ACTION_ERRORS,
+    }
+
+    @router.delete("/{queue}/jobs/{uid}", **job_action, summary="delete a job that is not running")
+    async def delete_job(queue: Queue, uid: Uid) -> Any:
+        return await actions.job_action(rq, queue, uid, "delete")
+
+    @router.post("/{queue}/jobs/{uid}/retry", **job_action, summary="retry a dead or retry-waiting job now")
+    async def retry_job(queue: Queue, uid: Uid) -> Any:
+        return await actions.job_action(rq, queue, uid, "retry")
+
+    @router.post("/{queue}/jobs/{uid}/cancel", **job_action, summary="cancel a queued or scheduled job")
+    async def cancel_job(queue: Queue, uid: Uid) -> Any:
+        return await actions.job_action(rq, queue, uid, "cancel")
+
+    @router.post("/{queue}/jobs/{uid}/promote", **job_action, summary="run a scheduled job now")
+    async def promote_job(queue: Queue, uid: Uid) -> Any:
+        return await actions.job_action(rq, queue, uid, "promote")
+
+    @router.post("/{queue}/dead/requeue", response_model=RequeuedModel, **writes, summary="requeue all dead")
+    async def requeue_dead(queue: Queue) -> Any:
+        return await actions.requeue_dead(rq, queue)
+
+    @router.post("/{queue}/pause", response_model=PauseStateModel, **writes, summary="pause a queue")
+    async def pause(queue: Queue) -> Any:
+        return await actions.set_paused(rq, queue, True)
+
+    @router.post("/{queue}/resume", response_model=PauseStateModel, **writes, summary="resume a queue")
+    async def resume(queue: Queue) -> Any:
+        return await actions.set_paused(rq, queue, False)
+
+    return router

@@ -1,0 +1,123 @@
+"""Pydantic models of the `/queues` admin API, so that FastAPI's OpenAPI schema types every route.
+
+They describe the TypedDicts that `redisq.integrations.asgi.admin_actions` returns, field for field; the
+handlers there stay the only place that builds or checks these payloads.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+
+from redisq.core.job import JobState
+from redisq.core.task import MAX_PRIORITY
+from redisq.integrations.asgi.admin_actions import MAX_DELAY_S
+
+# Times are sent as the handlers write them (RFC 3339, UTC, milliseconds), not re-formatted by pydantic,
+# so the Starlette app and the FastAPI router answer with the same bytes.
+Timestamp = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
+
+
+class QueueStatsModel(BaseModel):
+    queue: str
+    paused: bool = Field(description="workers fetch nothing from it until it is resumed")
+    queued: int
+    scheduled: int
+    active: int
+    dead: int = Field(description="dead letters kept now")
+    counters: dict[str, int] = Field(
+        description="totals since the queue began: enqueued, succeeded, failed, ..."
+    )
+    throughput_per_minute: float
+    failures_per_minute: float
+    oldest_queued_age_s: float | None
+
+
+class QueueListModel(BaseModel):
+    queues: list[QueueStatsModel]
+
+
+class JobErrorModel(BaseModel):
+    type: str
+    message: str
+    traceback: str
+
+
+class JobModel(BaseModel):
+    id: str = Field(description="'<queue>:<uid>'")
+    queue: str
+    uid: str
+    task: str
+    state: JobState
+    args: list[Any]
+    kwargs: dict[str, Any]
+    result: Any = Field(description="the return value, once the job succeeded")
+    error: JobErrorModel | None = Field(description="the last failure, with its traceback")
+    attempts: int
+    max_attempts: int
+    priority: int
+    recovered: int = Field(description="deliveries taken back from a worker whose lease lapsed")
+    worker: str | None
+    request_id: str | None = Field(description="the id of the HTTP request that enqueued the job")
+    traceparent: str | None
+    enqueued_at: Timestamp | None
+    started_at: Timestamp | None
+    finished_at: Timestamp | None
+    due_at: Timestamp | None
+    expires_at: Timestamp | None
+
+
+class JobPageModel(BaseModel):
+    items: list[JobModel]
+    state: JobState
+    order: Literal["newest", "oldest"]
+    offset: int
+    limit: int
+    total: int = Field(description="jobs in this state now, from the queue's gauges")
+
+
+class JobActionModel(BaseModel):
+    id: str
+    action: Literal["retried", "cancelled", "promoted", "deleted"]
+
+
+class RequeuedModel(BaseModel):
+    requeued: int
+
+
+class PurgedModel(BaseModel):
+    deleted: int
+
+
+class PauseStateModel(BaseModel):
+    queue: str
+    paused: bool
+
+
+class EnqueueModel(BaseModel):
+    """A registered task by name, with JSON arguments that must fit its signature."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task: str = Field(min_length=1)
+    args: list[Any] = Field(default_factory=list)
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    delay_s: float | None = Field(default=None, ge=0, le=MAX_DELAY_S, allow_inf_nan=False, strict=True)
+    priority: int | None = Field(default=None, ge=-MAX_PRIORITY, le=MAX_PRIORITY, strict=True)
+
+
+class EnqueuedModel(BaseModel):
+    id: str
+    queue: str
+    task: str
+    created: bool = Field(description="false: the task's unique key is held by this existing job (200)")
+
+
+class ErrorModel(BaseModel):
+    """Every error: `detail` for a person, `error` (a stable code) for a program, maybe more fields."""
+
+    model_config = ConfigDict(extra="allow")
+
+    detail: str
+    error: str

@@ -1,0 +1,90 @@
+"""Helpers for the admin API tests: the API as a Starlette app or a FastAPI router, and a client for it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated, Any
+
+import httpx
+from fastapi import FastAPI, Header
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.routing import Mount
+
+from redisq import RedisQ
+from redisq.integrations.asgi.admin import admin_app
+from redisq.integrations.asgi.auth import Access
+from redisq.integrations.fastapi.admin import admin_router
+
+FLAVORS = ("starlette", "fastapi")
+BASE_URL = "http://testserver"
+ADMIN = {"x-role": "admin"}
+READER = {"x-role": "read"}
+TRUSTED_ORIGIN = "https://admin.example.com"  # trusted for cross-site writes by tests/adminapp.py
+
+
+def role(value: str | None) -> Access | None:
+    return {"admin": Access.ADMIN, "read": Access.READ}.get(value or "")
+
+
+async def starlette_auth(request: Request) -> Access | None:
+    return role(request.headers.get("x-role"))
+
+
+def fastapi_auth(x_role: Annotated[str | None, Header()] = None) -> Access | None:
+    return role(x_role)
+
+
+def build_app(
+    flavor: str, rq: RedisQ, mount: str = "/queues", default_auth: bool = True, **options: Any
+) -> Any:
+    """The admin API mounted at `mount` of a new app; by default its auth reads the `x-role` header."""
+    if flavor == "starlette":
+        if default_auth and "auth" not in options:
+            options["auth"] = starlette_auth
+        return Starlette(routes=[Mount(mount, admin_app(rq, **options))])
+    if default_auth and "auth" not in options:
+        options["auth"] = fastapi_auth
+    app = FastAPI()
+    app.include_router(admin_router(rq, **options), prefix=mount)
+    return app
+
+
+@contextlib.asynccontextmanager
+async def api_client(
+    flavor: str,
+    rq: RedisQ,
+    headers: dict[str, str] | None = None,
+    root_path: str = "",
+    mount: str = "/queues",
+    **options: Any,
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client whose relative URLs start below the mount point: `await client.get("/q/jobs")`."""
+    app = build_app(flavor, rq, mount, **options)
+    transport = httpx.ASGITransport(app=app, root_path=root_path)
+    base = f"{BASE_URL}{root_path}{mount}"
+    async with httpx.AsyncClient(
+        transport=transport, base_url=base, headers=ADMIN if headers is None else headers
+    ) as client:
+        yield client
+
+
+async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await predicate():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.02)
+
+
+async def job_state(client: httpx.AsyncClient, job_id: str) -> str:
+    queue, _, uid = job_id.rpartition(":")
+    response = await client.get(f"/{queue}/jobs/{uid}")
+    assert response.status_code == 200, response.text
+    return str(response.json()["state"])
+
+
+def job_path(job_id: str) -> str:
+    queue, _, uid = job_id.rpartition(":")
+    return f"/{queue}/jobs/{uid}"
