@@ -1,4 +1,4 @@
-"""Helpers for the admin API tests: the API as a Starlette app or a FastAPI router, and a client for it."""
+"""Helpers for the admin API tests: the API as a Starlette app, a FastAPI router or a Flask blueprint."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
 import httpx
+from a2wsgi import WSGIMiddleware
 from fastapi import FastAPI, Header
+from flask import Flask
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.routing import Mount
@@ -17,8 +19,9 @@ from redisq import RedisQ
 from redisq.integrations.asgi.admin import admin_app
 from redisq.integrations.asgi.auth import Access
 from redisq.integrations.fastapi.admin import admin_router
+from redisq.integrations.flask import RedisQ as FlaskRedisQ
 
-FLAVORS = ("starlette", "fastapi")
+FLAVORS = ("starlette", "fastapi", "flask")  # one contract: every test runs against each adapter
 BASE_URL = "http://testserver"
 ADMIN = {"x-role": "admin"}
 READER = {"x-role": "read"}
@@ -37,10 +40,26 @@ def fastapi_auth(x_role: Annotated[str | None, Header()] = None) -> Access | Non
     return role(x_role)
 
 
+def flask_auth(request: Any) -> Access | None:
+    return role(request.headers.get("x-role"))
+
+
+def flask_app(rq: RedisQ, mount: str, default_auth: bool, **options: Any) -> Any:
+    """The Flask blueprint on a Flask app that uses this very client, served as ASGI (a2wsgi) for httpx."""
+    if default_auth and "auth" not in options:
+        options["auth"] = flask_auth
+    app = Flask("admin-contract")
+    extension = FlaskRedisQ(app, client=rq, health_url=None)
+    app.register_blueprint(extension.admin_blueprint(**options), url_prefix=mount)
+    return WSGIMiddleware(app)
+
+
 def build_app(
     flavor: str, rq: RedisQ, mount: str = "/queues", default_auth: bool = True, **options: Any
 ) -> Any:
     """The admin API mounted at `mount` of a new app; by default its auth reads the `x-role` header."""
+    if flavor == "flask":
+        return flask_app(rq, mount, default_auth, **options)
     if flavor == "starlette":
         if default_auth and "auth" not in options:
             options["auth"] = starlette_auth

@@ -7,13 +7,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, overload
 
-from flask import Flask, current_app
+from flask import Blueprint, Flask, current_app
 
 from redisq.core.client import RedisQ as Client
 from redisq.core.config import Settings
 from redisq.core.errors import ConfigurationError
 
 from . import requests
+from .bridge import LoopThread
 from .cli import make_cli
 from .tasks import FlaskTask, TaskDefinition, in_app_context
 from .views import health_blueprint
@@ -30,6 +31,7 @@ class AppState:
     client: Client
     worker_queues: list[str] | None
     concurrency: int
+    bridge: LoopThread  # runs the shared async admin and dashboard code for this app's views
 
 
 def settings_for(app: Flask, defaults: dict[str, Any]) -> Settings:
@@ -59,8 +61,15 @@ class RedisQ:
     """
 
     def __init__(
-        self, app: Flask | None = None, *, health_url: str | None = "/health", **settings: Any
+        self,
+        app: Flask | None = None,
+        *,
+        health_url: str | None = "/health",
+        client: Client | None = None,
+        **settings: Any,
     ) -> None:
+        """`settings` are defaults under each app's REDISQ_* config; or give one `client` to every app."""
+        self._client = client
         self._defaults = settings
         self._health_url = health_url
         self._definitions: dict[str, TaskDefinition] = {}
@@ -71,13 +80,14 @@ class RedisQ:
     def init_app(self, app: Flask) -> None:
         if EXTENSION_KEY in app.extensions:
             raise ConfigurationError(f"RedisQ is already initialized on app {app.name!r}")
-        client = Client(settings=settings_for(app, self._defaults))
+        client = self._client or Client(settings=settings_for(app, self._defaults))
         state = AppState(
             extension=self,
             app=app,
             client=client,
             worker_queues=_queue_list(app.config.get("REDISQ_QUEUES")),
             concurrency=int(app.config.get("REDISQ_CONCURRENCY", 10)),
+            bridge=LoopThread(f"redisq-{app.name}"),
         )
         for definition in self._definitions.values():
             self._register(app, client, definition)
@@ -122,6 +132,19 @@ class RedisQ:
     @staticmethod
     def _register(app: Flask, client: Client, definition: TaskDefinition) -> None:
         client.task(name=definition.name, **definition.options)(in_app_context(app, definition.fn))
+
+    def admin_blueprint(
+        self,
+        *,
+        auth: Callable[..., Any] | None = None,
+        allow_anonymous: Any = False,
+        trusted_origins: Any = (),
+    ) -> Blueprint:
+        """The `/queues` admin API: `app.register_blueprint(redisq.admin_blueprint(auth=...),
+        url_prefix="/queues")`. Same routes, JSON and access rules as the ASGI side's `admin_app`."""
+        from .admin import admin_blueprint
+
+        return admin_blueprint(auth=auth, allow_anonymous=allow_anonymous, trusted_origins=trusted_origins)
 
     # ---- the current app's client -----------------------------------------------------------------
 

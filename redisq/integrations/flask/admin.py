@@ -1,0 +1,190 @@
+"""The `/queues` admin JSON API as a Flask blueprint, answering exactly as the ASGI adapters do.
+
+The handlers, the access rules and the error table are the ASGI side's own (`integrations.asgi`: none of
+those modules imports a framework); the async handlers run on the app's loop thread (bridge.py), so one
+implementation serves Starlette, FastAPI and Flask, and a contract test holds their JSON identical.
+"""
+
+from __future__ import annotations
+
+import inspect
+import weakref
+from collections.abc import Callable, Coroutine, Iterable, Mapping
+from typing import Any, cast
+
+import orjson
+from flask import Blueprint, Request, Response, current_app, request
+from werkzeug.exceptions import HTTPException
+
+from redisq.core.client import RedisQ as Client
+from redisq.integrations.asgi import admin_actions as actions
+from redisq.integrations.asgi.auth import Access, AccessPolicy, require_json
+from redisq.integrations.asgi.errors import BodyTooLarge, error_response, http_error
+
+from .extension import AppState
+
+AuthCallable = Callable[[Request], Any]  # returns Access | bool | None (a coroutine is awaited too)
+
+
+def _headers() -> Mapping[str, str]:
+    return cast(Mapping[str, str], request.headers)  # case-insensitive, as the checks expect
+
+
+_ANY_METHOD = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
+
+
+def _wrong_method(methods: list[str]) -> Callable[..., Response]:
+    def wrong_method(**params: str) -> Response:
+        status, body = http_error(405, "Method Not Allowed")
+        response = _json(body, status)
+        response.headers["Allow"] = ", ".join(
+            sorted({*methods, "HEAD", "OPTIONS"} if "GET" in methods else methods)
+        )
+        return response
+
+    return wrong_method
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status=status, mimetype="application/json")
+
+
+def admin_blueprint(
+    *,
+    auth: AuthCallable | None = None,
+    allow_anonymous: Access | str | bool = False,
+    trusted_origins: Iterable[str] = (),
+    name: str = "redisq_admin",
+) -> Blueprint:
+    """`app.register_blueprint(redisq.admin_blueprint(auth=...), url_prefix="/queues")`; the routes and the
+    access contract are those of `admin_app` (see `integrations/asgi/auth.py`): it refuses everyone until
+    `auth` or `allow_anonymous` is given. `auth(request)` is called with Flask's request."""
+    blueprint = Blueprint(name, __name__)
+    # Per client (one per app): the body limit follows the client's payload limit.
+    policies: weakref.WeakKeyDictionary[Client, AccessPolicy] = weakref.WeakKeyDictionary()
+
+    def state() -> AppState:
+        found: AppState = current_app.extensions["redisq"]
+        return found
+
+    def policy(client: Client) -> AccessPolicy:
+        if client not in policies:
+            policies[client] = AccessPolicy.build(
+                has_auth=auth is not None,
+                allow_anonymous=allow_anonymous,
+                trusted_origins=trusted_origins,
+                max_body_bytes=actions.max_body_bytes(client),
+            )
+        return policies[client]
+
+    def granted() -> object:
+        if auth is None:
+            return None
+        result = auth(request)
+        return state().bridge.run(result) if inspect.iscoroutine(result) else result
+
+    def endpoint(
+        handler: Callable[..., Coroutine[Any, Any, Any]],
+        needed: Access,
+        status_for: Callable[[Any], int] = lambda body: 200,
+    ) -> Callable[..., Response]:
+        def run(**params: str) -> Response:
+            current = state()
+            rules = policy(current.client)
+            try:
+                rules.check_request(request.method, request.scheme, _headers())
+                rules.check_access(granted(), needed)
+                body = current.bridge.run(handler(current.client, **params))
+            except Exception as exc:
+                mapped = error_response(exc)
+                if mapped is None:
+                    raise
+                return _json(mapped[1], mapped[0])
+            return _json(body, status_for(body))
+
+        run.__name__ = handler.__name__
+        return run
+
+    # Each of these runs in the view's thread, where `request` lives, and returns the handler's coroutine
+    # for the loop thread to run.
+    def list_queues(rq: Client) -> Coroutine[Any, Any, Any]:
+        return actions.list_queues(rq)
+
+    def queue_stats(rq: Client, queue: str) -> Coroutine[Any, Any, Any]:
+        return actions.queue_stats(rq, queue)
+
+    def list_jobs(rq: Client, queue: str) -> Coroutine[Any, Any, Any]:
+        q = request.args
+        page = actions.page_request(q.get("state"), q.get("offset"), q.get("limit"), q.get("order"))
+        return actions.list_jobs(rq, queue, page)
+
+    def enqueue(rq: Client, queue: str) -> Coroutine[Any, Any, Any]:
+        require_json(_headers())
+        limit = policy(rq).max_body_bytes
+        # A chunked body states no size: read one byte past the limit. Werkzeug hides a chunked body unless
+        # the server marks its input terminated (gunicorn does, WSGI-on-ASGI bridges may not); both end it.
+        stream = request.environ["wsgi.input"] if request.content_length is None else request.stream
+        raw = stream.read(limit + 1)
+        if len(raw) > limit:
+            raise BodyTooLarge(f"request body over {limit} bytes")
+        return actions.enqueue(rq, queue, actions.parse_json(raw))
+
+    def purge(rq: Client, queue: str) -> Coroutine[Any, Any, Any]:
+        return actions.purge(rq, queue, request.args.get("state"))
+
+    def job_detail(rq: Client, queue: str, uid: str) -> Coroutine[Any, Any, Any]:
+        return actions.job_detail(rq, queue, uid)
+
+    def job_action(action: actions.JobAction) -> Callable[..., Coroutine[Any, Any, Any]]:
+        def act(rq: Client, queue: str, uid: str) -> Coroutine[Any, Any, Any]:
+            return actions.job_action(rq, queue, uid, action)
+
+        act.__name__ = f"job_{action}"
+        return act
+
+    def requeue_dead(rq: Client, queue: str) -> Coroutine[Any, Any, Any]:
+        return actions.requeue_dead(rq, queue)
+
+    def pause(rq: Client, queue: str) -> Coroutine[Any, Any, Any]:
+        return actions.set_paused(rq, queue, True)
+
+    def resume(rq: Client, queue: str) -> Coroutine[Any, Any, Any]:
+        return actions.set_paused(rq, queue, False)
+
+    def created_or_found(body: Any) -> int:
+        return 201 if body["created"] else 200
+
+    read, admin = Access.READ, Access.ADMIN
+    routes: list[tuple[str, str, Callable[..., Response]]] = [
+        ("/", "GET", endpoint(list_queues, read)),
+        ("/<queue>", "GET", endpoint(queue_stats, read)),
+        ("/<queue>/jobs", "GET", endpoint(list_jobs, read)),
+        ("/<queue>/jobs", "POST", endpoint(enqueue, admin, created_or_found)),
+        ("/<queue>/jobs", "DELETE", endpoint(purge, admin)),
+        ("/<queue>/jobs/<uid>", "GET", endpoint(job_detail, read)),
+        ("/<queue>/jobs/<uid>", "DELETE", endpoint(job_action("delete"), admin)),
+        ("/<queue>/jobs/<uid>/retry", "POST", endpoint(job_action("retry"), admin)),
+        ("/<queue>/jobs/<uid>/cancel", "POST", endpoint(job_action("cancel"), admin)),
+        ("/<queue>/jobs/<uid>/promote", "POST", endpoint(job_action("promote"), admin)),
+        ("/<queue>/dead/requeue", "POST", endpoint(requeue_dead, admin)),
+        ("/<queue>/pause", "POST", endpoint(pause, admin)),
+        ("/<queue>/resume", "POST", endpoint(resume, admin)),
+    ]
+    allowed: dict[str, list[str]] = {}
+    for rule, method, view in routes:
+        name = f"{view.__name__}_{method.lower()}"
+        blueprint.add_url_rule(rule, name, view, methods=[method], strict_slashes=False)
+        allowed.setdefault(rule, []).append(method)
+    # Werkzeug answers a wrong method before any blueprint handler could shape it: answer it here instead.
+    for number, (rule, methods) in enumerate(allowed.items()):
+        others = sorted(_ANY_METHOD - set(methods))
+        blueprint.add_url_rule(
+            rule, f"wrong_method_{number}", _wrong_method(methods), methods=others, strict_slashes=False
+        )
+
+    @blueprint.errorhandler(HTTPException)
+    def routing_error(exc: HTTPException) -> Response:
+        status, body = http_error(exc.code or 500, exc.description or "")
+        return _json(body, status)
+
+    return blueprint
