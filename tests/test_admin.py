@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 
-from redisq import Backoff, HealthThresholds, JobNotFound, JobState, RedisQ, Worker
+from redisq import Backoff, HealthThresholds, JobFailed, JobNotFound, JobState, RedisQ, Worker
 from redisq.core.embedded import free_port
 
 from .conftest import FAST, running_worker
@@ -160,3 +161,27 @@ async def test_health_reports_redis_down_without_raising(prefix: str) -> None:
         assert not report.ok and not report.redis_ok
         assert report.reasons[0].startswith("redis unreachable")
         assert not rq.health_sync(["x"]).ok
+
+
+async def test_stats_of_many_queues_and_per_minute_history(rq: RedisQ, queue: str) -> None:
+    @rq.task(name="admin.history", retries=0)
+    async def maybe(fail: bool) -> None:
+        if fail:
+            raise RuntimeError("no")
+
+    other = f"{queue}-other"
+    jobs = await rq.enqueue_many([maybe.call(i % 3 == 0) for i in range(9)])
+    await maybe.with_options(queue=other).enqueue(False)
+    async with running_worker(rq, queues=[queue]):
+        for job in jobs:
+            with contextlib.suppress(JobFailed):
+                await job.result(timeout=5)
+    mine, theirs = await rq.stats_many([queue, other])
+    assert (mine.queue, mine.succeeded, mine.dead) == (queue, 6, 3)
+    assert (theirs.queue, theirs.queued) == (other, 1)
+    history = await rq.history(queue, minutes=5)
+    assert len(history) == 5 and history[-1][0] == rq.now_ms() // 60_000
+    assert sum(h[1] for h in history) == 6 and sum(h[2] for h in history) == 3
+    assert rq.history_sync(queue, minutes=1)[-1][1:] in ((6, 3), (0, 0))  # (0, 0): the minute just turned
+    with pytest.raises(ValueError, match="120"):
+        await rq.history(queue, minutes=500)

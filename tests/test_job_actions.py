@@ -68,6 +68,11 @@ async def test_delete_refuses_a_running_job(rq: RedisQ) -> None:
 
         await wait_for(running)
         assert not await job.delete()
+
+        async def in_heartbeat() -> bool:  # workers name the jobs they run (the dashboard shows them)
+            return any(job.id in w.jobs for w in (await rq.health()).workers)
+
+        await wait_for(in_heartbeat)
         release.set()
         await job.result(timeout=5)
     assert await job.delete()  # finished: its record can go

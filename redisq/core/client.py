@@ -272,6 +272,20 @@ class RedisQ:
     def stats_sync(self, queue: str) -> QueueStats:
         return self.backend_sync().run(ops.stats(self.queue_keys(queue), self.now_ms()))
 
+    async def stats_many(self, queues: Sequence[str]) -> list[QueueStats]:
+        """Several queues' numbers in one round trip."""
+        return await self.backend().run(ops.stats_many(self.queue_keys, queues, self.now_ms()))
+
+    def stats_many_sync(self, queues: Sequence[str]) -> list[QueueStats]:
+        return self.backend_sync().run(ops.stats_many(self.queue_keys, queues, self.now_ms()))
+
+    async def history(self, queue: str, minutes: int = 60) -> list[tuple[int, int, int]]:
+        """(epoch minute, succeeded, failed) per minute, oldest first; kept for two hours."""
+        return await self.backend().run(ops.history(self.queue_keys(queue), self.now_ms(), _minutes(minutes)))
+
+    def history_sync(self, queue: str, minutes: int = 60) -> list[tuple[int, int, int]]:
+        return self.backend_sync().run(ops.history(self.queue_keys(queue), self.now_ms(), _minutes(minutes)))
+
     async def known_queues(self) -> list[str]:
         return await self.backend().run(ops.known_queues(self.settings.prefix))
 
@@ -364,6 +378,12 @@ class RedisQ:
             return self.backend_sync().run(self._health_op(queues, limits))
         except RedisUnavailable as exc:
             return _redis_down(exc)
+
+
+def _minutes(minutes: int) -> int:
+    if not 1 <= minutes <= 120:
+        raise ValueError("history covers 1 to 120 minutes (per-minute buckets are kept for two hours)")
+    return minutes
 
 
 def _redis_down(exc: Exception) -> HealthReport:

@@ -176,6 +176,22 @@ def stats(k: QueueKeys, now_ms: int) -> Op[QueueStats]:
     return parse_stats(k.queue, now_ms, reply)
 
 
+def stats_many(keys_for: KeysFor, names: Sequence[str], now_ms: int) -> Op[list[QueueStats]]:
+    """Every named queue's numbers in one round trip."""
+    if not names:
+        return []
+    replies = yield [_stats_call(keys_for(name), now_ms) for name in names]
+    return [parse_stats(name, now_ms, reply) for name, reply in zip(names, replies, strict=True)]
+
+
+def history(k: QueueKeys, now_ms: int, minutes: int) -> Op[list[tuple[int, int, int]]]:
+    """(epoch minute, succeeded, failed) for the last `minutes` minutes, oldest first, this one included."""
+    current = now_ms // 60_000
+    span = range(current - minutes + 1, current + 1)
+    replies = yield [Command(("HMGET", k.minute(m), "succeeded", "failed")) for m in span]
+    return [(m, int(ok or 0), int(failed or 0)) for m, (ok, failed) in zip(span, replies, strict=True)]
+
+
 def known_queues(prefix: str) -> Op[list[str]]:
     members = yield Command(("SMEMBERS", GlobalKeys(prefix).queues))
     return sorted(m.decode() for m in members)
@@ -227,7 +243,6 @@ def health(
     names = list(queues) if queues is not None else (yield from known_queues(prefix))
     now_ms = int(time.time() * 1000)
     # Load balancers poll this: every queue's numbers in one round trip, however many queues there are.
-    replies = (yield [_stats_call(keys_for(name), now_ms) for name in names]) if names else []
-    all_stats = [parse_stats(name, now_ms, reply) for name, reply in zip(names, replies, strict=True)]
+    all_stats = yield from stats_many(keys_for, names, now_ms)
     workers = yield from live_workers(prefix, now_ms, heartbeat_ttl_ms)
     return verdict(latency_ms, all_stats, workers, limits)

@@ -84,6 +84,8 @@ class WorkerInfo:
     active: int
     started_at: float
     last_seen: float
+    jobs: list[str] = field(default_factory=list)  # ids of the jobs it runs now (up to 100)
+    processed: int = 0
 
     @classmethod
     def from_json(cls, raw: bytes) -> WorkerInfo:
@@ -97,6 +99,8 @@ class WorkerInfo:
             active=data["active"],
             started_at=data["started_at"],
             last_seen=data["last_seen"],
+            jobs=data.get("jobs", []),  # older workers' heartbeats lack these
+            processed=data.get("processed", 0),
         )
 
 

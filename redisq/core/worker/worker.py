@@ -25,7 +25,7 @@ from ..backend import AsyncBackend, SyncBackend, unavailable_as_redisq_error
 from ..client import RedisQ
 from ..config import WorkerSettings
 from ..errors import RedisUnavailable
-from ..keys import GlobalKeys, QueueKeys
+from ..keys import GlobalKeys, QueueKeys, make_job_id
 from . import protocol
 from .leases import LeaseKeeper
 from .runner import Runner, error_json
@@ -33,6 +33,8 @@ from .settle import Settler
 from .threads import JobThreadPool
 
 log = logging.getLogger("redisq.worker")
+
+MAX_LISTED_JOBS = 100  # running jobs named in a heartbeat (the count is always exact)
 
 
 class Worker:
@@ -53,7 +55,7 @@ class Worker:
         self.id = f"{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:8]}"  # no '/': tokens use it
         rq.freeze(f"worker {self.id}")
         self._keys: dict[str, QueueKeys] = {q: rq.queue_keys(q) for q in self.queues}
-        self._running: set[asyncio.Task[None]] = set()
+        self._running: dict[asyncio.Task[None], str] = {}  # job id by task: the heartbeat lists them
         self._stopping = asyncio.Event()
         self._closing = asyncio.Event()  # background duties end on it (cancellation can be lost in I/O)
         self._forced = asyncio.Event()
@@ -180,7 +182,7 @@ class Worker:
                 next_due = due if next_due is None else min(next_due, due)
             for d in deliveries:
                 task = asyncio.create_task(self._process(d))
-                self._running.add(task)
+                self._running[task] = make_job_id(d.queue, d.uid)
             got += len(deliveries)
             if got >= free:
                 break
@@ -224,7 +226,7 @@ class Worker:
             self._settler.add(settlement)
             self.processed += 1
         finally:
-            self._running.discard(asyncio.current_task())
+            self._running.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
             self._slot_freed.set()
 
     async def _drain(self) -> None:
@@ -289,6 +291,7 @@ class Worker:
                 "queues": self.queues,
                 "concurrency": self.settings.concurrency,
                 "active": len(self._running),
+                "jobs": list(self._running.values())[:MAX_LISTED_JOBS],
                 "started_at": self._started_at,
                 "last_seen": time.time(),
                 "processed": self.processed,
