@@ -235,3 +235,20 @@ async def test_payloads_over_the_limit_are_refused(
             assert [(r.status_code, r.json()["error"]) for r in refused] == [(413, "payload_too_large")] * 3
             assert [r.json()["detail"].split(" ")[0] for r in refused] == ["job", "request", "request"]
         assert (await small.stats(queue)).queued == 1
+
+
+async def test_a_running_jobs_progress_is_in_its_json(flavor: str, rq: RedisQ) -> None:
+    reported, finish = asyncio.Event(), asyncio.Event()
+
+    @rq.task(name="admin.resize")
+    async def resize() -> None:
+        await rq.set_progress(0.25, "1 of 4")
+        reported.set()
+        await finish.wait()
+
+    job = await resize.enqueue()
+    async with api_client(flavor, rq) as client, running_worker(rq):
+        await asyncio.wait_for(reported.wait(), 5)
+        body = (await client.get(job_path(job.id))).json()
+        finish.set()
+    assert body["state"] == "active" and body["progress"] == {"value": 0.25, "note": "1 of 4"}

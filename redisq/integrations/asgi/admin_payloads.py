@@ -7,7 +7,7 @@ Both adapters send exactly these; the FastAPI router describes them again as pyd
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 from redisq.core.job import JobInfo
 from redisq.core.keys import ID_SEPARATOR
@@ -37,6 +37,11 @@ class JobErrorBody(TypedDict):
     traceback: str
 
 
+class JobProgress(TypedDict):
+    value: float  # 0..1
+    note: str | None
+
+
 class JobBody(TypedDict):
     id: str
     queue: str
@@ -59,6 +64,7 @@ class JobBody(TypedDict):
     finished_at: str | None
     due_at: str | None
     expires_at: str | None
+    progress: JobProgress | None
 
 
 class JobPage(TypedDict):
@@ -140,4 +146,5 @@ def job_body(info: JobInfo) -> JobBody:
         "finished_at": _iso(info.finished_at),
         "due_at": _iso(info.due_at),
         "expires_at": _iso(info.expires_at),
+        "progress": cast(JobProgress, info.progress) if info.progress else None,
     }

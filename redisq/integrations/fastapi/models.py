@@ -44,6 +44,11 @@ class JobErrorModel(BaseModel):
     traceback: str
 
 
+class JobProgressModel(BaseModel):
+    value: float = Field(ge=0, le=1)
+    note: str | None
+
+
 class JobModel(BaseModel):
     id: str = Field(description="'<queue>:<uid>'")
     queue: str
@@ -66,6 +71,7 @@ class JobModel(BaseModel):
     finished_at: Timestamp | None
     due_at: Timestamp | None
     expires_at: Timestamp | None
+    progress: JobProgressModel | None = Field(description="as the running task last reported it")
 
 
 class JobPageModel(BaseModel):
