@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from redisq import Backoff, JobFailed, JobState, RedisQ, ResultTimeout, current_job
+from redisq import Backoff, JobFailed, JobState, RedisQ, ResultTimeout, Worker, WorkerSettings, current_job
 from redisq.core import context
 
 from .conftest import FAST, running_worker
@@ -368,3 +368,21 @@ async def test_a_sync_job_raising_system_exit_fails_without_stopping_the_worker(
                 await job.result(timeout=5)
             assert failed.value.error is not None and failed.value.error.type == kind
         assert await (await after.enqueue()).result(timeout=5) == "still serving"
+
+
+async def test_a_stop_during_a_fetch_does_not_wait_out_the_idle_block(rq: RedisQ) -> None:
+    """stop() that lands while a fetch is in flight used to be followed by a full idle wait (2 s here)."""
+
+    @rq.task
+    async def noop() -> None: ...
+
+    slowest = 0.0
+    for i in range(20):
+        worker = Worker(rq, settings=WorkerSettings(max_idle_block_s=2.0))
+        run = asyncio.create_task(worker.run())
+        await asyncio.sleep(i * 0.002)  # land the stop at different points of the first fetch
+        started = time.perf_counter()
+        worker.stop()
+        await asyncio.wait_for(run, 10)
+        slowest = max(slowest, time.perf_counter() - started)
+    assert slowest < 1.0, f"a stop took {slowest:.2f}s"

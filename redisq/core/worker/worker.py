@@ -151,7 +151,9 @@ class Worker:
                 continue
             try:
                 next_due, got = await self._fetch(free)
-                if not got:
+                # stop() during the fetch found no wait to cancel: blocking now would delay shutdown by up
+                # to max_idle_block_s (seen as 2 s stops of embedded workers).
+                if not got and not self._stopping.is_set():
                     await self._wait_for_work(next_due)
                 backoff_s = 0.1
             except Exception as exc:  # an outage, or e.g. Redis refusing writes when out of memory
