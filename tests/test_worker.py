@@ -371,18 +371,18 @@ async def test_a_sync_job_raising_system_exit_fails_without_stopping_the_worker(
 
 
 async def test_a_stop_during_a_fetch_does_not_wait_out_the_idle_block(rq: RedisQ) -> None:
-    """stop() that lands while a fetch is in flight used to be followed by a full idle wait (2 s here)."""
+    """stop() that lands while a fetch is in flight used to be followed by a full idle wait (5 s here)."""
 
     @rq.task
     async def noop() -> None: ...
 
     slowest = 0.0
     for i in range(20):
-        worker = Worker(rq, settings=WorkerSettings(max_idle_block_s=2.0))
+        worker = Worker(rq, settings=WorkerSettings(max_idle_block_s=5.0))
         run = asyncio.create_task(worker.run())
         await asyncio.sleep(i * 0.002)  # land the stop at different points of the first fetch
         started = time.perf_counter()
         worker.stop()
         await asyncio.wait_for(run, 10)
         slowest = max(slowest, time.perf_counter() - started)
-    assert slowest < 1.0, f"a stop took {slowest:.2f}s"
+    assert slowest < 2.5, f"a stop took {slowest:.2f}s"  # milliseconds when idle; margin for a busy machine
