@@ -37,6 +37,12 @@ log = logging.getLogger("redisq.worker")
 MAX_LISTED_JOBS = 100  # running jobs named in a heartbeat (the count is always exact)
 
 
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    """Mark an abandoned future's outcome as seen (asyncio would log 'exception was never retrieved')."""
+    if not future.cancelled():
+        future.exception()
+
+
 class Worker:
     def __init__(
         self,
@@ -60,7 +66,7 @@ class Worker:
         self._closing = asyncio.Event()  # background duties end on it (cancellation can be lost in I/O)
         self._forced = asyncio.Event()
         self._slot_freed = asyncio.Event()
-        self._idle_wait: asyncio.Future[Any] | None = None
+        self._idle_wait: asyncio.Future[None] | None = None  # resolved by stop() to end an idle wait
         self._started = False
         self._started_at = time.time()
         self.processed = 0
@@ -81,8 +87,8 @@ class Worker:
             )
             self._stopping.set()
             self._slot_freed.set()  # a fetch loop waiting for a slot wakes, sees the stop and leaves
-            if self._idle_wait is not None:
-                self._idle_wait.cancel()
+            if self._idle_wait is not None and not self._idle_wait.done():
+                self._idle_wait.set_result(None)
 
     def run_standalone(self) -> int:
         """Run until SIGTERM/SIGINT in a new event loop; returns the process exit code."""
@@ -199,16 +205,21 @@ class Worker:
             return
         wake_keys = [self._keys[q].wake for q in self.queues]
         blpop = asyncio.ensure_future(self._blocking.blpop(wake_keys, timeout=timeout))
-        self._idle_wait = blpop  # stop() cancels it: no second waiter per idle cycle (latency, issue 3)
+        # A plain future (not a second task per idle cycle: latency, issue 3) that stop() resolves. stop()
+        # does not cancel the BLPOP: redis-py can swallow a cancellation that races its read, and the
+        # worker then waited out the whole block (seen as 5 s stops). An abandoned BLPOP ends when the
+        # blocking client closes at the end of run().
+        stopped = self._idle_wait = asyncio.get_running_loop().create_future()
         try:
-            await asyncio.wait((blpop,))
+            await asyncio.wait((blpop, stopped), return_when=asyncio.FIRST_COMPLETED)
         finally:
             self._idle_wait = None
             if not blpop.done():
                 blpop.cancel()
-                with contextlib.suppress(BaseException):
-                    await blpop
-        if blpop.done() and not blpop.cancelled() and blpop.exception() is not None:
+                blpop.add_done_callback(_retrieve)
+        if not blpop.done():
+            return
+        if not blpop.cancelled() and blpop.exception() is not None:
             with unavailable_as_redisq_error():
                 blpop.result()
 
