@@ -16,8 +16,8 @@ PYTHON = "3"
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     session.install("ruff>=0.8")
-    session.run("ruff", "check", "redisq", "tests", "benchmarks", "noxfile.py")
-    session.run("ruff", "format", "--check", "redisq", "tests", "benchmarks", "noxfile.py")
+    session.run("ruff", "check", "redisq", "tests", "benchmarks", "examples", "noxfile.py")
+    session.run("ruff", "format", "--check", "redisq", "tests", "benchmarks", "examples", "noxfile.py")
 
 
 @nox.session(python=PYTHON)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import logging
 import os
@@ -71,13 +70,28 @@ def worker(app: str, queues: str | None, concurrency: int, grace: float, lease: 
 
 
 @main.command()
-@click.option("--jobs", type=int, default=300, show_default=True, help="How many jobs to run.")
-def demo(jobs: int) -> None:
-    """Enqueue a mix of jobs and run a worker on them (embedded Redis unless REDISQ_URL is set)."""
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8000,
+    show_default=True,
+    help="Port on 127.0.0.1; a free one if it is taken.",
+)
+@click.option(
+    "--duration",
+    type=click.FloatRange(0, min_open=True),
+    help="Stop after this many seconds (default: serve until Ctrl-C).",
+)
+def demo(port: int, duration: float | None) -> None:
+    """Serve the example FastAPI app with a worker, and send it some traffic (needs redisq[fastapi]).
+
+    Embedded throwaway Redis unless REDISQ_URL is set.
+    """
     from .demo import run_demo
 
-    logging.getLogger("redisq").setLevel(logging.ERROR)  # the live table tells the story
-    asyncio.run(run_demo(jobs))
+    logging.getLogger("redisq").setLevel(logging.ERROR)  # the demo's own lines tell the story
+    logging.getLogger("redisq.examples").setLevel(logging.INFO)  # the app's lines, with their request ids
+    run_demo(port=port, duration=duration)
 
 
 @main.command()

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
+
 from redisq import RedisQ
+from redisq.core.embedded import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,16 +30,62 @@ def redisq_cli(
     )
 
 
-def test_demo_runs_every_kind_of_job_on_an_embedded_server() -> None:
-    env = {k: v for k, v in os.environ.items() if k not in ("REDISQ_URL", "REDIS_URL")}
-    env["COLUMNS"] = "200"
-    done = redisq_cli("demo", "--jobs", "60", env=env)
-    assert done.returncode == 0, done.stderr
-    assert "embedded and throwaway" in done.stdout
-    # 60 jobs: 15% flaky (succeed on retry), 5% doomed (3 attempts each, then dead)
-    assert "all 60 jobs settled" in done.stdout
-    assert "57 succeeded, 15 retries, 3 dead letters" in done.stdout
-    assert "ValueError: record" in done.stdout
+def test_demo_serves_the_example_app_and_exits_after_its_duration() -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("REDISQ_URL", "REDIS_URL")}  # embedded Redis
+    env.update(COLUMNS="200", ADMIN_TOKEN="demo-token")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    command = ["demo", "--duration", "6", "--port", str(port)]
+    demo = subprocess.Popen(
+        [sys.executable, "-c", "from redisq.cli import run; run()", *command],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not answers(f"{base}/health/live"):
+            assert demo.poll() is None, demo.communicate()
+            assert time.monotonic() < deadline, "the demo did not start serving"
+            time.sleep(0.1)
+        ready = httpx.get(f"{base}/health", timeout=5)
+        assert (ready.status_code, ready.json()["status"]) == (200, "ready")
+        docs = httpx.get(f"{base}/docs", timeout=5)
+        assert docs.status_code == 200 and "swagger" in docs.text.lower()
+        queues = httpx.get(f"{base}/queues/", headers={"Authorization": "Bearer demo-token"}, timeout=5)
+        assert queues.status_code == 200
+        out, err = demo.communicate(timeout=60)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.communicate()
+    assert demo.returncode == 0, err
+    for line in (f"{base}/docs", f"{base}/queues/", f"{base}/health", "demo-token", "embedded and throwaway"):
+        assert line in out, out
+    # the traffic it drove: emails with their request ids, a resize's progress, a retried and a dead webhook
+    assert "carries its signup's request id" in out, out
+    assert len(re.findall(r"resize +\d+%", out)) >= 2 and "resize succeeded" in out, out
+    assert "delivered on attempt 3" in out and "dead after 4 attempts" in out, out
+    assert "traffic done" in out and out.rstrip().endswith("stopped"), out
+    assert "sent the welcome email to ada@example.com" in err  # the app's own log line
+
+
+def test_demo_without_fastapi_names_the_extra_to_install() -> None:
+    blocked = "import sys; sys.modules['uvicorn'] = None; from redisq.cli import run; run()"
+    done = subprocess.run(
+        [sys.executable, "-c", blocked, "demo"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1
+    assert "needs uvicorn: pip install 'redisq[fastapi]'" in done.stderr
+
+
+def answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
 
 
 def test_stats_and_requeue_dead_commands(redis_url: str, prefix: str, queue: str) -> None:
