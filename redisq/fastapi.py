@@ -1,5 +1,6 @@
 """Short imports for FastAPI apps: `from redisq.fastapi import RedisQMiddleware, admin_router, ...`."""
 
+from redisq.integrations.asgi.auth import Access
 from redisq.integrations.fastapi import (
     RedisQDep,
     RedisQMiddleware,
@@ -11,6 +12,7 @@ from redisq.integrations.fastapi import (
 )
 
 __all__ = [
+    "Access",
     "RedisQDep",
     "RedisQMiddleware",
     "admin_router",

@@ -6,9 +6,9 @@ import asyncio
 import logging
 import os
 
-from flask import Flask, current_app, g, jsonify, request
+from flask import Flask, Request, current_app, g, jsonify, request
 
-from redisq.flask import RedisQ, enqueue_after_request
+from redisq.flask import Access, RedisQ, enqueue_after_request
 
 redisq = RedisQ()
 
@@ -47,12 +47,17 @@ def always_fails(report_id: int) -> None:
     raise RuntimeError(f"report {report_id} cannot be built")
 
 
+def admin_by_header(request: Request) -> Access | None:
+    return Access.ADMIN if request.headers.get("x-admin") == "yes" else None
+
+
 def create_app(name: str = "reports-app", **config: object) -> Flask:
     app = Flask(name)
     app.config.update(COUNTER_LABEL=name, REDISQ_QUEUES="reports")
     app.config.update(config)
     Counter().init_app(app)
     redisq.init_app(app)
+    app.register_blueprint(redisq.admin_blueprint(auth=admin_by_header), url_prefix="/queues")
 
     @app.post("/reports/<int:report_id>")
     def create_report(report_id: int):  # type: ignore[no-untyped-def]

@@ -55,6 +55,13 @@ def test_a_view_under_gunicorn_enqueues_and_flask_redisq_worker_runs_it(
             }
             assert job.info_sync().request_id == "from-gunicorn"
             wait_until(lambda: client.get("/health").status_code == 200)
+            # The admin blueprint under gunicorn: refused without the app's auth, served with it.
+            assert client.get("/queues/reports").status_code == 401
+            admin = {"x-admin": "yes"}
+            assert client.get("/queues/reports", headers=admin).json()["queue"] == "reports"
+            cross_site = {**admin, "origin": "https://evil.example"}
+            assert client.post("/queues/reports/pause", headers=cross_site).status_code == 403
+            assert client.post("/queues/reports/pause", headers=admin).json()["paused"] is True
         worker.send_signal(signal.SIGTERM)
         _, log = worker.communicate(timeout=30)
         assert worker.returncode == 0

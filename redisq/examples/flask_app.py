@@ -17,8 +17,7 @@ import time
 from flask import Flask, Request, abort, current_app, redirect, render_template_string, request, url_for
 
 from redisq import Backoff, JobNotFound
-from redisq.flask import RedisQ, enqueue_after_request
-from redisq.integrations.asgi.auth import Access
+from redisq.flask import Access, RedisQ, enqueue_after_request
 
 log = logging.getLogger(__name__)
 redisq = RedisQ()
