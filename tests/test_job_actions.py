@@ -183,3 +183,20 @@ async def test_progress_outside_zero_to_one_is_refused(rq: RedisQ) -> None:
     async with running_worker(rq):
         await job.result(timeout=5)
     assert len(errors) == 1 and (await job.info()).progress is None
+
+
+async def test_enqueue_by_name_refuses_json_of_the_wrong_plain_type(rq: RedisQ) -> None:
+    @rq.task(name="reports.typed")
+    async def typed(report_id: int, ratio: float, title: str | None = None, draft: bool = False) -> None: ...
+
+    rq.call_by_name("reports.typed", [7, 3], {"title": None, "draft": True})  # 3 is a fine float
+    for args, kwargs in (
+        (["seven", 1.0], {}),
+        ([True, 1.0], {}),  # a bool is not an int here
+        ([7, "1.0"], {}),
+        ([7, 1.0], {"title": 5}),
+        ([7, 1.0], {"draft": "yes"}),
+        ([7, 1.0], {"self": 1}),
+    ):
+        with pytest.raises(InvalidArguments):
+            rq.call_by_name("reports.typed", args, kwargs)

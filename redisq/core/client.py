@@ -259,10 +259,10 @@ class RedisQ:
         task = self.get_task(name)
         kwargs = kwargs or {}
         try:
-            task.coerce(list(args), dict(kwargs))
+            task.coerce.check_plain_types(*task.coerce(list(args), dict(kwargs)))
+            return task.call(*args, **kwargs)
         except Exception as exc:  # binding or converting: TypeError, ValueError, pydantic's errors
             raise InvalidArguments(f"arguments do not fit {name}: {exc}") from exc
-        return task.call(*args, **kwargs)
 
     # ---- inspection and administration -------------------------------------------------------------
 

@@ -119,10 +119,15 @@ def verify(payload: bytes, signature: str | None, key: bytes) -> bool:
 Converter = Callable[[Any], Any]
 
 
+def _is_union(annotation: Any) -> bool:
+    """`Optional[X]`, `Union[X, Y]` or `X | Y` (the last is a different type at runtime)."""
+    return typing.get_origin(annotation) is typing.Union or type(annotation).__name__ == "UnionType"
+
+
 def _converter_for(annotation: Any) -> Converter | None:
     """A function that turns the JSON form of `annotation` back into it, or None if JSON is already it."""
     origin = typing.get_origin(annotation)
-    if origin is typing.Union or type(annotation).__name__ == "UnionType":
+    if _is_union(annotation):
         members = [a for a in typing.get_args(annotation) if a is not type(None)]
         inner = [c for c in (_converter_for(a) for a in members) if c is not None]
         if len(members) == 1 and inner:
@@ -176,6 +181,37 @@ class ArgumentCoercer:
             for name in self._signature.parameters
             if name in hints and (conv := _converter_for(hints[name])) is not None
         }
+        # Parameters annotated with a plain JSON scalar type (or that type | None): checked for callers
+        # whose input is untrusted (see check_plain_types); the worker path never pays for this.
+        self._plain: dict[str, type] = {}
+        self._optional: dict[str, bool] = {}
+        for name in self._signature.parameters:
+            annotation = hints.get(name)
+            members = [a for a in typing.get_args(annotation) if a is not type(None)]
+            is_union = (
+                typing.get_origin(annotation) is typing.Union or type(annotation).__name__ == "UnionType"
+            )
+            if is_union and len(members) == 1:
+                annotation, self._optional[name] = members[0], True
+            if annotation in (int, float, str, bool):
+                self._plain[name] = annotation
+
+    def check_plain_types(self, args: list[Any], kwargs: dict[str, Any]) -> None:
+        """Raise TypeError where a parameter annotated `int`, `float`, `str` or `bool` got another JSON type.
+
+        For untrusted input (enqueue by name over HTTP), after `__call__`: JSON carries these four as
+        themselves, so a mismatch ("seven" for an int) is a caller's mistake, not a value to convert.
+        """
+        bound = self._signature.bind(*args, **kwargs)
+        for name, value in bound.arguments.items():
+            expected = self._plain.get(name)
+            if expected is None or (value is None and self._optional.get(name, False)):
+                continue
+            ok = isinstance(value, expected) and not (expected is not bool and isinstance(value, bool))
+            if expected is float and isinstance(value, int) and not isinstance(value, bool):
+                ok = True  # JSON has one number type: 3 is a fine float
+            if not ok:
+                raise TypeError(f"{name} must be {expected.__name__}, got {type(value).__name__}")
 
     def __call__(self, args: list[Any], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
         if not self._converters and not kwargs and len(args) == self._plain_arity:
