@@ -9,12 +9,10 @@ import sys
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
+from .console import configure_logging, print_stats
 from .core.client import RedisQ
 from .core.config import WorkerSettings
-from .core.context import LogContext
 from .core.errors import RedisQError
 
 
@@ -45,11 +43,7 @@ def _queues(value: str | None) -> list[str] | None:
 @click.option("--log-level", default="INFO", show_default=True, help="Python logging level.")
 def main(log_level: str) -> None:
     """redisq: a task queue on Redis for web apps."""
-    handler = logging.StreamHandler()
-    handler.addFilter(LogContext())  # a job's lines carry its id and the id of the request that enqueued it
-    line = "%(asctime)s %(levelname)s %(name)s [job=%(job_id)s req=%(request_id)s]: %(message)s"
-    handler.setFormatter(logging.Formatter(line))
-    logging.basicConfig(level=log_level.upper(), handlers=[handler])
+    configure_logging(log_level)  # a job's lines carry its id and the id of the request that enqueued it
 
 
 @main.command()
@@ -100,30 +94,7 @@ def demo(port: int, duration: float | None) -> None:
 def stats(app: str, queues: str | None) -> None:
     """Print each queue's counts."""
     rq = load_app(app)
-    names = _queues(queues) or rq.known_queues_sync()
-    table = Table()
-    for column in (
-        "queue",
-        "queued",
-        "scheduled",
-        "active",
-        "succeeded",
-        "failed",
-        "dead",
-        "per min",
-        "oldest s",
-    ):
-        table.add_column(column, justify="right")
-    for name in names:
-        s = rq.stats_sync(name)
-        age = "-" if s.oldest_queued_age_s is None else f"{s.oldest_queued_age_s:.1f}"
-        table.add_row(
-            name,
-            *(str(v) for v in (s.queued, s.scheduled, s.active, s.succeeded, s.failed, s.dead)),
-            f"{s.throughput_per_minute:.0f}",
-            age,
-        )
-    Console().print(table)
+    print_stats(rq, _queues(queues) or rq.known_queues_sync())
 
 
 @main.command("requeue-dead")

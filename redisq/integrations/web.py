@@ -5,9 +5,11 @@ from __future__ import annotations
 import dataclasses
 import re
 import uuid
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 from redisq.core.stats import HealthReport
+from redisq.core.task import JobSpec
 
 # An incoming id is kept only if it is short and plain: it ends up in logs and job records.
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
@@ -50,3 +52,12 @@ def readiness_body(report: HealthReport, lifecycle: Draining | None) -> tuple[in
         body["reasons"] = [*body["reasons"], "shutting down: draining workers"]
     body["status"] = "ready" if body["ok"] else "unavailable"
     return (200 if body["ok"] else 503), body
+
+
+def collect_specs(pending: list[JobSpec], specs: Iterable[JobSpec | Iterable[JobSpec]]) -> None:
+    """Add job specs, given one by one or as iterables, to a request's after-response list."""
+    for spec in specs:
+        if isinstance(spec, JobSpec):
+            pending.append(spec)
+        else:
+            pending.extend(spec)

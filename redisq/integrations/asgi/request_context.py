@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from contextvars import ContextVar
 
 from redisq.core.task import JobSpec
+from redisq.integrations.web import collect_specs
 
 # Jobs to enqueue when (and only if) the response being handled turns out to be a success.
 after_response_jobs: ContextVar[list[JobSpec] | None] = ContextVar("redisq_after_response", default=None)
@@ -22,8 +23,4 @@ def enqueue_after_response(*specs: JobSpec | Iterable[JobSpec]) -> None:
         raise RuntimeError(
             "enqueue_after_response() needs RedisQMiddleware around the app, and a request being handled"
         )
-    for spec in specs:
-        if isinstance(spec, JobSpec):
-            pending.append(spec)
-        else:
-            pending.extend(spec)
+    collect_specs(pending, specs)

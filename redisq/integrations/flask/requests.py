@@ -10,7 +10,7 @@ from flask import Flask, Response, current_app, g, has_request_context, jsonify,
 from redisq.core import context
 from redisq.core.errors import RedisUnavailable
 from redisq.core.task import JobSpec
-from redisq.integrations.web import request_id_from, valid_traceparent
+from redisq.integrations.web import collect_specs, request_id_from, valid_traceparent
 
 REQUEST_ID_HEADER = "X-Request-ID"
 
@@ -64,8 +64,4 @@ def enqueue_after_request(*specs: JobSpec | Iterable[JobSpec]) -> None:
         raise RuntimeError(
             "enqueue_after_request() needs a request handled by an app with RedisQ initialized"
         )
-    for spec in specs:
-        if isinstance(spec, JobSpec):
-            pending.append(spec)
-        else:
-            pending.extend(spec)
+    collect_specs(pending, specs)
