@@ -136,13 +136,15 @@ class AsyncBackend:
             return await self.client.execute_command(*request.args)
         if len(request) == 1:
             return [await self.execute(request[0])]
-        pipe = self.client.pipeline(transaction=False)
-        for item in request:
-            if isinstance(item, ScriptCall):
-                await getattr(self.scripts, item.name)(keys=item.keys, args=item.args, client=pipe)
-            else:
-                pipe.execute_command(*item.args)
-        return await pipe.execute()
+        # The context resets the pipeline however it ends: a failed SCRIPT EXISTS (Redis gone mid-call)
+        # otherwise leaves it holding its connection.
+        async with self.client.pipeline(transaction=False) as pipe:
+            for item in request:
+                if isinstance(item, ScriptCall):
+                    await getattr(self.scripts, item.name)(keys=item.keys, args=item.args, client=pipe)
+                else:
+                    pipe.execute_command(*item.args)
+            return await pipe.execute()
 
     async def aclose(self) -> None:
         if self._held is not None:
@@ -197,13 +199,13 @@ class SyncBackend:
             return self.client.execute_command(*request.args)
         if len(request) == 1:
             return [self.execute(request[0])]
-        pipe = self.client.pipeline(transaction=False)
-        for item in request:
-            if isinstance(item, ScriptCall):
-                getattr(self.scripts, item.name)(keys=item.keys, args=item.args, client=pipe)
-            else:
-                pipe.execute_command(*item.args)
-        return pipe.execute()
+        with self.client.pipeline(transaction=False) as pipe:
+            for item in request:
+                if isinstance(item, ScriptCall):
+                    getattr(self.scripts, item.name)(keys=item.keys, args=item.args, client=pipe)
+                else:
+                    pipe.execute_command(*item.args)
+            return pipe.execute()
 
     def close(self) -> None:
         with self._held_lock:
