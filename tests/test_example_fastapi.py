@@ -83,8 +83,9 @@ async def test_resize_shows_progress_while_it_runs_then_the_result(client: httpx
     assert body["state"] == "succeeded"
     assert body["result"] == {"image": "cat-640w.jpg", "width": 640}
     assert body["progress"] == {"value": 1.0, "note": "done"}
-    # seen while it ran: more than one step, in order, each short of done
-    assert len(set(seen)) >= 2, seen
+    # seen while it ran (at least one step: a loaded machine may poll only once in the 1.25 s), in order,
+    # each short of done
+    assert seen, "no progress was seen while the job ran"
     assert seen == sorted(seen) and all(0 <= value < 1 for value, _ in seen), seen
     assert {note for _, note in seen} <= {"downloading", "decoding", "resizing", "encoding", "uploading"}
     # the admin API shows the same job

@@ -7,8 +7,9 @@ Routes are relative to wherever the app is mounted (a Starlette `Mount`, any pre
 
 from __future__ import annotations
 
+import contextlib
 import inspect
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
 
 import orjson
@@ -20,8 +21,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from redisq.core.client import RedisQ
+from redisq.dashboard.poller import Poller
 
 from . import admin_actions as actions
+from . import dashboard
 from .admin_payloads import Enqueued
 from .auth import Access, AccessPolicy, require_json
 from .errors import error_response, http_error
@@ -69,10 +72,14 @@ def admin_app(
     auth: AuthCallable | None = None,
     allow_anonymous: Access | str | bool = False,
     trusted_origins: Iterable[str] = (),
+    dashboard_interval_s: float = 1.0,
 ) -> Starlette:
     """A new admin app for this client. See `auth.py` for who may use it; it refuses everyone by default.
 
-    GET    /                          every queue with its stats
+    GET    /                          every queue with its stats (a browser gets the dashboard's page)
+    GET    /_me                       {"access": "read" | "admin"}
+    GET    /_events                   the dashboard's stream (SSE), from one poller per app
+    GET    /_static/{file}            the dashboard's files
     GET    /{queue}                   one queue's stats
     GET    /{queue}/jobs              one page: ?state=queued&offset=0&limit=50&order=newest
     POST   /{queue}/jobs              enqueue {"task", "args", "kwargs", "delay_s", "priority"} -> 201
@@ -82,6 +89,11 @@ def admin_app(
     POST   /{queue}/jobs/{uid}/retry|cancel|promote
     POST   /{queue}/dead/requeue      requeue every dead job
     POST   /{queue}/pause, /{queue}/resume
+    GET    /{queue}/jobs/{uid}/events one job's changes (SSE) until its final state
+
+    The poller reads Redis every `dashboard_interval_s` while a stream is open. The app's lifespan stops
+    it (when it runs: not for an app mounted in another Starlette app); it also stops by itself a few
+    seconds after its last stream ends.
     """
     policy = AccessPolicy.build(
         has_auth=auth is not None,
@@ -90,20 +102,26 @@ def admin_app(
         max_body_bytes=actions.max_body_bytes(rq),
     )
     call_auth = _auth_caller(auth)
+    poller = Poller(rq, interval_s=dashboard_interval_s)
+
+    async def authorize(request: Request, needed: Access) -> Access:
+        policy.check_request(request.method, request.url.scheme, request.headers)
+        return policy.check_access(await call_auth(request), needed)
 
     def endpoint(
         handler: Handler, needed: Access, status_for: Callable[[Any], int] = lambda body: 200
     ) -> Callable[[Request], Awaitable[Response]]:
         async def run(request: Request) -> Response:
             try:
-                policy.check_request(request.method, request.url.scheme, request.headers)
-                policy.check_access(await call_auth(request), needed)
+                request.state.redisq_access = await authorize(request, needed)
                 body = await handler(request)
             except Exception as exc:
                 mapped = error_response(exc)
                 if mapped is None:
                     raise
                 return JSONResponse(mapped[1], mapped[0])
+            if isinstance(body, Response):  # the dashboard's page, files and streams
+                return body
             return JSONResponse(body, status_for(body))
 
         return run
@@ -115,7 +133,22 @@ def admin_app(
         return str(request.path_params["uid"])
 
     async def list_queues(request: Request) -> Any:
+        if dashboard.wants_page(request):
+            return dashboard.page_response(request)
         return await actions.list_queues(rq)
+
+    async def me(request: Request) -> Any:
+        granted: Access = request.state.redisq_access  # what `endpoint` found
+        return {"access": granted.value}
+
+    async def static(request: Request) -> Any:
+        return dashboard.static_response(request)
+
+    async def events(request: Request) -> Any:
+        return dashboard.events_response(poller)
+
+    async def job_events(request: Request) -> Any:
+        return await dashboard.job_events_response(rq, poller, queue(request), uid(request))
 
     async def queue_stats(request: Request) -> Any:
         return await actions.queue_stats(rq, queue(request))
@@ -158,11 +191,16 @@ def admin_app(
     read, admin = Access.READ, Access.ADMIN
     routes = [
         Route("/", endpoint(list_queues, read), methods=["GET"]),
+        # Before "/{queue}", which would take them (a queue cannot be called _me, _events or _static).
+        Route("/_me", endpoint(me, read), methods=["GET"]),
+        Route("/_events", endpoint(events, read), methods=["GET"]),
+        Route("/_static/{file}", endpoint(static, read), methods=["GET"]),
         Route("/{queue}", endpoint(queue_stats, read), methods=["GET"]),
         Route("/{queue}/jobs", endpoint(list_jobs, read), methods=["GET"]),
         Route("/{queue}/jobs", endpoint(enqueue, admin, created_or_found), methods=["POST"]),
         Route("/{queue}/jobs", endpoint(purge, admin), methods=["DELETE"]),
         Route("/{queue}/jobs/{uid}", endpoint(job_detail, read), methods=["GET"]),
+        Route("/{queue}/jobs/{uid}/events", endpoint(job_events, read), methods=["GET"]),
         Route("/{queue}/jobs/{uid}", endpoint(job_action("delete"), admin), methods=["DELETE"]),
         Route("/{queue}/jobs/{uid}/retry", endpoint(job_action("retry"), admin), methods=["POST"]),
         Route("/{queue}/jobs/{uid}/cancel", endpoint(job_action("cancel"), admin), methods=["POST"]),
@@ -171,4 +209,12 @@ def admin_app(
         Route("/{queue}/pause", endpoint(pause, admin), methods=["POST"]),
         Route("/{queue}/resume", endpoint(resume, admin), methods=["POST"]),
     ]
-    return Starlette(routes=routes, exception_handlers={HTTPException: _http_exception})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await poller.aclose()
+
+    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_exception}, lifespan=lifespan)
+    app.state.redisq_dashboard = poller  # the shared poller, for tests and introspection
+    return app

@@ -170,8 +170,7 @@ async def require_queue(rq: RedisQ, queue: str) -> None:
 
 async def list_queues(rq: RedisQ) -> QueueList:
     names = sorted({*await rq.known_queues(), *(t.queue for t in rq.tasks.values())})
-    stats = await asyncio.gather(*(rq.stats(name) for name in names))
-    return {"queues": [queue_summary(s) for s in stats]}
+    return {"queues": [queue_summary(s) for s in await rq.stats_many(names)]}  # one round trip
 
 
 async def queue_stats(rq: RedisQ, queue: str) -> QueueSummary:

@@ -7,17 +7,21 @@ so the OpenAPI schema describes every route, and `auth` as a dependency (it can 
 
 # No `from __future__ import annotations`: FastAPI reads the annotations of the route functions, which name
 # values local to `admin_router` (the auth dependency), so they must be evaluated where they are written.
-from collections.abc import Callable, Coroutine, Iterable
+import contextlib
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 from starlette.requests import Request
 
 from redisq.core.client import RedisQ
+from redisq.dashboard.poller import Poller
 from redisq.integrations.asgi import admin_actions as actions
+from redisq.integrations.asgi import dashboard
 from redisq.integrations.asgi.auth import Access, AccessPolicy
 from redisq.integrations.asgi.errors import error_response, invalid_request
 
@@ -65,6 +69,14 @@ _ENQUEUE_ANSWERS = {
 }
 
 
+class AccessModel(BaseModel):
+    access: Access
+
+
+class _AdminRouter(APIRouter):
+    redisq_dashboard: Poller  # the router's one poller, shared by every stream (tests look at it)
+
+
 def _route_class(policy: AccessPolicy) -> type[APIRoute]:
     """Routes that check the request before FastAPI reads its body, and answer errors in our JSON shape.
 
@@ -106,11 +118,14 @@ def admin_router(
     auth: Callable[..., Any] | None = None,
     allow_anonymous: Access | str | bool = False,
     trusted_origins: Iterable[str] = (),
+    dashboard_interval_s: float = 1.0,
 ) -> APIRouter:
     """A new router for this client. `auth` is a FastAPI dependency returning Access, bool or None.
 
     See `redisq.integrations.asgi.auth` for the contract; with neither `auth` nor `allow_anonymous` every
-    request is refused with a 401 that says how to configure access.
+    request is refused with a 401 that says how to configure access. The routes are those of
+    `admin_app`, the dashboard's included; the router's lifespan (merged into the app's by
+    `include_router`) stops its poller.
     """
     policy = AccessPolicy.build(
         has_auth=auth is not None,
@@ -123,17 +138,46 @@ def admin_router(
         return None
 
     def requirement(needed: Access) -> Any:
-        async def require_access(granted: Annotated[Any, Depends(auth or nobody)]) -> None:
-            policy.check_access(granted, needed)
+        async def require_access(granted: Annotated[Any, Depends(auth or nobody)]) -> Access:
+            return policy.check_access(granted, needed)
 
         return Depends(require_access)
 
-    read, admin = [requirement(Access.READ)], [requirement(Access.ADMIN)]
-    router = APIRouter(route_class=_route_class(policy), responses=_ERRORS)
+    poller = Poller(rq, interval_s=dashboard_interval_s)
 
-    @router.get("/", response_model=QueueListModel, dependencies=read, summary="every queue with its stats")
-    async def list_queues() -> Any:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        yield
+        await poller.aclose()
+
+    read, admin = [requirement(Access.READ)], [requirement(Access.ADMIN)]
+    router = _AdminRouter(route_class=_route_class(policy), responses=_ERRORS, lifespan=lifespan)
+    router.redisq_dashboard = poller
+    stream: dict[str, Any] = {"dependencies": read, "include_in_schema": False}  # endless: no fuzzing
+
+    @router.get(
+        "/",
+        response_model=QueueListModel,
+        dependencies=read,
+        summary="every queue with its stats; a browser's navigation gets the dashboard",
+    )
+    async def list_queues(request: Request) -> Any:
+        if dashboard.wants_page(request):
+            return dashboard.page_response(request)
         return await actions.list_queues(rq)
+
+    # Before "/{queue}", which would take them (a queue cannot be called _me, _events or _static).
+    @router.get("/_me", response_model=AccessModel, summary="the access level granted to the caller")
+    async def me(level: Annotated[Access, requirement(Access.READ)]) -> Any:
+        return {"access": level.value}
+
+    @router.get("/_events", **stream, summary="the dashboard's snapshots (Server-Sent Events)")
+    async def events() -> Response:
+        return dashboard.events_response(poller)
+
+    @router.get("/_static/{file}", dependencies=read, include_in_schema=False)
+    async def static(request: Request) -> Response:
+        return dashboard.static_response(request)
 
     @router.get("/{queue}", response_model=QueueStatsModel, dependencies=read, summary="one queue's stats")
     async def queue_stats(queue: Queue) -> Any:
@@ -172,6 +216,10 @@ def admin_router(
     @router.get("/{queue}/jobs/{uid}", response_model=JobModel, dependencies=read, summary="one job")
     async def job_detail(queue: Queue, uid: Uid) -> Any:
         return await actions.job_detail(rq, queue, uid)
+
+    @router.get("/{queue}/jobs/{uid}/events", **stream, summary="one job's changes (Server-Sent Events)")
+    async def job_events(queue: Queue, uid: Uid) -> Response:
+        return await dashboard.job_events_response(rq, poller, queue, uid)
 
     job_action: dict[str, Any] = {
         "response_model": JobActionModel,

@@ -21,6 +21,7 @@ from redisq.integrations.asgi import admin_actions as actions
 from redisq.integrations.asgi.auth import Access, AccessPolicy, require_json
 from redisq.integrations.asgi.errors import BodyTooLarge, error_response, http_error
 
+from .dashboard import FlaskDashboard
 from .extension import AppState
 
 AuthCallable = Callable[[Request], Any]  # returns Access | bool | None (a coroutine is awaited too)
@@ -55,11 +56,14 @@ def admin_blueprint(
     allow_anonymous: Access | str | bool = False,
     trusted_origins: Iterable[str] = (),
     name: str = "redisq_admin",
+    dashboard_interval_s: float = 1.0,
 ) -> Blueprint:
     """`app.register_blueprint(redisq.admin_blueprint(auth=...), url_prefix="/queues")`; the routes and the
     access contract are those of `admin_app` (see `integrations/asgi/auth.py`): it refuses everyone until
-    `auth` or `allow_anonymous` is given. `auth(request)` is called with Flask's request."""
+    `auth` or `allow_anonymous` is given. `auth(request)` is called with Flask's request. The dashboard's
+    streams hold a server thread each while open (see `dashboard.py`)."""
     blueprint = Blueprint(name, __name__)
+    dashboard = FlaskDashboard(dashboard_interval_s)
     # Per client (one per app): the body limit follows the client's payload limit.
     policies: weakref.WeakKeyDictionary[Client, AccessPolicy] = weakref.WeakKeyDictionary()
 
@@ -83,33 +87,56 @@ def admin_blueprint(
         result = auth(request)
         return state().bridge.run(result) if inspect.iscoroutine(result) else result
 
-    def endpoint(
-        handler: Callable[..., Coroutine[Any, Any, Any]],
-        needed: Access,
-        status_for: Callable[[Any], int] = lambda body: 200,
-    ) -> Callable[..., Response]:
+    def guarded(view: Callable[..., Response], needed: Access) -> Callable[..., Response]:
+        """`view(state, level, **params)` behind the access checks, its errors answered as JSON."""
+
         def run(**params: str) -> Response:
             current = state()
             rules = policy(current.client)
             try:
                 rules.check_request(request.method, request.scheme, _headers())
-                rules.check_access(granted(), needed)
-                body = current.bridge.run(handler(current.client, **params))
+                level = rules.check_access(granted(), needed)
+                return view(current, level, **params)
             except Exception as exc:
                 mapped = error_response(exc)
                 if mapped is None:
                     raise
                 return _json(mapped[1], mapped[0])
+
+        run.__name__ = view.__name__
+        return run
+
+    def endpoint(
+        handler: Callable[..., Coroutine[Any, Any, Any]],
+        needed: Access,
+        status_for: Callable[[Any], int] = lambda body: 200,
+    ) -> Callable[..., Response]:
+        def view(current: AppState, level: Access, **params: str) -> Response:
+            body = current.bridge.run(handler(current.client, **params))
             return _json(body, status_for(body))
 
-        run.__name__ = handler.__name__
-        return run
+        view.__name__ = handler.__name__
+        return guarded(view, needed)
+
+    def overview(current: AppState, level: Access) -> Response:
+        if dashboard.wants_page():
+            return dashboard.page()
+        return _json(current.bridge.run(actions.list_queues(current.client)))
+
+    def me(current: AppState, level: Access) -> Response:
+        return _json({"access": level.value})
+
+    def static(current: AppState, level: Access, file: str) -> Response:
+        return dashboard.static(file)
+
+    def events(current: AppState, level: Access) -> Response:
+        return dashboard.events(current)
+
+    def job_events(current: AppState, level: Access, queue: str, uid: str) -> Response:
+        return dashboard.job_events(current, queue, uid)
 
     # Each of these runs in the view's thread, where `request` lives, and returns the handler's coroutine
     # for the loop thread to run.
-    def list_queues(rq: Client) -> Coroutine[Any, Any, Any]:
-        return actions.list_queues(rq)
-
     def queue_stats(rq: Client, queue: str) -> Coroutine[Any, Any, Any]:
         return actions.queue_stats(rq, queue)
 
@@ -156,12 +183,17 @@ def admin_blueprint(
 
     read, admin = Access.READ, Access.ADMIN
     routes: list[tuple[str, str, Callable[..., Response]]] = [
-        ("/", "GET", endpoint(list_queues, read)),
+        ("/", "GET", guarded(overview, read)),
+        # Before "/<queue>", which would take them (a queue cannot be called _me, _events or _static).
+        ("/_me", "GET", guarded(me, read)),
+        ("/_events", "GET", guarded(events, read)),
+        ("/_static/<file>", "GET", guarded(static, read)),
         ("/<queue>", "GET", endpoint(queue_stats, read)),
         ("/<queue>/jobs", "GET", endpoint(list_jobs, read)),
         ("/<queue>/jobs", "POST", endpoint(enqueue, admin, created_or_found)),
         ("/<queue>/jobs", "DELETE", endpoint(purge, admin)),
         ("/<queue>/jobs/<uid>", "GET", endpoint(job_detail, read)),
+        ("/<queue>/jobs/<uid>/events", "GET", guarded(job_events, read)),
         ("/<queue>/jobs/<uid>", "DELETE", endpoint(job_action("delete"), admin)),
         ("/<queue>/jobs/<uid>/retry", "POST", endpoint(job_action("retry"), admin)),
         ("/<queue>/jobs/<uid>/cancel", "POST", endpoint(job_action("cancel"), admin)),

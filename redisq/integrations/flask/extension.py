@@ -139,12 +139,18 @@ class RedisQ:
         auth: Callable[..., Any] | None = None,
         allow_anonymous: Any = False,
         trusted_origins: Any = (),
+        dashboard_interval_s: float = 1.0,
     ) -> Blueprint:
-        """The `/queues` admin API: `app.register_blueprint(redisq.admin_blueprint(auth=...),
+        """The `/queues` admin API and dashboard: `app.register_blueprint(redisq.admin_blueprint(auth=...),
         url_prefix="/queues")`. Same routes, JSON and access rules as the ASGI side's `admin_app`."""
         from .admin import admin_blueprint
 
-        return admin_blueprint(auth=auth, allow_anonymous=allow_anonymous, trusted_origins=trusted_origins)
+        return admin_blueprint(
+            auth=auth,
+            allow_anonymous=allow_anonymous,
+            trusted_origins=trusted_origins,
+            dashboard_interval_s=dashboard_interval_s,
+        )
 
     # ---- the current app's client -----------------------------------------------------------------
 

@@ -1,0 +1,234 @@
+"""What one dashboard poll reads from Redis, as a sans-I/O operation, and the JSON it becomes.
+
+A poll reads every queue's stats, the live workers, the queues' per-minute history and the jobs that
+per-job streams watch. Each of those is a core operation (`core/ops.py`); `gather` runs them in lockstep,
+so that one round trip carries the next request of every one of them. Two of them need a name list
+before they can ask (the stats need the queue names, the heartbeats need the worker ids): they ask with
+the names of the previous poll in the same round trip as the lists themselves, and only a name that is
+new since then costs a second round trip (a new queue, a new worker).
+
+The 60-minute history changes only in its current minute, so each poll reads that minute alone and the
+whole hour is read again once a minute (when the minute turns, which also completes the minute before).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, TypedDict
+
+from redisq.core import ops
+from redisq.core.backend import Command, Op, Request, Single
+from redisq.core.errors import JobNotFound
+from redisq.core.job import JobInfo
+from redisq.core.keys import GlobalKeys, QueueKeys, split_job_id
+from redisq.core.stats import QueueStats, WorkerInfo
+from redisq.integrations.asgi.admin_payloads import QueueSummary, queue_summary
+
+HISTORY_MINUTES = 60
+
+KeysFor = Callable[[str], QueueKeys]
+MinuteCount = tuple[int, int, int]  # (epoch minute, succeeded, failed)
+
+
+class QueueSnapshot(QueueSummary):
+    history: list[MinuteCount]  # HISTORY_MINUTES entries, oldest first, the current minute last
+
+
+class WorkerSnapshot(TypedDict):
+    id: str
+    host: str
+    pid: int
+    queues: list[str]
+    concurrency: int
+    active: int
+    jobs: list[str]
+    processed: int
+    started_at: str
+    last_seen: str
+
+
+class Snapshot(TypedDict):
+    seq: int
+    at: str
+    redis_ok: bool
+    error: str | None
+    queues: list[QueueSnapshot]
+    workers: list[WorkerSnapshot]
+
+
+# ---- running several operations as one ---------------------------------------------------------------
+
+
+def _advance(op: Op[Any], reply: Any, first: bool) -> tuple[bool, Any]:
+    try:
+        return False, (next(op) if first else op.send(reply))
+    except StopIteration as stop:
+        return True, stop.value
+
+
+def gather(operations: Sequence[Op[Any]]) -> Op[list[Any]]:
+    """Run operations side by side: each round trip sends the pending requests of all of them at once.
+
+    Returns their values in order. An operation that raises stops the whole (as it would alone).
+    """
+    results: list[Any] = [None] * len(operations)
+    pending: dict[int, Request] = {}
+    for i, op in enumerate(operations):
+        done, value = _advance(op, None, first=True)
+        if done:
+            results[i] = value
+        else:
+            pending[i] = value
+    while pending:
+        batch: list[Single] = []
+        spans: list[tuple[int, int, int, bool]] = []  # (operation, first reply, how many, asked a list)
+        for i, request in pending.items():
+            items = request if isinstance(request, list) else [request]
+            spans.append((i, len(batch), len(items), isinstance(request, list)))
+            batch.extend(items)
+        replies = yield batch
+        pending = {}
+        for i, start, count, as_list in spans:
+            reply = replies[start : start + count] if as_list else replies[start]
+            done, value = _advance(operations[i], reply, first=False)
+            if done:
+                results[i] = value
+            else:
+                pending[i] = value
+    return results
+
+
+def optional_job(keys_for: KeysFor, job_id: str) -> Op[JobInfo | None]:
+    """A job's record, or None once it is gone (deleted, or expired after its final state)."""
+    queue, uid = split_job_id(job_id)
+    try:
+        return (yield from ops.job_info(keys_for(queue), job_id, uid))
+    except JobNotFound:
+        return None
+
+
+# ---- what a poll remembers ---------------------------------------------------------------------------
+
+
+@dataclass
+class PollMemory:
+    """Kept by the poller between polls: the names to ask for first, and each queue's hour of history."""
+
+    queues: list[str] = field(default_factory=list)
+    worker_ids: list[str] = field(default_factory=list)
+    history: dict[str, list[MinuteCount]] = field(default_factory=dict)  # as of `history_minute`
+    history_minute: int = -1
+
+
+@dataclass(frozen=True)
+class PollResult:
+    queues: list[QueueSnapshot]
+    workers: list[WorkerSnapshot]
+    jobs: dict[str, JobInfo | None]
+
+
+def _queues_op(
+    keys_for: KeysFor,
+    prefix: str,
+    memory: PollMemory,
+    registered: Iterable[str],
+    now_ms: int,
+) -> Op[list[QueueSnapshot]]:
+    minute = now_ms // 60_000
+
+    def reads(names: Sequence[str]) -> list[Op[Any]]:
+        def span(name: str) -> int:
+            fresh = memory.history_minute == minute and name in memory.history
+            return 1 if fresh else HISTORY_MINUTES
+
+        return [
+            ops.stats_many(keys_for, names, now_ms),
+            *(ops.history(keys_for(name), now_ms, span(name)) for name in names),
+        ]
+
+    registered = set(registered)
+    guess = sorted({*memory.queues, *registered})
+    known, *answers = yield from gather([ops.known_queues(prefix), *reads(guess)])
+    names = sorted({*known, *registered})
+    stats: dict[str, QueueStats] = {s.queue: s for s in answers[0]}
+    recent: dict[str, list[MinuteCount]] = dict(zip(guess, answers[1:], strict=True))
+    new = [name for name in names if name not in stats]
+    if new:  # queues that appeared since the last poll: their stats and whole hour, one more round trip
+        more = yield from gather(reads(new))
+        stats.update((s.queue, s) for s in more[0])
+        recent.update(zip(new, more[1:], strict=True))
+    history: dict[str, list[MinuteCount]] = {}
+    for name in names:
+        got = recent[name]
+        # A whole hour, or this minute alone over the hour read earlier in this same minute.
+        history[name] = got if len(got) == HISTORY_MINUTES else [*memory.history[name][:-1], *got]
+    memory.queues, memory.history, memory.history_minute = names, history, minute
+    return [{**queue_summary(stats[name]), "history": history[name]} for name in names]
+
+
+def _workers_op(prefix: str, memory: PollMemory, now_ms: int, ttl_ms: int) -> Op[list[WorkerSnapshot]]:
+    """The live workers (as `ops.live_workers`), their heartbeats read with the registry when known."""
+    g = GlobalKeys(prefix)
+    registry = Command(("ZRANGE", g.workers, now_ms - ttl_ms, "+inf", "BYSCORE"))
+    guess = list(memory.worker_ids)
+    replies = yield [registry, Command(("MGET", *map(g.worker, guess)))] if guess else [registry]
+    live = sorted(m.decode() for m in replies[0])
+    beats: dict[str, bytes | None] = dict(zip(guess, replies[1], strict=True)) if guess else {}
+    new = [worker_id for worker_id in live if worker_id not in beats]
+    if new:
+        beats.update(zip(new, (yield Command(("MGET", *map(g.worker, new)))), strict=True))
+    memory.worker_ids = live
+    return [worker_snapshot(WorkerInfo.from_json(raw)) for w in live if (raw := beats.get(w)) is not None]
+
+
+def poll(
+    keys_for: KeysFor,
+    prefix: str,
+    memory: PollMemory,
+    *,
+    registered: Iterable[str],
+    worker_ttl_ms: int,
+    jobs: Sequence[str] = (),
+    overview: bool = True,
+    now_ms: int | None = None,
+) -> Op[PollResult]:
+    """One poll; with `overview=False` only the watched jobs are read (no browser wants the rest)."""
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    job_reads = [optional_job(keys_for, job_id) for job_id in jobs]
+    if not overview:
+        return PollResult([], [], dict(zip(jobs, (yield from gather(job_reads)), strict=True)))
+    queues, workers, *infos = yield from gather(
+        [
+            _queues_op(keys_for, prefix, memory, registered, now_ms),
+            _workers_op(prefix, memory, now_ms, worker_ttl_ms),
+            *job_reads,
+        ]
+    )
+    return PollResult(queues, workers, dict(zip(jobs, infos, strict=True)))
+
+
+# ---- JSON ---------------------------------------------------------------------------------------------
+
+
+def iso(epoch_s: float) -> str:
+    """ISO-8601 UTC with milliseconds, as the admin API writes times."""
+    moment = datetime.fromtimestamp(epoch_s, tz=timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def worker_snapshot(info: WorkerInfo) -> WorkerSnapshot:
+    return {
+        "id": info.id,
+        "host": info.host,
+        "pid": info.pid,
+        "queues": list(info.queues),
+        "concurrency": info.concurrency,
+        "active": info.active,
+        "jobs": list(info.jobs),
+        "processed": info.processed,
+        "started_at": iso(info.started_at),
+        "last_seen": iso(info.last_seen),
+    }

@@ -1,0 +1,120 @@
+// The redisq dashboard: hash routes over one page, fed by the server's snapshot stream (SSE).
+//   #/                   overview          #/queues/<queue>?state=&offset=&order=   one queue's jobs
+//   #/jobs/<queue>/<uid> one job           #/workers                                live workers
+
+import { api } from "./api.js";
+import { fmtStamp, h, refreshAgo, replace } from "./dom.js";
+import { jobPage } from "./job.js";
+import { SnapshotStream } from "./live.js";
+import { overviewPage } from "./overview.js";
+import { queuePage } from "./queue.js";
+import { workersPage } from "./workers.js";
+
+const main = document.getElementById("main");
+const banner = document.getElementById("banner");
+const liveIndicator = document.getElementById("live");
+
+const ctx = { admin: false, live: new SnapshotStream() };
+let current = null;
+
+function route() {
+  const raw = location.hash.replace(/^#/, "") || "/";
+  const [path, search] = raw.split("?");
+  const query = new URLSearchParams(search || "");
+  const parts = path.split("/").filter(Boolean).map((p) => {
+    try {
+      return decodeURIComponent(p);
+    } catch (err) {
+      return p;
+    }
+  });
+  if (parts.length === 0) return { key: "overview", make: () => overviewPage(ctx), nav: "overview" };
+  if (parts[0] === "workers" && parts.length === 1) return { key: "workers", make: () => workersPage(ctx), nav: "workers" };
+  if (parts[0] === "queues" && parts.length === 2) {
+    return { key: `queue:${parts[1]}`, make: () => queuePage(ctx, parts[1], query), query, nav: "overview" };
+  }
+  if (parts[0] === "jobs" && parts.length === 3) {
+    return { key: `job:${parts[1]}:${parts[2]}`, make: () => jobPage(ctx, parts[1], parts[2]), nav: "overview" };
+  }
+  return { key: "missing", make: notFound, nav: null };
+}
+
+function notFound() {
+  const heading = h("h1", { tabindex: "-1" }, "Nothing here");
+  const el = h("section", { class: "page" }, heading, h("p", null, "This address names no page of the dashboard. ", h("a", { href: "#/" }, "Back to the overview")));
+  return { el, title: "Not found", heading };
+}
+
+function navigate(first) {
+  const next = route();
+  if (current && current.key === next.key && current.page.update) {
+    current.page.update(next.query);
+    return;
+  }
+  if (current && current.page.dispose) current.page.dispose();
+  const page = next.make();
+  current = { key: next.key, page };
+  replace(main, page.el);
+  document.title = `${page.title} · redisq`;
+  document.querySelectorAll("[data-nav]").forEach((a) => {
+    if (a.dataset.nav === next.nav) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+  });
+  // Moving to another page moves keyboard and screen reader focus to its title.
+  if (!first && page.heading) page.heading.focus({ preventScroll: false });
+  if (!first) window.scrollTo(0, 0);
+}
+
+// ---- Redis and stream health: one banner --------------------------------------------------------------
+
+function updateBanner() {
+  const stream = ctx.live;
+  const snapshot = stream.snapshot;
+  let text = null;
+  if (stream.status === "down") {
+    text = [
+      h("strong", null, "Connection lost."),
+      " The dashboard cannot reach the server's live stream; reconnecting…",
+      snapshot ? ` Numbers shown are from ${fmtStamp(snapshot.at)}.` : "",
+    ];
+  } else if (snapshot && snapshot.redis_ok === false) {
+    text = [
+      h("strong", null, "Redis is unreachable."),
+      " The dashboard keeps retrying; the numbers shown may be out of date.",
+      snapshot.error ? h("span", { class: "banner-detail" }, String(snapshot.error)) : null,
+    ];
+  }
+  banner.hidden = text === null;
+  document.body.classList.toggle("is-degraded", text !== null);
+  if (text !== null) replace(banner, h("span", { class: "banner-icon", "aria-hidden": "true" }, "!"), h("span", null, text));
+  const state = stream.status === "open" && !(snapshot && snapshot.redis_ok === false) ? "live" : stream.status === "connecting" ? "connecting" : "offline";
+  liveIndicator.dataset.state = state;
+  liveIndicator.textContent = { live: "Live", connecting: "Connecting…", offline: "Offline" }[state];
+}
+
+// ---- start --------------------------------------------------------------------------------------------
+
+async function start() {
+  try {
+    const me = await api.me();
+    ctx.admin = me && me.access === "admin";
+  } catch (err) {
+    if (err.status === 401 || err.status === 403) {
+      const heading = h("h1", { tabindex: "-1" }, "Access denied");
+      replace(main, h("section", { class: "page" }, heading, h("p", null, err.message)));
+      liveIndicator.textContent = "";
+      return;
+    }
+    ctx.admin = false; // when in doubt, offer no actions: the server refuses them to readers anyway
+  }
+  document.body.dataset.access = ctx.admin ? "admin" : "read";
+  ctx.live.onStatus(updateBanner);
+  ctx.live.subscribe(updateBanner);
+  ctx.live.subscribe(() => refreshAgo(main));
+  ctx.live.start();
+  window.addEventListener("hashchange", () => navigate(false));
+  navigate(true);
+  setInterval(() => refreshAgo(main), 5000);
+}
+
+start();

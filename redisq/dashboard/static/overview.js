@@ -1,0 +1,136 @@
+// Overview: every queue's numbers and its last hour, updated in place from each snapshot.
+
+import { historyChart } from "./chart.js";
+import { fmtDuration, fmtInt, fmtRate, h, queueHref, replace, setText } from "./dom.js";
+
+const COUNTS = [
+  // [label, how to read it from a queue, the state it links to]
+  ["Queued", (q) => q.queued, "queued"],
+  ["Scheduled", (q) => q.scheduled, "scheduled"],
+  ["Active", (q) => q.active, "active"],
+  ["Succeeded", (q) => (q.counters || {}).succeeded, "succeeded"],
+  ["Failed", (q) => (q.counters || {}).failed, null],
+  ["Dead", (q) => q.dead, "dead"],
+];
+
+const SUMMARY = [
+  ["queues", "Queues"],
+  ["workers", "Workers alive"],
+  ["queued", "Queued"],
+  ["active", "Active"],
+  ["rate", "Done / min"],
+  ["dead", "Dead"],
+];
+
+function workersOn(snapshot, queue) {
+  return (snapshot.workers || []).filter((w) => (w.queues || []).includes(queue)).length;
+}
+
+function queueCard(name) {
+  const title = h("a", { href: queueHref(name) }, name);
+  const paused = h("span", { class: "badge badge-paused", hidden: true }, "paused");
+  const counts = {};
+  const items = COUNTS.map(([label, , state]) => {
+    const value = h("span", { class: "count-value" }, "–");
+    counts[label] = value;
+    const body = state
+      ? h("a", { href: queueHref(name, { state }), "aria-label": `${label} jobs in ${name}` }, value)
+      : value;
+    return h("div", { class: `count count-${label.toLowerCase()}` }, h("dt", null, label), h("dd", null, body));
+  });
+  const rate = h("span", null, "–");
+  const failRate = h("span", null, "–");
+  const oldest = h("span", null, "–");
+  const workers = h("span", null, "–");
+  const chart = historyChart();
+  const el = h(
+    "article",
+    { class: "card queue-card", dataset: { queue: name } },
+    h("header", { class: "card-head" }, h("h2", null, title), paused),
+    h("dl", { class: "counts" }, items),
+    h(
+      "p",
+      { class: "rates" },
+      h("span", { class: "rate" }, rate, " done/min"),
+      h("span", { class: "rate rate-failed" }, failRate, " failed/min"),
+      h("span", { class: "rate" }, "oldest waiting ", oldest),
+      h("span", { class: "rate" }, workers),
+    ),
+    chart.el,
+  );
+
+  function update(q, snapshot) {
+    paused.hidden = !q.paused;
+    el.classList.toggle("is-paused", Boolean(q.paused));
+    COUNTS.forEach(([label, read]) => setText(counts[label], fmtInt(read(q))));
+    counts.Dead.parentElement.classList.toggle("has-dead", q.dead > 0);
+    setText(rate, fmtRate(q.throughput_per_minute));
+    setText(failRate, fmtRate(q.failures_per_minute));
+    failRate.parentElement.classList.toggle("is-bad", q.failures_per_minute > 0);
+    setText(oldest, q.oldest_queued_age_s === null || q.oldest_queued_age_s === undefined ? "–" : fmtDuration(q.oldest_queued_age_s));
+    const n = workersOn(snapshot, q.queue);
+    setText(workers, n === 1 ? "1 worker" : `${fmtInt(n)} workers`);
+    workers.parentElement.classList.toggle("is-bad", n === 0 && q.queued + q.scheduled + q.active > 0);
+    chart.update(q.history);
+  }
+
+  return { el, update };
+}
+
+export function overviewPage(ctx) {
+  const summaryValues = {};
+  const summary = h(
+    "dl",
+    { class: "summary" },
+    SUMMARY.map(([key, label]) => {
+      summaryValues[key] = h("span", null, "–");
+      return h("div", { class: "summary-item" }, h("dt", null, label), h("dd", null, summaryValues[key]));
+    }),
+  );
+  const cards = h("div", { class: "cards" }, h("p", { class: "empty" }, "Waiting for the first update…"));
+  const heading = h("h1", { tabindex: "-1" }, "Overview");
+  const el = h("section", { class: "page page-overview" }, heading, summary, cards);
+  const byQueue = new Map();
+
+  function render(snapshot) {
+    const queues = snapshot.queues || [];
+    const total = (key) => queues.reduce((n, q) => n + (Number(q[key]) || 0), 0);
+    setText(summaryValues.queues, fmtInt(queues.length));
+    setText(summaryValues.workers, fmtInt((snapshot.workers || []).length));
+    setText(summaryValues.queued, fmtInt(total("queued")));
+    setText(summaryValues.active, fmtInt(total("active")));
+    setText(summaryValues.rate, fmtRate(total("throughput_per_minute")));
+    setText(summaryValues.dead, fmtInt(total("dead")));
+    summaryValues.dead.closest(".summary-item").classList.toggle("has-dead", total("dead") > 0);
+
+    if (!queues.length) {
+      byQueue.clear();
+      replace(cards, h("p", { class: "empty" }, "No queues yet: a queue shows up here once a job is enqueued on it."));
+      return;
+    }
+    const names = new Set(queues.map((q) => q.queue));
+    if (!byQueue.size) replace(cards);
+    for (const [name, card] of byQueue) {
+      if (!names.has(name)) {
+        card.el.remove();
+        byQueue.delete(name);
+      }
+    }
+    // Keep the cards in the snapshot's order; move only what is out of place so focus stays put.
+    let previous = null;
+    for (const q of queues) {
+      let card = byQueue.get(q.queue);
+      if (!card) {
+        card = queueCard(q.queue);
+        byQueue.set(q.queue, card);
+      }
+      const wanted = previous ? previous.nextSibling : cards.firstChild;
+      if (wanted !== card.el) cards.insertBefore(card.el, wanted);
+      card.update(q, snapshot);
+      previous = card.el;
+    }
+  }
+
+  const unsubscribe = ctx.live.subscribe(render);
+  return { el, title: "Overview", heading, dispose: unsubscribe };
+}

@@ -1,0 +1,347 @@
+// One queue: its jobs by state, paged by the server, with the queue's actions for admins.
+
+import { api } from "./api.js";
+import {
+  confirmDialog,
+  fmtDuration,
+  fmtInt,
+  h,
+  jobHref,
+  queueHref,
+  replace,
+  setText,
+  splitJobId,
+  timeAgo,
+  toMillis,
+  toast,
+} from "./dom.js";
+
+const LIMIT = 25;
+const STATES = [
+  // [state, tab label, the moment shown in the list, where the live count comes from]
+  ["queued", "Queued", "Enqueued", (q) => q.queued],
+  ["scheduled", "Scheduled", "Due", (q) => q.scheduled],
+  ["active", "Active", "Started", (q) => q.active],
+  ["succeeded", "Succeeded", "Finished", null], // the index is trimmed; its size is the page's total
+  ["dead", "Dead", "Died", (q) => q.dead],
+];
+const PURGEABLE = new Set(["queued", "scheduled", "succeeded", "dead"]);
+const MOMENT = { queued: "enqueued_at", scheduled: "due_at", active: "started_at", succeeded: "finished_at", dead: "finished_at" };
+
+function readQuery(query) {
+  const state = STATES.some(([s]) => s === query.get("state")) ? query.get("state") : "queued";
+  const offset = Math.max(0, parseInt(query.get("offset") || "0", 10) || 0);
+  const order = query.get("order") === "oldest" ? "oldest" : "newest";
+  return { state, offset, order };
+}
+
+function details(job, state) {
+  if (state === "dead" && job.error) {
+    const text = `${job.error.type}: ${job.error.message}`;
+    return h("span", { class: "error-text clamp", title: text.slice(0, 1000) }, text.length > 160 ? `${text.slice(0, 160)}…` : text);
+  }
+  if (state === "active") {
+    const parts = [];
+    if (job.progress && typeof job.progress.value === "number") parts.push(`${Math.round(job.progress.value * 100)}%`);
+    if (job.worker) parts.push(`on ${job.worker}`);
+    return parts.join(" ");
+  }
+  if (state === "succeeded") {
+    const start = toMillis(job.started_at);
+    const end = toMillis(job.finished_at);
+    return start !== null && end !== null ? `ran ${fmtDuration((end - start) / 1000)}` : "";
+  }
+  if (state === "scheduled") return job.attempts > 0 ? "waiting to retry" : "delayed";
+  return job.priority ? `priority ${job.priority}` : "";
+}
+
+export function queuePage(ctx, queue, query) {
+  let view = readQuery(query);
+  let stats = null;
+  let page = null;
+  let loadToken = 0;
+  let reloadTimer = null;
+  let lastSignature = null;
+
+  const heading = h("h1", { tabindex: "-1" }, queue);
+  const pausedBadge = h("span", { class: "badge badge-paused", hidden: true }, "paused");
+  const crumbs = h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("a", { href: "#/" }, "Overview"), " / ", queue);
+
+  const tabCounts = {};
+  const tabLinks = {};
+  const tabs = h(
+    "nav",
+    { class: "tabs", "aria-label": "Job states" },
+    STATES.map(([state, label]) => {
+      tabCounts[state] = h("span", { class: "tab-count" }, "");
+      tabLinks[state] = h("a", { href: queueHref(queue, { state }), class: "tab" }, label, " ", tabCounts[state]);
+      return tabLinks[state];
+    }),
+  );
+
+  // ---- actions (admins only: a reader is never offered them) ----
+  const pauseButton = h("button", { type: "button", class: "btn", "data-action": "pause" }, "Pause queue");
+  const retryDeadButton = h("button", { type: "button", class: "btn", "data-action": "requeue-dead" }, "Retry all dead");
+  const purgeButton = h("button", { type: "button", class: "btn btn-danger-soft", "data-action": "purge" }, "Purge…");
+  const actions = ctx.admin ? h("div", { class: "actions", role: "group", "aria-label": "Queue actions" }, pauseButton, retryDeadButton, purgeButton) : null;
+
+  const searchInput = h("input", { id: "job-search", type: "search", name: "id", placeholder: "job id", autocomplete: "off", spellcheck: "false", required: true });
+  const searchStatus = h("p", { class: "search-status", role: "status" });
+  const search = h(
+    "form",
+    { class: "search", role: "search" },
+    h("label", { for: "job-search" }, "Find a job by id"),
+    h("div", { class: "search-row" }, searchInput, h("button", { type: "submit", class: "btn" }, "Find")),
+    searchStatus,
+  );
+
+  const orderSelect = h(
+    "select",
+    { id: "job-order" },
+    h("option", { value: "newest" }, "Newest first"),
+    h("option", { value: "oldest" }, "Oldest first"),
+  );
+  const listHead = h("h2", { class: "list-title" }, "");
+  const list = h("div", { class: "job-list", "aria-live": "polite", "aria-busy": "true" }, h("p", { class: "empty" }, "Loading…"));
+  const pager = h("nav", { class: "pager", "aria-label": "Pages" });
+
+  const el = h(
+    "section",
+    { class: "page page-queue" },
+    crumbs,
+    h("div", { class: "page-head" }, h("div", { class: "title-row" }, heading, pausedBadge), actions),
+    tabs,
+    h("div", { class: "list-bar" }, listHead, h("div", { class: "order" }, h("label", { for: "job-order" }, "Order"), orderSelect), search),
+    list,
+    pager,
+  );
+
+  function go(params) {
+    const next = { state: view.state, order: view.order, offset: 0, ...params };
+    const query = { state: next.state };
+    if (next.offset) query.offset = next.offset;
+    if (next.order !== "newest") query.order = next.order;
+    location.hash = queueHref(queue, query);
+  }
+
+  orderSelect.addEventListener("change", () => go({ order: orderSelect.value }));
+
+  search.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const raw = searchInput.value.trim();
+    if (!raw) return;
+    const parsed = raw.includes(":") ? splitJobId(raw) : { queue, uid: raw };
+    searchStatus.textContent = "Looking…";
+    try {
+      const job = await api.job(parsed.queue || queue, parsed.uid);
+      searchStatus.textContent = "";
+      location.hash = jobHref(job.queue, job.uid);
+    } catch (err) {
+      searchStatus.textContent = err.status === 404 ? `No job “${raw}” in ${parsed.queue || queue}.` : err.message;
+    }
+  });
+
+  async function run(button, work) {
+    button.disabled = true;
+    try {
+      await work();
+    } catch (err) {
+      toast(err.message, "error");
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  pauseButton.addEventListener("click", () =>
+    run(pauseButton, async () => {
+      const wantPaused = !(stats && stats.paused);
+      const answer = await api.pause(queue, wantPaused);
+      showPaused(answer.paused);
+      toast(answer.paused ? `${queue} is paused: workers take no new jobs from it.` : `${queue} is running again.`);
+    }),
+  );
+
+  retryDeadButton.addEventListener("click", async () => {
+    const n = stats ? stats.dead : null;
+    const ok = await confirmDialog({
+      title: "Retry every dead job?",
+      text: `${n === null ? "Every" : `All ${fmtInt(n)}`} dead job${n === 1 ? "" : "s"} in ${queue} will go back to the queue with fresh attempts.`,
+      confirm: "Retry all dead",
+      danger: false,
+    });
+    if (!ok) return;
+    await run(retryDeadButton, async () => {
+      const answer = await api.requeueDead(queue);
+      toast(`${fmtInt(answer.requeued)} dead job${answer.requeued === 1 ? "" : "s"} sent back to the queue.`);
+      load();
+    });
+  });
+
+  purgeButton.addEventListener("click", async () => {
+    const state = view.state;
+    if (!PURGEABLE.has(state)) return;
+    const n = page && page.state === state ? page.total : null;
+    const ok = await confirmDialog({
+      title: `Purge ${state} jobs?`,
+      text: `${n === null ? "Every" : `All ${fmtInt(n)}`} ${state} job${n === 1 ? "" : "s"} in ${queue} will be deleted. This cannot be undone.`,
+      confirm: `Delete ${state} jobs`,
+    });
+    if (!ok) return;
+    await run(purgeButton, async () => {
+      const answer = await api.purge(queue, state);
+      toast(`${fmtInt(answer.deleted)} ${state} job${answer.deleted === 1 ? "" : "s"} deleted.`);
+      load();
+    });
+  });
+
+  function showPaused(paused) {
+    pausedBadge.hidden = !paused;
+    if (stats) stats.paused = paused;
+    pauseButton.textContent = paused ? "Resume queue" : "Pause queue";
+    pauseButton.dataset.action = paused ? "resume" : "pause";
+  }
+
+  function rowAction(job) {
+    let action = null;
+    if (job.state === "scheduled") action = ["promote", "Run now"];
+    else if (job.state === "dead") action = ["retry", "Retry"];
+    if (!action) return null;
+    const [name, label] = action;
+    const button = h("button", { type: "button", class: "btn btn-small", "data-action": name, "aria-label": `${label}: ${job.uid}` }, label);
+    button.addEventListener("click", () =>
+      run(button, async () => {
+        await api.jobAction(job.queue, job.uid, name);
+        toast(name === "promote" ? `${job.uid} runs now.` : `${job.uid} is back in the queue.`);
+        load();
+      }),
+    );
+    return button;
+  }
+
+  function renderPage(data) {
+    page = data;
+    const [, label, moment] = STATES.find(([s]) => s === data.state);
+    if (data.state === "succeeded") setText(tabCounts.succeeded, fmtInt(data.total), false);
+    listHead.textContent = `${label} jobs`;
+    if (!data.items.length) {
+      replace(list, h("p", { class: "empty" }, data.total ? "Nothing on this page." : `No ${data.state} jobs.`));
+    } else {
+      const headers = ["Job", "Task", "Attempts", moment, "Details"];
+      if (ctx.admin) headers.push("Actions");
+      const focusedAction = document.activeElement && list.contains(document.activeElement) ? document.activeElement.getAttribute("aria-label") || document.activeElement.getAttribute("href") : null;
+      const rows = data.items.map((job) =>
+        h(
+          "tr",
+          { dataset: { uid: job.uid } },
+          h("td", { "data-label": "Job" }, h("a", { href: jobHref(job.queue, job.uid), class: "mono" }, job.uid)),
+          h("td", { "data-label": "Task" }, job.task),
+          h("td", { "data-label": "Attempts", class: "num" }, `${fmtInt(job.attempts)} / ${fmtInt(job.max_attempts)}`),
+          h("td", { "data-label": moment }, timeAgo(job[MOMENT[data.state]])),
+          h("td", { "data-label": "Details", class: "details" }, details(job, data.state)),
+          ctx.admin ? h("td", { "data-label": "Actions", class: "row-actions" }, rowAction(job)) : null,
+        ),
+      );
+      replace(
+        list,
+        h(
+          "div",
+          { class: "table-wrap" },
+          h(
+            "table",
+            { class: "table table-cards" },
+            h("caption", { class: "visually-hidden" }, `${label} jobs in ${queue}`),
+            h("thead", null, h("tr", null, headers.map((t) => h("th", { scope: "col" }, t)))),
+            h("tbody", null, rows),
+          ),
+        ),
+      );
+      if (focusedAction) {
+        const again = [...list.querySelectorAll("a, button")].find(
+          (x) => (x.getAttribute("aria-label") || x.getAttribute("href")) === focusedAction,
+        );
+        if (again) again.focus();
+      }
+    }
+    renderPager(data);
+  }
+
+  function renderPager(data) {
+    const first = data.total ? data.offset + 1 : 0;
+    const last = Math.min(data.offset + data.items.length, data.total);
+    const link = (label, offset, enabled, rel) =>
+      enabled
+        ? h("a", { href: queueHref(queue, { state: data.state, offset, ...(view.order !== "newest" ? { order: view.order } : {}) }), class: "btn", rel }, label)
+        : h("span", { class: "btn is-disabled", "aria-disabled": "true" }, label);
+    replace(
+      pager,
+      link("← Previous", Math.max(0, data.offset - LIMIT), data.offset > 0, "prev"),
+      h("span", { class: "pager-text" }, data.total ? `${fmtInt(first)}–${fmtInt(last)} of ${fmtInt(data.total)}` : "0 jobs"),
+      link("Next →", data.offset + LIMIT, data.offset + LIMIT < data.total, "next"),
+    );
+  }
+
+  async function load() {
+    const token = ++loadToken;
+    list.setAttribute("aria-busy", "true");
+    try {
+      const data = await api.jobs(queue, { state: view.state, offset: view.offset, limit: LIMIT, order: view.order });
+      if (token === loadToken) renderPage(data);
+    } catch (err) {
+      if (token !== loadToken) return;
+      replace(list, h("p", { class: "empty error-text" }, err.message));
+      replace(pager);
+    } finally {
+      if (token === loadToken) list.setAttribute("aria-busy", "false");
+    }
+  }
+
+  function applyView() {
+    STATES.forEach(([state]) => {
+      if (state === view.state) tabLinks[state].setAttribute("aria-current", "page");
+      else tabLinks[state].removeAttribute("aria-current");
+    });
+    orderSelect.value = view.order;
+    purgeButton.hidden = !PURGEABLE.has(view.state);
+    purgeButton.textContent = `Purge ${view.state}…`;
+    load();
+  }
+
+  // Live: the tab counts follow each snapshot, and the list is read again when its state's numbers move.
+  function onSnapshot(snapshot) {
+    const q = (snapshot.queues || []).find((x) => x.queue === queue);
+    if (!q) return;
+    stats = { ...q };
+    showPaused(Boolean(q.paused));
+    STATES.forEach(([state, , , read]) => {
+      if (read) setText(tabCounts[state], fmtInt(read(q)));
+    });
+    retryDeadButton.disabled = q.dead === 0;
+    const c = q.counters || {};
+    const signature = [q.queued, q.scheduled, q.active, q.dead, c.enqueued, c.succeeded, c.failed, c.retried, c.cancelled, c.requeued, c.expired].join(",");
+    if (lastSignature !== null && signature !== lastSignature && !reloadTimer) {
+      reloadTimer = setTimeout(() => {
+        reloadTimer = null;
+        load();
+      }, 750);
+    }
+    lastSignature = signature;
+  }
+
+  applyView();
+  const unsubscribe = ctx.live.subscribe(onSnapshot);
+
+  return {
+    el,
+    title: `${queue} · queue`,
+    heading,
+    key: `queue:${queue}`,
+    update(nextQuery) {
+      view = readQuery(nextQuery);
+      applyView();
+    },
+    dispose() {
+      unsubscribe();
+      clearTimeout(reloadTimer);
+    },
+  };
+}

@@ -1,0 +1,106 @@
+"""The dashboard on Starlette and FastAPI: the page, its files and the two event streams, as responses.
+
+The admin app (`admin.py`) and the FastAPI router call these after their access checks; what is answered
+is decided in `redisq.dashboard` (framework-free, shared with Flask). Streams are sse-starlette's
+`EventSourceResponse`: pings, the disconnect watch, and the end of every stream when uvicorn shuts down.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from redisq.core.client import RedisQ
+from redisq.core.errors import MissingDependency
+from redisq.core.job import JobState
+from redisq.dashboard import page, sse
+from redisq.dashboard.poller import AsyncFeed, Poller, job_chunk
+
+from . import admin_actions as actions
+from .errors import http_error
+
+
+def _json(status: int, body: Any) -> Response:
+    return Response(orjson.dumps(body), status, media_type="application/json")
+
+
+def _file(found: page.FileAnswer) -> Response:
+    return Response(found.body, found.status, headers=found.headers, media_type=found.media_type)
+
+
+def wants_page(request: Request) -> bool:
+    return page.prefers_html(request.headers.get("accept"))
+
+
+def page_response(request: Request) -> Response:
+    location = page.slash_redirect(request.scope["path"], request.url.query)
+    if location is not None:
+        return RedirectResponse(location, 307)
+    found = page.page()
+    if found is None:
+        return _json(*http_error(404, "the dashboard's files are not installed"))
+    return _file(found)
+
+
+def static_response(request: Request) -> Response:
+    found = page.static_file(str(request.path_params["file"]), request.headers.get("if-none-match"))
+    if found is None:
+        return _json(*http_error(404, "Not Found"))
+    return _file(found)
+
+
+def _event_source(body: AsyncIterator[bytes]) -> Response:
+    try:
+        from sse_starlette import EventSourceResponse
+    except ModuleNotFoundError as exc:
+        hint = "the dashboard's streams need sse-starlette: pip install 'redisq[asgi]'"
+        raise MissingDependency(hint) from exc
+    return EventSourceResponse(body, ping=sse.PING_S, sep="\n", headers=sse.HEADERS)
+
+
+async def _drain(feed: AsyncFeed) -> AsyncIterator[bytes]:
+    while (chunk := await feed.next()) is not None:
+        yield chunk.data
+        if chunk.last:
+            return
+
+
+def events_response(poller: Poller) -> Response:
+    """`M/_events`: the newest snapshot at once, then each change (at least every 15 s)."""
+
+    async def stream() -> AsyncIterator[bytes]:
+        # Subscribed when the body starts, not before: a HEAD request, answered without a body, never is.
+        feed = AsyncFeed()
+        poller.subscribe(feed)
+        try:
+            async for data in _drain(feed):
+                yield data
+        finally:
+            poller.unsubscribe(feed)
+
+    return _event_source(stream())
+
+
+async def job_events_response(rq: RedisQ, poller: Poller, queue: str, uid: str) -> Response:
+    """`M/{queue}/jobs/{uid}/events`; an unknown job raises here, before any stream (a 404)."""
+    body = await actions.job_detail(rq, queue, uid)
+    data = orjson.dumps(body)
+    first = job_chunk(data, JobState(body["state"]).is_final)
+
+    async def stream() -> AsyncIterator[bytes]:
+        yield first.data
+        if first.last:
+            return
+        feed = AsyncFeed()
+        poller.watch(body["id"], feed, data)
+        try:
+            async for chunk in _drain(feed):
+                yield chunk
+        finally:
+            poller.unwatch(body["id"], feed)
+
+    return _event_source(stream())

@@ -1,0 +1,65 @@
+"""The FastAPI app that the dashboard's browser tests serve with a real uvicorn, configured by environment.
+
+The admin router (and with it the dashboard) is mounted under a deeper prefix than usual, `/ops/queues`,
+to prove the page uses relative URLs only. A `role` cookie says who the browser is: `admin` or `read`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Cookie, FastAPI
+
+from redisq import RedisQ, WorkerSettings
+from redisq.fastapi import RedisQMiddleware, admin_router
+from redisq.integrations.asgi.auth import Access
+
+MOUNT = "/ops/queues"
+QUEUE = os.environ["DASHBOARD_QUEUE"]
+WORKER = WorkerSettings(
+    concurrency=4, lease_s=3.0, sweep_every_s=0.5, heartbeat_every_s=0.5, shutdown_grace_s=2
+)
+
+rq = RedisQ(default_queue=QUEUE)  # REDISQ_URL and REDISQ_PREFIX come from the test
+
+
+def role(value: str | None) -> Access | None:
+    return {"admin": Access.ADMIN, "read": Access.READ}.get(value or "")
+
+
+def auth(role_cookie: Annotated[str | None, Cookie(alias="role")] = None) -> Access | None:
+    return role(role_cookie)
+
+
+@rq.task(name="dashboard.echo", queue=QUEUE, retries=0)
+async def echo(value: Any) -> Any:
+    return value
+
+
+@rq.task(name="dashboard.fail", queue=QUEUE, retries=0)
+async def fail(message: str) -> None:
+    raise RuntimeError(message)
+
+
+@rq.task(name="dashboard.flaky", queue=QUEUE, retries=0)
+def flaky(flag: str) -> str:  # plain def: the worker runs it in a thread
+    """Fails until the file `flag` exists: a test retries it from the page once it has created the file."""
+    if not Path(flag).exists():
+        raise RuntimeError(f"no flag file at {flag}")
+    return "recovered"
+
+
+@rq.task(name="dashboard.work", queue=QUEUE, retries=0)
+async def work(steps: int, pause_s: float = 0.2) -> int:
+    for step in range(steps):
+        await rq.set_progress((step + 1) / steps, f"step {step + 1} of {steps}")
+        await asyncio.sleep(pause_s)
+    return steps
+
+
+app = FastAPI()
+app.add_middleware(RedisQMiddleware, redisq=rq, workers=1, worker_settings=WORKER)
+app.include_router(admin_router(rq, auth=auth), prefix=MOUNT)

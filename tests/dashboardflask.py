@@ -1,0 +1,61 @@
+"""The Flask app that the dashboard's browser tests serve with gunicorn; `flask redisq worker` runs its jobs.
+
+The same tasks, mount and `role` cookie as `dashboardapp.py`, the FastAPI twin.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Request
+
+from redisq.flask import RedisQ
+from redisq.integrations.asgi.auth import Access
+
+MOUNT = "/ops/queues"
+QUEUE = os.environ["DASHBOARD_QUEUE"]
+
+redisq = RedisQ()
+
+
+def auth(request: Request) -> Access | None:
+    return {"admin": Access.ADMIN, "read": Access.READ}.get(request.cookies.get("role") or "")
+
+
+@redisq.task(QUEUE, name="dashboard.echo", retries=0)
+def echo(value: Any) -> Any:
+    return value
+
+
+@redisq.task(QUEUE, name="dashboard.fail", retries=0)
+def fail(message: str) -> None:
+    raise RuntimeError(message)
+
+
+@redisq.task(QUEUE, name="dashboard.flaky", retries=0)
+def flaky(flag: str) -> str:
+    if not Path(flag).exists():
+        raise RuntimeError(f"no flag file at {flag}")
+    return "recovered"
+
+
+@redisq.task(QUEUE, name="dashboard.work", retries=0)
+def work(steps: int, pause_s: float = 0.2) -> int:
+    for step in range(steps):
+        redisq.client.set_progress_sync((step + 1) / steps, f"step {step + 1} of {steps}")
+        time.sleep(pause_s)
+    return steps
+
+
+app = Flask("dashboard-flask")
+app.config.update(
+    REDISQ_URL=os.environ.get("REDISQ_URL"),
+    REDISQ_PREFIX=os.environ.get("REDISQ_PREFIX", "redisq"),
+    REDISQ_DEFAULT_QUEUE=QUEUE,
+    REDISQ_QUEUES=QUEUE,
+)
+redisq.init_app(app)
+app.register_blueprint(redisq.admin_blueprint(auth=auth), url_prefix=MOUNT)

@@ -1,0 +1,479 @@
+"""The dashboard in a real browser (Debian's chromium driven by Playwright), served by real servers.
+
+Each test runs against FastAPI under uvicorn and against Flask under gunicorn (with `flask redisq worker`),
+the dashboard mounted at `/ops/queues/`, a `role` cookie saying who the browser is. Screenshots of every
+page go to tests/artifacts/ for a person to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, expect, sync_playwright
+
+from redisq.core.embedded import EmbeddedServer, free_port, start_embedded
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+BROWSER_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+MOUNT = "/ops/queues/"
+FLAVORS = ("fastapi", "flask")
+WAIT_MS = 10_000
+SCRIPT = "<script>alert(1)</script>"
+IMG = '"><img src=x onerror=alert(1)>'
+FINAL = {"succeeded", "dead", "cancelled", "expired"}
+DASH = "\u2013"  # the pager writes ranges with an en dash
+
+expect.set_options(timeout=WAIT_MS)
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, every: float = 0.05) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(every)
+
+
+# ---- the servers -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Served:
+    """One app under a real server, with its own Redis prefix and queue, and an admin client for its API."""
+
+    flavor: str
+    redis_url: str
+    queue: str = field(default_factory=lambda: f"dash-{uuid.uuid4().hex[:8]}")
+    prefix: str = field(default_factory=lambda: f"t{uuid.uuid4().hex[:12]}")
+    port: int = field(default_factory=free_port)
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{MOUNT}"
+
+    def start(self) -> Served:
+        env = {
+            **os.environ,
+            "REDISQ_URL": self.redis_url,
+            "REDISQ_PREFIX": self.prefix,
+            "DASHBOARD_QUEUE": self.queue,
+            "PYTHONPATH": str(ROOT),
+        }
+        if self.flavor == "fastapi":
+            self.spawn(
+                env,
+                "-m",
+                "uvicorn",
+                "tests.dashboardapp:app",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
+            )
+        else:
+            # gthread: each open event stream holds a thread, not the whole (sync) worker process. A stream
+            # whose browser left ends at its next write (a ping); shutdown waits at most the grace time.
+            self.spawn(
+                env,
+                *("-m", "gunicorn", "--worker-class", "gthread", "--threads", "16", "--workers", "1"),
+                *("--graceful-timeout", "3"),
+                *("--bind", f"127.0.0.1:{self.port}", "--log-level", "warning", "tests.dashboardflask:app"),
+            )
+            self.spawn(
+                env, "-m", "flask", "--app", "tests.dashboardflask:app", "redisq", "worker", "--grace", "2"
+            )
+        wait_until(self.answers, timeout=20)
+        return self
+
+    def spawn(self, env: dict[str, str], *args: str) -> None:
+        self.processes.append(subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env))
+
+    def answers(self) -> bool:
+        try:
+            with self.client() as client:
+                return client.get(MOUNT).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(
+            base_url=f"http://127.0.0.1:{self.port}",
+            cookies={"role": "admin"},
+            headers={"accept": "application/json"},
+            timeout=5,
+        )
+
+    def api(self, method: str, path: str, **kwargs: Any) -> Any:
+        with self.client() as client:
+            response = client.request(method, f"{MOUNT}{path}", **kwargs)
+        assert response.status_code < 300, response.text
+        return response.json()
+
+    def enqueue(self, task: str, *args: Any, **options: Any) -> str:
+        body = {"task": f"dashboard.{task}", "args": list(args), **options}
+        uid: str = self.api("POST", f"{self.queue}/jobs", json=body)["id"].rpartition(":")[2]
+        return uid
+
+    def job(self, uid: str) -> dict[str, Any]:
+        job: dict[str, Any] = self.api("GET", f"{self.queue}/jobs/{uid}")
+        return job
+
+    def wait_final(self, uid: str) -> dict[str, Any]:
+        wait_until(lambda: self.job(uid)["state"] in FINAL)
+        return self.job(uid)
+
+    def wait_idle(self) -> None:
+        def idle() -> bool:
+            stats = self.api("GET", self.queue)
+            return bool(stats["queued"] == stats["active"] == stats["scheduled"] == 0)
+
+        wait_until(idle)
+
+
+@pytest.fixture(scope="module", params=FLAVORS)
+def served(request: pytest.FixtureRequest, redis_url: str) -> Iterator[Served]:
+    app = Served(request.param, redis_url).start()
+    yield app
+    app.stop()
+
+
+# ---- the browser -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    # Module scope, not session: while Playwright's sync API runs, its event loop is the thread's running
+    # loop, and the suite's async tests (pytest-asyncio) cannot start their own until it stops.
+    if not CHROMIUM.exists():
+        pytest.fail(f"the browser tests need Debian's chromium at {CHROMIUM}: apt-get install chromium")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=BROWSER_ARGS)
+        yield launched
+        launched.close()
+
+
+@dataclass
+class Watch:
+    """What a page did that it must not: open dialogs, throw, or break its Content Security Policy."""
+
+    dialogs: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def console(self, message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            self.errors.append(message.text)
+
+    def check(self) -> None:
+        assert self.dialogs == [], f"a dialog opened: {self.dialogs}"
+        assert self.errors == [], f"the page failed: {self.errors}"
+
+
+@dataclass
+class Session:
+    context: BrowserContext
+    page: Page
+    watch: Watch
+
+
+@pytest.fixture
+def open_page(browser: Browser) -> Iterator[Callable[..., Session]]:
+    """`open_page(served, role="admin", phone=False)`: a fresh browser context on the dashboard."""
+    sessions: list[Session] = []
+
+    def open_(served: Served, role: str = "admin", phone: bool = False, hash: str = "#/") -> Session:
+        viewport = {"width": 390, "height": 844} if phone else {"width": 1280, "height": 860}
+        context = browser.new_context(viewport=viewport, device_scale_factor=1, is_mobile=phone)
+        context.add_cookies([{"name": "role", "value": role, "url": served.url}])
+        page = context.new_page()
+        watch = Watch()
+        page.on("dialog", lambda dialog: (watch.dialogs.append(dialog.message), dialog.dismiss()))
+        page.on("pageerror", lambda error: watch.errors.append(str(error)))
+        page.on("console", watch.console)
+        page.goto(served.url + hash)
+        session = Session(context, page, watch)
+        sessions.append(session)
+        return session
+
+    yield open_
+    for session in sessions:
+        session.context.close()
+    for session in sessions:
+        session.watch.check()
+
+
+def shot(page: Page, served: Served, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{served.flavor}-{name}.png"), full_page=True)
+
+
+def card(page: Page, served: Served) -> Any:
+    return page.locator(f'article.queue-card[data-queue="{served.queue}"]')
+
+
+def count(page: Page, served: Served, label: str) -> Any:
+    return card(page, served).locator(f".count-{label.lower()} .count-value")
+
+
+# ---- the tests ---------------------------------------------------------------------------------------
+
+
+def test_the_page_parses_no_data_as_html_and_uses_relative_urls() -> None:
+    """What the browser tests show for two payloads, held for every value: no script of the dashboard
+    uses a DOM sink that parses HTML, and the page loads nothing inline or from an absolute URL."""
+    static = ROOT / "redisq" / "dashboard" / "static"
+    sinks = re.compile(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function|srcdoc")
+    for script in static.glob("*.js"):
+        assert not sinks.search(script.read_text()), script.name
+    page = (static / "index.html").read_text()
+    assert re.findall(r"<script[^>]*>", page) == ['<script type="module" src="_static/app.js">']
+    assert not re.search(r"\son[a-z]+=|\sstyle=|<style", page)
+    for url in re.findall(r'(?:src|href)="([^"]*)"', page):
+        assert not url.startswith(("/", "http:", "https:")), url
+
+
+def test_overview_loads_under_the_prefix(served: Served, open_page: Callable[..., Session]) -> None:
+    page = open_page(served).page
+    expect(card(page, served)).to_be_visible()
+    expect(page.locator("#live")).to_have_text("Live")
+    assert page.evaluate("document.querySelector('script[src]').src") == f"{served.url}_static/app.js"
+    expect(page.locator(".summary-item").filter(has_text="Workers alive").locator("dd")).not_to_have_text("0")
+    # Links are routes of the page itself; the queue's opens its jobs.
+    card(page, served).get_by_role("link", name=served.queue, exact=True).click()
+    expect(page.locator("h1")).to_have_text(served.queue)
+    assert page.url == f"{served.url}#/queues/{served.queue}"
+    page.go_back()
+    expect(card(page, served)).to_be_visible()
+    shot(page, served, "overview")
+    phone = open_page(served, phone=True).page
+    expect(card(phone, served)).to_be_visible()
+    shot(phone, served, "overview-phone")
+
+
+def test_counts_change_live_without_reload(served: Served, open_page: Callable[..., Session]) -> None:
+    served.wait_idle()
+    page = open_page(served).page
+    expect(count(page, served, "queued")).to_have_text("0")
+    succeeded = int(count(page, served, "succeeded").inner_text().replace(",", ""))
+    page.evaluate("window.__sameDocument = true")
+    served.api("POST", f"{served.queue}/pause")
+    try:
+        for n in range(3):
+            served.enqueue("echo", n)
+        expect(count(page, served, "queued")).to_have_text("3")
+        expect(card(page, served).locator(".badge-paused")).to_be_visible()
+    finally:
+        served.api("POST", f"{served.queue}/resume")
+    expect(count(page, served, "queued")).to_have_text("0")
+    expect(count(page, served, "succeeded")).to_have_text(str(succeeded + 3))
+    expect(card(page, served).locator(".badge-paused")).to_be_hidden()
+    assert page.evaluate("window.__sameDocument") is True  # updated in place: the page never reloaded
+
+
+def test_retry_from_the_job_page(served: Served, open_page: Callable[..., Session], tmp_path: Path) -> None:
+    flag = tmp_path / "flag"
+    uid = served.enqueue("flaky", str(flag))
+    assert served.wait_final(uid)["state"] == "dead"
+    page = open_page(served, hash=f"#/jobs/{served.queue}/{uid}").page
+    expect(page.locator(".facts .badge")).to_have_text("dead")
+    expect(page.locator(".error-line")).to_contain_text("no flag file at")
+    shot(page, served, "job-dead")
+    flag.write_text("ok")
+    page.get_by_role("button", name="Retry").click()
+    # The job page follows the job's own stream: it turns succeeded and shows the result, with no reload.
+    expect(page.locator(".facts .badge")).to_have_text("succeeded")
+    expect(page.locator("#outcome-title")).to_have_text("Result")
+    expect(page.locator("pre[aria-label='Result']")).to_have_text('"recovered"')
+    assert served.job(uid)["state"] == "succeeded"
+    shot(page, served, "job-succeeded")
+
+
+def test_job_values_stay_text(served: Served, open_page: Callable[..., Session]) -> None:
+    echoed = served.enqueue("echo", {"html": SCRIPT, "attr": IMG, SCRIPT: [IMG]})
+    failed = served.enqueue("fail", f"{SCRIPT} {IMG}")
+    assert served.wait_final(echoed)["state"] == "succeeded"
+    assert served.wait_final(failed)["state"] == "dead"
+    session = open_page(served, hash=f"#/jobs/{served.queue}/{echoed}")
+    page = session.page
+    arguments = page.locator("pre[aria-label='Positional arguments']")
+    expect(arguments).to_contain_text(SCRIPT)
+    expect(arguments).to_contain_text("<img src=x onerror=alert(1)>")
+    expect(page.locator("pre[aria-label='Result']")).to_contain_text(SCRIPT)
+    page.goto(f"{served.url}#/jobs/{served.queue}/{failed}")
+    expect(page.locator(".error-line")).to_have_text(f"RuntimeError: {SCRIPT} {IMG}")
+    expect(page.locator(".traceback")).to_contain_text(f"{SCRIPT} {IMG}")
+    shot(page, served, "job-xss")
+    page.goto(f"{served.url}#/queues/{served.queue}?state=dead")
+    expect(page.locator(f'tr[data-uid="{failed}"] .details')).to_contain_text(f"{SCRIPT} {IMG}")
+    page.wait_for_timeout(300)  # a little time for anything that would run late
+    assert page.locator("img").count() == 0
+    assert page.locator("script").count() == 1  # the app's own module, nothing parsed from data
+    assert session.watch.dialogs == []
+
+
+def test_queue_page_pages_finds_promotes_and_purges(
+    served: Served, open_page: Callable[..., Session]
+) -> None:
+    served.wait_idle()
+    served.api("POST", f"{served.queue}/pause")
+    try:
+        uids = [served.enqueue("echo", n) for n in range(30)]
+        later = served.enqueue("echo", "later", delay_s=3600)
+        page = open_page(served, hash=f"#/queues/{served.queue}").page
+        expect(page.locator(".pager-text")).to_have_text(f"1{DASH}25 of 30")
+        expect(page.locator(".job-list tbody tr")).to_have_count(25)
+        expect(page.get_by_role("button", name="Resume queue")).to_be_visible()
+        shot(page, served, "queue")
+        page.get_by_role("link", name="Next →").click()
+        expect(page.locator(".pager-text")).to_have_text(f"26{DASH}30 of 30")
+        expect(page.locator(".job-list tbody tr")).to_have_count(5)
+        # Oldest first, the first page starts with the first job enqueued.
+        page.get_by_label("Order").select_option("oldest")
+        expect(page.locator(".job-list tbody tr").first).to_have_attribute("data-uid", uids[0])
+
+        page.get_by_label("Find a job by id").fill(uids[7])
+        page.get_by_role("button", name="Find").click()
+        expect(page.locator(".job-id")).to_have_text(f"{served.queue}:{uids[7]}")
+        page.go_back()
+        page.get_by_label("Find a job by id").fill("no-such-job")
+        page.get_by_role("button", name="Find").click()
+        expect(page.locator(".search-status")).to_contain_text("No job")
+
+        page.get_by_role("link", name="Scheduled").click()
+        expect(page.locator(f'tr[data-uid="{later}"]')).to_be_visible()
+        page.get_by_role("button", name=f"Run now: {later}").click()
+        expect(page.locator(".job-list .empty")).to_have_text("No scheduled jobs.")
+        assert served.job(later)["state"] == "queued"
+
+        page.get_by_role("link", name="Queued").click()
+        expect(page.locator(".pager-text")).to_have_text(f"1{DASH}25 of 31")
+        page.get_by_role("button", name="Purge queued…").click()
+        dialog = page.get_by_role("dialog")
+        expect(dialog).to_contain_text("31 queued jobs")
+        dialog.get_by_role("button", name="Delete queued jobs").click()
+        expect(page.locator(".job-list .empty")).to_have_text("No queued jobs.")
+        assert served.api("GET", served.queue)["queued"] == 0
+    finally:
+        served.api("POST", f"{served.queue}/resume")
+
+
+def test_workers_and_live_progress(served: Served, open_page: Callable[..., Session]) -> None:
+    uid = served.enqueue("work", 16, 0.25)
+    wait_until(lambda: served.job(uid)["state"] == "active")
+    page = open_page(served, hash="#/workers").page
+    row = page.locator("tbody tr").filter(has_text=served.queue)
+    expect(row).to_be_visible()
+    expect(row.locator('td[data-label="PID"]')).not_to_be_empty()
+    link = page.locator(f'a[href="#/jobs/{served.queue}/{uid}"]')
+    if served.flavor == "fastapi":  # its worker beats every 0.5 s; `flask redisq worker` every 5 s
+        expect(link).to_be_visible()
+        shot(page, served, "workers")
+        link.click()
+    else:
+        shot(page, served, "workers")
+        page.get_by_role("link", name="Overview", exact=True).click()
+        card(page, served).get_by_role("link", name=f"Active jobs in {served.queue}").click()
+        page.get_by_role("link", name=uid).click()
+    expect(page.locator(".facts .badge")).to_have_text("active")
+    expect(page.locator(".progress-text")).to_contain_text("step")
+    first = float(page.locator("#job-progress").evaluate("bar => bar.value"))
+    shot(page, served, "job-progress")
+    wait_until(lambda: float(page.locator("#job-progress").evaluate("bar => bar.value")) > first)
+    expect(page.locator(".facts .badge")).to_have_text("succeeded")
+    expect(page.locator(".progress-text")).to_have_text("100% · step 16 of 16")
+
+
+def test_readers_are_offered_no_actions(served: Served, open_page: Callable[..., Session]) -> None:
+    dead = served.enqueue("fail", "for readers")
+    assert served.wait_final(dead)["state"] == "dead"
+    page = open_page(served, role="read", hash=f"#/queues/{served.queue}?state=dead").page
+    expect(page.locator(f'tr[data-uid="{dead}"]')).to_be_visible()
+    assert page.evaluate("document.body.dataset.access") == "read"
+    assert page.locator("[data-action]").count() == 0
+    assert page.get_by_role("button", name="Retry all dead").count() == 0
+    shot(page, served, "queue-reader")
+    page.get_by_role("link", name=dead).click()
+    expect(page.locator(".facts .badge")).to_have_text("dead")
+    assert page.locator("main button").count() == 0
+    shot(page, served, "job-reader")
+
+
+class OwnRedis:
+    """A Redis server that a test stops and starts again on the same port."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.server: EmbeddedServer | None = start_embedded(port=self.port)
+        self.url = self.server.url
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+    def start(self) -> None:
+        self.server = start_embedded(port=self.port)
+
+
+@pytest.fixture(params=FLAVORS)
+def own_redis(request: pytest.FixtureRequest) -> Iterator[tuple[Served, OwnRedis]]:
+    redis = OwnRedis()
+    app = Served(request.param, redis.url).start()
+    try:
+        yield app, redis
+    finally:
+        app.stop()
+        redis.stop()
+
+
+def test_banner_while_redis_is_down(
+    own_redis: tuple[Served, OwnRedis], open_page: Callable[..., Session]
+) -> None:
+    served, redis = own_redis
+    served.enqueue("echo", 1)
+    page = open_page(served).page
+    banner = page.locator("#banner")
+    expect(card(page, served)).to_be_visible()
+    expect(banner).to_be_hidden()
+    page.evaluate("window.__sameDocument = true")
+    redis.stop()
+    expect(banner).to_contain_text("Redis is unreachable")
+    expect(page.locator("#live")).to_have_text("Offline")
+    shot(page, served, "redis-down")
+    redis.start()
+    expect(banner).to_be_hidden()
+    expect(page.locator("#live")).to_have_text("Live")
+    expect(card(page, served)).to_be_visible()
+    assert page.evaluate("window.__sameDocument") is True
