@@ -77,3 +77,8 @@ async def running_worker(
     finally:
         worker.stop()
         await asyncio.wait_for(task, 30)
+
+
+# The dashboard stream tests' fixtures live with their helpers; importing them here makes them visible to
+# every test module (a test module that imported them itself would shadow them with its parameters).
+from .dashboardstreamkit import assets, gunicorn, streams  # noqa: E402, F401

@@ -129,15 +129,16 @@ def test_sigkill_three_times_mid_run_loses_no_job(fault: Fault) -> None:
 
         fault.wait(kill_point, 60, f"{threshold} jobs succeeded and {stranded} recovered")
         worker.kill()
-        time.sleep(0.05)  # requests the worker wrote before it died are still read and run by Redis
+        # Restart once the dead worker's leases have lapsed, as a supervisor with a restart delay would:
+        # the new worker's first sweep then takes them back while the run goes on. Counted only now:
+        # requests the worker wrote before it died may still be run by Redis for a while (on a loaded
+        # machine, more than the 50 ms this once waited), and with no worker alive nothing else moves.
+        time.sleep(1.2)
         s = fault.stats()
         assert s.succeeded < total, f"the run ended before the kill (stats {s}): make the jobs slower"
         assert s.active > 0, "the kill caught no job in flight"
         at_kill.append(s)
         stranded += s.active
-        # Restart once the dead worker's leases have lapsed, as a supervisor with a restart delay would:
-        # the new worker's first sweep then takes them back while the run goes on.
-        time.sleep(1.2)
         worker = fault.workers.start(concurrency=concurrency, lease=1)
 
     final = fault.wait(lambda: _all_done(fault, total), 60, f"all {total} jobs succeeded")
