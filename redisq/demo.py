@@ -236,7 +236,8 @@ def banner(console: Console, example: ModuleType, base_url: str, asked_port: int
     for label, value in (
         ("Redis", f"{redis_url}{where}"),
         ("App", f"{base_url}/docs"),
-        ("Admin API", f"{base_url}/queues/"),
+        ("Dashboard", f"{base_url}/login?token={token}  (sets a cookie, opens {base_url}/queues/)"),
+        ("Admin API", f"{base_url}/queues/  (JSON for non-browsers)"),
         ("Admin token", f"{token}  (Authorization: Bearer <token>, or Authorize in /docs)"),
         ("Health", f"{base_url}/health"),
         ("Try", f"curl -H 'Authorization: Bearer {token}' {base_url}/queues/"),

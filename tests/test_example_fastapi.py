@@ -137,3 +137,16 @@ async def test_health_and_job_status_routes(client: httpx.AsyncClient) -> None:
     for missing in ("nonsense", "emails:0123456789abcdef0123456789abcdef"):
         assert (await client.get(f"/jobs/{missing}")).status_code == 404
     assert (await client.get("/docs")).status_code == 200
+
+
+async def test_the_dashboard_opens_in_a_browser_after_login(client: httpx.AsyncClient) -> None:
+    browser = {"accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    assert (await client.get("/login", params={"token": "wrong"})).status_code == 403
+    assert (await client.get("/queues/", headers=browser)).status_code == 401  # no cookie yet
+    login = await client.get("/login", params={"token": TOKEN})
+    assert login.status_code == 303 and login.headers["location"] == "queues/"
+    cookie = login.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie and "path=/queues" in cookie
+    page = await client.get("/queues/", headers=browser)  # httpx keeps the cookie, as a browser does
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert (await client.get("/queues/_me")).json() == {"access": "admin"}

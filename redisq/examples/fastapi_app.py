@@ -34,7 +34,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException
+from fastapi import Cookie, Depends, FastAPI, HTTPException
+from fastapi.responses import RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
@@ -107,18 +108,25 @@ async def deliver_webhook(url: str, event: dict[str, Any]) -> dict[str, Any]:
     return {"url": url, "status": status, "attempt": attempt}
 
 
-# ---- the admin API's access: a bearer token ----
+# ---- the admin API's access: a bearer token, or a cookie for the dashboard in a browser ----
 
 # auto_error=False: a request without the header reaches require_admin, which refuses it; the admin API
 # then answers 401 in its own JSON shape. Declaring the scheme also puts an "Authorize" button in /docs.
 bearer = HTTPBearer(auto_error=False, description="the ADMIN_TOKEN of this app")
+SESSION_COOKIE = "admin_session"
 
 
-async def require_admin(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> bool:
-    if credentials is None:
-        return False
+def is_admin_token(given: str | None) -> bool:
     # compare_digest: the time taken does not tell an attacker how much of a guess was right
-    return secrets.compare_digest(credentials.credentials.encode(), ADMIN_TOKEN.encode())
+    return given is not None and secrets.compare_digest(given.encode(), ADMIN_TOKEN.encode())
+
+
+async def require_admin(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    session: Annotated[str | None, Cookie(alias=SESSION_COOKIE)] = None,
+) -> bool:
+    # A browser cannot put a header on the dashboard's event stream: it sends the cookie that /login set.
+    return is_admin_token(credentials.credentials if credentials else None) or is_admin_token(session)
 
 
 @asynccontextmanager
@@ -136,6 +144,18 @@ app = FastAPI(title="redisq example shop", lifespan=lifespan)
 app.add_middleware(RedisQMiddleware, redisq=rq, workers=1)
 app.include_router(admin_router(rq, auth=require_admin), prefix="/queues", tags=["queues"])
 app.include_router(health_router(rq), prefix="/health")  # /health (readiness, 200 or 503), /health/live
+
+
+@app.get("/login", include_in_schema=False)
+async def login(token: str) -> Response:
+    """Open the dashboard in a browser: `/login?token=...` (what `redisq demo` prints). A real app logs
+    people in its own way; the cookie is HttpOnly and SameSite=Strict, and the admin API refuses
+    cross-site writes anyway. Behind HTTPS, add secure=True."""
+    if not is_admin_token(token):
+        raise HTTPException(status_code=403, detail="wrong token")
+    response = RedirectResponse("queues/", status_code=303)
+    response.set_cookie(SESSION_COOKIE, token, path="/queues", httponly=True, samesite="strict")
+    return response
 
 
 class Signup(BaseModel):
