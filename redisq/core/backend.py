@@ -57,7 +57,8 @@ def unavailable_as_redisq_error() -> Iterator[None]:
         raise RedisUnavailable(f"Redis is unavailable: {exc}") from exc
 
 
-def _drive(op: Op[T], first: bool, reply: Any) -> tuple[bool, Request | T]:
+def drive(op: Op[T], first: bool, reply: Any) -> tuple[bool, Request | T]:
+    """Advance an operation by one step: (False, its next request) or (True, its value)."""
     try:
         return False, (next(op) if first else op.send(reply))
     except StopIteration as stop:
@@ -123,10 +124,10 @@ class AsyncBackend:
 
     async def run(self, op: Op[T]) -> T:
         with unavailable_as_redisq_error():
-            done, request = _drive(op, True, None)
+            done, request = drive(op, True, None)
             while not done:
                 reply = await self.execute(request)  # type: ignore[arg-type]
-                done, request = _drive(op, False, reply)
+                done, request = drive(op, False, reply)
             return request  # type: ignore[return-value]
 
     async def execute(self, request: Request) -> Any:
@@ -186,10 +187,10 @@ class SyncBackend:
 
     def run(self, op: Op[T]) -> T:
         with unavailable_as_redisq_error():
-            done, request = _drive(op, True, None)
+            done, request = drive(op, True, None)
             while not done:
                 reply = self.execute(request)  # type: ignore[arg-type]
-                done, request = _drive(op, False, reply)
+                done, request = drive(op, False, reply)
             return request  # type: ignore[return-value]
 
     def execute(self, request: Request) -> Any:

@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from typing import Any, TypedDict
 
 from redisq.core import ops
-from redisq.core.backend import Command, Op, Request, Single
+from redisq.core.backend import Command, Op, Request, Single, drive
 from redisq.core.errors import JobNotFound
 from redisq.core.job import JobInfo
 from redisq.core.keys import GlobalKeys, QueueKeys, split_job_id
@@ -62,13 +62,6 @@ class Snapshot(TypedDict):
 # ---- running several operations as one ---------------------------------------------------------------
 
 
-def _advance(op: Op[Any], reply: Any, first: bool) -> tuple[bool, Any]:
-    try:
-        return False, (next(op) if first else op.send(reply))
-    except StopIteration as stop:
-        return True, stop.value
-
-
 def gather(operations: Sequence[Op[Any]]) -> Op[list[Any]]:
     """Run operations side by side: each round trip sends the pending requests of all of them at once.
 
@@ -77,7 +70,7 @@ def gather(operations: Sequence[Op[Any]]) -> Op[list[Any]]:
     results: list[Any] = [None] * len(operations)
     pending: dict[int, Request] = {}
     for i, op in enumerate(operations):
-        done, value = _advance(op, None, first=True)
+        done, value = drive(op, True, None)
         if done:
             results[i] = value
         else:
@@ -93,7 +86,7 @@ def gather(operations: Sequence[Op[Any]]) -> Op[list[Any]]:
         pending = {}
         for i, start, count, as_list in spans:
             reply = replies[start : start + count] if as_list else replies[start]
-            done, value = _advance(operations[i], reply, first=False)
+            done, value = drive(operations[i], False, reply)
             if done:
                 results[i] = value
             else:
