@@ -177,7 +177,7 @@ async def test_stats_of_many_queues_and_per_minute_history(rq: RedisQ, queue: st
             with contextlib.suppress(JobFailed):
                 await job.result(timeout=5)
     mine, theirs = await rq.stats_many([queue, other])
-    assert (mine.queue, mine.succeeded, mine.dead) == (queue, 6, 3)
+    assert (mine.queue, mine.succeeded, mine.dead, mine.succeeded_kept) == (queue, 6, 3, 6)
     assert (theirs.queue, theirs.queued) == (other, 1)
     history = await rq.history(queue, minutes=5)
     assert len(history) == 5 and history[-1][0] == rq.now_ms() // 60_000

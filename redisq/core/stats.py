@@ -34,6 +34,7 @@ class QueueStats:
     failures_per_minute: float
     oldest_queued_age_s: float | None  # of the job at the head of the queue
     paused: bool = False  # workers fetch nothing from it until it is resumed
+    succeeded_kept: int = 0  # finished records still listed (the index is trimmed; the counter is not)
 
     @property
     def succeeded(self) -> int:
@@ -53,7 +54,7 @@ def _rolling(now_ms: int, current: Any, previous: Any) -> float:
 
 
 def parse_stats(queue: str, now_ms: int, reply: list[Any]) -> QueueStats:
-    queued, scheduled, active, dead, flat, head_at, this_minute, last_minute, paused = reply
+    queued, scheduled, active, dead, flat, head_at, this_minute, last_minute, paused, kept = reply
     counters = dict.fromkeys(COUNTERS, 0)
     for i in range(0, len(flat), 2):
         counters[flat[i].decode()] = int(flat[i + 1])
@@ -69,6 +70,7 @@ def parse_stats(queue: str, now_ms: int, reply: list[Any]) -> QueueStats:
         failures_per_minute=_rolling(now_ms, this_minute[1], last_minute[1]),
         oldest_queued_age_s=max(0.0, (now_ms - int(head_at)) / 1000) if head_at else None,
         paused=bool(paused),
+        succeeded_kept=int(kept),
     )
 
 

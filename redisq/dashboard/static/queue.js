@@ -22,7 +22,7 @@ const STATES = [
   ["queued", "Queued", "Enqueued", (q) => q.queued],
   ["scheduled", "Scheduled", "Due", (q) => q.scheduled],
   ["active", "Active", "Started", (q) => q.active],
-  ["succeeded", "Succeeded", "Finished", null], // the index is trimmed; its size is the page's total
+  ["succeeded", "Succeeded", "Finished", (q) => q.succeeded_kept], // records kept (the index is trimmed)
   ["dead", "Dead", "Died", (q) => q.dead],
 ];
 const PURGEABLE = new Set(["queued", "scheduled", "succeeded", "dead"]);

@@ -16,7 +16,6 @@ from typing import Any, Literal, get_args
 
 import orjson
 
-from redisq.core.backend import Command, Op
 from redisq.core.client import RedisQ
 from redisq.core.errors import InvalidArguments, InvalidJobId, SerializationError
 from redisq.core.job import JobState
@@ -178,21 +177,14 @@ async def queue_stats(rq: RedisQ, queue: str) -> QueueSummary:
     return queue_summary(await rq.stats(queue))
 
 
-def _index_size(rq: RedisQ, queue: str, state: JobState) -> Op[int]:
-    # The core's QueueStats has no gauge for the succeeded index (its counter counts every success ever,
-    # the index is trimmed), so that one total is read here: one ZCARD, O(1).
-    return int((yield Command(("ZCARD", rq.queue_keys(queue).part(state.value)))))
-
-
 async def _total(rq: RedisQ, queue: str, state: JobState) -> int:
-    if state is JobState.SUCCEEDED:
-        return await rq.backend().run(_index_size(rq, queue, state))
     gauges = await rq.stats(queue)
     by_state = {
         JobState.QUEUED: gauges.queued,
         JobState.SCHEDULED: gauges.scheduled,
         JobState.ACTIVE: gauges.active,
         JobState.DEAD: gauges.dead,
+        JobState.SUCCEEDED: gauges.succeeded_kept,
     }
     return by_state[state]
 

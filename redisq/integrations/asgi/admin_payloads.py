@@ -21,6 +21,7 @@ class QueueSummary(TypedDict):
     scheduled: int
     active: int
     dead: int
+    succeeded_kept: int
     counters: dict[str, int]
     throughput_per_minute: float
     failures_per_minute: float
@@ -113,6 +114,7 @@ def queue_summary(stats: QueueStats) -> QueueSummary:
         "scheduled": stats.scheduled,
         "active": stats.active,
         "dead": stats.dead,
+        "succeeded_kept": stats.succeeded_kept,
         "counters": dict(stats.counters),
         "throughput_per_minute": stats.throughput_per_minute,
         "failures_per_minute": stats.failures_per_minute,

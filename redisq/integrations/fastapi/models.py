@@ -26,6 +26,7 @@ class QueueStatsModel(BaseModel):
     scheduled: int
     active: int
     dead: int = Field(description="dead letters kept now")
+    succeeded_kept: int = Field(description="finished jobs still listed (that index is trimmed)")
     counters: dict[str, int] = Field(
         description="totals since the queue began: enqueued, succeeded, failed, ..."
     )
