@@ -200,3 +200,13 @@ async def test_enqueue_by_name_refuses_json_of_the_wrong_plain_type(rq: RedisQ) 
     ):
         with pytest.raises(InvalidArguments):
             rq.call_by_name("reports.typed", args, kwargs)
+
+
+async def test_enqueue_by_name_takes_per_call_options(rq: RedisQ, queue: str) -> None:
+    @rq.task(name="reports.later")
+    async def later(report_id: int) -> None: ...
+
+    other = f"{queue}-other"
+    job = (await rq.enqueue_many([rq.call_by_name("reports.later", [1], queue=other, delay_s=60)]))[0]
+    info = await job.info()
+    assert (job.queue, info.state) == (other, JobState.SCHEDULED)

@@ -250,9 +250,10 @@ class RedisQ:
         return Job(self, job_id)
 
     def call_by_name(
-        self, name: str, args: Sequence[Any] = (), kwargs: dict[str, Any] | None = None
+        self, name: str, args: Sequence[Any] = (), kwargs: dict[str, Any] | None = None, **options: Any
     ) -> JobSpec:
-        """A spec for a registered task from untrusted arguments (e.g. JSON over HTTP), checked now.
+        """A spec for a registered task from untrusted arguments (e.g. JSON over HTTP), checked now;
+        `options` are those of `task.with_options` (queue, delay_s, priority, ...).
 
         Raises TaskNotFound, or InvalidArguments when they do not fit the task's signature and types.
         """
@@ -260,7 +261,7 @@ class RedisQ:
         kwargs = kwargs or {}
         try:
             task.coerce.check_plain_types(*task.coerce(list(args), dict(kwargs)))
-            return task.call(*args, **kwargs)
+            return (task.with_options(**options) if options else task).call(*args, **kwargs)
         except Exception as exc:  # binding or converting: TypeError, ValueError, pydantic's errors
             raise InvalidArguments(f"arguments do not fit {name}: {exc}") from exc
 

@@ -17,7 +17,7 @@ from typing import Any, Literal, get_args
 import orjson
 
 from redisq.core.client import RedisQ
-from redisq.core.errors import InvalidArguments, InvalidJobId, SerializationError
+from redisq.core.errors import InvalidJobId
 from redisq.core.job import JobState
 from redisq.core.jobs import Job
 from redisq.core.keys import ID_SEPARATOR
@@ -252,12 +252,7 @@ async def enqueue(rq: RedisQ, queue: str, body: object) -> Enqueued:
         options["delay_s"] = request.delay_s
     if request.priority is not None:
         options["priority"] = request.priority
-    try:
-        rq.call_by_name(request.task, request.args, request.kwargs)  # TaskNotFound, InvalidArguments
-        spec = rq.get_task(request.task).with_options(**options).call(*request.args, **request.kwargs)
-    except SerializationError:
-        raise
-    except TypeError as exc:  # a keyword that collides with call()'s own parameters
-        raise InvalidArguments(f"arguments do not fit {request.task}: {exc}") from exc
+    # TaskNotFound, InvalidArguments (also for a keyword that collides with call()'s own parameters)
+    spec = rq.call_by_name(request.task, request.args, request.kwargs, **options)
     job = (await rq.enqueue_many([spec]))[0]
     return {"id": job.id, "queue": job.queue, "task": request.task, "created": job.created}
