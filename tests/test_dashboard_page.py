@@ -117,6 +117,19 @@ def test_frames() -> None:
     assert sse.comment("ping\nx") == b": ping x\n\n"
 
 
+def record_requests(backend: Any) -> list[Any]:
+    """Every request the backend sends from now on (one entry per round trip), in order."""
+    sent: list[Any] = []
+    execute = backend.execute
+
+    async def recording(request: Any) -> Any:
+        sent.append(request)
+        return await execute(request)
+
+    backend.execute = recording
+    return sent
+
+
 async def test_a_poll_is_one_round_trip(rq: RedisQ, queue: str) -> None:
     """After the first poll has learned the names, each poll is one pipelined request."""
     task = rq.task(name="dash.noop", queue=queue)(lambda: None)
@@ -125,14 +138,7 @@ async def test_a_poll_is_one_round_trip(rq: RedisQ, queue: str) -> None:
     minute = int(time.time() // 60)
     await rq.backend().client.hset(keys.minute(minute - 5), mapping={"succeeded": 3, "failed": 1})
     backend = rq.backend()
-    sent: list[Any] = []
-    execute = backend.execute
-
-    async def recording(request: Any) -> Any:
-        sent.append(request)
-        return await execute(request)
-
-    backend.execute = recording  # type: ignore[method-assign]
+    sent = record_requests(backend)
     memory = PollMemory()
     options: dict[str, Any] = {"registered": [queue], "worker_ttl_ms": 15_000, "jobs": [job.id]}
     async with running_worker(rq, queues=["elsewhere"]):  # a live worker, and a heartbeat to read
@@ -155,14 +161,7 @@ async def test_list_queues_reads_every_queue_in_one_round_trip(rq: RedisQ) -> No
     names = [f"q-{uuid.uuid4().hex[:8]}" for _ in range(5)]
     await rq.enqueue_many([rq.task(name=f"dash.{n}", queue=n)(lambda: None).call() for n in names])
     backend = rq.backend()
-    sent: list[Any] = []
-    execute = backend.execute
-
-    async def recording(request: Any) -> Any:
-        sent.append(request)
-        return await execute(request)
-
-    backend.execute = recording  # type: ignore[method-assign]
+    sent = record_requests(backend)
     listed = await admin_actions.list_queues(rq)
     assert sorted(q["queue"] for q in listed["queues"]) == sorted(names)
     assert len(sent) == 2  # the known queues, then every queue's stats in one pipeline
