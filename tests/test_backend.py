@@ -5,11 +5,17 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+import time
 import warnings
 
+import pytest
 import redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
-from redisq import RedisQ
+from redisq import RedisQ, RedisUnavailable
+from redisq.core import ops
+from redisq.core.backend import AsyncBackend
 
 
 async def queued_count(rq: RedisQ, queue: str) -> int:
@@ -67,6 +73,30 @@ async def test_a_call_cancelled_while_waiting_leaves_no_reply_behind(rq: RedisQ,
         await admin.aclose()
     assert stats.queued in (1, 2)  # the cancelled call may or may not have reached Redis
     assert stats.queued == await queued_count(rq, queue)
+
+
+async def test_a_call_past_the_socket_timeout_is_cut_off_and_its_connection_dropped(
+    rq: RedisQ, queue: str
+) -> None:
+    """The server stops answering (CLIENT PAUSE): the held call ends at the socket timeout, not later."""
+    backend = AsyncBackend(rq.async_client(socket_timeout=0.3, retry=Retry(NoBackoff(), 0)))
+    admin = redis.asyncio.Redis.from_url(rq.url)
+    stats_op = lambda: ops.stats(rq.queue_keys(queue), rq.now_ms())  # noqa: E731
+    try:
+        before = await backend.run(stats_op())  # the backend now holds its connection
+        await admin.client_pause(2000, all=False)
+        started = time.monotonic()
+        with pytest.raises(RedisUnavailable):  # the held call, then the generic path: 0.3 s each
+            await backend.run(stats_op())
+        elapsed = time.monotonic() - started
+        await asyncio.sleep(2.2 - elapsed)  # the pause is over
+        after = await backend.run(stats_op())  # a late reply to the cut-off call would answer this one
+    finally:
+        await admin.client_unpause()
+        await admin.aclose()
+        await backend.aclose()
+    assert 0.5 < elapsed < 1.5
+    assert after == before
 
 
 def test_threads_share_the_sync_backend(rq_sync: RedisQ, queue: str) -> None:
