@@ -228,11 +228,14 @@ class RedisQ:
             meta["request_id"] = request_id
         if traceparent:
             meta["traceparent"] = traceparent
-        new_queues = [q for q in {s.queue for s in specs} if q not in self._queues_registered]
-        return ops.enqueue(self.queue_keys, self.settings, specs, self.now_ms(), meta, new_queues)
+        registered = self._queues_registered
+        return ops.enqueue(self.queue_keys, self.settings, specs, self.now_ms(), meta, registered)
 
     def _jobs(self, specs: Sequence[JobSpec], results: list[tuple[str, str, bool]]) -> list[Job]:
-        self._queues_registered.update(s.queue for s in specs)
+        if len(specs) == 1:  # one job, one queue: skips a generator per call
+            self._queues_registered.add(specs[0].queue)
+        else:
+            self._queues_registered.update(s.queue for s in specs)
         return [Job.from_parts(self, queue, uid, created) for queue, uid, created in results]
 
     async def enqueue_many(self, specs: Sequence[JobSpec]) -> list[Job]:

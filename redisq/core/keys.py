@@ -6,6 +6,7 @@ all queues (the queue set, worker heartbeats) carry their own fixed tag. See doc
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from .errors import InvalidJobId
@@ -26,7 +27,7 @@ class QueueKeys:
     prefix: str
     queue: str
 
-    @property
+    @functools.cached_property
     def base(self) -> str:
         return queue_prefix(self.prefix, self.queue)
 
@@ -39,8 +40,8 @@ class QueueKeys:
     def done_channel(self, uid: str) -> str:
         return self.base + "done:" + uid
 
-    @property
-    def queued(self) -> str:
+    @functools.cached_property
+    def queued(self) -> str:  # every enqueue names it
         return self.base + "queued"
 
     @property

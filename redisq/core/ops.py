@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from typing import Any
 
 from . import codec
@@ -31,7 +31,7 @@ STATE_INDEX = {
 def new_uids(n: int) -> list[str]:
     """n random 128-bit ids, hex, from one system call (ids must stay unguessable: no PRNG)."""
     raw = os.urandom(16 * n).hex()
-    return [raw[i : i + 32] for i in range(0, 32 * n, 32)]
+    return [raw] if n == 1 else [raw[i : i + 32] for i in range(0, 32 * n, 32)]
 
 
 def _job_args(spec: JobSpec, uid: str, settings: Settings, meta: codec.JobMeta) -> list[Any]:
@@ -61,33 +61,34 @@ def enqueue(
     specs: Sequence[JobSpec],
     now_ms: int,
     meta: codec.JobMeta,
-    register_queues: Sequence[str] = (),
+    registered: Container[str] = (),
 ) -> Op[list[tuple[str, str, bool]]]:
     """Enqueue specs in one round trip; returns (queue, uid, created) in the order given.
 
-    Every payload is encoded and checked before anything is sent, so bad input writes nothing.
+    One script call per queue (usually one), and the queues not in `registered` are added to the set of
+    known queues. Every payload is encoded and checked before anything is sent: bad input writes nothing.
     """
     uids = new_uids(len(specs))
-    groups: dict[str, list[Any]] = {}
-    order: dict[str, list[int]] = {}
+    positions: dict[str, list[int]] = {}
     for position, spec in enumerate(specs):
-        groups.setdefault(spec.queue, []).extend(_job_args(spec, uids[position], settings, meta))
-        order.setdefault(spec.queue, []).append(position)
-    calls: list[Single] = [
-        ScriptCall(
-            "enqueue", (keys_for(queue).queued,), (now_ms, len(order[queue]), settings.result_ttl_s, *values)
-        )
-        for queue, values in groups.items()
-    ]
-    if register_queues:
-        calls.append(Command(("SADD", GlobalKeys(settings.prefix).queues, *register_queues)))
+        positions.setdefault(spec.queue, []).append(position)
+    calls: list[Single] = []
+    for queue, members in positions.items():
+        values: list[Any] = [now_ms, len(members), settings.result_ttl_s]
+        for position in members:
+            values += _job_args(specs[position], uids[position], settings, meta)
+        calls.append(ScriptCall("enqueue", (keys_for(queue).queued,), values))
+    new_queues = [queue for queue in positions if queue not in registered]
+    if new_queues:
+        calls.append(Command(("SADD", GlobalKeys(settings.prefix).queues, *new_queues)))
     replies = yield calls
     out = [(spec.queue, uid, True) for spec, uid in zip(specs, uids, strict=True)]
-    for queue, reply in zip(groups, replies[: len(groups)], strict=True):
-        # The reply lists only the jobs whose unique key was already held: (1-based position, holder).
-        positions = order[queue]
-        for i in range(1, len(reply), 2):
-            out[positions[int(reply[i]) - 1]] = (queue, reply[i + 1].decode(), False)
+    for (queue, members), reply in zip(positions.items(), replies, strict=False):
+        # After the count of jobs created, the reply lists the jobs whose unique key another job held:
+        # (1-based position, holder).
+        if reply[0] < len(members):
+            for i in range(1, len(reply), 2):
+                out[members[int(reply[i]) - 1]] = (queue, reply[i + 1].decode(), False)
     return out
 
 

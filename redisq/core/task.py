@@ -90,9 +90,10 @@ class CallOptions:
     key: str | None = None
 
 
-@dataclass(frozen=True)
+# Not frozen: a frozen dataclass sets each field through object.__setattr__, ~0.7 us more per job.
+@dataclass(slots=True)
 class JobSpec:
-    """One job ready to enqueue: what `task.call(...)` returns, for `enqueue_many`."""
+    """One job ready to enqueue: what `task.call(...)` returns, for `enqueue_many`. Treat as read-only."""
 
     task: str
     args: tuple[Any, ...]
