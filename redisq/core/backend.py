@@ -115,11 +115,6 @@ class AsyncBackend:
             self._held_expired = task
             task.cancel()
 
-    @staticmethod
-    async def _call_held(conn: redis.asyncio.connection.AbstractConnection, packed: bytes) -> Any:
-        await conn.send_packed_command([packed], check_health=False)
-        return await conn.read_response()
-
     async def _script(self, call: ScriptCall) -> Any:
         script = getattr(self.scripts, call.name)
         if self._held_busy:
@@ -128,12 +123,13 @@ class AsyncBackend:
         try:
             conn = self._held = self._held or await self._hold()
             loop = asyncio.get_running_loop()
-            task = self._held_task = asyncio.current_task()
+            task = self._held_task = asyncio.current_task(loop)
             self._held_since = loop.time()
             if self._watchdog is None and self._held_timeout is not None:
                 self._watchdog = loop.call_at(self._held_since + self._held_timeout, self._watch)
             try:
-                return await self._call_held(conn, _evalsha(script.sha, call))
+                await conn.send_packed_command([_evalsha(script.sha, call)], check_health=False)
+                return await conn.read_response()
             except redis.exceptions.NoScriptError:
                 pass
             except BaseException as exc:

@@ -71,19 +71,25 @@ def enqueue(
     uids = new_uids(len(specs))
     positions: dict[str, list[int]] = {}
     for position, spec in enumerate(specs):
-        positions.setdefault(spec.queue, []).append(position)
+        members = positions.get(spec.queue)
+        if members is None:
+            positions[spec.queue] = [position]
+        else:
+            members.append(position)
     calls: list[Single] = []
+    new_queues: list[str] = []
     for queue, members in positions.items():
         values: list[Any] = [now_ms, len(members), settings.result_ttl_s]
         for position in members:
             values += _job_args(specs[position], uids[position], settings, meta)
         calls.append(ScriptCall("enqueue", (keys_for(queue).queued,), values))
-    new_queues = [queue for queue in positions if queue not in registered]
+        if queue not in registered:
+            new_queues.append(queue)
     if new_queues:
         calls.append(Command(("SADD", GlobalKeys(settings.prefix).queues, *new_queues)))
     replies = yield calls
-    out = [(spec.queue, uid, True) for spec, uid in zip(specs, uids, strict=True)]
-    for (queue, members), reply in zip(positions.items(), replies, strict=False):
+    out = [(spec.queue, uid, True) for spec, uid in zip(specs, uids)]  # noqa: B905 - equal by construction
+    for (queue, members), reply in zip(positions.items(), replies):  # noqa: B905 - replies may hold SADD's
         # After the count of jobs created, the reply lists the jobs whose unique key another job held:
         # (1-based position, holder).
         if reply[0] < len(members):
