@@ -148,13 +148,16 @@ class AsyncBackend:
         return await script(keys=call.keys, args=call.args)
 
     async def run(self, op: Op[T]) -> T:
-        # try/except rather than `unavailable_as_redisq_error()`: a generator context manager costs ~1 us.
+        # The operation is stepped here rather than through `drive()`, and redis-py's errors are caught
+        # here rather than by `unavailable_as_redisq_error()`: on the hot path each cost ~1 us per call.
+        # (A StopIteration can only come from the operation: PEP 479 turns one raised in a coroutine
+        # into a RuntimeError.)
         try:
-            done, request = drive(op, True, None)
-            while not done:
-                reply = await self.execute(request)  # type: ignore[arg-type]
-                done, request = drive(op, False, reply)
-            return request  # type: ignore[return-value]
+            request = next(op)
+            while True:
+                request = op.send(await self.execute(request))
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
         except UNAVAILABLE as exc:
             raise RedisUnavailable(f"Redis is unavailable: {exc}") from exc
 
@@ -164,7 +167,10 @@ class AsyncBackend:
         if isinstance(request, Command):
             return await self.client.execute_command(*request.args)
         if len(request) == 1:
-            return [await self.execute(request[0])]
+            item = request[0]
+            if isinstance(item, ScriptCall):
+                return [await self._script(item)]
+            return [await self.client.execute_command(*item.args)]
         # The context resets the pipeline however it ends: a failed SCRIPT EXISTS (Redis gone mid-call)
         # otherwise leaves it holding its connection.
         async with self.client.pipeline(transaction=False) as pipe:

@@ -221,15 +221,22 @@ class RedisQ:
 
     # ---- enqueue ----------------------------------------------------------------------------------
 
-    def _enqueue_op(self, specs: Sequence[JobSpec]) -> Op[list[tuple[str, str, bool]]]:
+    @staticmethod
+    def _job_meta() -> JobMeta:
         meta: JobMeta = {}
         request_id, traceparent = context.request_id.get(), context.traceparent.get()
         if request_id:
             meta["request_id"] = request_id
         if traceparent:
             meta["traceparent"] = traceparent
+        return meta
+
+    def _enqueue_op(self, specs: Sequence[JobSpec]) -> Op[list[tuple[str, str, bool]]]:
         registered = self._queues_registered
-        return ops.enqueue(self.queue_keys, self.settings, specs, self.now_ms(), meta, registered)
+        return ops.enqueue(self.queue_keys, self.settings, specs, self.now_ms(), self._job_meta(), registered)
+
+    def _enqueue_one_op(self, spec: JobSpec) -> Op[tuple[str, str, bool]]:
+        return ops.enqueue_one(self.queue_keys, self.settings, spec, self.now_ms(), self._job_meta())
 
     def _jobs(self, specs: Sequence[JobSpec], results: list[tuple[str, str, bool]]) -> list[Job]:
         if len(specs) == 1:  # one job, one queue: skips a generator per call
@@ -248,6 +255,17 @@ class RedisQ:
         if not specs:
             return []
         return self._jobs(specs, self.backend_sync().run(self._enqueue_op(specs)))
+
+    # What `task.enqueue()` and `task.delay()` call: one job, the lean operation once its queue is known.
+    async def _enqueue_one(self, spec: JobSpec) -> Job:
+        if spec.queue not in self._queues_registered:
+            return (await self.enqueue_many([spec]))[0]
+        return Job.from_parts(self, *await self.backend().run(self._enqueue_one_op(spec)))
+
+    def _enqueue_one_sync(self, spec: JobSpec) -> Job:
+        if spec.queue not in self._queues_registered:
+            return self.enqueue_many_sync([spec])[0]
+        return Job.from_parts(self, *self.backend_sync().run(self._enqueue_one_op(spec)))
 
     def job(self, job_id: str) -> Job:
         return Job(self, job_id)

@@ -98,6 +98,20 @@ def enqueue(
     return out
 
 
+def enqueue_one(
+    keys_for: KeysFor, settings: Settings, spec: JobSpec, now_ms: int, meta: codec.JobMeta
+) -> Op[tuple[str, str, bool]]:
+    """`enqueue` for one job of a queue already registered: the same script call, without grouping
+    (what every `task.enqueue()` does; 2 us less per call than `enqueue`, benchmarks/README.md)."""
+    uid = new_uids(1)[0]
+    values: list[Any] = [now_ms, 1, settings.result_ttl_s]
+    values += _job_args(spec, uid, settings, meta)
+    reply = yield ScriptCall("enqueue", (keys_for(spec.queue).queued,), values)
+    if reply[0] == 1:
+        return spec.queue, uid, True
+    return spec.queue, reply[2].decode(), False  # reply: {0, 1, holder}
+
+
 def job_info(k: QueueKeys, job_id: str, uid: str) -> Op[JobInfo]:
     fields = yield Command(("HGETALL", k.job(uid)))
     if not fields:

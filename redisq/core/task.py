@@ -181,10 +181,10 @@ class Task(Generic[P, R]):
         return self._spec(None, args, kwargs)
 
     async def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> Job:
-        return (await self.rq.enqueue_many([self._spec(None, args, kwargs)]))[0]
+        return await self.rq._enqueue_one(self._spec(None, args, kwargs))
 
     def delay(self, *args: P.args, **kwargs: P.kwargs) -> Job:
-        return self.rq.enqueue_many_sync([self._spec(None, args, kwargs)])[0]
+        return self.rq._enqueue_one_sync(self._spec(None, args, kwargs))
 
     def _spec(self, call: CallOptions | None, args: tuple[Any, ...], kwargs: dict[str, Any]) -> JobSpec:
         return resolve_spec(
@@ -203,7 +203,7 @@ class BoundTask(Generic[P, R]):
         return self.task._spec(self.call_options, args, kwargs)
 
     async def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> Job:
-        return (await self.task.rq.enqueue_many([self.call(*args, **kwargs)]))[0]
+        return await self.task.rq._enqueue_one(self.call(*args, **kwargs))
 
     def delay(self, *args: P.args, **kwargs: P.kwargs) -> Job:
-        return self.task.rq.enqueue_many_sync([self.call(*args, **kwargs)])[0]
+        return self.task.rq._enqueue_one_sync(self.call(*args, **kwargs))
