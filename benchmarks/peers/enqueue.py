@@ -68,10 +68,34 @@ def _enqueue_figure(
     return fig
 
 
+SINGLE_PASSES = 3
+
+
 def single_enqueue(adapter: Adapter, ctx: Context, mode: str) -> list[Figure]:
-    """One producer, `jobs` enqueue calls one at a time. mode: "sync" or "async"."""
-    fig = _single_sync(adapter, ctx) if mode == "sync" else asyncio.run(_single_async(adapter, ctx))
-    return [] if fig is None else [fig]
+    """One producer, `jobs` enqueue calls one at a time. mode: "sync" or "async".
+
+    The best of SINGLE_PASSES passes, each on an emptied database (all of them in extra["passes"]), as
+    for the raw limit: one round trip per call wakes both processes every time, so one pass on a shared
+    machine measures its neighbours as much as the system. A capped pass ends the figure.
+    """
+    best: Figure | None = None
+    passes: list[int] = []
+    for n in range(SINGLE_PASSES):
+        if n:
+            client = ctx.client()
+            client.flushdb()
+            client.close()
+        fig = _single_sync(adapter, ctx) if mode == "sync" else asyncio.run(_single_async(adapter, ctx))
+        if fig is None:
+            return []
+        passes.append(round(fig.value or 0))
+        if best is None or (fig.value or 0) > (best.value or 0):
+            best = fig
+        if fig.note:  # capped: the system is slow enough that one pass says it
+            break
+    assert best is not None
+    best.extra["passes"] = passes
+    return [best]
 
 
 def bulk_enqueue(
