@@ -239,10 +239,7 @@ class RedisQ:
         return ops.enqueue_one(self.queue_keys, self.settings, spec, self.now_ms(), self._job_meta())
 
     def _jobs(self, specs: Sequence[JobSpec], results: list[tuple[str, str, bool]]) -> list[Job]:
-        if len(specs) == 1:  # one job, one queue: skips a generator per call
-            self._queues_registered.add(specs[0].queue)
-        else:
-            self._queues_registered.update(s.queue for s in specs)
+        self._queues_registered.update(s.queue for s in specs)
         return [Job.from_parts(self, queue, uid, created) for queue, uid, created in results]
 
     async def enqueue_many(self, specs: Sequence[JobSpec]) -> list[Job]:
