@@ -1,6 +1,6 @@
 """Short imports for FastAPI apps: `from redisq.fastapi import RedisQMiddleware, admin_router, ...`."""
 
-from redisq.integrations.asgi.auth import Access
+from redisq.admin.access import Access
 from redisq.integrations.fastapi import (
     RedisQDep,
     RedisQMiddleware,

@@ -16,8 +16,8 @@ from starlette.requests import Request
 from starlette.routing import Mount
 
 from redisq import RedisQ
+from redisq.admin.access import Access
 from redisq.integrations.asgi.admin import admin_app
-from redisq.integrations.asgi.auth import Access
 from redisq.integrations.fastapi.admin import admin_router
 from redisq.integrations.flask import RedisQ as FlaskRedisQ
 

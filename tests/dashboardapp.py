@@ -14,8 +14,8 @@ from typing import Annotated, Any
 from fastapi import Cookie, FastAPI
 
 from redisq import RedisQ, WorkerSettings
+from redisq.admin.access import Access
 from redisq.fastapi import RedisQMiddleware, admin_router
-from redisq.integrations.asgi.auth import Access
 
 MOUNT = "/ops/queues"
 QUEUE = os.environ["DASHBOARD_QUEUE"]

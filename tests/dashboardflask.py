@@ -12,8 +12,8 @@ from typing import Any
 
 from flask import Flask, Request
 
+from redisq.admin.access import Access
 from redisq.flask import RedisQ
-from redisq.integrations.asgi.auth import Access
 
 MOUNT = "/ops/queues"
 QUEUE = os.environ["DASHBOARD_QUEUE"]

@@ -13,9 +13,9 @@ import uuid
 import pytest
 
 from redisq import RedisQ
+from redisq.admin.access import Access
 from redisq.core import context
 from redisq.core.embedded import free_port
-from redisq.integrations.asgi.auth import Access
 
 from .adminkit import ADMIN, FLAVORS, READER, api_client, job_path, wait_until
 from .conftest import running_worker

@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 from redisq import RedisQ
+from redisq.admin import actions as admin_actions
 from redisq.dashboard import page, sse
 from redisq.dashboard.snapshot import HISTORY_MINUTES, PollMemory, poll
-from redisq.integrations.asgi import admin_actions
 
 from .adminkit import ADMIN, FLAVORS, READER, api_client
 from .conftest import running_worker

@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
+from redisq.admin.errors import error_response
+from redisq.admin.payloads import job_body
 from redisq.core.errors import JobNotFound, RedisUnavailable
 from redisq.core.job import JobInfo
-from redisq.integrations.asgi.admin_payloads import job_body
-from redisq.integrations.asgi.errors import error_response
 
 from . import snapshot, sse
 from .sse import Chunk

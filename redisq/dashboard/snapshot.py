@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, TypedDict
 
+from redisq.admin.payloads import QueueSummary, queue_summary
 from redisq.core import ops
 from redisq.core.backend import Command, Op, Request, Single, drive
 from redisq.core.errors import JobNotFound
 from redisq.core.job import JobInfo
 from redisq.core.keys import GlobalKeys, QueueKeys, split_job_id
 from redisq.core.stats import QueueStats, WorkerInfo
-from redisq.integrations.asgi.admin_payloads import QueueSummary, queue_summary
 
 HISTORY_MINUTES = 60
 

@@ -2,7 +2,8 @@
 
 Routes are relative to wherever the app is mounted (a Starlette `Mount`, any prefix, a proxy's
 `root_path`); the table is in `admin_app`. Each endpoint only extracts parameters, runs the access checks
-(`auth.py`), calls a handler of `admin_actions.py` and turns errors into answers with `errors.py`.
+(`redisq.admin.access`), calls a handler of `redisq.admin.actions` and turns errors into answers with
+`redisq.admin.errors`.
 """
 
 from __future__ import annotations
@@ -20,14 +21,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from redisq.admin import actions
+from redisq.admin.access import Access, AccessPolicy, require_json
+from redisq.admin.errors import error_response, http_error
+from redisq.admin.payloads import Enqueued
 from redisq.core.client import RedisQ
 from redisq.dashboard.poller import Poller
 
-from . import admin_actions as actions
 from . import dashboard
-from .admin_payloads import Enqueued
-from .auth import Access, AccessPolicy, require_json
-from .errors import error_response, http_error
+from .protocol import limit_body
 
 AuthCallable = Callable[[Request], Any]  # returns (or awaits to) Access | bool | None
 Handler = Callable[[Request], Awaitable[Any]]
@@ -74,7 +76,7 @@ def admin_app(
     trusted_origins: Iterable[str] = (),
     dashboard_interval_s: float = 1.0,
 ) -> Starlette:
-    """A new admin app for this client. See `auth.py` for who may use it; it refuses everyone by default.
+    """A new admin app for this client; it refuses everyone by default (see `redisq.admin.access`).
 
     GET    /                          every queue with its stats (a browser gets the dashboard's page)
     GET    /_me                       {"access": "read" | "admin"}
@@ -160,7 +162,7 @@ def admin_app(
 
     async def enqueue(request: Request) -> Any:
         require_json(request.headers)  # a body is required here, whatever its headers say of its length
-        limited = Request(request.scope, policy.limit_body(request.receive))
+        limited = Request(request.scope, limit_body(request.receive, policy.max_body_bytes))
         body = actions.parse_json(await limited.body())
         return await actions.enqueue(rq, queue(request), body)
 

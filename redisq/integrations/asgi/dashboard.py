@@ -14,14 +14,13 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from redisq.admin import actions
+from redisq.admin.errors import http_error
 from redisq.core.client import RedisQ
 from redisq.core.errors import MissingDependency
 from redisq.core.job import JobState
 from redisq.dashboard import page, sse
 from redisq.dashboard.poller import AsyncFeed, Poller, job_chunk
-
-from . import admin_actions as actions
-from .errors import http_error
 
 
 def _json(status: int, body: Any) -> Response:

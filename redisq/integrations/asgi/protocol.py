@@ -7,6 +7,8 @@ from typing import Any, TypeAlias
 
 import orjson
 
+from redisq.admin.errors import BodyTooLarge
+
 Scope: TypeAlias = MutableMapping[str, Any]
 Message: TypeAlias = MutableMapping[str, Any]
 Receive: TypeAlias = Callable[[], Awaitable[Message]]
@@ -42,3 +44,19 @@ async def send_json(
     start_headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": [*start_headers, *headers]})
     await send({"type": "http.response.body", "body": b"" if head else data})
+
+
+def limit_body(receive: Receive, max_bytes: int) -> Receive:
+    """`receive`, raising BodyTooLarge once the body passes `max_bytes` (a chunked body states no size)."""
+    size = 0
+
+    async def receive_limited() -> Message:
+        nonlocal size
+        message = await receive()
+        if message["type"] == "http.request":
+            size += len(message.get("body", b""))
+            if size > max_bytes:
+                raise BodyTooLarge(f"request body over {max_bytes} bytes")
+        return message
+
+    return receive_limited

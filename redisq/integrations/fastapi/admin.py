@@ -1,8 +1,9 @@
 """The `/queues` admin JSON API as a FastAPI router: `app.include_router(admin_router(rq, ...), prefix=...)`.
 
 The same routes, checks and answers as the Starlette app (`redisq.integrations.asgi.admin`): both call
-`admin_actions` and map errors with `errors.py`. What FastAPI adds is typed parameters and response models,
-so the OpenAPI schema describes every route, and `auth` as a dependency (it can take headers, `Depends`...).
+`redisq.admin.actions` and map errors with `redisq.admin.errors`. What FastAPI adds is typed parameters and
+response models, so the OpenAPI schema describes every route, and `auth` as a dependency (it can take
+headers, `Depends`...).
 """
 
 # No `from __future__ import annotations`: FastAPI reads the annotations of the route functions, which name
@@ -18,12 +19,13 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.requests import Request
 
+from redisq.admin import actions
+from redisq.admin.access import Access, AccessPolicy
+from redisq.admin.errors import error_response, invalid_request
 from redisq.core.client import RedisQ
 from redisq.dashboard.poller import Poller
-from redisq.integrations.asgi import admin_actions as actions
 from redisq.integrations.asgi import dashboard
-from redisq.integrations.asgi.auth import Access, AccessPolicy
-from redisq.integrations.asgi.errors import error_response, invalid_request
+from redisq.integrations.asgi.protocol import limit_body
 
 from .models import (
     EnqueuedModel,
@@ -95,7 +97,7 @@ def _route_class(policy: AccessPolicy) -> type[APIRoute]:
                     if has_body:
                         # Read here, within the size limit, so that bytes that are not JSON get the
                         # Starlette app's 422 rather than FastAPI's 400; FastAPI reuses the read body.
-                        request = Request(request.scope, policy.limit_body(request.receive))
+                        request = Request(request.scope, limit_body(request.receive, policy.max_body_bytes))
                         actions.parse_json(await request.body())
                     return await handle(request)
                 except RequestValidationError as exc:
@@ -122,7 +124,7 @@ def admin_router(
 ) -> APIRouter:
     """A new router for this client. `auth` is a FastAPI dependency returning Access, bool or None.
 
-    See `redisq.integrations.asgi.auth` for the contract; with neither `auth` nor `allow_anonymous` every
+    See `redisq.admin.access` for the contract; with neither `auth` nor `allow_anonymous` every
     request is refused with a 401 that says how to configure access. The routes are those of
     `admin_app`, the dashboard's included; the router's lifespan (merged into the app's by
     `include_router`) stops its poller.

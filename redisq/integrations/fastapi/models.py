@@ -1,6 +1,6 @@
 """Pydantic models of the `/queues` admin API, so that FastAPI's OpenAPI schema types every route.
 
-They describe the TypedDicts that `redisq.integrations.asgi.admin_actions` returns, field for field; the
+They describe the TypedDicts that `redisq.admin.actions` returns, field for field; the
 handlers there stay the only place that builds or checks these payloads.
 """
 
@@ -10,9 +10,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
+from redisq.admin.actions import MAX_DELAY_S
 from redisq.core.job import JobState
 from redisq.core.task import MAX_PRIORITY
-from redisq.integrations.asgi.admin_actions import MAX_DELAY_S
 
 # Times are sent as the handlers write them (RFC 3339, UTC, milliseconds), not re-formatted by pydantic,
 # so the Starlette app and the FastAPI router answer with the same bytes.

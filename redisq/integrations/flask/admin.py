@@ -1,7 +1,7 @@
 """The `/queues` admin JSON API as a Flask blueprint, answering exactly as the ASGI adapters do.
 
-The handlers, the access rules and the error table are the ASGI side's own (`integrations.asgi`: none of
-those modules imports a framework); the async handlers run on the app's loop thread (bridge.py), so one
+The handlers, the access rules and the error table are the framework-free admin layer's (`redisq.admin`),
+the same the ASGI adapters use; the async handlers run on the app's loop thread (bridge.py), so one
 implementation serves Starlette, FastAPI and Flask, and a contract test holds their JSON identical.
 """
 
@@ -16,10 +16,10 @@ import orjson
 from flask import Blueprint, Request, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
+from redisq.admin import actions
+from redisq.admin.access import Access, AccessPolicy, require_json
+from redisq.admin.errors import BodyTooLarge, error_response, http_error
 from redisq.core.client import RedisQ as Client
-from redisq.integrations.asgi import admin_actions as actions
-from redisq.integrations.asgi.auth import Access, AccessPolicy, require_json
-from redisq.integrations.asgi.errors import BodyTooLarge, error_response, http_error
 
 from .dashboard import FlaskDashboard
 from .extension import AppState
@@ -59,7 +59,7 @@ def admin_blueprint(
     dashboard_interval_s: float = 1.0,
 ) -> Blueprint:
     """`app.register_blueprint(redisq.admin_blueprint(auth=...), url_prefix="/queues")`; the routes and the
-    access contract are those of `admin_app` (see `integrations/asgi/auth.py`): it refuses everyone until
+    access contract are those of `admin_app` (see `redisq.admin.access`): it refuses everyone until
     `auth` or `allow_anonymous` is given. `auth(request)` is called with Flask's request. The dashboard's
     streams hold a server thread each while open (see `dashboard.py`)."""
     blueprint = Blueprint(name, __name__)

@@ -19,12 +19,12 @@ from collections.abc import Callable, Iterator
 import orjson
 from flask import Response, request
 
+from redisq.admin import actions
+from redisq.admin.errors import http_error
 from redisq.core.client import RedisQ as Client
 from redisq.core.job import JobState
 from redisq.dashboard import page, sse
 from redisq.dashboard.poller import Poller, ThreadFeed, job_chunk
-from redisq.integrations.asgi import admin_actions as actions
-from redisq.integrations.asgi.errors import http_error
 
 from .extension import AppState
 

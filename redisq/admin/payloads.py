@@ -1,6 +1,6 @@
 """The JSON payloads of the `/queues` admin API, as TypedDicts, and how core values become them.
 
-Both adapters send exactly these; the FastAPI router describes them again as pydantic models (its
+Every adapter sends exactly these; the FastAPI router describes them again as pydantic models (its
 `models.py`) for the OpenAPI schema.
 """
 

@@ -1,6 +1,7 @@
 """Who may use the admin API, and the check that keeps other sites from using a browser's session with it.
 
-The contract, the same for the Starlette app and the FastAPI router:
+Framework-free: the Starlette app, the FastAPI router and the Flask blueprint all apply this policy.
+The contract, the same for every adapter:
 
 - Nothing is served until access is configured: an `auth` callable (Starlette: `(request) -> ...`, sync or
   async; FastAPI: a dependency) or `allow_anonymous="read"`/`"admin"`. Otherwise every request gets a 401
@@ -23,7 +24,6 @@ from typing import TypeAlias
 from urllib.parse import urlsplit
 
 from .errors import AccessDenied, BodyTooLarge, NotAuthenticated, UnsupportedMediaType
-from .protocol import Message, Receive
 
 
 class Access(str, enum.Enum):
@@ -129,21 +129,6 @@ class AccessPolicy:
             require_json(headers)
         if length is not None and length.strip().isdigit() and int(length) > self.max_body_bytes:
             raise BodyTooLarge(f"request body over {self.max_body_bytes} bytes")
-
-    def limit_body(self, receive: Receive) -> Receive:
-        """`receive`, raising BodyTooLarge once the body passes the limit (a chunked body states no size)."""
-        size = 0
-
-        async def receive_limited() -> Message:
-            nonlocal size
-            message = await receive()
-            if message["type"] == "http.request":
-                size += len(message.get("body", b""))
-                if size > self.max_body_bytes:
-                    raise BodyTooLarge(f"request body over {self.max_body_bytes} bytes")
-            return message
-
-        return receive_limited
 
     def cross_site_reason(self, scheme: str, headers: Mapping[str, str]) -> str | None:
         origin = headers.get("origin")

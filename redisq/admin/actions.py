@@ -1,7 +1,7 @@
 """What the `/queues` admin API does, free of any web framework: validate, call the core, shape the JSON.
 
 Each handler takes the client and already-extracted parameters (strings from a query string, or values a
-framework has typed) and returns a JSON-ready TypedDict from `admin_payloads.py`. Every check on client
+framework has typed) and returns a JSON-ready TypedDict from `payloads.py`. Every check on client
 input lives here, so the Starlette app and the FastAPI router accept and refuse exactly the same
 requests; their errors become HTTP answers in `errors.py`.
 """
@@ -23,7 +23,8 @@ from redisq.core.jobs import Job
 from redisq.core.keys import ID_SEPARATOR
 from redisq.core.task import MAX_PRIORITY
 
-from .admin_payloads import (
+from .errors import ActionNotAllowed, InvalidParameter, QueueNotFound
+from .payloads import (
     Enqueued,
     JobActionDone,
     JobBody,
@@ -36,7 +37,6 @@ from .admin_payloads import (
     job_body,
     queue_summary,
 )
-from .errors import ActionNotAllowed, InvalidParameter, QueueNotFound
 
 ListedState = Literal["queued", "scheduled", "active", "succeeded", "dead"]  # the states kept in an index
 PurgeableState = Literal["queued", "scheduled", "succeeded", "dead"]  # active jobs are held by a worker
