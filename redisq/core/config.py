@@ -10,6 +10,7 @@ from typing import Any
 
 from .embedded import configured_url
 from .errors import ConfigurationError
+from .keys import check_queue_name
 
 
 @dataclass(frozen=True)
@@ -29,13 +30,22 @@ class Settings:
     # Per client and event loop. Past it, callers wait for a free connection (up to 5 s, then
     # RedisUnavailable) instead of failing at once: a burst of requests must not turn into errors.
     max_connections: int = 50
+    # How long a health check may wait for Redis before it answers "not ready": well under a load
+    # balancer's or Kubernetes' probe timeout (1 s by default), so a hung Redis is a 503, not a timeout.
+    health_timeout_s: float = 0.5
+    # Redis must not evict keys (maxmemory-policy noeviction): an evicted record or index is a lost job.
+    # True accepts another policy knowingly (health stops reporting it; startup still logs it).
+    allow_eviction: bool = False
 
     def __post_init__(self) -> None:
-        for name in _int_fields(type(self)):
+        for name in _typed_fields(type(self), "int"):
             if getattr(self, name) <= 0:
                 raise ConfigurationError(f"Settings.{name} must be positive")
+        if not 0 < self.health_timeout_s <= 60:
+            raise ConfigurationError("Settings.health_timeout_s must be between 0 and 60 seconds")
         if not self.prefix or "{" in self.prefix or "}" in self.prefix:
             raise ConfigurationError("Settings.prefix must be non-empty and hold no braces")
+        check_queue_name(self.default_queue, "Settings.default_queue")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -44,23 +54,43 @@ class Settings:
         values: dict[str, Any] = {
             "url": configured_url() if environ is None else (env.get("REDISQ_URL") or env.get("REDIS_URL"))
         }
-        ints = _int_fields(cls)
         for f in dataclasses.fields(cls):
             raw = env.get(f"REDISQ_{f.name.upper()}")
             if raw is None or f.name == "url":
                 continue
-            try:
-                values[f.name] = (
-                    int(raw) if f.name in ints else raw.encode() if f.name == "signing_key" else raw
-                )
-            except ValueError as exc:
-                raise ConfigurationError(f"REDISQ_{f.name.upper()} must be an integer, got {raw!r}") from exc
+            values[f.name] = _parse(f"REDISQ_{f.name.upper()}", _type_name(f), raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
 
-def _int_fields(cls: type[Settings]) -> frozenset[str]:
-    return frozenset(f.name for f in dataclasses.fields(cls) if f.type in ("int", int))
+def _type_name(f: dataclasses.Field[Any]) -> str:
+    return str(getattr(f.type, "__name__", f.type))  # a string under `from __future__ import annotations`
+
+
+def _typed_fields(cls: type[Settings], type_name: str) -> frozenset[str]:
+    return frozenset(f.name for f in dataclasses.fields(cls) if _type_name(f) == type_name)
+
+
+_BOOLS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+
+
+def _parse(variable: str, type_name: str, raw: str) -> Any:
+    """An environment variable's value as the field's type, or a ConfigurationError naming the variable."""
+    try:
+        if type_name == "int":
+            return int(raw)
+        if type_name == "float":
+            return float(raw)
+    except ValueError:
+        kind = "an integer" if type_name == "int" else "a number"
+        raise ConfigurationError(f"{variable} must be {kind}, got {raw!r}") from None
+    if type_name == "bool":
+        if raw.strip().lower() not in _BOOLS:
+            raise ConfigurationError(f"{variable} must be true or false, got {raw!r}")
+        return _BOOLS[raw.strip().lower()]
+    if type_name.startswith("bytes"):
+        return raw.encode()
+    return raw
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,28 @@ all queues (the queue set, worker heartbeats) carry their own fixed tag. See doc
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 
-from .errors import InvalidJobId
+from .errors import ConfigurationError, InvalidJobId
 
 # Member ids in a queue's sorted sets are bare uids; the public job id adds the queue in front, so that
 # any id leads to its queue's slot without a lookup.
 ID_SEPARATOR = ":"
+
+
+# A queue name must be usable everywhere it goes: in keys (no braces, which would move the Cluster hash
+# tag), in the CLI's comma-separated --queues, in admin URLs (no '/'; a leading '_' is the dashboard's, as
+# in /_events), and in logs. Issue 11: an empty name used to fall back silently to the default queue.
+QUEUE_NAME_RULE = "1 to 128 characters: letters, digits and . _ : - , starting with a letter or digit"
+_QUEUE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+
+
+def check_queue_name(name: object, what: str = "queue name") -> str:
+    """Return `name` if it is a usable queue name, else raise ConfigurationError with the rule."""
+    if not isinstance(name, str) or not _QUEUE_NAME.fullmatch(name):
+        raise ConfigurationError(f"{what} {name!r} is not usable: {QUEUE_NAME_RULE}")
+    return name
 
 
 def queue_prefix(prefix: str, queue: str) -> str:
