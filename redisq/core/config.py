@@ -71,7 +71,8 @@ def _typed_fields(cls: type[Settings], type_name: str) -> frozenset[str]:
     return frozenset(f.name for f in dataclasses.fields(cls) if _type_name(f) == type_name)
 
 
-_BOOLS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+_BOOLS = {**dict.fromkeys(_TRUE, True), **dict.fromkeys(_FALSE, False)}
 
 
 def _parse(variable: str, type_name: str, raw: str) -> Any:
