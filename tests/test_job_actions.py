@@ -70,7 +70,7 @@ async def test_delete_refuses_a_running_job(rq: RedisQ) -> None:
         assert not await job.delete()
 
         async def in_heartbeat() -> bool:  # workers name the jobs they run (the dashboard shows them)
-            return any(job.id in w.jobs for w in (await rq.health()).workers)
+            return any(job.id in [j.id for j in w.jobs] for w in (await rq.health()).workers)
 
         await wait_for(in_heartbeat)
         release.set()

@@ -75,6 +75,21 @@ def parse_stats(queue: str, now_ms: int, reply: list[Any]) -> QueueStats:
 
 
 @dataclass(frozen=True)
+class RunningJob:
+    """A job that a worker runs now, as its heartbeat lists it."""
+
+    id: str
+    task: str  # "" until the worker has decoded the job
+    started_at: float | None  # epoch seconds
+
+    @classmethod
+    def from_json(cls, data: Any) -> RunningJob:
+        if isinstance(data, str):  # heartbeats before issue 11 listed bare ids
+            return cls(data, "", None)
+        return cls(str(data["id"]), str(data.get("task", "")), data.get("started_at"))
+
+
+@dataclass(frozen=True)
 class WorkerInfo:
     """What a worker's heartbeat says about it."""
 
@@ -86,7 +101,7 @@ class WorkerInfo:
     active: int
     started_at: float
     last_seen: float
-    jobs: list[str] = field(default_factory=list)  # ids of the jobs it runs now (up to 100)
+    jobs: list[RunningJob] = field(default_factory=list)  # the jobs it runs now (up to 100)
     processed: int = 0
 
     @classmethod
@@ -101,7 +116,7 @@ class WorkerInfo:
             active=data["active"],
             started_at=data["started_at"],
             last_seen=data["last_seen"],
-            jobs=data.get("jobs", []),  # older workers' heartbeats lack these
+            jobs=[RunningJob.from_json(j) for j in data.get("jobs", [])],  # older heartbeats lack these
             processed=data.get("processed", 0),
         )
 

@@ -37,6 +37,12 @@ class QueueSnapshot(QueueSummary):
     history: list[MinuteCount]  # HISTORY_MINUTES entries, oldest first, the current minute last
 
 
+class RunningJobSnapshot(TypedDict):
+    id: str
+    task: str
+    started_at: str | None
+
+
 class WorkerSnapshot(TypedDict):
     id: str
     host: str
@@ -44,7 +50,7 @@ class WorkerSnapshot(TypedDict):
     queues: list[str]
     concurrency: int
     active: int
-    jobs: list[str]
+    jobs: list[RunningJobSnapshot]
     processed: int
     started_at: str
     last_seen: str
@@ -220,7 +226,10 @@ def worker_snapshot(info: WorkerInfo) -> WorkerSnapshot:
         "queues": list(info.queues),
         "concurrency": info.concurrency,
         "active": info.active,
-        "jobs": list(info.jobs),
+        "jobs": [
+            {"id": j.id, "task": j.task, "started_at": None if j.started_at is None else iso(j.started_at)}
+            for j in info.jobs
+        ],
         "processed": info.processed,
         "started_at": iso(info.started_at),
         "last_seen": iso(info.last_seen),

@@ -26,6 +26,15 @@ class Delivery:
 
 
 @dataclass(slots=True)
+class Running:
+    """A delivery being run, for the heartbeat: the task is known once the runner decoded the payload."""
+
+    job_id: str
+    started_at: float  # epoch seconds
+    task: str = ""
+
+
+@dataclass(slots=True)
 class Settlement:
     delivery: Delivery
     outcome: Outcome

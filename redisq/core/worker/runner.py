@@ -19,7 +19,7 @@ from ..job import JobError
 from ..keys import make_job_id
 from ..task import Task
 from .leases import LeaseKeeper
-from .protocol import Delivery, Settlement
+from .protocol import Delivery, Running, Settlement
 from .threads import JobThreadPool
 
 log = logging.getLogger("redisq.worker")
@@ -49,8 +49,9 @@ class Runner:
         log.error("job %s:%s sent to the dead letters unexecuted: %s: %s", d.queue, d.uid, kind, message)
         return Settlement(d, "dead", _dead(kind, message))
 
-    async def run(self, d: Delivery) -> Settlement:
-        """Never raises but CancelledError (shutdown: the caller releases the job)."""
+    async def run(self, d: Delivery, running: Running | None = None) -> Settlement:
+        """Never raises but CancelledError (shutdown: the caller releases the job). `running` learns the
+        task's name once the payload is decoded (the heartbeat shows it)."""
         key = self._rq.settings.signing_key
         if key is not None and not codec.verify(d.payload, d.signature, key):
             return self._refuse(d, "BadSignature", "payload signature does not match the signing key")
@@ -59,6 +60,8 @@ class Runner:
         except codec.MalformedPayload as exc:
             return self._refuse(d, "MalformedPayload", str(exc))
         task = self._rq.tasks.get(envelope["task"])
+        if running is not None:
+            running.task = envelope["task"]
         if task is None:
             return self._refuse(
                 d, "UnknownTask", f"no task registered as {envelope['task']!r} in this worker"

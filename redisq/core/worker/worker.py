@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import itertools
 import logging
 import os
 import random
@@ -61,7 +62,7 @@ class Worker:
         self.id = f"{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:8]}"  # no '/': tokens use it
         rq.freeze(f"worker {self.id}")
         self._keys: dict[str, QueueKeys] = {q: rq.queue_keys(q) for q in self.queues}
-        self._running: dict[asyncio.Task[None], str] = {}  # job id by task: the heartbeat lists them
+        self._running: dict[asyncio.Task[None], protocol.Running] = {}  # what the heartbeat lists
         self._stopping = asyncio.Event()
         self._closing = asyncio.Event()  # background duties end on it (cancellation can be lost in I/O)
         self._forced = asyncio.Event()
@@ -188,9 +189,11 @@ class Worker:
             )
             if due is not None:
                 next_due = due if next_due is None else min(next_due, due)
+            started = time.time()
             for d in deliveries:
-                task = asyncio.create_task(self._process(d))
-                self._running[task] = make_job_id(d.queue, d.uid)
+                running = protocol.Running(make_job_id(d.queue, d.uid), started)
+                task = asyncio.create_task(self._process(d, running))
+                self._running[task] = running
             got += len(deliveries)
             if got >= free:
                 break
@@ -225,9 +228,9 @@ class Worker:
 
     # ---- running ----------------------------------------------------------------------------------
 
-    async def _process(self, d: protocol.Delivery) -> None:
+    async def _process(self, d: protocol.Delivery, running: protocol.Running) -> None:
         try:
-            settlement = await self._runner.run(d)
+            settlement = await self._runner.run(d, running)
         except asyncio.CancelledError:
             self._settler.add(protocol.Settlement(d, "release"))
         except Exception as exc:  # a bug of ours must not leave the job active forever
@@ -304,7 +307,10 @@ class Worker:
                 "queues": self.queues,
                 "concurrency": self.settings.concurrency,
                 "active": len(self._running),
-                "jobs": list(self._running.values())[:MAX_LISTED_JOBS],
+                "jobs": [
+                    {"id": r.job_id, "task": r.task, "started_at": r.started_at}
+                    for r in itertools.islice(self._running.values(), MAX_LISTED_JOBS)
+                ],
                 "started_at": self._started_at,
                 "last_seen": time.time(),
                 "processed": self.processed,

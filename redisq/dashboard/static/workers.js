@@ -4,12 +4,12 @@ import { fmtInt, h, jobHref, replace, splitJobId, timeAgo, toMillis } from "./do
 
 const STALE_S = 15; // a heartbeat older than this is shown as late
 
-function jobLinks(ids) {
-  if (!ids || !ids.length) return h("span", { class: "muted" }, "idle");
+function jobLinks(jobs) {
+  if (!jobs || !jobs.length) return h("span", { class: "muted" }, "idle");
   return h(
     "ul",
     { class: "job-links" },
-    ids.map((id) => {
+    jobs.map(({ id }) => {
       const { queue, uid } = splitJobId(id);
       return h("li", null, h("a", { href: jobHref(queue, uid), class: "mono" }, uid || id));
     }),
