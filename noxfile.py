@@ -29,6 +29,9 @@ def typecheck(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     session.install("-e", ".[dev]")
+    # The dashboard's browser tests drive a Chromium: the one found here, else one installed now (Debian's
+    # package as root, else Playwright's download); without one this fails, saying what to do.
+    session.run("python", "-m", "tests.browserkit")
     session.run("pytest", *session.posargs)
 
 

@@ -1,8 +1,9 @@
-"""The dashboard in a real browser (Debian's chromium driven by Playwright), served by real servers.
+"""The dashboard in a real browser (a Chromium driven by Playwright), served by real servers.
 
 Each test runs against FastAPI under uvicorn and against Flask under gunicorn (with `flask redisq worker`),
 the dashboard mounted at `/ops/queues/`, a `role` cookie saying who the browser is. Screenshots of every
-page go to tests/artifacts/ for a person to look at.
+page go to tests/artifacts/ for a person to look at. The browser is the one `browserkit.find()` finds
+(the nox `tests` session installs one first where there is none).
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, e
 
 from redisq.core.embedded import EmbeddedServer, free_port, start_embedded
 
+from . import browserkit
+
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
 BROWSER_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -177,11 +179,14 @@ def served(request: pytest.FixtureRequest, redis_url: str) -> Iterator[Served]:
 def browser() -> Iterator[Browser]:
     # Module scope, not session: while Playwright's sync API runs, its event loop is the thread's running
     # loop, and the suite's async tests (pytest-asyncio) cannot start their own until it stops.
-    if not CHROMIUM.exists():
-        pytest.fail(f"the browser tests need Debian's chromium at {CHROMIUM}: apt-get install chromium")
+    executable = browserkit.find()
+    if executable is None:
+        pytest.fail(browserkit.FIX)
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=BROWSER_ARGS)
+        launched = playwright.chromium.launch(
+            executable_path=str(executable), headless=True, args=BROWSER_ARGS
+        )
         yield launched
         launched.close()
 
