@@ -314,7 +314,11 @@ class KeyWatch:
 def test_the_server_exits_promptly_with_streams_open(
     server: str, redis_url: str, prefix: str, tmp_path: Path
 ) -> None:
-    """SIGTERM with three streams open: each ends at once, and the server does not wait for them."""
+    """SIGTERM with three streams open: each ends at once, and the server does not wait for them.
+
+    Each ends with a complete response (the last chunk of its chunked body), so that a browser sees a clean
+    end and reconnects: httpx raises on a body cut short, and uvicorn logs each one it had to cut.
+    """
     client = RedisQ(redis_url, prefix=prefix)
     try:
         [job] = client.enqueue_many_sync([client.task(name="dash.noop")(lambda: None).call()])
@@ -323,11 +327,15 @@ def test_the_server_exits_promptly_with_streams_open(
     log = tmp_path / "server.log"
     with run_server(server, redis_url, prefix, log) as process:
         base, ended = f"http://127.0.0.1:{process.port}/queues", []  # type: ignore[attr-defined]
+        cut: list[str] = []
 
         def follow(path: str, opened: threading.Event) -> None:
-            with contextlib.suppress(httpx.TransportError), httpx.stream("GET", base + path, timeout=30) as r:
-                for _ in r.iter_raw():
-                    opened.set()
+            try:
+                with httpx.stream("GET", base + path, timeout=30) as response:
+                    for _ in response.iter_raw():
+                        opened.set()
+            except httpx.TransportError as exc:  # e.g. "peer closed connection without sending complete..."
+                cut.append(f"{path}: {exc!r}")
             ended.append(time.monotonic())
 
         paths = ["/_events", "/_events", f"/{job.queue}/jobs/{job.uid}/events"]
@@ -349,6 +357,8 @@ def test_the_server_exits_promptly_with_streams_open(
         assert exited < 3.0, f"{server} took {exited:.1f}s to exit with streams open"
         assert len(ended) == 3 and all(t - signalled < 3.0 for t in ended)
         assert process.returncode in (0, -signal.SIGTERM), log.read_text()
+        assert cut == [], log.read_text()
+        assert "without completing response" not in log.read_text()
 
 
 # ---- the pieces ----------------------------------------------------------------------------------------

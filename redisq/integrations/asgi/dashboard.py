@@ -3,13 +3,20 @@
 The admin app (`admin.py`) and the FastAPI router call these after their access checks; what is answered
 is decided in `redisq.dashboard` (framework-free, shared with Flask). Streams are sse-starlette's
 `EventSourceResponse`: pings, the disconnect watch, and the end of every stream when uvicorn shuts down.
+
+At shutdown sse-starlette sets the stream's `shutdown_event`; the stream then ends by itself, so that the
+response still sends its last (empty) body message and the browser reads a complete response and
+reconnects. Cancelled instead (what sse-starlette does without the event), the body stops mid-response:
+uvicorn logs "ASGI callable returned without completing response" and the client gets a cut body (issue 11).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import anyio
 import orjson
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -52,13 +59,42 @@ def static_response(request: Request) -> Response:
     return _file(found)
 
 
-def _event_source(body: AsyncIterator[bytes]) -> Response:
+SHUTDOWN_GRACE_S = 1.0  # how long a stream gets to end by itself at shutdown before it is cancelled
+
+Stream = Callable[[AsyncFeed], AsyncIterator[bytes]]
+
+
+def _event_source(stream: Stream) -> Response:
+    """The response of `stream(feed)`, whose feed closes (ending the stream) when the server shuts down."""
     try:
         from sse_starlette import EventSourceResponse
     except ModuleNotFoundError as exc:
         hint = "the dashboard's streams need sse-starlette: pip install 'redisq[asgi]'"
         raise MissingDependency(hint) from exc
-    return EventSourceResponse(body, ping=sse.PING_S, sep="\n", headers=sse.HEADERS)
+    shutdown = anyio.Event()
+
+    async def body() -> AsyncIterator[bytes]:
+        feed = AsyncFeed()
+        closer = asyncio.create_task(_close_at(shutdown, feed))
+        try:
+            async for data in stream(feed):
+                yield data
+        finally:
+            closer.cancel()
+
+    return EventSourceResponse(
+        body(),
+        ping=sse.PING_S,
+        sep="\n",
+        headers=sse.HEADERS,
+        shutdown_event=shutdown,
+        shutdown_grace_period=SHUTDOWN_GRACE_S,
+    )
+
+
+async def _close_at(shutdown: anyio.Event, feed: AsyncFeed) -> None:
+    await shutdown.wait()
+    feed.close()
 
 
 async def _drain(feed: AsyncFeed) -> AsyncIterator[bytes]:
@@ -71,9 +107,8 @@ async def _drain(feed: AsyncFeed) -> AsyncIterator[bytes]:
 def events_response(poller: Poller) -> Response:
     """`M/_events`: the newest snapshot at once, then each change (at least every 15 s)."""
 
-    async def stream() -> AsyncIterator[bytes]:
+    async def stream(feed: AsyncFeed) -> AsyncIterator[bytes]:
         # Subscribed when the body starts, not before: a HEAD request, answered without a body, never is.
-        feed = AsyncFeed()
         poller.subscribe(feed)
         try:
             async for data in _drain(feed):
@@ -81,7 +116,7 @@ def events_response(poller: Poller) -> Response:
         finally:
             poller.unsubscribe(feed)
 
-    return _event_source(stream())
+    return _event_source(stream)
 
 
 async def job_events_response(rq: RedisQ, poller: Poller, queue: str, uid: str) -> Response:
@@ -90,11 +125,10 @@ async def job_events_response(rq: RedisQ, poller: Poller, queue: str, uid: str) 
     data = orjson.dumps(body)
     first = job_chunk(data, JobState(body["state"]).is_final)
 
-    async def stream() -> AsyncIterator[bytes]:
+    async def stream(feed: AsyncFeed) -> AsyncIterator[bytes]:
         yield first.data
         if first.last:
             return
-        feed = AsyncFeed()
         poller.watch(body["id"], feed, data)
         try:
             async for chunk in _drain(feed):
@@ -102,4 +136,4 @@ async def job_events_response(rq: RedisQ, poller: Poller, queue: str, uid: str) 
         finally:
             poller.unwatch(body["id"], feed)
 
-    return _event_source(stream())
+    return _event_source(stream)
