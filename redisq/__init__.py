@@ -14,6 +14,7 @@ from .core.config import Settings, WorkerSettings
 from .core.context import JobContext, LogContext, current_job
 from .core.errors import (
     ConfigurationError,
+    CorruptData,
     EmbeddedServerError,
     InvalidArguments,
     InvalidJobId,
@@ -21,12 +22,14 @@ from .core.errors import (
     JobNotFound,
     MissingDependency,
     PayloadTooLarge,
+    RedisPermissionDenied,
     RedisQError,
     RedisUnavailable,
     RegistryFrozen,
     ResultTimeout,
     SerializationError,
     TaskNotFound,
+    UnsupportedRedis,
 )
 from .core.job import JobError, JobInfo, JobState
 from .core.jobs import Job
@@ -40,6 +43,7 @@ __all__ = [
     "Backoff",
     "BoundTask",
     "ConfigurationError",
+    "CorruptData",
     "EmbeddedServerError",
     "HealthReport",
     "HealthThresholds",
@@ -58,6 +62,7 @@ __all__ = [
     "PayloadTooLarge",
     "QueueHealth",
     "QueueStats",
+    "RedisPermissionDenied",
     "RedisQ",
     "RedisQError",
     "RedisUnavailable",
@@ -68,6 +73,7 @@ __all__ = [
     "Task",
     "TaskNotFound",
     "TaskOptions",
+    "UnsupportedRedis",
     "Worker",
     "WorkerInfo",
     "WorkerSettings",

@@ -11,6 +11,7 @@ def test_public_names_are_pinned() -> None:
         "Backoff",
         "BoundTask",
         "ConfigurationError",
+        "CorruptData",
         "EmbeddedServerError",
         "HealthReport",
         "HealthThresholds",
@@ -29,6 +30,7 @@ def test_public_names_are_pinned() -> None:
         "PayloadTooLarge",
         "QueueHealth",
         "QueueStats",
+        "RedisPermissionDenied",
         "RedisQ",
         "RedisQError",
         "RedisUnavailable",
@@ -39,6 +41,7 @@ def test_public_names_are_pinned() -> None:
         "Task",
         "TaskNotFound",
         "TaskOptions",
+        "UnsupportedRedis",
         "Worker",
         "WorkerInfo",
         "WorkerSettings",
@@ -55,7 +58,7 @@ def test_every_error_is_a_redisq_error() -> None:
         for n in redisq.__all__
         if isinstance(getattr(redisq, n), type) and issubclass(getattr(redisq, n), Exception)
     ]
-    assert len(errors) == 14
+    assert len(errors) == 17
     assert all(issubclass(e, RedisQError) for e in errors)
     assert issubclass(redisq.JobNotFound, LookupError) and issubclass(
         redisq.RedisUnavailable, ConnectionError

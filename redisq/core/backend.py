@@ -23,7 +23,7 @@ import redis.asyncio.connection
 import redis.connection
 from redis.commands.core import AsyncScript, Script
 
-from .errors import RedisUnavailable
+from .errors import CorruptData, RedisPermissionDenied, RedisQError, RedisUnavailable, UnsupportedRedis
 from .scripts import Scripts
 
 T = TypeVar("T")
@@ -40,6 +40,9 @@ class ScriptCall:
 @dataclass(slots=True)
 class Command:
     args: tuple[Any, ...]
+    # True: an error reply (e.g. WRONGTYPE for a damaged record, NOPERM for INFO on a managed Redis) is
+    # answered as the exception object instead of failing the round trip, for the operation to judge.
+    tolerant: bool = False
 
 
 Single: TypeAlias = ScriptCall | Command
@@ -48,14 +51,46 @@ Request: TypeAlias = Single | list[Single]
 Op: TypeAlias = Generator[Request, Any, T]
 
 UNAVAILABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+# Refusals that pass by themselves (a replica or a demoted master refuses writes until a failover ends):
+# the operation did not happen, and trying again later is right.
+PASSING = (
+    redis.exceptions.ReadOnlyError,
+    redis.exceptions.MasterDownError,
+    redis.exceptions.ClusterDownError,
+    redis.exceptions.TryAgainError,
+)
+PERMISSION_HINT = "grant it to the user (README, 'Redis requirements', has the ACL rule redisq needs)"
+
+
+def redisq_error(exc: redis.exceptions.RedisError) -> RedisQError | None:
+    """The typed error for a Redis error that means something to a caller, else None (a bug: re-raise)."""
+    if isinstance(exc, (*UNAVAILABLE, *PASSING)):
+        return RedisUnavailable(f"Redis is unavailable: {exc}")
+    message = str(exc)
+    if isinstance(exc, redis.exceptions.NoPermissionError) or message.startswith("ACL failure"):
+        return RedisPermissionDenied(
+            f"the Redis user may not do what redisq needs: {message}; {PERMISSION_HINT}"
+        )
+    if isinstance(exc, redis.exceptions.AskError):  # MOVED is a kind of ASK in redis-py
+        return UnsupportedRedis(
+            f"Redis answered {exc.args[0] if exc.args else message!r}: the URL points at one node of a Redis "
+            "Cluster, and redisq does not run on a Cluster yet; use a single server or a Sentinel-managed one"
+        )
+    if message.startswith("REDISQ_CORRUPT "):
+        return CorruptData(message.removeprefix("REDISQ_CORRUPT ").split(" script:")[0])
+    return None
 
 
 @contextlib.contextmanager
-def unavailable_as_redisq_error() -> Iterator[None]:
+def redisq_errors() -> Iterator[None]:
+    """Raise redis-py's errors that mean something to a caller as redisq's own (see `redisq_error`)."""
     try:
         yield
-    except UNAVAILABLE as exc:
-        raise RedisUnavailable(f"Redis is unavailable: {exc}") from exc
+    except redis.exceptions.RedisError as exc:
+        mapped = redisq_error(exc)
+        if mapped is None:
+            raise
+        raise mapped from exc
 
 
 def drive(op: Op[T], first: bool, reply: Any) -> tuple[bool, Request | T]:
@@ -64,6 +99,15 @@ def drive(op: Op[T], first: bool, reply: Any) -> tuple[bool, Request | T]:
         return False, (next(op) if first else op.send(reply))
     except StopIteration as stop:
         return True, stop.value
+
+
+def _tolerated(request: Sequence[Single], replies: list[Any]) -> list[Any]:
+    """Replies of a pipeline run with `raise_on_error=False`: errors stay values for tolerant commands
+    only; any other error is raised as it would have been."""
+    for item, reply in zip(request, replies, strict=True):
+        if isinstance(reply, Exception) and not (isinstance(item, Command) and item.tolerant):
+            raise reply
+    return replies
 
 
 # The hot calls (enqueue, fetch, finish) are single script calls. redis-py's generic command path (pool
@@ -149,7 +193,7 @@ class AsyncBackend:
 
     async def run(self, op: Op[T]) -> T:
         # The operation is stepped here rather than through `drive()`, and redis-py's errors are caught
-        # here rather than by `unavailable_as_redisq_error()`: on the hot path each cost ~1 us per call.
+        # here rather than by `redisq_errors()`: on the hot path each cost ~1 us per call.
         # (A StopIteration can only come from the operation: PEP 479 turns one raised in a coroutine
         # into a RuntimeError.)
         try:
@@ -158,19 +202,30 @@ class AsyncBackend:
                 request = op.send(await self.execute(request))
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
-        except UNAVAILABLE as exc:
-            raise RedisUnavailable(f"Redis is unavailable: {exc}") from exc
+        except redis.exceptions.RedisError as exc:
+            mapped = redisq_error(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
+
+    async def _command(self, command: Command) -> Any:
+        if not command.tolerant:
+            return await self.client.execute_command(*command.args)
+        try:
+            return await self.client.execute_command(*command.args)
+        except redis.exceptions.ResponseError as exc:
+            return exc
 
     async def execute(self, request: Request) -> Any:
         if isinstance(request, ScriptCall):
             return await self._script(request)
         if isinstance(request, Command):
-            return await self.client.execute_command(*request.args)
+            return await self._command(request)
         if len(request) == 1:
             item = request[0]
             if isinstance(item, ScriptCall):
                 return [await self._script(item)]
-            return [await self.client.execute_command(*item.args)]
+            return [await self._command(item)]
         # The context resets the pipeline however it ends: a failed SCRIPT EXISTS (Redis gone mid-call)
         # otherwise leaves it holding its connection.
         async with self.client.pipeline(transaction=False) as pipe:
@@ -179,7 +234,9 @@ class AsyncBackend:
                     await getattr(self.scripts, item.name)(keys=item.keys, args=item.args, client=pipe)
                 else:
                     pipe.execute_command(*item.args)
-            return await pipe.execute()
+            if not any(isinstance(item, Command) and item.tolerant for item in request):
+                return await pipe.execute()
+            return _tolerated(request, await pipe.execute(raise_on_error=False))
 
     async def aclose(self) -> None:
         if self._watchdog is not None:
@@ -231,14 +288,25 @@ class SyncBackend:
                 reply = self.execute(request)  # type: ignore[arg-type]
                 done, request = drive(op, False, reply)
             return request  # type: ignore[return-value]
-        except UNAVAILABLE as exc:
-            raise RedisUnavailable(f"Redis is unavailable: {exc}") from exc
+        except redis.exceptions.RedisError as exc:
+            mapped = redisq_error(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
+
+    def _command(self, command: Command) -> Any:
+        try:
+            return self.client.execute_command(*command.args)
+        except redis.exceptions.ResponseError as exc:
+            if command.tolerant:
+                return exc
+            raise
 
     def execute(self, request: Request) -> Any:
         if isinstance(request, ScriptCall):
             return self._script(request)
         if isinstance(request, Command):
-            return self.client.execute_command(*request.args)
+            return self._command(request)
         if len(request) == 1:
             return [self.execute(request[0])]
         with self.client.pipeline(transaction=False) as pipe:
@@ -247,7 +315,9 @@ class SyncBackend:
                     getattr(self.scripts, item.name)(keys=item.keys, args=item.args, client=pipe)
                 else:
                     pipe.execute_command(*item.args)
-            return pipe.execute()
+            if not any(isinstance(item, Command) and item.tolerant for item in request):
+                return pipe.execute()
+            return _tolerated(request, pipe.execute(raise_on_error=False))
 
     def close(self) -> None:
         with self._held_lock:

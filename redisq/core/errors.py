@@ -4,7 +4,9 @@
     ├── ConfigurationError
     │   ├── MissingDependency            (also ImportError)
     │   ├── EmbeddedServerError          no Redis configured and no server binary to start
-    │   └── RegistryFrozen               a task registered after a worker started
+    │   ├── RegistryFrozen               a task registered after a worker started
+    │   ├── RedisPermissionDenied        (also PermissionError) the Redis user may not run a command
+    │   └── UnsupportedRedis             a Redis that redisq cannot work with (a Cluster node's URL)
     ├── SerializationError               (also TypeError) arguments or result not JSON-encodable
     │   └── PayloadTooLarge              (also ValueError) encoded job over the size limit
     ├── TaskNotFound                     (also LookupError) enqueue by an unregistered name
@@ -13,7 +15,9 @@
     ├── InvalidJobId                     (also ValueError) an id that names no queue
     ├── JobFailed                        waited for a result; the job ended dead, cancelled or expired
     ├── ResultTimeout                    (also TimeoutError) waited for a result and it did not come
-    └── RedisUnavailable                 (also ConnectionError) Redis cannot be reached right now
+    ├── CorruptData                      a queue's key holds data of the wrong type; nothing was written
+    └── RedisUnavailable                 (also ConnectionError) Redis cannot be reached right now, or
+                                         refuses writes for now (a read-only replica, a failover)
 
 Adapters map these to HTTP status codes in one place each (see issue 4).
 """
@@ -90,5 +94,17 @@ class ResultTimeout(RedisQError, TimeoutError):
     """The job did not finish within the timeout given to `result()`."""
 
 
+class RedisPermissionDenied(ConfigurationError, PermissionError):
+    """The Redis user lacks a permission that redisq needs (an ACL `NOPERM`); the message names it."""
+
+
+class UnsupportedRedis(ConfigurationError):
+    """A server redisq cannot use as configured, e.g. one node of a Redis Cluster given as a plain URL."""
+
+
+class CorruptData(RedisQError):
+    """A key of a queue holds another type than redisq keeps there; the script wrote nothing."""
+
+
 class RedisUnavailable(RedisQError, ConnectionError):
-    """Redis could not be reached; the operation did not happen."""
+    """Redis could not be reached, or refused writes for now (read-only replica); nothing happened."""

@@ -41,7 +41,13 @@ class JobError:
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> JobError:
-        data = codec.loads(raw)
+        try:
+            data = codec.loads(raw)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):  # written by something else than redisq: shown as it is
+            text = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
+            return cls(type="", message=text, traceback="")
         return cls(
             type=str(data.get("type", "")),
             message=str(data.get("message", "")),
@@ -53,8 +59,38 @@ class JobError:
         return codec.dumps(payload)
 
 
+# A record's fields are read leniently: a damaged one (issue 11) must still be shown, with its error.
+
+
+def _int(raw: bytes | None, default: int) -> int:
+    try:
+        return default if raw is None else int(raw)
+    except ValueError:
+        return default
+
+
 def _time(raw: bytes | None) -> datetime | None:
-    return None if raw is None else datetime.fromtimestamp(int(raw) / 1000, tz=timezone.utc)
+    ms = _int(raw, -1)
+    try:
+        return None if ms < 0 else datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _json(raw: bytes | None) -> Any:
+    if not raw:
+        return None
+    try:
+        return codec.loads(raw)
+    except ValueError:
+        return raw.decode(errors="replace")
+
+
+def _state(raw: bytes | None, default: JobState) -> JobState:
+    try:
+        return default if raw is None else JobState(raw.decode(errors="replace"))
+    except ValueError:
+        return default
 
 
 @dataclass(frozen=True)
@@ -92,10 +128,13 @@ class JobInfo:
         return self.meta.get("traceparent")
 
     @classmethod
-    def from_hash(cls, job_id: str, queue: str, fields: dict[bytes, bytes]) -> JobInfo:
+    def from_hash(
+        cls, job_id: str, queue: str, fields: dict[bytes, bytes], state: JobState = JobState.QUEUED
+    ) -> JobInfo:
+        """`state`: what to show when the record has none it knows (the index it was found in)."""
+
         def num(name: bytes, default: int = 0) -> int:
-            raw = fields.get(name)
-            return default if raw is None else int(raw)
+            return _int(fields.get(name), default)
 
         task, args, kwargs = "", [], {}
         meta: codec.JobMeta = {}
@@ -115,7 +154,7 @@ class JobInfo:
             id=job_id,
             queue=queue,
             task=task,
-            state=JobState(fields.get(b"state", b"queued").decode()),
+            state=_state(fields.get(b"state"), state),
             attempts=num(b"attempts"),
             max_attempts=num(b"max_attempts", 1),
             priority=num(b"priority"),
@@ -130,6 +169,6 @@ class JobInfo:
             kwargs=kwargs,
             meta=meta,
             error=JobError.from_json(raw_error) if raw_error else None,
-            result=codec.loads(raw_result) if raw_result else None,
-            progress=codec.loads(raw_progress) if (raw_progress := fields.get(b"progress")) else None,
+            result=_json(raw_result),
+            progress=progress if isinstance(progress := _json(fields.get(b"progress")), dict) else None,
         )

@@ -113,7 +113,9 @@ def enqueue_one(
 
 
 def job_info(k: QueueKeys, job_id: str, uid: str) -> Op[JobInfo]:
-    fields = yield Command(("HGETALL", k.job(uid)))
+    fields = yield Command(("HGETALL", k.job(uid)), tolerant=True)
+    if isinstance(fields, Exception):  # WRONGTYPE: not a job's record; a worker buries it when it meets it
+        raise JobNotFound(f"no job {job_id} (its record is damaged: {fields})")
     if not fields:
         raise JobNotFound(f"no job {job_id} (never enqueued, or its record expired)")
     return JobInfo.from_hash(job_id, k.queue, fields)
@@ -122,17 +124,18 @@ def job_info(k: QueueKeys, job_id: str, uid: str) -> Op[JobInfo]:
 def jobs_by_state(
     k: QueueKeys, state: JobState, offset: int, limit: int, newest_first: bool
 ) -> Op[list[JobInfo]]:
-    """One page of a state's index; records that expired meanwhile are left out."""
+    """One page of a state's index; records that expired meanwhile, or that are damaged beyond reading
+    (not a hash: a worker moves those to the dead letters), are left out."""
     index = k.part(STATE_INDEX[state])
     start, stop = offset, offset + limit - 1
     uids = yield Command(("ZREVRANGE" if newest_first else "ZRANGE", index, start, stop))
     if not uids:
         return []
-    records = yield [Command(("HGETALL", k.job(uid.decode()))) for uid in uids]
+    records = yield [Command(("HGETALL", k.job(uid.decode())), tolerant=True) for uid in uids]
     return [
-        JobInfo.from_hash(make_job_id(k.queue, uid.decode()), k.queue, fields)
+        JobInfo.from_hash(make_job_id(k.queue, uid.decode()), k.queue, fields, state)
         for uid, fields in zip(uids, records, strict=True)
-        if fields
+        if fields and not isinstance(fields, Exception)
     ]
 
 
@@ -219,16 +222,20 @@ def known_queues(prefix: str) -> Op[list[str]]:
 
 
 def requeue_dead(k: QueueKeys, uids: Sequence[str], batch: int = 1000) -> Op[int]:
-    """Requeue the given dead jobs, or every dead job (in atomic batches) when none are given."""
+    """Requeue the given dead jobs, or every dead job (in atomic batches) when none are given.
+
+    Dead letters that cannot run (a corrupt record) stay dead; paging goes past them.
+    """
     keys = (k.dead, k.seq, k.stats, k.wake)
     if uids:
-        reply = yield ScriptCall("requeue_dead", keys, (k.base, len(uids), *uids))
-        return int(reply)
-    total = 0
+        requeued, _ = yield ScriptCall("requeue_dead", keys, (k.base, len(uids), 0, *uids))
+        return int(requeued)
+    total = offset = 0
     while True:
-        n = int((yield ScriptCall("requeue_dead", keys, (k.base, batch))))
-        total += n
-        if n < batch:
+        requeued, kept = yield ScriptCall("requeue_dead", keys, (k.base, batch, offset))
+        total += int(requeued)
+        offset += int(kept)
+        if int(requeued) + int(kept) < batch:
             return total
 
 

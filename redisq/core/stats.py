@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,7 +58,8 @@ def parse_stats(queue: str, now_ms: int, reply: list[Any]) -> QueueStats:
     queued, scheduled, active, dead, flat, head_at, this_minute, last_minute, paused, kept = reply
     counters = dict.fromkeys(COUNTERS, 0)
     for i in range(0, len(flat), 2):
-        counters[flat[i].decode()] = int(flat[i + 1])
+        with contextlib.suppress(ValueError):  # a counter that is not a number was not written by redisq
+            counters[flat[i].decode()] = int(flat[i + 1])
     return QueueStats(
         queue=queue,
         queued=int(queued),

@@ -1,15 +1,20 @@
 -- Delete one job that is not running: its record, its place in every index, the unique key it holds.
 -- KEYS: queued, scheduled, succeeded, dead. ARGV: base, uid.
--- Returns 1 deleted, 0 running (a worker holds its lease: cancel or let it finish), -1 no such job.
+-- Returns 1 deleted, 0 running (a worker holds its lease: cancel or let it finish), -1 no such job (or a
+-- record that is not a job's).
 local base, uid = ARGV[1], ARGV[2]
 local job = job_key(base, uid)
-local f = redis.call('HMGET', job, 'state', 'unique_key')
-if not f[1] then return -1 end
+local f = read_record(job, 'state', 'unique_key')
+if not f or not f[1] then return -1 end
 if f[1] == 'active' then return 0 end
-for i = 1, 4 do redis.call('ZREM', KEYS[i], uid) end
+local unique, holder = nil, nil
 if f[2] then
-  local unique = base .. 'unique:' .. f[2]
-  if redis.call('GET', unique) == uid then redis.call('DEL', unique) end
+  unique = base .. 'unique:' .. f[2]
+  holder = redis.pcall('GET', unique) -- another type: not ours to delete
 end
-redis.call('DEL', job)
+local refused = wrong_types(queue_checks(base, 'queued', 'scheduled', 'succeeded', 'dead'))
+if refused then return refused end
+for i = 1, 4 do redis.call('ZREM', KEYS[i], uid) end
+if holder == uid then redis.call('DEL', unique) end
+redis.call('DEL', job, base .. 'corrupt:' .. uid)
 return 1

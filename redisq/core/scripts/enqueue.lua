@@ -8,12 +8,31 @@ local queued = KEYS[1]
 local base = string.sub(queued, 1, -7)
 local now, count, default_ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
 local scheduled = base .. 'scheduled'
+
+-- Nothing is written unless every key this call writes can take it (a failure after the first write
+-- would leave records behind that the caller was told were not created): the queue's keys, and the
+-- unique keys that the jobs name (a pass over ARGV; most calls have none).
+local checks = queue_checks(base, 'queued', 'scheduled', 'seq', 'stats', 'wake')
+local b = 4
+for _ = 1, count do
+  local n_extra = tonumber(ARGV[b + 4])
+  for i = b + 5, b + 4 + 2 * n_extra, 2 do
+    if ARGV[i] == 'unique_key' then
+      checks[#checks + 1] = base .. 'unique:' .. ARGV[i + 1]
+      checks[#checks + 1] = 'string'
+    end
+  end
+  b = b + 5 + 2 * n_extra
+end
+local refused = wrong_types(checks)
+if refused then return refused end
+
 -- One INCRBY reserves the batch's FIFO sequence numbers (unused ones leave harmless gaps).
 local seq = redis.call('INCRBY', base .. 'seq', count) - count
 
 local out, created, n_queued, n_scheduled = { 0 }, 0, 0, 0
 local ready = {} -- score, uid pairs for one ZADD per chunk instead of one per job
-local b = 4
+b = 4
 for position = 1, count do
   local uid, payload, priority, max_attempts = ARGV[b], ARGV[b + 1], tonumber(ARGV[b + 2]), ARGV[b + 3]
   local n_extra = tonumber(ARGV[b + 4])

@@ -1,26 +1,36 @@
 -- Put dead jobs back on their queue with a fresh set of attempts.
 -- KEYS: dead, seq, stats, wake
--- ARGV: base, limit, then uids (none: the oldest `limit` dead jobs)
--- Returns how many were requeued.
-local dead, seq_key, stats, wake, base, limit = KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], tonumber(ARGV[2])
+-- ARGV: base, limit, offset, then uids (none: `limit` dead jobs from rank `offset`, oldest first)
+-- Returns {requeued, kept}: a dead letter whose record cannot run (buried as corrupt without a payload,
+-- or not a hash) is kept dead, and the caller pages past it.
+local dead, seq_key, stats, wake = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local base, limit, offset = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local refused = wrong_types(queue_checks(base, 'dead', 'seq', 'stats', 'wake', 'queued'))
+if refused then return refused end
 local uids = {}
-for i = 3, #ARGV do uids[#uids + 1] = ARGV[i] end
-if #uids == 0 then uids = redis.call('ZRANGE', dead, 0, limit - 1) end
-local n = 0
+for i = 4, #ARGV do uids[#uids + 1] = ARGV[i] end
+if #uids == 0 then uids = redis.call('ZRANGE', dead, offset, offset + limit - 1) end
+local n, kept = 0, 0
 for _, uid in ipairs(uids) do
   local job = job_key(base, uid)
-  if redis.call('ZREM', dead, uid) == 1 and redis.call('EXISTS', job) == 1 then
-    redis.call('PERSIST', job)
-    local unique_key = redis.call('HGET', job, 'unique_key')
-    if unique_key then redis.call('PERSIST', base .. 'unique:' .. unique_key) end
-    redis.call('HSET', job, 'attempts', 0)
-    redis.call('HDEL', job, 'finished_at')
-    requeue(base, uid, job, seq_key, false)
-    n = n + 1
+  local f = read_record(job, 'payload', 'max_attempts', 'unique_key')
+  if f and f[1] and tonumber(f[2]) then
+    if redis.call('ZREM', dead, uid) == 1 then
+      redis.call('PERSIST', job)
+      if f[3] then redis.call('PERSIST', base .. 'unique:' .. f[3]) end
+      redis.call('HSET', job, 'attempts', 0)
+      redis.call('HDEL', job, 'finished_at')
+      requeue(base, uid, job, seq_key, false)
+      n = n + 1
+    end
+  elseif f and not f[1] and not f[2] and redis.call('EXISTS', job) == 0 then
+    redis.call('ZREM', dead, uid) -- its record expired or was deleted: nothing to requeue
+  elseif redis.call('ZSCORE', dead, uid) then
+    kept = kept + 1
   end
 end
 if n > 0 then
   redis.call('HINCRBY', stats, 'requeued', n)
   wake_one(wake)
 end
-return n
+return { n, kept }

@@ -2,19 +2,43 @@
 -- the succeeded and dead indexes so that no structure grows without bound.
 -- KEYS: active, seq, dead, succeeded, stats, wake
 -- ARGV: base, now_ms, limit, dead_ttl_s, succeeded_keep_ms, succeeded_max, dead_keep_ms, dead_max
--- Returns {recovered, sent_to_dead}.
+-- Returns {recovered, sent_to_dead}. A lapsed record that cannot be used goes to the dead letters with
+-- the reason (counted in sent_to_dead).
 local active, seq_key, dead, succeeded, stats, wake = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local base, now, limit, dead_ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 
-local recovered, died = 0, 0
+local checks = queue_checks(base, 'active', 'seq', 'dead', 'succeeded', 'stats', 'wake', 'queued')
+local minute_key, minute_type = minute_check(base, now)
+checks[#checks + 1] = minute_key
+checks[#checks + 1] = minute_type
+local refused = wrong_types(checks)
+if refused then return refused end
+
+local FIELDS = { 'attempts', 'max_attempts', 'worker' }
+local REQUIRED = { max_attempts = true }
+local NUMERIC = { attempts = true, max_attempts = true }
+
+local recovered, died, buried = 0, 0, 0
 local lapsed = redis.call('ZRANGE', active, '-inf', now, 'BYSCORE', 'LIMIT', 0, limit)
 for _, uid in ipairs(lapsed) do
   redis.call('ZREM', active, uid)
   local job = job_key(base, uid)
-  local f = redis.call('HMGET', job, 'attempts', 'max_attempts', 'worker')
-  if f[1] then
+  local f, kind = read_record(job, unpack(FIELDS))
+  local problem = nil
+  if not f then
+    problem = 'the record is a ' .. kind .. ', not a hash'
+  elseif not f[2] and redis.call('EXISTS', job) == 0 then
+    f = nil -- deleted meanwhile
+  else
+    kind = 'hash'
+    problem = record_problem(FIELDS, f, REQUIRED, NUMERIC)
+  end
+  if problem then
+    bury(base, uid, job, kind, problem, now, dead_ttl)
+    buried = buried + 1
+  elseif f then
     redis.call('HINCRBY', job, 'recovered', 1)
-    if tonumber(f[1]) >= tonumber(f[2]) then
+    if (tonumber(f[1]) or 0) >= tonumber(f[2]) then
       redis.call('HSET', job, 'error', cjson.encode({
         type = 'LeaseExpired',
         message = 'worker ' .. tostring(f[3]) .. ' stopped renewing its lease on the last attempt',
@@ -50,6 +74,6 @@ if over > 0 then
 end
 for _, uid in ipairs(old_dead) do
   redis.call('ZREM', dead, uid)
-  redis.call('DEL', job_key(base, uid))
+  redis.call('DEL', job_key(base, uid), base .. 'corrupt:' .. uid)
 end
-return { recovered, died }
+return { recovered, died + buried }

@@ -43,12 +43,12 @@ class Settlement:
 
 
 def fetch(
-    k: QueueKeys, now_ms: int, count: int, lease_ms: int, worker_id: str, promote: int
+    k: QueueKeys, now_ms: int, count: int, lease_ms: int, worker_id: str, promote: int, dead_ttl_s: int
 ) -> Op[tuple[int | None, list[Delivery]]]:
     reply = yield ScriptCall(
         "fetch",
         (k.queued, k.scheduled, k.active, k.seq, k.stats, k.wake),
-        (k.base, now_ms, count, lease_ms, worker_id, promote),
+        (k.base, now_ms, count, lease_ms, worker_id, promote, dead_ttl_s),
     )
     next_due = int(reply[0])
     deliveries = []

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import codec
-from ..backend import AsyncBackend, SyncBackend, unavailable_as_redisq_error
+from ..backend import AsyncBackend, SyncBackend, redisq_errors
 from ..client import RedisQ
 from ..config import WorkerSettings
 from ..errors import RedisUnavailable
@@ -185,6 +185,7 @@ class Worker:
                     int(s.lease_s * 1000),
                     self.id,
                     s.promote_batch,
+                    self.rq.settings.dead_ttl_s,
                 )
             )
             if due is not None:
@@ -223,7 +224,7 @@ class Worker:
         if not blpop.done():
             return
         if not blpop.cancelled() and blpop.exception() is not None:
-            with unavailable_as_redisq_error():
+            with redisq_errors():
                 blpop.result()
 
     # ---- running ----------------------------------------------------------------------------------
