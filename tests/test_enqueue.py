@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
@@ -141,6 +142,46 @@ async def test_unserializable_arguments_raise_and_write_nothing(rq: RedisQ) -> N
         await takes.enqueue(object())
     with pytest.raises(SerializationError):
         await rq.enqueue_many([takes.call(1), takes.call(object())])
+    assert await count_keys(rq) == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs"),
+    [((float("nan"),), {}), (([1.0, float("inf")],), {}), ((), {"scores": {"a": float("-inf")}})],
+    ids=["nan", "inf-in-list", "minus-inf-in-kwargs"],
+)
+async def test_nan_or_infinity_arguments_raise_and_write_nothing(
+    rq: RedisQ, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> None:
+    @rq.task(name="floats.takes")
+    async def takes(*args: Any, **kwargs: Any) -> None:
+        return None
+
+    for attempt in (
+        lambda: takes.enqueue(*args, **kwargs),
+        lambda: takes.with_options(priority=1).enqueue(*args, **kwargs),
+        lambda: rq.enqueue_many([takes.call(1), takes.call(*args, **kwargs)]),
+        lambda: rq.enqueue_many([rq.call_by_name("floats.takes", args, kwargs)]),
+    ):
+        with pytest.raises(SerializationError, match="JSON has no NaN or Infinity"):
+            await attempt()
+    assert await count_keys(rq) == 0
+
+
+async def test_option_values_json_cannot_carry_are_refused_at_once(rq: RedisQ) -> None:
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ConfigurationError, match="timeout_s must be a positive finite number"):
+
+            @rq.task(timeout=bad)
+            async def wait() -> None:
+                return None
+
+    @rq.task
+    async def fine() -> None:
+        return None
+
+    with pytest.raises(ConfigurationError, match="ttl_s"):
+        await fine.with_options(ttl_s=float("nan")).enqueue()
     assert await count_keys(rq) == 0
 
 

@@ -4,6 +4,9 @@ The wire format is plain, versioned JSON so that any language or an HTTP admin r
 Python values that JSON lacks (Decimal, bytes, pydantic models, sets) are written in their JSON form, and
 the worker turns them back into the declared types from the task's signature (see `ArgumentCoercer`), the
 way pydantic validates a call. Pickle is never used.
+
+Nothing changes on the way (issue 11): a float that JSON cannot hold (NaN, ±Infinity) is refused rather
+than sent as null.
 """
 
 from __future__ import annotations
@@ -12,12 +15,14 @@ import base64
 import dataclasses
 import datetime as dt
 import decimal
+import enum
 import hashlib
 import hmac
 import inspect
+import math
 import typing
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypedDict
 
 import orjson
@@ -54,11 +59,22 @@ def _encode_extra(value: Any) -> Any:
     raise TypeError(f"cannot encode {type(value).__qualname__} as JSON")
 
 
-def dumps(value: Any) -> bytes:
+def _encode(value: Any) -> bytes:
     try:
         return orjson.dumps(value, default=_encode_extra, option=orjson.OPT_NON_STR_KEYS)
     except (TypeError, orjson.JSONEncodeError) as exc:
         raise SerializationError(f"not JSON-serializable: {exc}") from exc
+
+
+def dumps(value: Any, what: str = "value") -> bytes:
+    """JSON for `value`; SerializationError for what JSON cannot hold as it is. `what` names the value
+    in that error."""
+    data = _encode(value)
+    # orjson writes NaN and ±Infinity as null: without a null there is none to find. find(), not `in`:
+    # bytes.__contains__ first tries its argument as an int, and that failure costs more than the search.
+    if data.find(b"null") != -1:
+        _refuse_non_finite(value, what)
+    return data
 
 
 def loads(data: bytes | str) -> Any:
@@ -68,17 +84,78 @@ def loads(data: bytes | str) -> Any:
 def encode_envelope(
     task: str, args: tuple[Any, ...], kwargs: Mapping[str, Any], meta: JobMeta, max_bytes: int
 ) -> bytes:
-    envelope: Envelope = {
+    # An Envelope on the wire; built as a plain dict that orjson takes as it is (a tuple is an array), with
+    # no copies and one call: this runs for every job enqueued.
+    envelope = {
         "v": ENVELOPE_VERSION,
         "task": task,
-        "args": list(args),
-        "kwargs": dict(kwargs),
+        "args": args,
+        "kwargs": kwargs if isinstance(kwargs, dict) else dict(kwargs),
         "meta": meta,
     }
-    payload = dumps(envelope)
+    try:
+        payload = orjson.dumps(envelope, default=_encode_extra, option=orjson.OPT_NON_STR_KEYS)
+    except (TypeError, orjson.JSONEncodeError) as exc:
+        raise SerializationError(f"not JSON-serializable: {exc}") from exc
+    if payload.find(b"null") != -1:  # the only cost of the check on the hot path (see dumps)
+        _refuse_non_finite(args, "args")
+        _refuse_non_finite(envelope["kwargs"], "kwargs")
+        _refuse_non_finite(meta, "meta")
     if len(payload) > max_bytes:
         raise PayloadTooLarge(len(payload), max_bytes)
     return payload
+
+
+# ---- floats that JSON cannot hold ------------------------------------------------------------------
+
+
+def _refuse_non_finite(value: Any, what: str) -> None:
+    """Raise SerializationError if a NaN or ±Infinity sits anywhere in `value` as JSON would encode it.
+
+    orjson writes them as null, so the worker would get None instead (issue 11). A Decimal('NaN') is not
+    one of them: it travels as the string "NaN" and comes back as it was.
+    """
+    found = _find_non_finite(value)
+    if found is not None:
+        path, number = found
+        raise SerializationError(
+            f"{what}{path} is {number!r}: JSON has no NaN or Infinity (it would arrive as None)"
+        )
+
+
+def _find_non_finite(value: Any) -> tuple[str, float] | None:
+    """(path, the float) of the first NaN or ±Infinity in `value`, or None. The path is only built along
+    the branch that holds one, on the way back up."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else ("", value)
+    if isinstance(value, (str, int, bytes, type(None))):
+        return None
+    if isinstance(value, dict):
+        return _in_items(value.items(), "[{!r}]")
+    if isinstance(value, (list, tuple)):
+        return _in_items(enumerate(value), "[{!r}]")
+    if isinstance(value, (set, frozenset)):
+        return _in_items((("", item) for item in value), "{{…}}")
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = ((f.name, getattr(value, f.name, None)) for f in dataclasses.fields(value))
+        return _in_items(fields, ".{}")
+    if isinstance(value, enum.Enum):  # orjson writes an enum as its value
+        return _in_items([("value", value.value)], ".{}")
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):  # a pydantic model: what goes out (see _encode_extra), which keeps its floats as is
+        data = dump(mode="json")
+        return _in_items(data.items(), ".{}") if isinstance(data, dict) else _find_non_finite(data)
+    return None
+
+
+def _in_items(items: Iterable[tuple[Any, Any]], step: str) -> tuple[str, float] | None:
+    for key, item in items:
+        if isinstance(key, float) and not math.isfinite(key):  # a dict key: OPT_NON_STR_KEYS writes "null"
+            return " has a key that", key
+        found = _find_non_finite(item)
+        if found is not None:
+            return step.format(key) + found[0], found[1]
+    return None
 
 
 class MalformedPayload(ValueError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -71,8 +72,9 @@ class TaskOptions:
             raise ConfigurationError("retries must be 0 or more")
         for name in ("timeout_s", "ttl_s", "result_ttl_s"):
             value = getattr(self, name)
-            if value is not None and value <= 0:
-                raise ConfigurationError(f"{name} must be positive")
+            # `not > 0` and isfinite: NaN passes `<= 0`, and JSON would carry it as null (issue 11)
+            if value is not None and not (value > 0 and math.isfinite(value)):
+                raise ConfigurationError(f"{name} must be a positive finite number, got {value!r}")
 
 
 @dataclass(frozen=True)
