@@ -24,6 +24,10 @@ log = logging.getLogger("redisq.worker")
 class _Held:
     token: str
     renew_until: float | None  # monotonic; past it (the job overran its timeout) the lease may lapse
+    # Its settlement is being written: the finish script deletes the lease, so a renewal racing it finds
+    # the lease gone, which is no loss (issue 11: it was reported as one). Renewed until released all the
+    # same: while Redis is away, a settlement waits, and its lease must hold.
+    settling: bool = False
 
 
 class LeaseKeeper:
@@ -43,6 +47,13 @@ class LeaseKeeper:
     def hold(self, queue: str, uid: str, token: str, renew_until: float | None) -> None:
         with self._lock:
             self._held[(queue, uid)] = _Held(token, renew_until)
+
+    def settling(self, queue: str, uid: str, token: str) -> None:
+        """The delivery's settlement is about to be written (by the settler)."""
+        with self._lock:
+            held = self._held.get((queue, uid))
+            if held is not None and held.token == token:
+                held.settling = True
 
     def release(self, queue: str, uid: str, token: str) -> None:
         """Stop renewing one delivery. Keyed by token: a late outcome of an earlier delivery of the same
@@ -90,7 +101,9 @@ class LeaseKeeper:
                 # Released meanwhile, or held again under a newer token, is not this loss.
                 queue, token = sent[uid]
                 current = self._held.get((queue, uid))
-                if current is not None and current.token == token:
+                # Being settled: whether the settlement already landed or the lease really lapsed, the
+                # settler learns which from the finish script (a stale settlement) and says so.
+                if current is not None and current.token == token and not current.settling:
                     del self._held[(queue, uid)]
                     log.warning(
                         "lease of job %s:%s was lost (it lapsed and was recovered elsewhere); its "

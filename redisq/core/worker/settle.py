@@ -54,6 +54,8 @@ class Settler:
             if not batch:
                 self._idle.set()
                 continue
+            for s in batch:
+                self._leases.settling(s.delivery.queue, s.delivery.uid, s.delivery.token)
             try:
                 stale = await self._backend.run(
                     protocol.finish(self._keys, batch, int(time.time() * 1000), self._dead_ttl_s)
@@ -75,6 +77,10 @@ class Settler:
                 self.stale += len(batch)
             retry_s = 0.05
             self.stale += len(stale)
+            for uid in stale:
+                # Its lease lapsed (the job was recovered and may run again elsewhere), or an earlier try
+                # of this same write landed before its reply was lost.
+                log.warning("the outcome of job %s was not written: its lease was no longer held", uid)
             for s in batch:
                 self._leases.release(s.delivery.queue, s.delivery.uid, s.delivery.token)
             if not self._pending:
