@@ -9,11 +9,14 @@ import enum
 import uuid
 from typing import Any
 
+import pydantic
 import pytest
 from pydantic import BaseModel
 
-from redisq import SerializationError
+from redisq import InvalidArguments, SerializationError
 from redisq.core import codec
+
+TZ_530 = dt.timezone(dt.timedelta(hours=5, minutes=30))
 
 
 def test_envelope_round_trip_and_version() -> None:
@@ -55,25 +58,15 @@ class Point:
     y: int
 
 
-class Model:
-    """Shaped like a pydantic v2 model, without needing pydantic installed."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def model_dump(self, mode: str) -> dict[str, str]:
-        return {"name": self.name}
-
-    @classmethod
-    def model_validate(cls, data: dict[str, str]) -> Model:
-        return cls(**data)
+class Model(BaseModel):
+    name: str
 
 
 def typed_task(p: Point, m: Model, when: dt.date, ids: list[uuid.UUID]) -> None: ...
 
 
-def test_pydantic_like_models_and_dataclasses_come_back_typed() -> None:
-    wire = codec.loads(codec.dumps([Point(1, 2), Model("ada"), dt.date(2026, 1, 2), [uuid.UUID(int=1)]]))
+def test_pydantic_models_and_dataclasses_come_back_typed() -> None:
+    wire = codec.loads(codec.dumps([Point(1, 2), Model(name="ada"), dt.date(2026, 1, 2), [uuid.UUID(int=1)]]))
     args, _ = codec.ArgumentCoercer(typed_task)(wire, {})
     assert args[0] == Point(1, 2)
     assert isinstance(args[1], Model) and args[1].name == "ada"
@@ -132,3 +125,116 @@ def test_nulls_of_their_own_and_decimal_nan_pass_unchanged() -> None:
 def test_other_values_name_themselves_in_the_error() -> None:
     with pytest.raises(SerializationError, match=r"result\['score'\] is nan"):
         codec.dumps({"score": NAN}, "result")
+
+
+# ---- converting back: pydantic in strict JSON mode -----------------------------------------------------
+
+
+class Shade(enum.Enum):
+    DARK = "dark"
+
+
+@pytest.mark.parametrize(
+    ("annotation", "wire", "expected"),
+    [
+        (dt.datetime, "2026-01-02T03:04:05.000006+05:30", dt.datetime(2026, 1, 2, 3, 4, 5, 6, TZ_530)),
+        (dt.datetime, "2026-01-02T03:04:05", dt.datetime(2026, 1, 2, 3, 4, 5)),
+        (dt.date, "2026-01-02", dt.date(2026, 1, 2)),
+        (dt.time, "03:04:05.000250", dt.time(3, 4, 5, 250)),
+        (uuid.UUID, "00000000-0000-0000-0000-000000000007", uuid.UUID(int=7)),
+        (decimal.Decimal, "1.10", decimal.Decimal("1.10")),
+        (decimal.Decimal, "-Infinity", decimal.Decimal("-Infinity")),
+        (decimal.Decimal, 2, decimal.Decimal(2)),  # a JSON number is a fine Decimal (from HTTP)
+        (bytes, "APv/", b"\x00\xfb\xff"),
+        (set[int], [1, 2], {1, 2}),
+        (frozenset[str], ["a"], frozenset({"a"})),
+        (tuple[int, str], [1, "x"], (1, "x")),
+        (tuple[dt.date, ...], ["2026-01-02"], (dt.date(2026, 1, 2),)),
+        (Shade, "dark", Shade.DARK),
+        (dict[str, uuid.UUID], {"a": "00000000-0000-0000-0000-000000000001"}, {"a": uuid.UUID(int=1)}),
+        (dict[int, dt.date], {"1": "2026-01-02"}, {1: dt.date(2026, 1, 2)}),  # JSON keys are strings
+        (Point | None, None, None),
+        (Point | None, {"x": 1, "y": 2}, Point(1, 2)),
+    ],
+)
+def test_each_type_comes_back_from_its_json_form(annotation: Any, wire: Any, expected: Any) -> None:
+    def task(value: Any) -> None: ...
+
+    task.__annotations__ = {"value": annotation}
+    (got,), _ = codec.ArgumentCoercer(task)([wire], {})
+    assert got == expected and type(got) is type(expected)
+    if isinstance(expected, decimal.Decimal):
+        assert str(got) == str(expected)
+
+
+@pytest.mark.parametrize(
+    ("annotation", "wire"),
+    [
+        (dt.datetime, 1767323045),  # no epoch numbers: the codec writes ISO strings
+        (dt.datetime, "next tuesday"),
+        (dt.date, "2026-01-02T00:00:00"),  # a datetime is not a date
+        (uuid.UUID, 7),
+        (decimal.Decimal, "ten"),
+        (bytes, "not base64!"),
+        (set[int], ["1"]),  # strict: "1" is no int
+        (tuple[int, str], [1]),
+        (list[uuid.UUID], ["00000000-0000-0000-0000-000000000001", "x"]),
+        (Shade, "light"),
+        (Point, {"x": 1, "y": 2, "z": 3}),  # a field the dataclass lacks is not dropped
+        (Point, {"x": "1", "y": 2}),
+        (Model, {"name": 5}),
+    ],
+)
+def test_a_json_value_that_does_not_fit_is_refused_not_converted(annotation: Any, wire: Any) -> None:
+    def task(value: Any) -> None: ...
+
+    task.__annotations__ = {"value": annotation}
+    with pytest.raises(InvalidArguments, match="argument 'value'"):
+        codec.ArgumentCoercer(task)([wire], {})
+
+
+def test_plain_parameters_do_not_pay_for_pydantic_on_the_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a TypeAdapter was built for a plain JSON parameter")
+
+    monkeypatch.setattr(pydantic, "TypeAdapter", refuse)
+
+    def task(  # type: ignore[no-untyped-def]
+        a: int, b: float, c: str | None, d: list[dict[str, Any]], e: Any, f: object, g=None
+    ) -> None: ...
+
+    coerce = codec.ArgumentCoercer(task)
+    args = [1, 2, None, [{"k": [1]}], {"x": 1}, "y", True]
+    assert coerce(args, {})[0] is args  # handed on as decoded, not rebuilt
+    assert coerce([1, 2.5, "c", []], {"e": 1, "f": 2}) == ([1, 2.5, "c", []], {"e": 1, "f": 2})
+    with pytest.raises(TypeError):
+        coerce([1], {})
+
+
+def test_annotations_are_resolved_at_first_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    def task(when: LaterDefined) -> None: ...  # type: ignore[name-defined]  # noqa: F821
+
+    coerce = codec.ArgumentCoercer(task)  # the name does not exist yet: no error, nothing resolved
+    monkeypatch.setitem(globals(), "LaterDefined", dt.date)
+    assert coerce(["2026-01-02"], {}) == ([dt.date(2026, 1, 2)], {})
+
+
+class Unschemable:
+    """A class pydantic has no schema for."""
+
+
+def test_unresolvable_or_unschemable_annotations_leave_only_their_parameter_as_json(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def task(a: NoSuchName, b: Unschemable, c: dt.date, d: Later) -> None: ...  # type: ignore[name-defined]  # noqa: F821
+
+    coerce = codec.ArgumentCoercer(task)
+    args, _ = coerce([{"x": 1}, "raw", "2026-01-02", 5], {})
+    assert args == [{"x": 1}, "raw", dt.date(2026, 1, 2), 5]
+    warned = " ".join(record.getMessage() for record in caplog.records)
+    for name in "abd":
+        assert f"parameter {name!r} stays as JSON gives it" in warned
+
+
+class Later(BaseModel):
+    item: NotDefinedAnywhere  # type: ignore[name-defined]  # noqa: F821

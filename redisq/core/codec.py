@@ -2,32 +2,37 @@
 
 The wire format is plain, versioned JSON so that any language or an HTTP admin route can enqueue a job.
 Python values that JSON lacks (Decimal, bytes, pydantic models, sets) are written in their JSON form, and
-the worker turns them back into the declared types from the task's signature (see `ArgumentCoercer`), the
-way pydantic validates a call. Pickle is never used.
+the worker turns them back into the declared types from the task's signature (see `ArgumentCoercer`), with
+pydantic in strict JSON mode. Pickle is never used.
 
 Nothing changes on the way (issue 11): a float that JSON cannot hold (NaN, ±Infinity) is refused rather
-than sent as null.
+than sent as null, and a value that does not fit its declared type is refused rather than passed on.
 """
 
 from __future__ import annotations
 
 import base64
 import dataclasses
-import datetime as dt
 import decimal
 import enum
 import hashlib
 import hmac
 import inspect
+import logging
 import math
+import types
 import typing
-import uuid
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import orjson
 
-from .errors import PayloadTooLarge, SerializationError
+from .errors import InvalidArguments, PayloadTooLarge, SerializationError
+
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter
+
+log = logging.getLogger("redisq")
 
 ENVELOPE_VERSION = 1
 
@@ -53,15 +58,31 @@ def _encode_extra(value: Any) -> Any:
         return base64.b64encode(bytes(value)).decode("ascii")
     if isinstance(value, (set, frozenset)):
         return list(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _dataclass_json(value)
     dump = getattr(value, "model_dump", None)
     if callable(dump):  # pydantic v2 models, without importing pydantic
         return dump(mode="json")
     raise TypeError(f"cannot encode {type(value).__qualname__} as JSON")
 
 
+def _dataclass_json(value: Any) -> Any:
+    """A dataclass as the worker gives it back: a pydantic dataclass through its own serializer (as a
+    model, with its own config both ways), any other as the fields its constructor takes. Not orjson's
+    own form, which leaves out fields named with a leading '_' (they would come back as their defaults)."""
+    serializer = getattr(value, "__pydantic_serializer__", None)
+    if serializer is not None:
+        return serializer.to_python(value, mode="json")
+    return {f.name: getattr(value, f.name) for f in dataclasses.fields(value) if f.init}
+
+
+# Dataclasses go through _encode_extra (see _dataclass_json).
+_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
 def _encode(value: Any) -> bytes:
     try:
-        return orjson.dumps(value, default=_encode_extra, option=orjson.OPT_NON_STR_KEYS)
+        return orjson.dumps(value, default=_encode_extra, option=_OPTIONS)
     except (TypeError, orjson.JSONEncodeError) as exc:
         raise SerializationError(f"not JSON-serializable: {exc}") from exc
 
@@ -94,7 +115,7 @@ def encode_envelope(
         "meta": meta,
     }
     try:
-        payload = orjson.dumps(envelope, default=_encode_extra, option=orjson.OPT_NON_STR_KEYS)
+        payload = orjson.dumps(envelope, default=_encode_extra, option=_OPTIONS)
     except (TypeError, orjson.JSONEncodeError) as exc:
         raise SerializationError(f"not JSON-serializable: {exc}") from exc
     if payload.find(b"null") != -1:  # the only cost of the check on the hot path (see dumps)
@@ -136,16 +157,16 @@ def _find_non_finite(value: Any) -> tuple[str, float] | None:
         return _in_items(enumerate(value), "[{!r}]")
     if isinstance(value, (set, frozenset)):
         return _in_items((("", item) for item in value), "{{…}}")
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        fields = ((f.name, getattr(value, f.name, None)) for f in dataclasses.fields(value))
-        return _in_items(fields, ".{}")
     if isinstance(value, enum.Enum):  # orjson writes an enum as its value
         return _in_items([("value", value.value)], ".{}")
-    dump = getattr(value, "model_dump", None)
-    if callable(dump):  # a pydantic model: what goes out (see _encode_extra), which keeps its floats as is
+    # Dataclasses and pydantic models: what goes out (see _encode_extra), where floats are kept as they are.
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        data = _dataclass_json(value)
+    elif callable(dump := getattr(value, "model_dump", None)):
         data = dump(mode="json")
-        return _in_items(data.items(), ".{}") if isinstance(data, dict) else _find_non_finite(data)
-    return None
+    else:
+        return None
+    return _in_items(data.items(), ".{}") if isinstance(data, dict) else _find_non_finite(data)
 
 
 def _in_items(items: Iterable[tuple[Any, Any]], step: str) -> tuple[str, float] | None:
@@ -193,59 +214,149 @@ def verify(payload: bytes, signature: str | None, key: bytes) -> bool:
 
 # ---- turning JSON back into the types a task declares -------------------------------------------------
 
-Converter = Callable[[Any], Any]
+# What JSON gives back as it is: a parameter annotated with these (or unannotated) needs no converting.
+_PLAIN = (int, float, str, bool, type(None), None, typing.Any, object, list, dict)
+_UNCHECKED = (typing.Any, object)
 
 
 def _is_union(annotation: Any) -> bool:
     """`Optional[X]`, `Union[X, Y]` or `X | Y` (the last is a different type at runtime)."""
-    return typing.get_origin(annotation) is typing.Union or type(annotation).__name__ == "UnionType"
+    return typing.get_origin(annotation) is typing.Union or isinstance(annotation, types.UnionType)
 
 
-def _converter_for(annotation: Any) -> Converter | None:
-    """A function that turns the JSON form of `annotation` back into it, or None if JSON is already it."""
-    origin = typing.get_origin(annotation)
+def _is_plain(annotation: Any) -> bool:
+    """True where JSON already gives the declared type: int, float (JSON's 3 is a fine float), str, bool,
+    None, Any, and lists, str-keyed dicts and unions of these."""
+    if any(annotation is plain for plain in _PLAIN):
+        return True
+    args = typing.get_args(annotation)
     if _is_union(annotation):
-        members = [a for a in typing.get_args(annotation) if a is not type(None)]
-        inner = [c for c in (_converter_for(a) for a in members) if c is not None]
-        if len(members) == 1 and inner:
-            convert = inner[0]
-            return lambda v: None if v is None else convert(v)
-        return None
-    if origin in (list, set, frozenset, tuple) and typing.get_args(annotation):
-        item = _converter_for(typing.get_args(annotation)[0])
-        container = origin
-        if item is None:
-            return None if origin is list else container
-        return lambda v: container(item(x) for x in v)
-    simple: dict[Any, Converter] = {
-        dt.datetime: dt.datetime.fromisoformat,
-        dt.date: dt.date.fromisoformat,
-        dt.time: dt.time.fromisoformat,
-        uuid.UUID: uuid.UUID,
-        decimal.Decimal: decimal.Decimal,
-        bytes: base64.b64decode,
-    }
-    if annotation in simple:
-        target, convert = annotation, simple[annotation]
-        return lambda v: v if isinstance(v, target) else convert(v)
-    validate = getattr(annotation, "model_validate", None)
-    if inspect.isclass(annotation) and callable(validate):
-        return lambda v: v if isinstance(v, annotation) else validate(v)
-    if inspect.isclass(annotation) and dataclasses.is_dataclass(annotation):
-        cls = annotation
-        return lambda v: cls(**v) if isinstance(v, dict) else v
-    return None
+        return all(_is_plain(a) for a in args)
+    origin = typing.get_origin(annotation)
+    if origin is list:
+        return all(_is_plain(a) for a in args)
+    if origin is dict:
+        return len(args) == 2 and args[0] in (str, typing.Any) and _is_plain(args[1])
+    return False
+
+
+def _resolve_hints(fn: Callable[..., Any]) -> dict[str, Any]:
+    """The parameters' annotations as types; one that cannot be resolved (a forward reference to a name
+    that does not exist) is left out, and only that one."""
+    try:
+        return typing.get_type_hints(fn)
+    except Exception:
+        pass
+    globalns = getattr(inspect.unwrap(fn), "__globals__", {})
+    hints: dict[str, Any] = {}
+    for name, annotation in getattr(fn, "__annotations__", {}).items():
+        holder = types.SimpleNamespace(__annotations__={name: annotation})
+        try:
+            hints.update(typing.get_type_hints(holder, globalns))
+        except Exception as exc:
+            log.warning("%s: parameter %r stays as JSON gives it: %r", fn.__qualname__, name, exc)
+    return hints
+
+
+class _Validator:
+    """One parameter's pydantic validator, run on the JSON text of its value in strict mode.
+
+    Strict JSON mode takes the forms that the codec writes (ISO strings for dates and times, strings for
+    UUID and Decimal, base64 for bytes, arrays for sets and tuples) and converts nothing else: "7" is no
+    int. Pydantic's Python mode cannot do both (lax turns "7" into 7; strict takes no ISO string), hence
+    the text.
+    """
+
+    __slots__ = ("_adapter", "_error", "_label")
+
+    def __init__(self, adapter: TypeAdapter[Any], label: str) -> None:
+        from pydantic import ValidationError
+
+        self._adapter = adapter
+        self._error = ValidationError
+        self._label = label
+
+    def __call__(self, value: Any) -> Any:
+        try:
+            data = orjson.dumps(value, default=_encode_extra, option=_OPTIONS)
+        except (TypeError, orjson.JSONEncodeError) as exc:
+            raise InvalidArguments(f"{self._label}: not JSON: {exc}") from exc
+        try:
+            return self._adapter.validate_json(b"[" + data + b"]", strict=True)[0]
+        except self._error as exc:
+            raise InvalidArguments(self._describe(exc)) from exc
+
+    def _describe(self, exc: Any) -> str:
+        errors = exc.errors(include_url=False)
+        parts = []
+        for error in errors[:3]:
+            where = "".join(f"[{step!r}]" for step in error["loc"][1:])  # [0] is the wrapping tuple's
+            got = repr(error["input"])
+            got = got if len(got) <= 60 else got[:57] + "..."
+            parts.append(f"{self._label}{' at ' + where if where else ''}: {error['msg']} (got {got})")
+        if len(errors) > 3:
+            parts.append(f"and {len(errors) - 3} more")
+        return "; ".join(parts)
+
+
+def _validators(
+    fn: Callable[..., Any],
+    signature: inspect.Signature,
+    hints: dict[str, Any],
+    want: Callable[[Any], bool],
+) -> dict[str, _Validator]:
+    """A validator for each parameter whose annotation `want`s one. An annotation that pydantic cannot
+    build a validator for leaves its parameter as JSON gives it: registering the task must not fail."""
+    from pydantic import ConfigDict, TypeAdapter
+
+    # base64: how the codec writes bytes. allow_inf_nan: Decimal('NaN') travels as "NaN" and must come
+    # back. forbid: a key that a dataclass or TypedDict does not declare is an error, not dropped.
+    config = ConfigDict(val_json_bytes="base64", allow_inf_nan=True, extra="forbid")
+    out: dict[str, _Validator] = {}
+    for name, param in signature.parameters.items():
+        if name not in hints or not want(hints[name]):
+            continue
+        annotation = hints[name]
+        if param.kind is param.VAR_POSITIONAL:
+            annotation = types.GenericAlias(tuple, (annotation, ...))
+        elif param.kind is param.VAR_KEYWORD:
+            annotation = types.GenericAlias(dict, (str, annotation))
+        # Wrapped in a 1-tuple: pydantic takes no config for a dataclass or TypedDict at the top (they
+        # could have their own), but nested they inherit ours. A pydantic model keeps its own config,
+        # the one it was dumped with.
+        wrapped: Any = types.GenericAlias(tuple, (annotation,))
+        try:
+            adapter: TypeAdapter[Any] = TypeAdapter(wrapped, config=config)
+            problem = "" if adapter.pydantic_complete else "a name inside its type is not defined"
+        except Exception as exc:  # pydantic's messages run to paragraphs: the first line says what
+            problem = type(exc).__name__ + ": " + str(exc).split("\n", 1)[0]
+        if problem:
+            log.warning("%s: parameter %r stays as JSON gives it: %s", fn.__qualname__, name, problem)
+            continue
+        out[name] = _Validator(adapter, f"argument {name!r}")
+    return out
+
+
+def _needs_converting(annotation: Any) -> bool:
+    return not _is_plain(annotation)
+
+
+def _is_checked_plain(annotation: Any) -> bool:
+    return _is_plain(annotation) and not any(annotation is a for a in _UNCHECKED)
 
 
 class ArgumentCoercer:
-    """Built once per task from its signature; converts decoded JSON arguments to the declared types."""
+    """Converts a job's decoded JSON arguments to the types its task declares.
+
+    Built with the task, but resolves annotations and builds pydantic validators on first use: importing
+    a module of many tasks stays fast, and a type defined below its task in the module still resolves.
+    Only parameters whose JSON form is not their type get a validator: a task of ints and strings costs
+    the worker nothing here.
+    """
 
     def __init__(self, fn: Callable[..., Any]) -> None:
+        self._fn = fn
         self._signature = inspect.signature(fn)
-        try:
-            hints = typing.get_type_hints(fn)
-        except Exception:  # unresolvable forward references: leave arguments as JSON gave them
-            hints = {}
         params = list(self._signature.parameters.values())
         # Plain positional parameters without defaults: a matching count of positional arguments binds.
         self._plain_arity = (
@@ -253,52 +364,45 @@ class ArgumentCoercer:
             if all(p.kind is p.POSITIONAL_OR_KEYWORD and p.default is p.empty for p in params)
             else None
         )
-        self._converters = {
-            name: conv
-            for name in self._signature.parameters
-            if name in hints and (conv := _converter_for(hints[name])) is not None
-        }
-        # Parameters annotated with a plain JSON scalar type (or that type | None): checked for callers
-        # whose input is untrusted (see check_plain_types); the worker path never pays for this.
-        self._plain: dict[str, type] = {}
-        self._optional: dict[str, bool] = {}
-        for name in self._signature.parameters:
-            annotation = hints.get(name)
-            members = [a for a in typing.get_args(annotation) if a is not type(None)]
-            is_union = (
-                typing.get_origin(annotation) is typing.Union or type(annotation).__name__ == "UnionType"
-            )
-            if is_union and len(members) == 1:
-                annotation, self._optional[name] = members[0], True
-            if annotation in (int, float, str, bool):
-                self._plain[name] = annotation
+        self._hints: dict[str, Any] | None = None
+        self._converters: dict[str, _Validator] | None = None
+        self._checks: dict[str, _Validator] | None = None
+
+    def _build(self, want: Callable[[Any], bool]) -> dict[str, _Validator]:
+        if self._hints is None:
+            self._hints = _resolve_hints(self._fn)
+        return _validators(self._fn, self._signature, self._hints, want)
 
     def check_plain_types(self, args: list[Any], kwargs: dict[str, Any]) -> None:
-        """Raise TypeError where a parameter annotated `int`, `float`, `str` or `bool` got another JSON type.
+        """Raise InvalidArguments where a parameter of a plain JSON type (int, float, str, bool, lists and
+        dicts of them, optional) got a value of another type, in strict JSON terms: "7" is no int, true
+        is no int, 3 is a fine float.
 
-        For untrusted input (enqueue by name over HTTP), after `__call__`: JSON carries these four as
-        themselves, so a mismatch ("seven" for an int) is a caller's mistake, not a value to convert.
+        For untrusted input (enqueue by name over HTTP), after `__call__`, which has already validated and
+        converted the other annotated parameters.
         """
+        checks = self._checks
+        if checks is None:
+            checks = self._checks = self._build(_is_checked_plain)
         bound = self._signature.bind(*args, **kwargs)
         for name, value in bound.arguments.items():
-            expected = self._plain.get(name)
-            if expected is None or (value is None and self._optional.get(name, False)):
-                continue
-            ok = isinstance(value, expected) and not (expected is not bool and isinstance(value, bool))
-            if expected is float and isinstance(value, int) and not isinstance(value, bool):
-                ok = True  # JSON has one number type: 3 is a fine float
-            if not ok:
-                raise TypeError(f"{name} must be {expected.__name__}, got {type(value).__name__}")
+            check = checks.get(name)
+            if check is not None:
+                check(value)
 
     def __call__(self, args: list[Any], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
-        if not self._converters and not kwargs and len(args) == self._plain_arity:
+        """Arguments that can never fit the signature raise here (TypeError from binding, InvalidArguments
+        from a value of the wrong type), before the task runs; the worker does not retry them."""
+        converters = self._converters
+        if converters is None:
+            converters = self._converters = self._build(_needs_converting)
+        if not converters:
+            if kwargs or len(args) != self._plain_arity:
+                self._signature.bind(*args, **kwargs)
             return args, kwargs
-        # Arguments that can never fit the signature fail here, before the task runs, and are not retried.
         bound = self._signature.bind(*args, **kwargs)
-        if not self._converters:
-            return args, kwargs
-        for name, value in bound.arguments.items():
-            convert = self._converters.get(name)
-            if convert is not None:
-                bound.arguments[name] = convert(value)
+        arguments = bound.arguments
+        for name, convert in converters.items():
+            if name in arguments:
+                arguments[name] = convert(arguments[name])
         return list(bound.args), dict(bound.kwargs)
