@@ -13,7 +13,8 @@ import click
 from .console import configure_logging, print_stats
 from .core.client import RedisQ
 from .core.config import WorkerSettings
-from .core.errors import RedisQError
+from .core.errors import ConfigurationError, RedisQError
+from .core.keys import check_queue_name
 
 
 def load_app(path: str) -> RedisQ:
@@ -35,8 +36,15 @@ def load_app(path: str) -> RedisQ:
     return obj
 
 
-def _queues(value: str | None) -> list[str] | None:
-    return [q.strip() for q in value.split(",") if q.strip()] if value else None
+def _queues(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
+    """--queues: every comma-separated name must be usable; one that is not is an error, never dropped
+    (issue 11: empty names were skipped, so `--queues "$UNSET"` ran a worker on every queue)."""
+    if value is None:
+        return None
+    try:
+        return [check_queue_name(name.strip()) for name in value.split(",")]
+    except ConfigurationError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from exc
 
 
 @click.group()
@@ -48,19 +56,23 @@ def main(log_level: str) -> None:
 
 @main.command()
 @click.argument("app")
-@click.option("--queues", help="Comma-separated, highest priority first. Default: every queue the tasks use.")
+@click.option(
+    "--queues",
+    callback=_queues,
+    help="Comma-separated, highest priority first. Default: every queue the tasks use.",
+)
 @click.option("--concurrency", type=int, default=10, show_default=True, help="Jobs at once.")
 @click.option(
     "--grace", type=float, default=25.0, show_default=True, help="Seconds to finish jobs on SIGTERM."
 )
 @click.option("--lease", type=float, default=10.0, show_default=True, help="Lease length in seconds.")
-def worker(app: str, queues: str | None, concurrency: int, grace: float, lease: float) -> None:
+def worker(app: str, queues: list[str] | None, concurrency: int, grace: float, lease: float) -> None:
     """Run a worker for APP (module:attribute) until SIGTERM or SIGINT."""
     from .core.worker import Worker
 
     rq = load_app(app)
     settings = WorkerSettings(concurrency=concurrency, shutdown_grace_s=grace, lease_s=lease)
-    sys.exit(Worker(rq, _queues(queues), settings=settings).run_standalone())
+    sys.exit(Worker(rq, queues, settings=settings).run_standalone())
 
 
 @main.command()
@@ -90,11 +102,11 @@ def demo(port: int, duration: float | None) -> None:
 
 @main.command()
 @click.argument("app")
-@click.option("--queues", help="Comma-separated. Default: every queue known to Redis.")
-def stats(app: str, queues: str | None) -> None:
+@click.option("--queues", callback=_queues, help="Comma-separated. Default: every queue known to Redis.")
+def stats(app: str, queues: list[str] | None) -> None:
     """Print each queue's counts."""
     rq = load_app(app)
-    print_stats(rq, _queues(queues) or rq.known_queues_sync())
+    print_stats(rq, queues or rq.known_queues_sync())
 
 
 @main.command("requeue-dead")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar
 
 from . import codec
 from .errors import ConfigurationError
+from .keys import check_queue_name
 
 if TYPE_CHECKING:
     from .client import RedisQ
@@ -66,6 +67,8 @@ class TaskOptions:
     unique: bool | Callable[..., str] = False  # True: key from task name and arguments
 
     def __post_init__(self) -> None:
+        if self.queue is not None:  # never "" for the default queue (issue 11): None says that
+            check_queue_name(self.queue, "queue")
         if not -MAX_PRIORITY <= self.priority <= MAX_PRIORITY:
             raise ConfigurationError(f"priority must be within ±{MAX_PRIORITY}, got {self.priority}")
         if self.retries < 0:
@@ -90,6 +93,10 @@ class CallOptions:
     ttl_s: float | None = None
     result_ttl_s: int | None = None
     key: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.queue is not None:  # raised here, where the caller gave it, not when the job is sent
+            check_queue_name(self.queue, "queue")
 
 
 # Not frozen: a frozen dataclass sets each field through object.__setattr__, ~0.7 us more per job.
@@ -149,7 +156,8 @@ def resolve_spec(
             key = str(opts.unique(*args, **kwargs))
         else:
             key = hashlib.sha256(codec.dumps([name, list(args), kwargs])).hexdigest()
-    return JobSpec(name, args, kwargs, opts, opts.queue or default_queue, due_ms, expires_ms, key)
+    queue = default_queue if opts.queue is None else opts.queue
+    return JobSpec(name, args, kwargs, opts, queue, due_ms, expires_ms, key)
 
 
 class Task(Generic[P, R]):
@@ -166,14 +174,14 @@ class Task(Generic[P, R]):
         self.__wrapped__ = fn
 
     def __repr__(self) -> str:
-        return f"<Task {self.name} queue={self.options.queue or self.rq.settings.default_queue}>"
+        return f"<Task {self.name} queue={self.queue}>"
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         return self.fn(*args, **kwargs)
 
     @property
     def queue(self) -> str:
-        return self.options.queue or self.rq.settings.default_queue
+        return self.rq.settings.default_queue if self.options.queue is None else self.options.queue
 
     def with_options(self, **overrides: Any) -> BoundTask[P, R]:
         """Per-call options: queue, priority, delay_s, eta, timeout_s, retries, ttl_s, result_ttl_s, key."""

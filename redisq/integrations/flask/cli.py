@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 
 import click
 from flask import current_app
@@ -10,6 +11,24 @@ from flask.cli import AppGroup, with_appcontext
 
 from redisq.core.client import RedisQ as Client
 from redisq.core.config import WorkerSettings
+from redisq.core.errors import ConfigurationError
+from redisq.core.keys import check_queue_name
+
+
+def queue_names(value: str | Sequence[str], what: str) -> list[str]:
+    """Names from a comma-separated string or a sequence, each one usable or a ConfigurationError that
+    names the rule: a bad name is never dropped (issue 11)."""
+    names = [name.strip() for name in value.split(",")] if isinstance(value, str) else list(value)
+    return [check_queue_name(name, what) for name in names]
+
+
+def _queues_option(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    try:
+        return queue_names(value, "queue name")
+    except ConfigurationError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from exc
 
 
 def _client() -> Client:
@@ -18,20 +37,24 @@ def _client() -> Client:
 
 @click.command("worker")
 @with_appcontext
-@click.option("--queues", help="Comma-separated, highest priority first. Default: REDISQ_QUEUES, else all.")
+@click.option(
+    "--queues",
+    callback=_queues_option,
+    help="Comma-separated, highest priority first. Default: REDISQ_QUEUES, else all.",
+)
 @click.option("--concurrency", type=int, help="Jobs at once. Default: REDISQ_CONCURRENCY, else 10.")
 @click.option(
     "--grace", type=float, default=25.0, show_default=True, help="Seconds to finish jobs on SIGTERM."
 )
 @click.option("--lease", type=float, default=10.0, show_default=True, help="Lease length in seconds.")
-def worker(queues: str | None, concurrency: int | None, grace: float, lease: float) -> None:
+def worker(queues: list[str] | None, concurrency: int | None, grace: float, lease: float) -> None:
     """Run a worker until SIGTERM or SIGINT; every task runs inside this app's app context."""
     from redisq.console import configure_logging
     from redisq.core.worker import Worker
 
     configure_logging()
     state = current_app.extensions["redisq"]
-    names = [q.strip() for q in queues.split(",") if q.strip()] if queues else state.worker_queues
+    names = queues if queues is not None else state.worker_queues
     settings = WorkerSettings(
         concurrency=concurrency or state.concurrency, shutdown_grace_s=grace, lease_s=lease
     )

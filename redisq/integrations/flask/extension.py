@@ -15,7 +15,7 @@ from redisq.core.errors import ConfigurationError
 
 from . import requests
 from .bridge import LoopThread
-from .cli import make_cli
+from .cli import make_cli, queue_names
 from .tasks import FlaskTask, TaskDefinition, in_app_context
 from .views import health_blueprint
 
@@ -45,10 +45,10 @@ def settings_for(app: Flask, defaults: dict[str, Any]) -> Settings:
 
 
 def _queue_list(value: Any) -> list[str] | None:
-    if value is None or value == "":
-        return None
-    names = value.split(",") if isinstance(value, str) else list(value)
-    return [n.strip() for n in names if n.strip()] or None
+    """REDISQ_QUEUES: unset, "" or [] for every queue; else each name must be usable (issue 11)."""
+    if value is not None and not isinstance(value, (str, list, tuple)):
+        raise ConfigurationError(f"REDISQ_QUEUES must be a comma-separated string or a list, got {value!r}")
+    return queue_names(value, "REDISQ_QUEUES: queue name") if value else None
 
 
 class RedisQ:
