@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,7 +21,7 @@ from redisq.fastapi import RedisQMiddleware, admin_router
 MOUNT = "/ops/queues"
 QUEUE = os.environ["DASHBOARD_QUEUE"]
 WORKER = WorkerSettings(
-    concurrency=4, lease_s=3.0, sweep_every_s=0.5, heartbeat_every_s=0.5, shutdown_grace_s=2
+    concurrency=10, lease_s=3.0, sweep_every_s=0.5, heartbeat_every_s=0.5, shutdown_grace_s=2
 )
 
 rq = RedisQ(default_queue=QUEUE)  # REDISQ_URL and REDISQ_PREFIX come from the test
@@ -50,6 +51,17 @@ def flaky(flag: str) -> str:  # plain def: the worker runs it in a thread
     if not Path(flag).exists():
         raise RuntimeError(f"no flag file at {flag}")
     return "recovered"
+
+
+@rq.task(name="dashboard.reports.rebuild_quarterly_revenue_summary", queue=QUEUE, retries=0)
+def rebuild_quarterly_revenue_summary(until: str = "", error: str = "") -> None:
+    """A long task name for the Workers and dead lists: runs until the file `until` exists (at most a
+    minute), then fails with `error` if there is one."""
+    deadline = time.monotonic() + 60
+    while until and not Path(until).exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if error:
+        raise RuntimeError(error)
 
 
 @rq.task(name="dashboard.work", queue=QUEUE, retries=0)

@@ -42,6 +42,15 @@ def flaky(flag: str) -> str:
     return "recovered"
 
 
+@redisq.task(QUEUE, name="dashboard.reports.rebuild_quarterly_revenue_summary", retries=0)
+def rebuild_quarterly_revenue_summary(until: str = "", error: str = "") -> None:
+    deadline = time.monotonic() + 60
+    while until and not Path(until).exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if error:
+        raise RuntimeError(error)
+
+
 @redisq.task(QUEUE, name="dashboard.work", retries=0)
 def work(steps: int, pause_s: float = 0.2) -> int:
     for step in range(steps):

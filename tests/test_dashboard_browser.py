@@ -8,6 +8,8 @@ page go to tests/artifacts/ for a person to look at. The browser is the one `bro
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
 import signal
@@ -22,9 +24,11 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, expect, sync_playwright
 
 from redisq.core.embedded import EmbeddedServer, free_port, start_embedded
+from redisq.core.keys import GlobalKeys
 
 from . import browserkit
 
@@ -75,7 +79,7 @@ class Served:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}{MOUNT}"
 
-    def start(self) -> Served:
+    def start(self, ready: Callable[[], bool] | None = None) -> Served:
         env = {
             **os.environ,
             "REDISQ_URL": self.redis_url,
@@ -104,9 +108,11 @@ class Served:
                 *("--bind", f"127.0.0.1:{self.port}", "--log-level", "warning", "tests.dashboardflask:app"),
             )
             self.spawn(
-                env, "-m", "flask", "--app", "tests.dashboardflask:app", "redisq", "worker", "--grace", "2"
+                env,
+                *("-m", "flask", "--app", "tests.dashboardflask:app", "redisq", "worker"),
+                *("--grace", "2", "--concurrency", "10"),
             )
-        wait_until(self.answers, timeout=20)
+        wait_until(ready or self.answers, timeout=20)
         return self
 
     def spawn(self, env: dict[str, str], *args: str) -> None:
@@ -116,6 +122,14 @@ class Served:
         try:
             with self.client() as client:
                 return client.get(MOUNT).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    def serves_the_page(self) -> bool:
+        """Whether the dashboard's page is served (it needs no Redis, unlike the API)."""
+        try:
+            with self.client() as client:
+                return client.get(MOUNT, headers={"accept": "text/html"}).status_code == 200
         except httpx.TransportError:
             return False
 
@@ -129,6 +143,7 @@ class Served:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=10)
+        self.processes.clear()
 
     def client(self) -> httpx.Client:
         return httpx.Client(
@@ -250,6 +265,40 @@ def card(page: Page, served: Served) -> Any:
 
 def count(page: Page, served: Served, label: str) -> Any:
     return card(page, served).locator(f".count-{label.lower()} .count-value")
+
+
+def lines(locator: Any) -> int:
+    """How many lines an element's text takes on screen (the distinct tops of its text's boxes).
+
+    Measured again when the element left the page meanwhile: live pages rebuild rows as snapshots come.
+    """
+    for _ in range(20):
+        found = locator.evaluate(
+            """el => {
+                if (!el.isConnected) return null;
+                const tops = [];
+                const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+                for (let text = walker.nextNode(); text; text = walker.nextNode()) {
+                    const range = document.createRange();
+                    range.selectNodeContents(text);
+                    for (const box of range.getClientRects()) if (box.width > 0) tops.push(box.top);
+                }
+                tops.sort((a, b) => a - b);
+                // Boxes of one line can sit a pixel or two apart (fonts, baselines): a line is 8 px on.
+                return tops.filter((top, i) => i === 0 || top - tops[i - 1] > 8).length;
+            }"""
+        )
+        if found is not None:
+            return int(found)
+    raise AssertionError(f"{locator} kept leaving the page")
+
+
+def cut_with_ellipsis(locator: Any) -> bool:
+    return bool(
+        locator.evaluate(
+            "el => getComputedStyle(el).textOverflow === 'ellipsis' && el.scrollWidth > el.clientWidth"
+        )
+    )
 
 
 # ---- the tests ---------------------------------------------------------------------------------------
@@ -398,7 +447,7 @@ def test_workers_and_live_progress(served: Served, open_page: Callable[..., Sess
     uid = served.enqueue("work", 16, 0.25)
     wait_until(lambda: served.job(uid)["state"] == "active")
     page = open_page(served, hash="#/workers").page
-    row = page.locator("tbody tr").filter(has_text=served.queue)
+    row = page.locator("tbody.worker").filter(has_text=served.queue)
     expect(row).to_be_visible()
     expect(row.locator('td[data-label="PID"]')).not_to_be_empty()
     link = page.locator(f'a[href="#/jobs/{served.queue}/{uid}"]')
@@ -418,6 +467,161 @@ def test_workers_and_live_progress(served: Served, open_page: Callable[..., Sess
     wait_until(lambda: float(page.locator("#job-progress").evaluate("bar => bar.value")) > first)
     expect(page.locator(".facts .badge")).to_have_text("succeeded")
     expect(page.locator(".progress-text")).to_have_text("100% · step 16 of 16")
+
+
+LONG_TASK = "reports.rebuild_quarterly_revenue_summary"  # dashboard.reports.…: one word, no break in it
+
+
+@contextlib.contextmanager
+def far_worker(served: Served, jobs: list[str]) -> Iterator[str]:
+    """A worker on a machine with a long name, as its heartbeat tells the dashboard (written here, as a
+    worker writes it, because the test's own workers run on this machine, under its short name)."""
+    host = "ip-10-220-148-37.eu-central-1.compute.internal"
+    worker_id = f"{host}.4194301.{uuid.uuid4().hex[:8]}"
+    keys = GlobalKeys(served.prefix)
+    now = time.time()
+    beat = {
+        "id": worker_id,
+        "host": host,
+        "pid": 4194301,
+        "queues": [served.queue, "reports-quarterly-revenue", "emails-transactional"],
+        "concurrency": 10,
+        "active": len(jobs),
+        "jobs": [{"id": f"{served.queue}:{uid}", "task": f"dashboard.{LONG_TASK}", "started_at": now - 95}
+                 for uid in jobs],
+        "started_at": now - 7200,
+        "last_seen": now,
+        "processed": 1234567,
+    }  # fmt: skip
+    with redis.Redis.from_url(served.redis_url) as client:
+        client.zadd(keys.workers, {worker_id: int(now * 1000)})
+        client.set(keys.worker(worker_id), json.dumps(beat), px=60_000)
+        try:
+            yield worker_id
+        finally:
+            client.zrem(keys.workers, worker_id)
+            client.delete(keys.worker(worker_id))
+
+
+def test_workers_table_keeps_numbers_names_and_ids_whole(
+    served: Served, open_page: Callable[..., Session], tmp_path: Path
+) -> None:
+    """Issue 11: the pid and "10 / 10" on one line, ids cut with an ellipsis rather than broken, current jobs
+    with their task, queue and running time, task names whole."""
+    served.wait_idle()
+    flag = tmp_path / "done"
+    uids = [served.enqueue(LONG_TASK, str(flag)) for _ in range(10)]
+    try:
+        wait_until(lambda: served.api("GET", served.queue)["active"] == 10, timeout=15)
+        with far_worker(served, uids[:3]) as far_id:
+            page = open_page(served, hash="#/workers").page
+
+            def row_serving(queues: str | re.Pattern[str]) -> Any:
+                return page.locator("main tr").filter(
+                    has=page.locator('td[data-label="Queues"]', has_text=queues)
+                )
+
+            # Each worker's row of figures, then the group of its rows (its figures, its jobs).
+            mine_row, far_row = row_serving(re.compile(f"^{served.queue}$")), row_serving("reports-quarterly")
+            mine = page.locator("tbody.worker").filter(
+                has=page.locator('td[data-label="Queues"]', has_text=re.compile(f"^{served.queue}$"))
+            )
+            far = page.locator(f'tbody[data-worker="{far_id}"]')
+            # Flask's worker beats every 5 s: its busy count may take that long to reach 10.
+            expect(mine_row.locator('td[data-label="Busy"]')).to_have_text("10 / 10", timeout=15_000)
+            expect(far_row.locator('td[data-label="Busy"]')).to_have_text("3 / 10")
+            expect(far_row.locator('td[data-label="Processed"]')).to_have_text(re.compile(r"^1.?234.?567$"))
+            shot(page, served, "workers-busy")
+
+            for row in (mine_row, far_row):
+                for label in ("PID", "Busy", "Processed"):
+                    cell = row.locator(f'td[data-label="{label}"]')
+                    assert cell.evaluate("el => getComputedStyle(el).whiteSpace") == "nowrap", label
+                    assert lines(cell) == 1, label
+            expect(mine.locator(".current-job")).to_have_count(10)
+
+            # The long worker id: one line, cut with an ellipsis, whole in its title.
+            far_id_text = far.locator(".worker-id")
+            assert far_id_text.get_attribute("title") == far_id
+            assert lines(far_id_text) == 1 and cut_with_ellipsis(far_id_text)
+            assert far_id_text.text_content() == far_id  # cut on screen only: copy and search get it all
+            # Queue names wrap between names, never inside one.
+            for name in far.locator(".queue-name").all():
+                assert lines(name) == 1
+
+            # Each current job: its task (a link to the job, its id in the title), its queue, how long it ran.
+            for row, expected in ((mine, uids), (far, uids[:3])):
+                jobs = row.locator(".current-job")
+                shown = set()
+                for i in range(jobs.count()):
+                    job = jobs.nth(i)
+                    link = job.locator("a.task-name")
+                    expect(link).to_have_text(f"dashboard.{LONG_TASK}")
+                    assert lines(link) == 1
+                    href = link.get_attribute("href") or ""
+                    assert href.startswith(f"#/jobs/{served.queue}/")
+                    uid = href.rpartition("/")[2]
+                    shown.add(uid)
+                    assert (link.get_attribute("title") or "").endswith(f"job {served.queue}:{uid}")
+                    expect(job.locator(".queue-name")).to_have_text(served.queue)
+                    expect(job.locator("time")).to_have_text(re.compile(r"^\d[\d.,]* (ms|s|min)"))
+                assert shown == set(expected)
+            # Its heartbeat says they started 95 s before it was written.
+            expect(far.locator(".current-job time").first).to_have_text(re.compile(r"^1 min( \d+ s)?$"))
+
+            phone = open_page(served, phone=True, hash="#/workers").page
+            phone_far = phone.locator(f'tbody[data-worker="{far_id}"]')
+            expect(phone_far).to_be_visible()
+            assert lines(phone_far.locator(".worker-id")) == 1
+            assert lines(phone_far.locator('td[data-label="Busy"]')) == 1
+            shot(phone, served, "workers-busy-phone")
+
+            # A job's link opens its page.
+            mine.locator(".current-job a.task-name").first.click()
+            expect(page.locator(".facts .badge")).to_have_text("active")
+    finally:
+        flag.write_text("done")
+    served.wait_idle()
+
+
+def test_dead_list_keeps_task_names_whole(served: Served, open_page: Callable[..., Session]) -> None:
+    message = "the revenue ledger for Q3 did not balance after reconciliation: " + "x" * 120
+    uid = served.enqueue(LONG_TASK, "", message)
+    assert served.wait_final(uid)["state"] == "dead"
+    for phone in (False, True):
+        page = open_page(served, phone=phone, hash=f"#/queues/{served.queue}?state=dead").page
+        row = page.locator(f'tr[data-uid="{uid}"]')
+        expect(row).to_be_visible()
+        task = row.locator('td[data-label="Task"]')
+        expect(task).to_have_text(f"dashboard.{LONG_TASK}")
+        assert lines(task) == 1
+        assert lines(row.locator('td[data-label="Attempts"]')) == 1
+        shot(page, served, "queue-dead-long" + ("-phone" if phone else ""))
+
+
+def test_a_queue_that_does_not_exist_offers_no_actions(
+    served: Served, open_page: Callable[..., Session]
+) -> None:
+    """Issue 11: it said nothing of the queue, and offered Pause, Retry all dead and Purge."""
+    name = f"no-such-{uuid.uuid4().hex[:8]}"
+    page = open_page(served, hash=f"#/queues/{name}").page
+    expect(page.locator("#live")).to_have_text("Live")
+    expect(page.locator("main .job-list")).to_have_attribute("aria-busy", "false")  # its jobs were asked for
+    page.wait_for_timeout(1_000)  # and snapshots keep coming: none may bring the actions back
+    buttons = page.locator("main [data-action]")
+    assert buttons.count() == 3
+    for i in range(buttons.count()):
+        expect(buttons.nth(i)).to_be_hidden()
+        expect(buttons.nth(i)).to_be_disabled()
+    expect(page.locator("main .tabs")).to_be_hidden()
+    expect(page.locator("main .job-list")).to_be_hidden()
+    expect(page.locator(".missing")).to_contain_text(f"No queue “{name}”")
+    shot(page, served, "queue-missing")
+    # A queue that exists, opened from there, gets its actions.
+    page.goto(f"{served.url}#/queues/{served.queue}")
+    expect(page.locator('main [data-action="requeue-dead"]')).to_be_visible()
+    expect(page.locator('main [data-action="pause"], main [data-action="resume"]')).to_be_enabled()
+    expect(page.locator(".missing")).to_be_hidden()
 
 
 def test_readers_are_offered_no_actions(served: Served, open_page: Callable[..., Session]) -> None:
@@ -463,22 +667,59 @@ def own_redis(request: pytest.FixtureRequest) -> Iterator[tuple[Served, OwnRedis
         redis.stop()
 
 
-def test_banner_while_redis_is_down(
+def color(locator: Any) -> str:
+    return str(locator.evaluate("el => getComputedStyle(el).color"))
+
+
+def test_while_redis_is_down_the_last_figures_stay_greyed(
     own_redis: tuple[Served, OwnRedis], open_page: Callable[..., Session]
 ) -> None:
+    """Issue 11: not 'Workers alive 0' and '0 workers' in red under a banner saying they are from before.
+
+    The server keeps its last good figures; one restarted during the outage has none, and the page keeps
+    its own. Either way they are greyed, the red alarms too, until Redis is back.
+    """
     served, redis = own_redis
     served.enqueue("echo", 1)
+    served.api("POST", f"{served.queue}/pause")  # a waiting job: "oldest waiting" and a queued count
+    served.enqueue("echo", 2)
     page = open_page(served).page
     banner = page.locator("#banner")
-    expect(card(page, served)).to_be_visible()
+    alive = page.locator(".summary-item").filter(has_text="Workers alive").locator("dd")
+    on_queue = card(page, served).locator(".rates .rate").last
+    expect(alive).to_have_text("1")
+    expect(on_queue).to_have_text("1 worker")
+    expect(count(page, served, "queued")).to_have_text("1")
     expect(banner).to_be_hidden()
+    live_color = color(alive)
+    muted = color(page.locator(".summary-item dt").first)
+    assert live_color != muted
     page.evaluate("window.__sameDocument = true")
+
+    def still_the_last_figures(moment: str) -> None:
+        expect(banner).to_contain_text("Redis is unreachable")
+        expect(page.locator("#live")).to_have_text("Offline")
+        expect(alive).to_have_text("1")
+        expect(on_queue).to_have_text("1 worker")
+        expect(count(page, served, "queued")).to_have_text("1")
+        for figure in (alive, on_queue, count(page, served, "queued"), count(page, served, "succeeded")):
+            assert color(figure) == muted, moment
+        expect(banner).to_contain_text("the last known")
+        shot(page, served, f"redis-down-{moment}")
+
     redis.stop()
-    expect(banner).to_contain_text("Redis is unreachable")
-    expect(page.locator("#live")).to_have_text("Offline")
-    shot(page, served, "redis-down")
-    redis.start()
-    expect(banner).to_be_hidden()
+    still_the_last_figures("kept-by-the-server")
+    # The web server restarts while Redis is away: its poller has nothing from before.
+    served.stop()
+    served.start(ready=served.serves_the_page)
+    expect(page.locator("#live")).to_have_text("Offline", timeout=20_000)
+    expect(banner).to_contain_text("Redis is unreachable", timeout=20_000)
+    still_the_last_figures("kept-by-the-page")
+
+    redis.start()  # empty: the job and the pause are gone, the worker registers again
+    expect(banner).to_be_hidden(timeout=20_000)
     expect(page.locator("#live")).to_have_text("Live")
-    expect(card(page, served)).to_be_visible()
+    expect(count(page, served, "queued")).to_have_text("0")
+    expect(alive).to_have_text("1", timeout=20_000)
+    assert color(alive) == live_color
     assert page.evaluate("window.__sameDocument") is True

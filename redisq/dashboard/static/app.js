@@ -80,11 +80,13 @@ function updateBanner() {
   } else if (snapshot && snapshot.redis_ok === false) {
     text = [
       h("strong", null, "Redis is unreachable."),
-      " The dashboard keeps retrying; the numbers shown may be out of date.",
+      " The dashboard keeps retrying; the numbers shown (greyed) are the last known",
+      snapshot.stale_at ? `, from ${fmtStamp(snapshot.stale_at)}.` : ".",
       snapshot.error ? h("span", { class: "banner-detail" }, String(snapshot.error)) : null,
     ];
   }
   banner.hidden = text === null;
+  // Greys every figure on the page (app.css): they are from before, whichever of the two is away.
   document.body.classList.toggle("is-degraded", text !== null);
   if (text !== null) replace(banner, h("span", { class: "banner-icon", "aria-hidden": "true" }, "!"), h("span", null, text));
   const state = stream.status === "open" && !(snapshot && snapshot.redis_ok === false) ? "live" : stream.status === "connecting" ? "connecting" : "offline";

@@ -170,10 +170,22 @@ export function timeAgo(value) {
   return h("time", { datetime: iso, title: fmtStamp(ms), dataset: { ago: String(ms) } }, fmtAgo(ms));
 }
 
-/** Relative times go stale as the clock moves: refresh every <time data-ago> under `root`. */
+/** <time> saying how long something has been going on since `value` ("12 s"), the start in a tooltip. */
+export function runningFor(value, now = Date.now()) {
+  const ms = toMillis(value);
+  if (ms === null) return null;
+  const iso = new Date(ms).toISOString();
+  return h("time", { datetime: iso, title: `since ${fmtStamp(ms)}`, dataset: { since: String(ms) } }, fmtDuration((now - ms) / 1000));
+}
+
+/** Relative times go stale as the clock moves: refresh every <time data-ago> and <time data-since> under
+ * `root`. */
 export function refreshAgo(root, now = Date.now()) {
   root.querySelectorAll("time[data-ago]").forEach((el) => {
     setText(el, fmtAgo(Number(el.dataset.ago), now), false);
+  });
+  root.querySelectorAll("time[data-since]").forEach((el) => {
+    setText(el, fmtDuration((now - Number(el.dataset.since)) / 1000), false);
   });
 }
 

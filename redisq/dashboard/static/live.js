@@ -1,12 +1,17 @@
 // The server's snapshot stream (M/_events), shared by every page: one EventSource for the whole app.
 // The browser reconnects by itself after a dropped connection (sending Last-Event-ID); when the server
 // answered with an error instead, EventSource gives up, so a new one is opened after a growing pause.
+//
+// While Redis is away (`redis_ok: false`) the figures are the last known ones, shown greyed: the server's
+// (it keeps those of its last good poll), or, from a server that has none (it started during the outage:
+// a restart, another process behind the balancer), the ones this page had (issue 11).
 
 import { eventsUrl } from "./api.js";
 
 export class SnapshotStream {
   constructor() {
     this.snapshot = null;
+    this.good = null; // the last snapshot read while Redis answered
     this.status = "connecting"; // connecting | open | down
     this.failures = 0;
     this.listeners = new Set();
@@ -37,9 +42,9 @@ export class SnapshotStream {
         return;
       }
       this.failures = 0;
-      this.snapshot = data;
+      this.snapshot = this.lastKnown(data);
       this.setStatus("open");
-      this.listeners.forEach((fn) => fn(data));
+      this.listeners.forEach((fn) => fn(this.snapshot));
     });
     source.addEventListener("error", () => {
       if (this.source !== source) return;
@@ -47,6 +52,18 @@ export class SnapshotStream {
       this.setStatus("down");
       if (source.readyState === EventSource.CLOSED) this.reopenSoon();
     });
+  }
+
+  /** The snapshot to show: `data`, with the last known figures when Redis is away; `stale_at` says
+   * when those were read, where this page knows it. */
+  lastKnown(data) {
+    if (data.redis_ok !== false) {
+      this.good = data;
+      return data;
+    }
+    const serverHasNone = !(data.queues || []).length && !(data.workers || []).length;
+    const known = serverHasNone && this.good ? { queues: this.good.queues, workers: this.good.workers } : {};
+    return { ...data, ...known, stale_at: this.good ? this.good.at : null };
   }
 
   reopenSoon(delay) {

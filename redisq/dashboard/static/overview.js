@@ -105,7 +105,10 @@ export function overviewPage(ctx) {
 
     if (!queues.length) {
       byQueue.clear();
-      replace(cards, h("p", { class: "empty" }, "No queues yet: a queue shows up here once a job is enqueued on it."));
+      const why = snapshot.redis_ok === false
+        ? "No figures yet: Redis is unreachable."
+        : "No queues yet: a queue shows up here once a job is enqueued on it.";
+      replace(cards, h("p", { class: "empty" }, why));
       return;
     }
     const names = new Set(queues.map((q) => q.queue));

@@ -101,20 +101,44 @@ export function queuePage(ctx, queue, query) {
     h("option", { value: "newest" }, "Newest first"),
     h("option", { value: "oldest" }, "Oldest first"),
   );
+  const missing = h(
+    "div",
+    { class: "notice missing", role: "status", hidden: true },
+    h("strong", null, `No queue “${queue}”.`),
+    " Nothing was ever enqueued on it and no registered task uses it; it shows up here once a job is. ",
+    h("a", { href: "#/" }, "Back to the overview"),
+  );
   const listHead = h("h2", { class: "list-title" }, "");
   const list = h("div", { class: "job-list", "aria-live": "polite", "aria-busy": "true" }, h("p", { class: "empty" }, "Loading…"));
   const pager = h("nav", { class: "pager", "aria-label": "Pages" });
 
+  const listBar = h("div", { class: "list-bar" }, listHead, h("div", { class: "order" }, h("label", { for: "job-order" }, "Order"), orderSelect), search);
   const el = h(
     "section",
     { class: "page page-queue" },
     crumbs,
     h("div", { class: "page-head" }, h("div", { class: "title-row" }, heading, pausedBadge), actions),
+    missing,
     tabs,
-    h("div", { class: "list-bar" }, listHead, h("div", { class: "order" }, h("label", { for: "job-order" }, "Order"), orderSelect), search),
+    listBar,
     list,
     pager,
   );
+
+  // Whether the queue exists: unknown until the first snapshot or list says. The actions wait for a yes;
+  // a queue that does not exist gets a notice instead of its (empty) tabs and actions (issue 11).
+  let exists; // undefined before the first call below: null (unknown), true or false after
+  function setExists(value) {
+    if (value === exists) return;
+    const wasMissing = exists === false;
+    exists = value;
+    missing.hidden = value !== false;
+    for (const part of [tabs, listBar, list, pager, actions]) if (part) part.hidden = value === false;
+    pauseButton.disabled = purgeButton.disabled = value !== true;
+    retryDeadButton.disabled = value !== true || !stats || stats.dead === 0;
+    if (value === true && wasMissing) load(); // it appeared: its list was never read
+  }
+  setExists(null);
 
   function go(params) {
     const next = { state: view.state, order: view.order, offset: 0, ...params };
@@ -233,10 +257,10 @@ export function queuePage(ctx, queue, query) {
         h(
           "tr",
           { dataset: { uid: job.uid } },
-          h("td", { "data-label": "Job" }, h("a", { href: jobHref(job.queue, job.uid), class: "mono" }, job.uid)),
-          h("td", { "data-label": "Task" }, job.task),
+          h("td", { "data-label": "Job" }, h("a", { href: jobHref(job.queue, job.uid), class: "mono", title: job.uid }, job.uid)),
+          h("td", { "data-label": "Task" }, h("span", { class: "task-name", title: job.task }, job.task)),
           h("td", { "data-label": "Attempts", class: "num" }, `${fmtInt(job.attempts)} / ${fmtInt(job.max_attempts)}`),
-          h("td", { "data-label": moment }, timeAgo(job[MOMENT[data.state]])),
+          h("td", { "data-label": moment, class: "nowrap" }, timeAgo(job[MOMENT[data.state]])),
           h("td", { "data-label": "Details", class: "details" }, details(job, data.state)),
           ctx.admin ? h("td", { "data-label": "Actions", class: "row-actions" }, rowAction(job)) : null,
         ),
@@ -285,9 +309,12 @@ export function queuePage(ctx, queue, query) {
     list.setAttribute("aria-busy", "true");
     try {
       const data = await api.jobs(queue, { state: view.state, offset: view.offset, limit: LIMIT, order: view.order });
-      if (token === loadToken) renderPage(data);
+      if (token !== loadToken) return;
+      setExists(true);
+      renderPage(data);
     } catch (err) {
       if (token !== loadToken) return;
+      if (err.code === "queue_not_found") setExists(false);
       replace(list, h("p", { class: "empty error-text" }, err.message));
       replace(pager);
     } finally {
@@ -309,8 +336,13 @@ export function queuePage(ctx, queue, query) {
   // Live: the tab counts follow each snapshot, and the list is read again when its state's numbers move.
   function onSnapshot(snapshot) {
     const q = (snapshot.queues || []).find((x) => x.queue === queue);
-    if (!q) return;
+    if (!q) {
+      // Every queue is in a snapshot read from Redis: one not there does not exist (yet).
+      if (snapshot.redis_ok !== false) setExists(false);
+      return;
+    }
     stats = { ...q };
+    setExists(true);
     showPaused(Boolean(q.paused));
     STATES.forEach(([state, , , read]) => {
       if (read) setText(tabCounts[state], fmtInt(read(q)));

@@ -1,79 +1,131 @@
-// Workers: every live worker from the snapshot's heartbeats, with links to the jobs it runs now.
+// Workers: every live worker from the snapshot's heartbeats, and under each the jobs it runs now (task,
+// queue and how long, each a link to the job's page).
+//
+// Issue 11: numbers (pid, "10 / 10") stay on one line, ids and host names are cut with an ellipsis (whole
+// in a tooltip) instead of breaking mid-string, and task and queue names are never broken inside. The
+// current jobs take a row of their own, the table's whole width: in a column they squeezed the others.
 
-import { fmtInt, h, jobHref, replace, splitJobId, timeAgo, toMillis } from "./dom.js";
+import { fmtInt, h, jobHref, replace, runningFor, splitJobId, timeAgo, toMillis } from "./dom.js";
 
 const STALE_S = 15; // a heartbeat older than this is shown as late
+const COLUMNS = ["Host", "PID", "Queues", "Busy", "Processed", "Started", "Last heartbeat"];
 
-function jobLinks(jobs) {
-  if (!jobs || !jobs.length) return h("span", { class: "muted" }, "idle");
+function currentJob({ id, task, started_at: startedAt }) {
+  const { queue, uid } = splitJobId(id);
+  const name = task || "starting…"; // the task is known once the worker has decoded the job
   return h(
-    "ul",
-    { class: "job-links" },
-    jobs.map(({ id }) => {
-      const { queue, uid } = splitJobId(id);
-      return h("li", null, h("a", { href: jobHref(queue, uid), class: "mono" }, uid || id));
-    }),
+    "li",
+    { class: "current-job" },
+    h("a", { href: jobHref(queue, uid), class: "task-name", title: `${name} · job ${id}` }, name),
+    h(
+      "span",
+      { class: "job-meta muted" },
+      "on ",
+      h("span", { class: "queue-name" }, queue),
+      startedAt ? [" · ", h("span", { class: "nowrap" }, runningFor(startedAt))] : null,
+    ),
   );
 }
 
-function workerRow(w, now) {
-  const seen = toMillis(w.last_seen);
-  const late = seen !== null && now - seen > STALE_S * 1000;
+function jobsRow(w) {
+  const jobs = [...(w.jobs || [])].sort((a, b) => (toMillis(a.started_at) ?? 0) - (toMillis(b.started_at) ?? 0));
+  if (!jobs.length) return null;
   return h(
     "tr",
-    { class: late ? "is-late" : null },
-    h("td", { "data-label": "Host" }, h("span", { class: "strong" }, String(w.host ?? "")), h("div", { class: "muted mono small" }, String(w.id ?? ""))),
-    h("td", { "data-label": "PID", class: "num" }, String(w.pid ?? "")),
-    h("td", { "data-label": "Queues" }, (w.queues || []).join(", ")),
-    h("td", { "data-label": "Busy", class: "num" }, `${fmtInt(w.active)} / ${fmtInt(w.concurrency)}`),
-    h("td", { "data-label": "Current jobs" }, jobLinks(w.jobs)),
-    h("td", { "data-label": "Processed", class: "num" }, fmtInt(w.processed)),
-    h("td", { "data-label": "Started" }, timeAgo(w.started_at)),
-    h("td", { "data-label": "Last heartbeat" }, timeAgo(w.last_seen), late ? h("span", { class: "badge badge-warn" }, "late") : null),
+    { class: "jobs-row" },
+    h("td", { colspan: String(COLUMNS.length), "data-label": "Current jobs" }, h("ul", { class: "job-links", "aria-label": `Jobs running on ${w.id}` }, jobs.map(currentJob))),
   );
+}
+
+function queueNames(queues) {
+  const names = (queues || []).map((q) => h("span", { class: "queue-name" }, String(q)));
+  return names.flatMap((name, i) => (i ? [", ", name] : [name]));
+}
+
+function isLate(w, now, stale) {
+  const seen = toMillis(w.last_seen);
+  // While Redis is away every heartbeat looks old: "late" would blame the workers for it.
+  return !stale && seen !== null && now - seen > STALE_S * 1000;
+}
+
+function heartbeat(w, late) {
+  return h("div", null, timeAgo(w.last_seen), late ? [" ", h("span", { class: "badge badge-warn" }, "late")] : null);
+}
+
+/** One worker: a <tbody> of its row and, while it runs jobs, the row of its jobs. */
+function workerGroup(w, now, stale) {
+  const late = isLate(w, now, stale);
+  const id = String(w.id ?? "");
+  const host = String(w.host ?? "");
+  const row = h(
+    "tr",
+    { class: "worker-row" },
+    // One element per cell: on phones each cell is a two-column grid (its label, then this).
+    h("td", { "data-label": "Host" }, h("div", null, h("span", { class: "strong id-cut host", title: host }, host), h("span", { class: "muted mono small id-cut worker-id", title: id }, id))),
+    h("td", { "data-label": "PID", class: "num" }, String(w.pid ?? "")),
+    h("td", { "data-label": "Queues", class: "queues" }, h("div", null, queueNames(w.queues))),
+    h("td", { "data-label": "Busy", class: "num" }, `${fmtInt(w.active)} / ${fmtInt(w.concurrency)}`),
+    h("td", { "data-label": "Processed", class: "num" }, fmtInt(w.processed)),
+    h("td", { "data-label": "Started", class: "nowrap" }, timeAgo(w.started_at)),
+    h("td", { "data-label": "Last heartbeat", class: "nowrap beat" }, heartbeat(w, late)),
+  );
+  return h("tbody", { class: late ? "worker is-late" : "worker", dataset: { worker: id } }, row, jobsRow(w));
 }
 
 export function workersPage(ctx) {
   const heading = h("h1", { tabindex: "-1" }, "Workers");
   const count = h("p", { class: "lede" }, "Waiting for the first update…");
-  const body = h("tbody");
   const table = h(
-    "div",
-    { class: "table-wrap" },
-    h(
-      "table",
-      { class: "table table-cards" },
-      h("caption", { class: "visually-hidden" }, "Live workers"),
-      h(
-        "thead",
-        null,
-        h(
-          "tr",
-          null,
-          ["Host", "PID", "Queues", "Busy", "Current jobs", "Processed", "Started", "Last heartbeat"].map((t) =>
-            h("th", { scope: "col" }, t),
-          ),
-        ),
-      ),
-      body,
-    ),
+    "table",
+    { class: "table table-cards workers" },
+    h("caption", { class: "visually-hidden" }, "Live workers"),
+    h("thead", null, h("tr", null, COLUMNS.map((t) => h("th", { scope: "col" }, t)))),
   );
-  const el = h("section", { class: "page page-workers" }, heading, count, table);
-  let lastKey = "";
+  const none = h("tbody", null, h("tr", null, h("td", { colspan: String(COLUMNS.length), class: "empty" }, "No worker is alive.")));
+  const el = h("section", { class: "page page-workers" }, heading, count, h("div", { class: "table-wrap" }, table));
+  const groups = new Map(); // worker id → { el, key }: rebuilt only when what it shows changed
 
   function render(snapshot) {
     const workers = [...(snapshot.workers || [])].sort((a, b) => String(a.id).localeCompare(String(b.id)));
-    count.textContent = workers.length === 1 ? "1 worker is alive." : `${fmtInt(workers.length)} workers are alive.`;
-    // Rebuild only when something shown changed, so a focused job link keeps its focus between snapshots.
-    const key = JSON.stringify(workers.map((w) => [w.id, w.active, w.jobs, w.processed, w.last_seen]));
-    if (key === lastKey) return;
-    lastKey = key;
-    const focused = document.activeElement && body.contains(document.activeElement) ? document.activeElement.getAttribute("href") : null;
+    const stale = snapshot.redis_ok === false;
     const now = Date.now();
-    replace(body, workers.length ? workers.map((w) => workerRow(w, now)) : h("tr", null, h("td", { colspan: "8", class: "empty" }, "No worker is alive.")));
-    if (focused) {
-      const again = [...body.querySelectorAll("a")].find((a) => a.getAttribute("href") === focused);
-      if (again) again.focus();
+    count.textContent = workers.length === 1 ? "1 worker is alive." : `${fmtInt(workers.length)} workers are alive.`;
+    const alive = new Set(workers.map((w) => String(w.id)));
+    for (const [id, group] of groups) {
+      if (!alive.has(id)) {
+        group.el.remove();
+        groups.delete(id);
+      }
+    }
+    if (!workers.length) {
+      if (!none.isConnected) table.appendChild(none);
+      return;
+    }
+    none.remove();
+    // Every heartbeat moves last_seen: that cell alone is redrawn, so the rest stays put (a focused link
+    // keeps its focus, a selected id its selection).
+    let previous = table.tHead;
+    for (const w of workers) {
+      const id = String(w.id);
+      const key = JSON.stringify([w.host, w.pid, w.queues, w.active, w.concurrency, w.jobs, w.processed, w.started_at, stale]);
+      let group = groups.get(id);
+      if (!group || group.key !== key) {
+        const el = workerGroup(w, now, stale);
+        if (group) {
+          const focused = group.el.contains(document.activeElement) ? document.activeElement.getAttribute("href") : null;
+          group.el.replaceWith(el);
+          const again = focused && [...el.querySelectorAll("a")].find((a) => a.getAttribute("href") === focused);
+          if (again) again.focus();
+        }
+        group = { el, key };
+        groups.set(id, group);
+      } else {
+        const late = isLate(w, now, stale);
+        group.el.classList.toggle("is-late", late);
+        replace(group.el.querySelector("td.beat"), heartbeat(w, late));
+      }
+      if (previous.nextSibling !== group.el) table.insertBefore(group.el, previous.nextSibling);
+      previous = group.el;
     }
   }
 
