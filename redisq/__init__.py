@@ -31,9 +31,10 @@ from .core.errors import (
     TaskNotFound,
     UnsupportedRedis,
 )
+from .core.health import HealthProblem, HealthReport, HealthThresholds, QueueHealth
 from .core.job import JobError, JobInfo, JobState
 from .core.jobs import Job
-from .core.stats import HealthReport, HealthThresholds, QueueHealth, QueueStats, WorkerInfo
+from .core.stats import QueueStats, WorkerInfo
 from .core.task import Backoff, BoundTask, JobSpec, Task, TaskOptions
 from .core.worker import Worker
 
@@ -45,6 +46,7 @@ __all__ = [
     "ConfigurationError",
     "CorruptData",
     "EmbeddedServerError",
+    "HealthProblem",
     "HealthReport",
     "HealthThresholds",
     "InvalidArguments",

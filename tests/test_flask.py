@@ -117,30 +117,39 @@ def test_after_request_jobs_that_cannot_be_stored_turn_into_503() -> None:
     assert "retry" in response.get_json()["detail"]
 
 
-async def test_health_view_follows_workers_and_redis(prefix: str) -> None:
+async def test_health_views_answer_for_the_process_and_for_the_queues(prefix: str) -> None:
+    """Readiness stays 200 while a queue waits for a worker (that is `/health/queues`' verdict), and
+    turns 503 when Redis goes away; anonymous callers get the status and the failing checks' names."""
     port = free_port()
     server = start_embedded(port=port)
     app = create_app("health", REDISQ_URL=server.url, REDISQ_PREFIX=prefix)
     client = app.test_client()
     try:
         assert client.get("/health/live").status_code == 200
-        assert client.get("/health").status_code == 200  # nothing queued, nothing missing
+        assert client.get("/health").get_json() == {"status": "ready", "failing": []}
         with app.app_context():
             build_report.delay(1)
-        not_ready = client.get("/health")
-        assert not_ready.status_code == 503
-        assert "no live worker" in " ".join(not_ready.get_json()["reasons"])
+        ready = client.get("/health")
+        assert (ready.status_code, ready.get_json()) == (200, {"status": "ready", "failing": []})
+        waiting = client.get("/health/queues")
+        assert waiting.status_code == 503
+        assert waiting.get_json() == {"status": "failing", "failing": ["queue_workers:reports"]}
+        assert client.head("/health/queues").status_code == 503
         worker = Worker(client_of(app), ["reports"], settings=FAST)
         run = asyncio.create_task(worker.run())
         try:
             for _ in range(50):
-                if client.get("/health/ready").status_code == 200:
+                if client.get("/health/queues").status_code == 200:
                     break
                 await asyncio.sleep(0.1)
-            assert client.get("/health/ready").status_code == 200
+            assert client.get("/health/queues").get_json() == {"status": "ok", "failing": []}
             server.stop()
             down = client.get("/health")
-            assert down.status_code == 503 and down.get_json()["redis_ok"] is False
+            assert (down.status_code, down.get_json()) == (
+                503,
+                {"status": "unavailable", "failing": ["redis"]},
+            )
+            assert client.get("/health/queues").get_json() == {"status": "failing", "failing": ["redis"]}
             assert client.get("/health/live").status_code == 200
         finally:
             worker.stop()

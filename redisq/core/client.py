@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -18,11 +19,19 @@ from .backend import AsyncBackend, Op, SyncBackend
 from .codec import JobMeta
 from .config import Settings
 from .embedded import EmbeddedServer, start_embedded
-from .errors import InvalidArguments, RedisUnavailable, RegistryFrozen, TaskNotFound
+from .errors import (
+    InvalidArguments,
+    RedisPermissionDenied,
+    RedisQError,
+    RedisUnavailable,
+    RegistryFrozen,
+    TaskNotFound,
+)
+from .health import SAFE_POLICY, HealthProblem, HealthReport, HealthThresholds, ServerCheck
 from .job import JobInfo, JobState
 from .jobs import Job
 from .keys import QueueKeys, split_job_id
-from .stats import HealthReport, HealthThresholds, QueueStats
+from .stats import QueueStats
 from .task import Backoff, JobSpec, Task, TaskOptions
 
 log = logging.getLogger("redisq")
@@ -53,6 +62,8 @@ class RedisQ:
         )
         self._keys: dict[str, QueueKeys] = {}
         self._queues_registered: set[str] = set()
+        self._server_checked = False  # the first enqueue reads the server's settings (check_server)
+        self._probe: SyncBackend | None = None  # sync health checks: socket timeouts of the health budget
 
     def __repr__(self) -> str:
         return f"<RedisQ prefix={self.settings.prefix!r} tasks={len(self.tasks)}>"
@@ -203,6 +214,9 @@ class RedisQ:
         if self._sync is not None:
             self._sync.close()
             self._sync = None
+        if self._probe is not None:
+            self._probe.close()
+            self._probe = None
         if self.embedded is not None:
             self.embedded.stop()
             self.embedded, self._url = None, self.settings.url
@@ -246,11 +260,17 @@ class RedisQ:
         """Enqueue many jobs (from `task.call(...)`) in one round trip. Bad input raises, writing nothing."""
         if not specs:
             return []
+        if not self._server_checked:
+            with contextlib.suppress(RedisQError):  # the enqueue reports an outage itself
+                await self.check_server()
         return self._jobs(specs, await self.backend().run(self._enqueue_op(specs)))
 
     def enqueue_many_sync(self, specs: Sequence[JobSpec]) -> list[Job]:
         if not specs:
             return []
+        if not self._server_checked:
+            with contextlib.suppress(RedisQError):
+                self.check_server_sync()
         return self._jobs(specs, self.backend_sync().run(self._enqueue_op(specs)))
 
     # What `task.enqueue()` and `task.delay()` call: one job, the lean operation once its queue is known.
@@ -372,6 +392,59 @@ class RedisQ:
     def purge_sync(self, queue: str, state: JobState) -> int:
         return self.backend_sync().run(ops.purge(self.queue_keys(queue), state))
 
+    # ---- the server and health (see health.py) -----------------------------------------------------
+
+    def _checked(self, check: ServerCheck) -> ServerCheck:
+        """Log what is wrong with the server's settings (a client and a worker do it when they start)."""
+        self._server_checked = True
+        for problem in check.problems:
+            log.error("%s", problem.detail)
+        if check.maxmemory_policy is None:
+            log.warning(
+                "could not read Redis' maxmemory-policy (INFO and CONFIG GET refused): make sure it is "
+                "%r, or jobs can be evicted without an error",
+                SAFE_POLICY,
+            )
+        elif check.maxmemory_policy != SAFE_POLICY and self.settings.allow_eviction:
+            log.warning(
+                "Redis maxmemory-policy is %r: evictions accepted (allow_eviction)", check.maxmemory_policy
+            )
+        return check
+
+    async def check_server(self) -> ServerCheck:
+        """Read the server settings redisq depends on (the eviction policy) and log what is wrong."""
+        return self._checked(await self.backend().run(ops.server_check(self.settings.allow_eviction)))
+
+    def check_server_sync(self) -> ServerCheck:
+        return self._checked(self.backend_sync().run(ops.server_check(self.settings.allow_eviction)))
+
+    def _probe_backend(self) -> SyncBackend:
+        """Sync health checks get connections whose every wait is bounded by the health budget."""
+        if self._probe is None:
+            with self._lock:
+                if self._probe is None:
+                    budget = self.settings.health_timeout_s
+                    client = self.sync_client(
+                        socket_timeout=budget,
+                        socket_connect_timeout=budget,
+                        timeout=budget,
+                        max_connections=4,
+                    )
+                    self._probe = SyncBackend(client)
+        return self._probe
+
+    async def ping(self) -> float:
+        """Redis' round-trip time in ms; RedisUnavailable if no answer came within
+        `Settings.health_timeout_s` (readiness: a hung Redis must not hang a load balancer's probe)."""
+        budget = self.settings.health_timeout_s
+        try:
+            return await asyncio.wait_for(self.backend().run(ops.ping()), budget)
+        except asyncio.TimeoutError:
+            raise RedisUnavailable(f"Redis did not answer within {budget}s") from None
+
+    def ping_sync(self) -> float:
+        return self._probe_backend().run(ops.ping())
+
     def _health_op(self, queues: Sequence[str] | None, limits: HealthThresholds | None) -> Op[HealthReport]:
         return ops.health(
             self.queue_keys,
@@ -379,24 +452,36 @@ class RedisQ:
             queues,
             limits or HealthThresholds(),
             self.settings.worker_ttl_s * 1000,
+            self.settings.allow_eviction,
         )
 
     async def health(
-        self, queues: Sequence[str] | None = None, limits: HealthThresholds | None = None
+        self,
+        queues: Sequence[str] | None = None,
+        limits: HealthThresholds | None = None,
+        timeout_s: float | None = None,
     ) -> HealthReport:
-        """Redis reachable and how fast, live workers per queue, backlog; `ok` and the reasons."""
+        """The queues' health: Redis reachable (and how fast) with a safe eviction policy, live workers
+        per queue, backlog and wait within `limits`. Never raises: a failed check is a reason.
+
+        It reads more than `ping()`, so its budget is five times `Settings.health_timeout_s` by default.
+        """
+        budget = timeout_s if timeout_s is not None else 5 * self.settings.health_timeout_s
         try:
-            return await self.backend().run(self._health_op(queues, limits))
-        except RedisUnavailable as exc:
-            return _redis_down(exc)
+            return await asyncio.wait_for(self.backend().run(self._health_op(queues, limits)), budget)
+        except asyncio.TimeoutError:
+            return HealthReport.unreachable(f"Redis did not answer the health check within {budget}s")
+        except Exception as exc:
+            return _health_failed(exc)
 
     def health_sync(
         self, queues: Sequence[str] | None = None, limits: HealthThresholds | None = None
     ) -> HealthReport:
+        """`health()` for sync code; each round trip is bounded by `Settings.health_timeout_s`."""
         try:
-            return self.backend_sync().run(self._health_op(queues, limits))
-        except RedisUnavailable as exc:
-            return _redis_down(exc)
+            return self._probe_backend().run(self._health_op(queues, limits))
+        except Exception as exc:
+            return _health_failed(exc)
 
 
 def _minutes(minutes: int) -> int:
@@ -405,7 +490,14 @@ def _minutes(minutes: int) -> int:
     return minutes
 
 
-def _redis_down(exc: Exception) -> HealthReport:
-    return HealthReport(
-        ok=False, redis_ok=False, redis_latency_ms=None, reasons=[f"redis unreachable: {exc}"]
-    )
+def _health_failed(exc: Exception) -> HealthReport:
+    """Whatever broke a health check makes it fail with a reason, never raise (a 503, not a 500)."""
+    if isinstance(exc, RedisUnavailable):
+        return HealthReport.unreachable(f"redis unreachable: {exc}")
+    if isinstance(exc, RedisPermissionDenied):
+        problem = HealthProblem("redis_permissions", str(exc))
+        return HealthReport(ok=False, redis_ok=True, redis_latency_ms=None, problems=[problem])
+    if isinstance(exc, (RedisQError, redis.RedisError)):  # NOPERM, MOVED, a damaged queue key...
+        return HealthReport.unreachable(f"Redis refused the health check: {type(exc).__name__}: {exc}")
+    log.exception("health check failed")
+    return HealthReport.unreachable(f"the health check failed: {type(exc).__name__}: {exc}")

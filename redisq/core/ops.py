@@ -7,16 +7,18 @@ import time
 from collections.abc import Callable, Container, Sequence
 from typing import Any
 
-from . import codec
+from . import acl, codec
 from .backend import Command, Op, ScriptCall, Single
 from .config import Settings
 from .errors import JobNotFound
+from .health import HealthReport, HealthThresholds, ServerCheck, verdict
 from .job import JobInfo, JobState
 from .keys import GlobalKeys, QueueKeys, make_job_id
-from .stats import HealthReport, HealthThresholds, QueueStats, WorkerInfo, parse_stats, verdict
+from .stats import QueueStats, WorkerInfo, parse_stats
 from .task import JobSpec
 
 KeysFor = Callable[[str], QueueKeys]
+PERMISSION_SAMPLE = 10  # queues whose keys `health` checks the Redis user's permissions on
 
 # Sorted sets that index a queue's jobs by state; the other states live only in job records.
 STATE_INDEX = {
@@ -77,25 +79,37 @@ def enqueue(
         else:
             members.append(position)
     calls: list[Single] = []
-    new_queues: list[str] = []
     for queue, members in positions.items():
         values: list[Any] = [now_ms, len(members), settings.result_ttl_s]
         for position in members:
             values += _job_args(specs[position], uids[position], settings, meta)
         calls.append(ScriptCall("enqueue", (keys_for(queue).queued,), values))
-        if queue not in registered:
-            new_queues.append(queue)
+    new_queues = [queue for queue in positions if queue not in registered]
     if new_queues:
-        calls.append(Command(("SADD", GlobalKeys(settings.prefix).queues, *new_queues)))
+        # Its own round trip, before the jobs: in one pipeline, a failed SADD (e.g. MOVED: the set lives
+        # on another Cluster node) made the call fail although its jobs were written, and a caller that
+        # retried wrote them twice (issue 11). A queue registered with no job yet is harmless.
+        yield from register_queues(keys_for, settings.prefix, new_queues)
     replies = yield calls
     out = [(spec.queue, uid, True) for spec, uid in zip(specs, uids)]  # noqa: B905 - equal by construction
-    for (queue, members), reply in zip(positions.items(), replies):  # noqa: B905 - replies may hold SADD's
+    for (queue, members), reply in zip(positions.items(), replies, strict=True):
         # After the count of jobs created, the reply lists the jobs whose unique key another job held:
         # (1-based position, holder).
         if reply[0] < len(members):
             for i in range(1, len(reply), 2):
                 out[members[int(reply[i]) - 1]] = (queue, reply[i + 1].decode(), False)
     return out
+
+
+def register_queues(keys_for: KeysFor, prefix: str, queues: Sequence[str]) -> Op[None]:
+    """Add queues to the set of known queues (listings, health, the dashboard), and check that this Redis
+    user may run what their scripts run: refused there, a script would stop half-way through its writes."""
+    g = GlobalKeys(prefix)
+    refused, _ = yield [
+        acl.preflight_call([keys_for(q) for q in queues], g, worker=False),
+        Command(("SADD", g.queues, *queues)),
+    ]
+    acl.check(refused)
 
 
 def enqueue_one(
@@ -258,19 +272,39 @@ def live_workers(prefix: str, now_ms: int, heartbeat_ttl_ms: int) -> Op[list[Wor
     return [WorkerInfo.from_json(raw) for raw in infos if raw is not None]
 
 
+def ping() -> Op[float]:
+    """Round-trip time in milliseconds."""
+    started = time.perf_counter()
+    yield Command(("PING",))
+    return (time.perf_counter() - started) * 1000
+
+
+def server_check(allow_eviction: bool) -> Op[ServerCheck]:
+    """The server settings redisq depends on. INFO where CONFIG is disabled (managed services), CONFIG
+    where INFO is refused; a user allowed neither gets a check that knows nothing, not an error."""
+    info, config = yield [
+        Command(("INFO", "memory"), tolerant=True),
+        Command(("CONFIG", "GET", "maxmemory-policy"), tolerant=True),
+    ]
+    return ServerCheck.from_replies(info, config, allow_eviction)
+
+
 def health(
     keys_for: KeysFor,
     prefix: str,
     queues: Sequence[str] | None,
     limits: HealthThresholds,
     heartbeat_ttl_ms: int,
+    allow_eviction: bool,
 ) -> Op[HealthReport]:
-    started = time.perf_counter()
-    yield Command(("PING",))
-    latency_ms = (time.perf_counter() - started) * 1000
+    latency_ms = yield from ping()
+    server = yield from server_check(allow_eviction)
     names = list(queues) if queues is not None else (yield from known_queues(prefix))
+    if names:  # can this user run what the queues' scripts run? (a sample: keys share the prefix)
+        sample = [keys_for(name) for name in names[:PERMISSION_SAMPLE]]
+        acl.check((yield acl.preflight_call(sample, GlobalKeys(prefix), worker=False)))
     now_ms = int(time.time() * 1000)
-    # Load balancers poll this: every queue's numbers in one round trip, however many queues there are.
+    # Monitoring polls this: every queue's numbers in one round trip, however many queues there are.
     all_stats = yield from stats_many(keys_for, names, now_ms)
     workers = yield from live_workers(prefix, now_ms, heartbeat_ttl_ms)
-    return verdict(latency_ms, all_stats, workers, limits)
+    return verdict(latency_ms, server, all_stats, workers, limits)

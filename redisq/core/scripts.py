@@ -33,6 +33,7 @@ class Scripts(Generic[S]):
     delete: S
     promote: S
     progress: S
+    preflight: S
 
     @classmethod
     def register(cls, register: Callable[[str], S]) -> Scripts[S]:

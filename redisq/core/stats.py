@@ -1,4 +1,4 @@
-"""Queue statistics and the health verdict: value types and how they are read from Redis replies."""
+"""Queue statistics and worker heartbeats: value types and how they are read from Redis replies."""
 
 from __future__ import annotations
 
@@ -121,57 +121,3 @@ class WorkerInfo:
             jobs=[RunningJob.from_json(j) for j in data.get("jobs", [])],  # older heartbeats lack these
             processed=data.get("processed", 0),
         )
-
-
-@dataclass(frozen=True)
-class QueueHealth:
-    queue: str
-    workers: int
-    queued: int
-    oldest_queued_age_s: float | None
-
-
-@dataclass(frozen=True)
-class HealthReport:
-    """`ok` is the verdict a load balancer needs (200 or 503); `reasons` say why it is not ok."""
-
-    ok: bool
-    redis_ok: bool
-    redis_latency_ms: float | None
-    queues: list[QueueHealth] = field(default_factory=list)
-    workers: list[WorkerInfo] = field(default_factory=list)
-    reasons: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class HealthThresholds:
-    require_workers: bool = True  # a queue with work and no live worker is unhealthy
-    max_backlog: int | None = None
-    max_oldest_age_s: float | None = None
-
-
-def verdict(
-    latency_ms: float, stats: list[QueueStats], workers: list[WorkerInfo], limits: HealthThresholds
-) -> HealthReport:
-    reasons: list[str] = []
-    queues: list[QueueHealth] = []
-    for s in stats:
-        serving = sum(1 for w in workers if s.queue in w.queues)
-        queues.append(QueueHealth(s.queue, serving, s.queued, s.oldest_queued_age_s))
-        if limits.require_workers and serving == 0 and s.queued + s.scheduled + s.active > 0:
-            reasons.append(
-                f"queue {s.queue!r} has {s.queued + s.scheduled + s.active} jobs and no live worker"
-            )
-        if limits.max_backlog is not None and s.queued > limits.max_backlog:
-            reasons.append(f"queue {s.queue!r} backlog {s.queued} is over {limits.max_backlog}")
-        age = s.oldest_queued_age_s
-        if limits.max_oldest_age_s is not None and age is not None and age > limits.max_oldest_age_s:
-            reasons.append(f"queue {s.queue!r} oldest job waited {age:.1f}s, over {limits.max_oldest_age_s}s")
-    return HealthReport(
-        ok=not reasons,
-        redis_ok=True,
-        redis_latency_ms=latency_ms,
-        queues=queues,
-        workers=workers,
-        reasons=reasons,
-    )

@@ -1,14 +1,11 @@
-"""What every web adapter (ASGI, Flask) shares: request ids, trace context, and the readiness answer."""
+"""What every web adapter (ASGI, Flask) shares: request ids, trace context, after-response job lists."""
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import uuid
 from collections.abc import Iterable
-from typing import Any, Protocol
 
-from redisq.core.stats import HealthReport
 from redisq.core.task import JobSpec
 
 # An incoming id is kept only if it is short and plain: it ends up in logs and job records.
@@ -34,24 +31,6 @@ def valid_traceparent(header: str | None) -> str | None:
     if version == "ff" or (version == "00" and rest) or set(trace_id) == {"0"} or set(parent_id) == {"0"}:
         return None
     return match.group(0)
-
-
-class Draining(Protocol):
-    draining: bool
-
-
-LIVE = {"status": "alive"}
-
-
-def readiness_body(report: HealthReport, lifecycle: Draining | None) -> tuple[int, dict[str, Any]]:
-    """The status code and JSON body of a readiness answer (shared with the framework routes)."""
-    body = dataclasses.asdict(report)
-    body["draining"] = bool(lifecycle and lifecycle.draining)
-    if body["draining"]:
-        body["ok"] = False
-        body["reasons"] = [*body["reasons"], "shutting down: draining workers"]
-    body["status"] = "ready" if body["ok"] else "unavailable"
-    return (200 if body["ok"] else 503), body
 
 
 def collect_specs(pending: list[JobSpec], specs: Iterable[JobSpec | Iterable[JobSpec]]) -> None:

@@ -21,12 +21,12 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from .. import codec
+from .. import acl, codec
 from ..backend import AsyncBackend, SyncBackend, redisq_errors
 from ..client import RedisQ
 from ..config import WorkerSettings
 from ..errors import RedisUnavailable
-from ..keys import GlobalKeys, QueueKeys, make_job_id
+from ..keys import GlobalKeys, QueueKeys, check_queue_name, make_job_id
 from . import protocol
 from .leases import LeaseKeeper
 from .runner import Runner, error_json
@@ -59,6 +59,8 @@ class Worker:
         self.rq = rq
         self.settings = base
         self.queues = list(queues) if queues else rq.queues  # in priority order: the first is served first
+        for name in self.queues:
+            check_queue_name(name)
         self.id = f"{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:8]}"  # no '/': tokens use it
         rq.freeze(f"worker {self.id}")
         self._keys: dict[str, QueueKeys] = {q: rq.queue_keys(q) for q in self.queues}
@@ -110,6 +112,11 @@ class Worker:
         s = self.settings
         # Own connections: a pool for scripts, one for blocking reads, one (sync) for the lease thread.
         self._backend = AsyncBackend(self.rq.async_client())
+        try:
+            await self._preflight()
+        except BaseException:
+            await self._backend.aclose()
+            raise
         self._blocking = self.rq.async_client(socket_timeout=s.max_idle_block_s + 10)
         self._leases = LeaseKeeper(
             SyncBackend(self.rq.sync_client()), self._keys, int(s.lease_s * 1000), s.renew_interval_s
@@ -139,6 +146,19 @@ class Worker:
             await self._backend.aclose()
             await self._blocking.aclose()
             log.info("worker %s stopped after %d jobs", self.id, self.processed)
+
+    async def _preflight(self) -> None:
+        """Check what the worker depends on before taking any job: the eviction policy (logged), and the
+        Redis user's permissions, which end the worker at once when one is missing (RedisPermissionDenied)
+        rather than let it log refusals in a loop or have a script refused half-way. An outage is not
+        fatal: the fetch loop waits for Redis to come back."""
+        try:
+            await self.rq.check_server()
+            await self._backend.run(
+                acl.preflight(list(self._keys.values()), GlobalKeys(self.rq.settings.prefix))
+            )
+        except RedisUnavailable as exc:
+            log.warning("Redis is unavailable at start (%s); the worker keeps trying", exc)
 
     # ---- fetching ---------------------------------------------------------------------------------
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from redisq.integrations.web import readiness_body
-
 from .health import HealthApp
 from .lifecycle import Lifecycle
 from .middleware import RedisQMiddleware
@@ -28,7 +26,6 @@ __all__ = [
     "RedisQMiddleware",
     "admin_app",
     "enqueue_after_response",
-    "readiness_body",
 ]
 
 

@@ -1,27 +1,28 @@
-"""`/health` for load balancers and Kubernetes probes, as a tiny ASGI app that any framework can mount.
+"""`/health` for load balancers, Kubernetes probes and monitoring, as a tiny ASGI app any framework mounts.
 
-    GET .../live     200 while the process serves requests; no Redis round trip (liveness)
-    GET any other    readiness: Redis reachable and how fast, live workers per queue, backlog and
-                     oldest-job age within limits, not draining; 200 or 503, JSON with the reasons
-
-Only the last path segment matters, so it answers the same mounted (`Mount("/health", app)`, which
-Starlette redirects from `/health` to `/health/`) or routed at an exact path (`Route("/health", app)`).
+The routes and their answers are `redisq.admin.health`'s: readiness of this process at the mount (and
+`/ready`), liveness at `/live`, the queues' health at `/queues`; GET and HEAD, OPTIONS says so. Only the
+last path segment matters, so it answers the same mounted (`Mount("/health", app)`, which Starlette
+redirects from `/health` to `/health/`) or routed at an exact path (`Route("/health", app)`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from redisq.admin.health import ALLOW, LIVE, HealthAnswers
 from redisq.core.client import RedisQ
-from redisq.core.stats import HealthThresholds
-from redisq.integrations.web import LIVE, readiness_body
+from redisq.core.health import HealthThresholds
 
 from .lifecycle import Lifecycle
 from .protocol import LIFECYCLE_KEY, Receive, Scope, Send, route_path, send_json
 
+NO_STORE = (b"cache-control", b"no-store")
+
 
 class HealthApp:
-    """`app.mount("/health", HealthApp(rq))`; readiness knows about draining when RedisQMiddleware is on."""
+    """`app.mount("/health", HealthApp(rq))`; readiness knows about draining and the embedded workers
+    when RedisQMiddleware is on. `queues` and `limits` are for the `/queues` verdict."""
 
     def __init__(
         self,
@@ -32,22 +33,31 @@ class HealthApp:
         lifecycle: Lifecycle | None = None,
     ) -> None:
         self.rq = rq
-        self.queues = queues
-        self.limits = limits
+        self.answers = HealthAnswers(rq, queues=queues, limits=limits)
         self.lifecycle = lifecycle
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return  # websockets and lifespan are not ours to answer
         path = route_path(scope).rstrip("/")
-        head = scope["method"] == "HEAD"
-        no_store = (b"cache-control", b"no-store")
-        if scope["method"] not in ("GET", "HEAD"):
-            await send_json(send, 405, {"detail": "method not allowed"}, [(b"allow", b"GET, HEAD")])
-        elif path.endswith("/live"):
-            await send_json(send, 200, LIVE, [no_store], head)
+        method = scope["method"]
+        allow = (b"allow", ALLOW.encode())
+        if method == "OPTIONS":
+            await send({"type": "http.response.start", "status": 204, "headers": [allow]})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        if method not in ("GET", "HEAD"):
+            await send_json(
+                send, 405, {"detail": "method not allowed", "error": "method_not_allowed"}, [allow]
+            )
+            return
+        head = method == "HEAD"
+        if path.endswith("/live"):
+            await send_json(send, 200, LIVE, [NO_STORE], head)
+            return
+        if path.endswith("/queues"):
+            status, body = await self.answers.queues_health()
         else:
             lifecycle = self.lifecycle or scope.get("state", {}).get(LIFECYCLE_KEY)
-            report = await self.rq.health(self.queues, self.limits)
-            status, body = readiness_body(report, lifecycle)
-            await send_json(send, status, body, [no_store], head)
+            status, body = await self.answers.readiness(lifecycle)
+        await send_json(send, status, body, [NO_STORE], head)

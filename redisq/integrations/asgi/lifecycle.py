@@ -32,10 +32,17 @@ class Lifecycle:
         self.started = False
         self.draining = False
 
+    def stopped_workers(self) -> int:
+        """Embedded workers that ended (a Redis user without a needed permission, a bug): readiness
+        turns 503 rather than serve an app whose jobs nobody runs here."""
+        return sum(1 for task in self._tasks if task.done())
+
     async def start(self) -> None:
         self.started = True
-        try:  # connect now so that a wrong URL shows in the startup log; an outage is health's to report
-            await self.rq.backend().client.ping()
+        # Connect now, so that a wrong URL or an evicting Redis shows in the startup log; an outage is
+        # readiness' to report.
+        try:
+            await self.rq.check_server()
         except Exception as exc:
             log.warning("Redis is not reachable at startup (%s); workers keep retrying", exc)
         for _ in range(self.n_workers):

@@ -1,0 +1,98 @@
+"""What a Redis user needs to run redisq: the commands, on which keys and channels.
+
+`calls` lists each command redisq sends, with a key (or channel) of the kind it sends it on: inside the
+Lua scripts on a queue's keys, and from clients and workers. From it come the README's ACL rule
+(`acl_rule`) and the check that a worker runs at start and a client before its first job on a queue
+(`preflight`): a user without one of them fails at once with one message naming what is missing,
+instead of logging refusals in a loop, or having a script refused half-way (Redis checks ACLs command by
+command inside a script, and keeps what the script wrote before the refusal; issue 11). Every key and
+channel starts with the prefix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .backend import PERMISSION_HINT, Op, ScriptCall
+from .errors import RedisPermissionDenied
+from .keys import GlobalKeys, QueueKeys
+
+# Read when allowed, to check the eviction policy: a user without them loses only that check.
+OPTIONAL_COMMANDS = ("info", "config|get")
+
+
+def calls(queues: Sequence[QueueKeys], g: GlobalKeys, worker: bool = True) -> list[tuple[str, ...]]:
+    """`worker=False`: what a client that enqueues, inspects and administers needs (no BLPOP, no
+    heartbeats)."""
+    out: list[tuple[str, ...]] = [("PING",), ("EVALSHA", "0" * 40, "1", queues[0].queued)]
+    out += [("SCRIPT", "LOAD", "return 1"), ("SCRIPT", "EXISTS", "0" * 40)]
+    for k in queues:
+        job, unique = k.job("0"), k.part("unique:0")
+        out += [
+            ("TYPE", job), ("EXISTS", job), ("GET", unique), ("SET", unique, "1"), ("DEL", job),
+            ("INCR", k.seq), ("INCRBY", k.seq, "1"), ("EXPIRE", job, "1"), ("PERSIST", job),
+            ("RENAME", job, k.part("corrupt:0")), ("HGET", job, "f"), ("HMGET", job, "f"),
+            ("HSET", job, "f", "v"), ("HDEL", job, "f"), ("HINCRBY", k.stats, "f", "1"), ("HGETALL", job),
+            ("LPUSH", k.wake, "1"), ("LTRIM", k.wake, "0", "0"),
+            ("ZADD", k.queued, "1", "m"), ("ZREM", k.queued, "m"), ("ZRANGE", k.queued, "0", "0"),
+            ("ZREVRANGE", k.queued, "0", "0"), ("ZCARD", k.queued), ("ZSCORE", k.queued, "m"),
+            ("ZREMRANGEBYRANK", k.queued, "0", "0"), ("ZREMRANGEBYSCORE", k.queued, "0", "0"),
+            ("PUBLISH", k.done_channel("0"), "x"), ("SUBSCRIBE", k.done_channel("0")),
+            ("UNSUBSCRIBE", k.done_channel("0")),
+        ]  # fmt: skip
+        if worker:
+            out.append(("BLPOP", k.wake, "1"))
+    out += [
+        ("SADD", g.queues, "q"),
+        ("SMEMBERS", g.queues),
+        ("ZRANGE", g.workers, "0", "0"),
+        ("MGET", g.worker("w")),
+    ]
+    if not worker:
+        return out
+    out += [
+        ("ZADD", g.workers, "1", "w"), ("ZREMRANGEBYSCORE", g.workers, "0", "0"), ("ZREM", g.workers, "w"),
+        ("SET", g.worker("w"), "1"), ("DEL", g.worker("w")),
+    ]  # fmt: skip
+    return out
+
+
+def _name(call: tuple[str, ...]) -> str:
+    return f"{call[0]}|{call[1]}".lower() if call[0] == "SCRIPT" else call[0].lower()
+
+
+def commands() -> list[str]:
+    """Every command redisq needs, as ACL names (`script|load`)."""
+    return sorted({_name(c) for c in calls([QueueKeys("redisq", "q")], GlobalKeys("redisq"))})
+
+
+def acl_rule(prefix: str = "redisq", user: str = "app", password: str = "<password>") -> str:
+    """The `ACL SETUSER` command that grants exactly what redisq needs under `prefix`."""
+    granted = " ".join(f"+{c}" for c in (*commands(), *OPTIONAL_COMMANDS))
+    return (
+        f"ACL SETUSER {user} on >{password} resetkeys ~{prefix}:* resetchannels &{prefix}:* -@all {granted}"
+    )
+
+
+def preflight_call(queues: Sequence[QueueKeys], g: GlobalKeys, worker: bool) -> ScriptCall:
+    """Asks Redis which of `calls` this user may not run (nothing, before Redis 7: it cannot tell)."""
+    flat: list[str] = []
+    for call in calls(queues, g, worker):
+        flat += [str(len(call)), *call]
+    return ScriptCall("preflight", (queues[0].queued,), flat)
+
+
+def check(reply: Sequence[bytes]) -> None:
+    """Raise RedisPermissionDenied naming what the user may not run (the reply of `preflight_call`)."""
+    refused = [r.decode() for r in reply]
+    if refused:
+        more = " ..." if len(refused) > 8 else ""
+        raise RedisPermissionDenied(
+            f"the Redis user may not run {len(refused)} command(s) redisq needs: "
+            f"{', '.join(refused[:8])}{more}; {PERMISSION_HINT}"
+        )
+
+
+def preflight(queues: Sequence[QueueKeys], g: GlobalKeys, worker: bool = True) -> Op[None]:
+    """Raise RedisPermissionDenied if this Redis user may not run a command that redisq will send."""
+    check((yield preflight_call(queues, g, worker)))
