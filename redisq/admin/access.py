@@ -18,10 +18,13 @@ The contract, the same for every adapter:
 from __future__ import annotations
 
 import enum
+import inspect
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TypeAlias
 from urllib.parse import urlsplit
+
+from redisq.core.errors import ConfigurationError
 
 from .errors import AccessDenied, BodyTooLarge, NotAuthenticated, UnsupportedMediaType
 
@@ -42,6 +45,27 @@ CONFIGURE_HINT = (
     "pass auth=<callable returning Access.ADMIN, Access.READ or None> to admin_app()/admin_router(), "
     "or allow_anonymous='read' (or 'admin') to serve everyone"
 )
+
+
+def check_auth_callable(auth: object, takes: str = "the request") -> None:
+    """An auth callable must take one argument, the request: checked when the admin app is built, not
+    as a 500 TypeError on the first request (issue 11)."""
+    if auth is None:
+        return
+    if not callable(auth):
+        raise ConfigurationError(f"auth must be a callable that takes {takes}, not {type(auth).__name__}")
+    try:
+        signature = inspect.signature(auth)
+    except (TypeError, ValueError):  # a builtin or C callable: nothing to check
+        return
+    try:
+        signature.bind(object())
+    except TypeError:
+        raise ConfigurationError(
+            f"auth must take one argument, {takes}, and return Access.ADMIN, Access.READ (or True) to "
+            f"grant access, None (or False) to refuse; {getattr(auth, '__qualname__', auth)!r} has the "
+            f"signature {signature}"
+        ) from None
 
 
 def granted_level(result: object) -> Access | None:

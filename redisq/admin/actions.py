@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
@@ -26,6 +27,7 @@ from redisq.core.task import MAX_PRIORITY
 from .errors import ActionNotAllowed, InvalidParameter, QueueNotFound
 from .payloads import (
     Enqueued,
+    HealthReportBody,
     JobActionDone,
     JobBody,
     JobPage,
@@ -34,6 +36,7 @@ from .payloads import (
     QueueList,
     QueueSummary,
     Requeued,
+    health_body,
     job_body,
     queue_summary,
 )
@@ -49,6 +52,10 @@ MAX_LIMIT = 500
 MAX_OFFSET = 2**32  # a sorted set holds fewer members; a bigger number would overflow Redis' ranges
 MAX_DELAY_S = 10 * 365 * 86400  # far enough for any schedule, near enough for every date to stay valid
 ENQUEUE_FIELDS = ("task", "args", "kwargs", "delay_s", "priority")
+# The query parameters of the JSON routes that take any; every other parameter is refused (a 422), on
+# every JSON route: `?task=x` used to be ignored, and the answer looked filtered when it was not.
+LIST_PARAMS = ("state", "offset", "limit", "order")
+PURGE_PARAMS = ("state",)
 _DIGITS = re.compile(r"[0-9]{1,12}")
 
 _DONE = {"retry": "retried", "cancel": "cancelled", "promote": "promoted", "delete": "deleted"}
@@ -92,6 +99,16 @@ def _state_param(raw: str | None, allowed: tuple[str, ...], default: str | None 
         choices = ", ".join(allowed)
         raise InvalidParameter(f"state must be one of {choices}; got {value!r}", field="state")
     return JobState(value)
+
+
+def check_query(names: Iterable[str], allowed: Iterable[str] = ()) -> None:
+    """Refuse query parameters that the route does not take (there is no filtering yet)."""
+    unknown = sorted(set(names) - set(allowed))
+    if unknown:
+        takes = ", ".join(sorted(allowed)) or "none"
+        raise InvalidParameter(
+            f"unknown query parameter(s): {', '.join(unknown)} (this route takes: {takes})", field=unknown[0]
+        )
 
 
 def page_request(
@@ -165,6 +182,12 @@ async def require_queue(rq: RedisQ, queue: str) -> None:
     """Queues that Redis knows (something was enqueued there) or that a registered task uses."""
     if queue not in {t.queue for t in rq.tasks.values()} and queue not in await rq.known_queues():
         raise QueueNotFound(f"no queue {queue!r}")
+
+
+async def health_report(rq: RedisQ) -> HealthReportBody:
+    """The queues' health with every detail (workers, reasons), for operators: the public health
+    routes tell anyone only the names of the failing checks."""
+    return health_body(await rq.health())
 
 
 async def list_queues(rq: RedisQ) -> QueueList:

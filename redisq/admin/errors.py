@@ -7,10 +7,11 @@ send. An exception that is not listed here is a bug in redisq, left to become a 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypedDict
 
 from redisq.core.errors import (
+    CorruptData,
     InvalidArguments,
     InvalidJobId,
     JobNotFound,
@@ -84,6 +85,9 @@ _STATUS: tuple[tuple[type[BaseException], int, str], ...] = (
     (InvalidArguments, 422, "invalid_arguments"),
     (SerializationError, 422, "invalid_arguments"),
     (RedisUnavailable, 503, "redis_unavailable"),
+    # Not the client's mistake, and nothing was written: a queue's key holds another type (the detail
+    # names it, for the operator who must repair it).
+    (CorruptData, 500, "corrupt_data"),
 )
 
 
@@ -116,6 +120,15 @@ def invalid_request(problems: Sequence[Mapping[str, Any]]) -> tuple[int, ErrorBo
         "errors": messages,
     }
     return 422, body
+
+
+def allowed_methods(methods: Iterable[str]) -> str:
+    """The `Allow` header of a path served for `methods`: HEAD with GET, and OPTIONS, as every adapter
+    answers them."""
+    found = {m.upper() for m in methods}
+    if "GET" in found:
+        found.add("HEAD")
+    return ", ".join(sorted(found | {"OPTIONS"}))
 
 
 def http_error(status: int, detail: str) -> tuple[int, ErrorBody]:

@@ -6,12 +6,13 @@ Every adapter sends exactly these; the FastAPI router describes them again as py
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, TypedDict, cast
 
+from redisq.core.health import HealthReport
 from redisq.core.job import JobInfo
 from redisq.core.keys import ID_SEPARATOR
-from redisq.core.stats import QueueStats
+from redisq.core.stats import QueueStats, WorkerInfo
 
 
 class QueueSummary(TypedDict):
@@ -102,6 +103,50 @@ class Enqueued(TypedDict):
     created: bool  # False: the task's unique key is held by this existing job
 
 
+class RunningJobBody(TypedDict):
+    id: str
+    task: str
+    started_at: str | None
+
+
+class WorkerBody(TypedDict):
+    id: str
+    host: str
+    pid: int
+    queues: list[str]
+    concurrency: int
+    active: int
+    jobs: list[RunningJobBody]
+    processed: int
+    started_at: str | None
+    last_seen: str | None
+
+
+class HealthProblemBody(TypedDict):
+    name: str  # what the public health routes say
+    check: str
+    queue: str | None
+    detail: str
+
+
+class QueueHealthBody(TypedDict):
+    queue: str
+    workers: int
+    queued: int
+    oldest_queued_age_s: float | None
+
+
+class HealthReportBody(TypedDict):
+    status: str  # "ok" or "failing"
+    failing: list[str]
+    problems: list[HealthProblemBody]
+    redis_ok: bool
+    redis_latency_ms: float | None
+    maxmemory_policy: str | None
+    queues: list[QueueHealthBody]
+    workers: list[WorkerBody]
+
+
 def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -149,4 +194,46 @@ def job_body(info: JobInfo) -> JobBody:
         "due_at": _iso(info.due_at),
         "expires_at": _iso(info.expires_at),
         "progress": cast(JobProgress, info.progress) if info.progress else None,
+    }
+
+
+def _epoch_iso(seconds: float | None) -> str | None:
+    return None if seconds is None else _iso(datetime.fromtimestamp(seconds, tz=timezone.utc))
+
+
+def worker_body(info: WorkerInfo) -> WorkerBody:
+    return {
+        "id": info.id,
+        "host": info.host,
+        "pid": info.pid,
+        "queues": list(info.queues),
+        "concurrency": info.concurrency,
+        "active": info.active,
+        "jobs": [{"id": j.id, "task": j.task, "started_at": _epoch_iso(j.started_at)} for j in info.jobs],
+        "processed": info.processed,
+        "started_at": _epoch_iso(info.started_at),
+        "last_seen": _epoch_iso(info.last_seen),
+    }
+
+
+def health_body(report: HealthReport) -> HealthReportBody:
+    return {
+        "status": "ok" if report.ok else "failing",
+        "failing": report.failing,
+        "problems": [
+            {"name": p.name, "check": p.check, "queue": p.queue, "detail": p.detail} for p in report.problems
+        ],
+        "redis_ok": report.redis_ok,
+        "redis_latency_ms": report.redis_latency_ms,
+        "maxmemory_policy": report.maxmemory_policy,
+        "queues": [
+            {
+                "queue": q.queue,
+                "workers": q.workers,
+                "queued": q.queued,
+                "oldest_queued_age_s": q.oldest_queued_age_s,
+            }
+            for q in report.queues
+        ],
+        "workers": [worker_body(w) for w in report.workers],
     }

@@ -22,8 +22,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from redisq.admin import actions
-from redisq.admin.access import Access, AccessPolicy, require_json
-from redisq.admin.errors import error_response, http_error
+from redisq.admin.access import Access, AccessPolicy, check_auth_callable, require_json
+from redisq.admin.errors import allowed_methods, error_response, http_error
 from redisq.admin.payloads import Enqueued
 from redisq.core.client import RedisQ
 from redisq.dashboard.poller import Poller
@@ -68,6 +68,33 @@ def _auth_caller(auth: AuthCallable | None) -> Callable[[Request], Awaitable[obj
     return call
 
 
+ANY_METHOD = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def _method_routes(routes: list[Route]) -> list[Route]:
+    """For each path: OPTIONS answers with every method the path serves, and any other method gets a
+    405 whose `Allow` says the same (Starlette's own 405 names only the first route of a path, so
+    `Allow: GET` where POST and DELETE also exist, issue 11)."""
+    served: dict[str, set[str]] = {}
+    for route in routes:
+        served.setdefault(route.path, set()).update(route.methods or ())
+    extra = []
+    for path, methods in served.items():
+        allow = allowed_methods(methods)
+
+        async def options(request: Request, allow: str = allow) -> Response:
+            return Response(status_code=204, headers={"allow": allow})
+
+        async def wrong_method(request: Request, allow: str = allow) -> Response:
+            status, body = http_error(405, "Method Not Allowed")
+            return JSONResponse(body, status, headers={"allow": allow})
+
+        extra.append(Route(path, options, methods=["OPTIONS"]))
+        others = sorted(ANY_METHOD - methods - {"OPTIONS", "HEAD"})
+        extra.append(Route(path, wrong_method, methods=others))
+    return extra
+
+
 def admin_app(
     rq: RedisQ,
     *,
@@ -80,6 +107,7 @@ def admin_app(
 
     GET    /                          every queue with its stats (a browser gets the dashboard's page)
     GET    /_me                       {"access": "read" | "admin"}
+    GET    /_health                   the queues' health with every detail (workers, reasons)
     GET    /_events                   the dashboard's stream (SSE), from one poller per app
     GET    /_static/{file}            the dashboard's files
     GET    /{queue}                   one queue's stats
@@ -97,6 +125,7 @@ def admin_app(
     it (when it runs: not for an app mounted in another Starlette app); it also stops by itself a few
     seconds after its last stream ends.
     """
+    check_auth_callable(auth)
     policy = AccessPolicy.build(
         has_auth=auth is not None,
         allow_anonymous=allow_anonymous,
@@ -111,11 +140,19 @@ def admin_app(
         return policy.check_access(await call_auth(request), needed)
 
     def endpoint(
-        handler: Handler, needed: Access, status_for: Callable[[Any], int] = lambda body: 200
+        handler: Handler,
+        needed: Access,
+        status_for: Callable[[Any], int] = lambda body: 200,
+        query: tuple[str, ...] | None = (),
     ) -> Callable[[Request], Awaitable[Response]]:
+        """`query`: the parameters the route takes (others are a 422); None for the dashboard's page,
+        files and streams, which are not JSON routes."""
+
         async def run(request: Request) -> Response:
             try:
                 request.state.redisq_access = await authorize(request, needed)
+                if query is not None and not (handler is list_queues and dashboard.wants_page(request)):
+                    actions.check_query(request.query_params.keys(), query)
                 body = await handler(request)
             except Exception as exc:
                 mapped = error_response(exc)
@@ -138,6 +175,9 @@ def admin_app(
         if dashboard.wants_page(request):
             return dashboard.page_response(request)
         return await actions.list_queues(rq)
+
+    async def health(request: Request) -> Any:
+        return await actions.health_report(rq)
 
     async def me(request: Request) -> Any:
         granted: Access = request.state.redisq_access  # what `endpoint` found
@@ -193,16 +233,17 @@ def admin_app(
     read, admin = Access.READ, Access.ADMIN
     routes = [
         Route("/", endpoint(list_queues, read), methods=["GET"]),
-        # Before "/{queue}", which would take them (a queue cannot be called _me, _events or _static).
+        # Before "/{queue}", which would take them (queue names cannot start with "_").
         Route("/_me", endpoint(me, read), methods=["GET"]),
-        Route("/_events", endpoint(events, read), methods=["GET"]),
-        Route("/_static/{file}", endpoint(static, read), methods=["GET"]),
+        Route("/_health", endpoint(health, read), methods=["GET"]),
+        Route("/_events", endpoint(events, read, query=None), methods=["GET"]),
+        Route("/_static/{file}", endpoint(static, read, query=None), methods=["GET"]),
         Route("/{queue}", endpoint(queue_stats, read), methods=["GET"]),
-        Route("/{queue}/jobs", endpoint(list_jobs, read), methods=["GET"]),
+        Route("/{queue}/jobs", endpoint(list_jobs, read, query=actions.LIST_PARAMS), methods=["GET"]),
         Route("/{queue}/jobs", endpoint(enqueue, admin, created_or_found), methods=["POST"]),
-        Route("/{queue}/jobs", endpoint(purge, admin), methods=["DELETE"]),
+        Route("/{queue}/jobs", endpoint(purge, admin, query=actions.PURGE_PARAMS), methods=["DELETE"]),
         Route("/{queue}/jobs/{uid}", endpoint(job_detail, read), methods=["GET"]),
-        Route("/{queue}/jobs/{uid}/events", endpoint(job_events, read), methods=["GET"]),
+        Route("/{queue}/jobs/{uid}/events", endpoint(job_events, read, query=None), methods=["GET"]),
         Route("/{queue}/jobs/{uid}", endpoint(job_action("delete"), admin), methods=["DELETE"]),
         Route("/{queue}/jobs/{uid}/retry", endpoint(job_action("retry"), admin), methods=["POST"]),
         Route("/{queue}/jobs/{uid}/cancel", endpoint(job_action("cancel"), admin), methods=["POST"]),
@@ -211,6 +252,7 @@ def admin_app(
         Route("/{queue}/pause", endpoint(pause, admin), methods=["POST"]),
         Route("/{queue}/resume", endpoint(resume, admin), methods=["POST"]),
     ]
+    routes += _method_routes(routes)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

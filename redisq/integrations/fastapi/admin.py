@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
@@ -21,7 +22,7 @@ from starlette.requests import Request
 
 from redisq.admin import actions
 from redisq.admin.access import Access, AccessPolicy
-from redisq.admin.errors import error_response, invalid_request
+from redisq.admin.errors import allowed_methods, error_response, http_error, invalid_request
 from redisq.core.client import RedisQ
 from redisq.dashboard.poller import Poller
 from redisq.integrations.asgi import dashboard
@@ -31,6 +32,7 @@ from .models import (
     EnqueuedModel,
     EnqueueModel,
     ErrorModel,
+    HealthReportModel,
     JobActionModel,
     JobModel,
     JobPageModel,
@@ -79,6 +81,14 @@ class _AdminRouter(APIRouter):
     redisq_dashboard: Poller  # the router's one poller, shared by every stream (tests look at it)
 
 
+def _query_names(dependant: Dependant) -> set[str]:
+    """The query parameters a route declares, with those of its dependencies (an auth dependency's)."""
+    names = {field.alias for field in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
 def _route_class(policy: AccessPolicy) -> type[APIRoute]:
     """Routes that check the request before FastAPI reads its body, and answer errors in our JSON shape.
 
@@ -90,10 +100,16 @@ def _route_class(policy: AccessPolicy) -> type[APIRoute]:
         def get_route_handler(self) -> RouteHandler:
             handle = super().get_route_handler()
             has_body = self.body_field is not None
+            # The query parameters this route declares, its dependencies' (an auth dependency's) included;
+            # the dashboard's page, files and streams (not in the schema) are not JSON routes.
+            query = _query_names(self.dependant)
+            check_query = self.include_in_schema and "OPTIONS" not in (self.methods or ())
 
             async def guarded(request: Request) -> Response:
                 try:
                     policy.check_request(request.method, request.url.scheme, request.headers)
+                    if check_query and not dashboard.wants_page(request):
+                        actions.check_query(request.query_params.keys(), query)
                     if has_body:
                         # Read here, within the size limit, so that bytes that are not JSON get the
                         # Starlette app's 422 rather than FastAPI's 400; FastAPI reuses the read body.
@@ -172,6 +188,15 @@ def admin_router(
     @router.get("/_me", response_model=AccessModel, summary="the access level granted to the caller")
     async def me(level: Annotated[Access, requirement(Access.READ)]) -> Any:
         return {"access": level.value}
+
+    @router.get(
+        "/_health",
+        response_model=HealthReportModel,
+        dependencies=read,
+        summary="the queues' health, in detail",
+    )
+    async def health() -> Any:
+        return await actions.health_report(rq)
 
     @router.get("/_events", **stream, summary="the dashboard's snapshots (Server-Sent Events)")
     async def events() -> Response:
@@ -257,4 +282,40 @@ def admin_router(
     async def resume(queue: Queue) -> Any:
         return await actions.set_paused(rq, queue, False)
 
+    _add_method_routes(router)
     return router
+
+
+_OTHER_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _method_handlers(
+    allow: str, get: APIRoute | None
+) -> tuple[Callable[[], Coroutine[Any, Any, Response]], RouteHandler]:
+    # Closures, not default arguments: FastAPI would read those as query parameters.
+    async def options() -> Response:
+        return Response(status_code=204, headers={"allow": allow})
+
+    async def other(request: Request) -> Response:
+        if request.method == "HEAD" and get is not None:
+            answer = await get.get_route_handler()(request)
+            return Response(status_code=answer.status_code, headers=dict(answer.headers))
+        status, body = http_error(405, "Method Not Allowed")
+        return JSONResponse(dict(body), status, headers={"allow": allow})
+
+    return options, other
+
+
+def _add_method_routes(router: APIRouter) -> None:
+    """For each path: OPTIONS lists every method it serves, HEAD answers as GET without the body, and any
+    other method is a 405 whose `Allow` says the same, as the Starlette app and the Flask blueprint do
+    (Starlette's router names only the first route of a path in `Allow`, issue 11)."""
+    served: dict[str, dict[str, APIRoute]] = {}
+    for route in router.routes:
+        if isinstance(route, APIRoute):
+            served.setdefault(route.path, {}).update(dict.fromkeys(route.methods or (), route))
+    for path, routes in served.items():
+        options, other = _method_handlers(allowed_methods(routes), routes.get("GET"))
+        router.add_api_route(path, options, methods=["OPTIONS"], include_in_schema=False)
+        others = [m for m in _OTHER_METHODS if m not in routes]
+        router.add_api_route(path, other, methods=others, include_in_schema=False)

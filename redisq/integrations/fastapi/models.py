@@ -128,3 +128,47 @@ class ErrorModel(BaseModel):
 
     detail: str
     error: str
+
+
+class RunningJobModel(BaseModel):
+    id: str
+    task: str
+    started_at: Timestamp | None
+
+
+class WorkerModel(BaseModel):
+    id: str
+    host: str
+    pid: int
+    queues: list[str]
+    concurrency: int
+    active: int
+    jobs: list[RunningJobModel]
+    processed: int
+    started_at: Timestamp | None
+    last_seen: Timestamp | None
+
+
+class HealthProblemModel(BaseModel):
+    name: str = Field(description="what the public health routes say of it")
+    check: str
+    queue: str | None
+    detail: str
+
+
+class QueueHealthModel(BaseModel):
+    queue: str
+    workers: int = Field(description="live workers serving it")
+    queued: int
+    oldest_queued_age_s: float | None
+
+
+class HealthReportModel(BaseModel):
+    status: Literal["ok", "failing"]
+    failing: list[str]
+    problems: list[HealthProblemModel]
+    redis_ok: bool
+    redis_latency_ms: float | None
+    maxmemory_policy: str | None
+    queues: list[QueueHealthModel]
+    workers: list[WorkerModel]

@@ -17,8 +17,8 @@ from flask import Blueprint, Request, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
 from redisq.admin import actions
-from redisq.admin.access import Access, AccessPolicy, require_json
-from redisq.admin.errors import BodyTooLarge, error_response, http_error
+from redisq.admin.access import Access, AccessPolicy, check_auth_callable, require_json
+from redisq.admin.errors import BodyTooLarge, allowed_methods, error_response, http_error
 from redisq.core.client import RedisQ as Client
 
 from .dashboard import FlaskDashboard
@@ -38,12 +38,18 @@ def _wrong_method(methods: list[str]) -> Callable[..., Response]:
     def wrong_method(**params: str) -> Response:
         status, body = http_error(405, "Method Not Allowed")
         response = _json(body, status)
-        response.headers["Allow"] = ", ".join(
-            sorted({*methods, "HEAD", "OPTIONS"} if "GET" in methods else methods)
-        )
+        response.headers["Allow"] = allowed_methods(methods)
         return response
 
     return wrong_method
+
+
+def _options(methods: list[str]) -> Callable[..., Response]:
+    # Flask's automatic OPTIONS would list the methods of every rule of the path, the 405 rule's too.
+    def options(**params: str) -> Response:
+        return Response(status=204, headers={"Allow": allowed_methods(methods)})
+
+    return options
 
 
 def _json(body: Any, status: int = 200) -> Response:
@@ -62,6 +68,7 @@ def admin_blueprint(
     access contract are those of `admin_app` (see `redisq.admin.access`): it refuses everyone until
     `auth` or `allow_anonymous` is given. `auth(request)` is called with Flask's request. The dashboard's
     streams hold a server thread each while open (see `dashboard.py`)."""
+    check_auth_callable(auth, "Flask's request")
     blueprint = Blueprint(name, __name__)
     dashboard = FlaskDashboard(dashboard_interval_s)
     # Per client (one per app): the body limit follows the client's payload limit.
@@ -87,8 +94,11 @@ def admin_blueprint(
         result = auth(request)
         return state().bridge.run(result) if inspect.iscoroutine(result) else result
 
-    def guarded(view: Callable[..., Response], needed: Access) -> Callable[..., Response]:
-        """`view(state, level, **params)` behind the access checks, its errors answered as JSON."""
+    def guarded(
+        view: Callable[..., Response], needed: Access, query: tuple[str, ...] | None = ()
+    ) -> Callable[..., Response]:
+        """`view(state, level, **params)` behind the access checks, its errors answered as JSON. `query`:
+        the parameters it takes (others are a 422); None for the dashboard's page, files and streams."""
 
         def run(**params: str) -> Response:
             current = state()
@@ -96,6 +106,8 @@ def admin_blueprint(
             try:
                 rules.check_request(request.method, request.scheme, _headers())
                 level = rules.check_access(granted(), needed)
+                if query is not None and not (view is overview and dashboard.wants_page()):
+                    actions.check_query(request.args.keys(), query)
                 return view(current, level, **params)
             except Exception as exc:
                 mapped = error_response(exc)
@@ -110,13 +122,14 @@ def admin_blueprint(
         handler: Callable[..., Coroutine[Any, Any, Any]],
         needed: Access,
         status_for: Callable[[Any], int] = lambda body: 200,
+        query: tuple[str, ...] = (),
     ) -> Callable[..., Response]:
         def view(current: AppState, level: Access, **params: str) -> Response:
             body = current.bridge.run(handler(current.client, **params))
             return _json(body, status_for(body))
 
         view.__name__ = handler.__name__
-        return guarded(view, needed)
+        return guarded(view, needed, query)
 
     def overview(current: AppState, level: Access) -> Response:
         if dashboard.wants_page():
@@ -137,6 +150,9 @@ def admin_blueprint(
 
     # Each of these runs in the view's thread, where `request` lives, and returns the handler's coroutine
     # for the loop thread to run.
+    def health(rq: Client) -> Coroutine[Any, Any, Any]:
+        return actions.health_report(rq)
+
     def queue_stats(rq: Client, queue: str) -> Coroutine[Any, Any, Any]:
         return actions.queue_stats(rq, queue)
 
@@ -184,16 +200,17 @@ def admin_blueprint(
     read, admin = Access.READ, Access.ADMIN
     routes: list[tuple[str, str, Callable[..., Response]]] = [
         ("/", "GET", guarded(overview, read)),
-        # Before "/<queue>", which would take them (a queue cannot be called _me, _events or _static).
+        # Before "/<queue>", which would take them (queue names cannot start with "_").
         ("/_me", "GET", guarded(me, read)),
-        ("/_events", "GET", guarded(events, read)),
-        ("/_static/<file>", "GET", guarded(static, read)),
+        ("/_health", "GET", endpoint(health, read)),
+        ("/_events", "GET", guarded(events, read, query=None)),
+        ("/_static/<file>", "GET", guarded(static, read, query=None)),
         ("/<queue>", "GET", endpoint(queue_stats, read)),
-        ("/<queue>/jobs", "GET", endpoint(list_jobs, read)),
+        ("/<queue>/jobs", "GET", endpoint(list_jobs, read, query=actions.LIST_PARAMS)),
         ("/<queue>/jobs", "POST", endpoint(enqueue, admin, created_or_found)),
-        ("/<queue>/jobs", "DELETE", endpoint(purge, admin)),
+        ("/<queue>/jobs", "DELETE", endpoint(purge, admin, query=actions.PURGE_PARAMS)),
         ("/<queue>/jobs/<uid>", "GET", endpoint(job_detail, read)),
-        ("/<queue>/jobs/<uid>/events", "GET", guarded(job_events, read)),
+        ("/<queue>/jobs/<uid>/events", "GET", guarded(job_events, read, query=None)),
         ("/<queue>/jobs/<uid>", "DELETE", endpoint(job_action("delete"), admin)),
         ("/<queue>/jobs/<uid>/retry", "POST", endpoint(job_action("retry"), admin)),
         ("/<queue>/jobs/<uid>/cancel", "POST", endpoint(job_action("cancel"), admin)),
@@ -205,13 +222,23 @@ def admin_blueprint(
     allowed: dict[str, list[str]] = {}
     for rule, method, view in routes:
         name = f"{view.__name__}_{method.lower()}"
-        blueprint.add_url_rule(rule, name, view, methods=[method], strict_slashes=False)
+        blueprint.add_url_rule(
+            rule, name, view, methods=[method], strict_slashes=False, provide_automatic_options=False
+        )
         allowed.setdefault(rule, []).append(method)
     # Werkzeug answers a wrong method before any blueprint handler could shape it: answer it here instead.
     for number, (rule, methods) in enumerate(allowed.items()):
         others = sorted(_ANY_METHOD - set(methods))
         blueprint.add_url_rule(
-            rule, f"wrong_method_{number}", _wrong_method(methods), methods=others, strict_slashes=False
+            rule,
+            f"wrong_method_{number}",
+            _wrong_method(methods),
+            methods=others,
+            strict_slashes=False,
+            provide_automatic_options=False,
+        )
+        blueprint.add_url_rule(
+            rule, f"options_{number}", _options(methods), methods=["OPTIONS"], strict_slashes=False
         )
 
     @blueprint.errorhandler(HTTPException)
