@@ -74,6 +74,8 @@ async def test_requeue_all_dead(rq: RedisQ, queue: str) -> None:
 
         await wait_for(all_dead)
         fail.clear()
+        assert await rq.requeue_dead(queue, []) == 0  # an empty selection is nothing, not everything
+        assert (await rq.stats(queue)).dead == 30
         assert await rq.requeue_dead(queue) == 30
 
         async def all_done() -> bool:

@@ -241,7 +241,7 @@ async def test_requeue_dead_pages_past_dead_letters_that_cannot_run(
     assert [(await j.info()).error.type for j in jobs] == ["CorruptRecord"] * 3 + ["RuntimeError"] * 3  # type: ignore[union-attr]
 
     # In pages of two, the first pages hold only dead letters that cannot run: paging goes on past them.
-    assert await rq.backend().run(ops.requeue_dead(keys, [], batch=2)) == 3
+    assert await rq.backend().run(ops.requeue_dead(keys, None, batch=2)) == 3
     s = await rq.stats(queue)
     assert (s.dead, s.queued) == (3, 3)
     assert [(await j.info()).state for j in jobs] == [JobState.DEAD] * 3 + [JobState.QUEUED] * 3

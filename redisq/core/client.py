@@ -346,16 +346,17 @@ class RedisQ:
             ops.jobs_by_state(self.queue_keys(queue), state, offset, limit, newest_first)
         )
 
-    async def requeue_dead(self, queue: str, job_ids: Sequence[str] = ()) -> int:
-        """Requeue the given dead jobs, or all of them when none are given; returns how many."""
-        return await self.backend().run(
-            ops.requeue_dead(self.queue_keys(queue), [Job(self, i).uid for i in job_ids])
-        )
+    def _requeue_op(self, queue: str, job_ids: Sequence[str] | None) -> Op[int]:
+        uids = None if job_ids is None else [Job(self, i).uid for i in job_ids]
+        return ops.requeue_dead(self.queue_keys(queue), uids)
 
-    def requeue_dead_sync(self, queue: str, job_ids: Sequence[str] = ()) -> int:
-        return self.backend_sync().run(
-            ops.requeue_dead(self.queue_keys(queue), [Job(self, i).uid for i in job_ids])
-        )
+    async def requeue_dead(self, queue: str, job_ids: Sequence[str] | None = None) -> int:
+        """Requeue the given dead jobs, or every one with `job_ids=None`; returns how many. An empty list
+        requeues nothing (a filter that matched nothing must not mean "all")."""
+        return await self.backend().run(self._requeue_op(queue, job_ids))
+
+    def requeue_dead_sync(self, queue: str, job_ids: Sequence[str] | None = None) -> int:
+        return self.backend_sync().run(self._requeue_op(queue, job_ids))
 
     def _progress_op(self, value: float, note: str | None) -> Op[bool]:
         job = context.current_job.get()

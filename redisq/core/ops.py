@@ -235,13 +235,15 @@ def known_queues(prefix: str) -> Op[list[str]]:
     return sorted(m.decode() for m in members)
 
 
-def requeue_dead(k: QueueKeys, uids: Sequence[str], batch: int = 1000) -> Op[int]:
-    """Requeue the given dead jobs, or every dead job (in atomic batches) when none are given.
+def requeue_dead(k: QueueKeys, uids: Sequence[str] | None, batch: int = 1000) -> Op[int]:
+    """Requeue the given dead jobs, or every dead job (in atomic batches) with `uids=None`.
 
     Dead letters that cannot run (a corrupt record) stay dead; paging goes past them.
     """
     keys = (k.dead, k.seq, k.stats, k.wake)
-    if uids:
+    if uids is not None:
+        if not uids:
+            return 0
         requeued, _ = yield ScriptCall("requeue_dead", keys, (k.base, len(uids), 0, *uids))
         return int(requeued)
     total = offset = 0
