@@ -81,4 +81,5 @@ async def running_worker(
 
 # The dashboard stream tests' fixtures live with their helpers; importing them here makes them visible to
 # every test module (a test module that imported them itself would shadow them with its parameters).
+from .dashboardbrowserkit import browser, open_page, served  # noqa: E402, F401
 from .dashboardstreamkit import assets, gunicorn, streams  # noqa: E402, F401
