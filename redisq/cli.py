@@ -10,11 +10,10 @@ from typing import Any
 
 import click
 
-from .console import configure_logging, print_stats
+from .console import configure_logging, print_stats, queues_option
 from .core.client import RedisQ
 from .core.config import WorkerSettings
-from .core.errors import ConfigurationError, RedisQError
-from .core.keys import check_queue_name
+from .core.errors import RedisQError
 
 
 def load_app(path: str) -> RedisQ:
@@ -36,17 +35,6 @@ def load_app(path: str) -> RedisQ:
     return obj
 
 
-def _queues(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
-    """--queues: every comma-separated name must be usable; one that is not is an error, never dropped
-    (issue 11: empty names were skipped, so `--queues "$UNSET"` ran a worker on every queue)."""
-    if value is None:
-        return None
-    try:
-        return [check_queue_name(name.strip()) for name in value.split(",")]
-    except ConfigurationError as exc:
-        raise click.BadParameter(str(exc), ctx, param) from exc
-
-
 @click.group()
 @click.option("--log-level", default="INFO", show_default=True, help="Python logging level.")
 def main(log_level: str) -> None:
@@ -58,7 +46,7 @@ def main(log_level: str) -> None:
 @click.argument("app")
 @click.option(
     "--queues",
-    callback=_queues,
+    callback=queues_option,
     help="Comma-separated, highest priority first. Default: every queue the tasks use.",
 )
 @click.option("--concurrency", type=int, default=10, show_default=True, help="Jobs at once.")
@@ -102,7 +90,9 @@ def demo(port: int, duration: float | None) -> None:
 
 @main.command()
 @click.argument("app")
-@click.option("--queues", callback=_queues, help="Comma-separated. Default: every queue known to Redis.")
+@click.option(
+    "--queues", callback=queues_option, help="Comma-separated. Default: every queue known to Redis."
+)
 def stats(app: str, queues: list[str] | None) -> None:
     """Print each queue's counts."""
     rq = load_app(app)

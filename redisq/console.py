@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+import click
 from rich.console import Console
 from rich.table import Table
 
 from .core.client import RedisQ
 from .core.context import LogContext
+from .core.errors import ConfigurationError
+from .core.keys import split_queue_names
 
 STATS_COLUMNS = (
     "queue",
@@ -22,6 +25,17 @@ STATS_COLUMNS = (
     "per min",
     "oldest s",
 )
+
+
+def queues_option(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
+    """`--queues a,b` of `redisq worker|stats` and `flask redisq worker`: each name usable, or a usage error
+    that states the rule."""
+    if value is None:
+        return None
+    try:
+        return split_queue_names(value)
+    except ConfigurationError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from exc
 
 
 def print_stats(rq: RedisQ, queues: Sequence[str]) -> None:

@@ -118,8 +118,8 @@ class WorkerBody(TypedDict):
     active: int
     jobs: list[RunningJobBody]
     processed: int
-    started_at: str | None
-    last_seen: str | None
+    started_at: str
+    last_seen: str
 
 
 class HealthProblemBody(TypedDict):
@@ -197,8 +197,17 @@ def job_body(info: JobInfo) -> JobBody:
     }
 
 
-def _epoch_iso(seconds: float | None) -> str | None:
-    return None if seconds is None else _iso(datetime.fromtimestamp(seconds, tz=timezone.utc))
+def epoch_iso(seconds: float) -> str:
+    """ISO-8601 UTC with milliseconds, as every time in the API is written."""
+    return (
+        datetime.fromtimestamp(seconds, tz=timezone.utc)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
+
+
+def _maybe_iso(seconds: float | None) -> str | None:
+    return None if seconds is None else epoch_iso(seconds)
 
 
 def worker_body(info: WorkerInfo) -> WorkerBody:
@@ -209,10 +218,17 @@ def worker_body(info: WorkerInfo) -> WorkerBody:
         "queues": list(info.queues),
         "concurrency": info.concurrency,
         "active": info.active,
-        "jobs": [{"id": j.id, "task": j.task, "started_at": _epoch_iso(j.started_at)} for j in info.jobs],
+        "jobs": [
+            {
+                "id": j.id,
+                "task": j.task,
+                "started_at": None if j.started_at is None else epoch_iso(j.started_at),
+            }
+            for j in info.jobs
+        ],
         "processed": info.processed,
-        "started_at": _epoch_iso(info.started_at),
-        "last_seen": _epoch_iso(info.last_seen),
+        "started_at": epoch_iso(info.started_at),
+        "last_seen": epoch_iso(info.last_seen),
     }
 
 

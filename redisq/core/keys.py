@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .errors import ConfigurationError, InvalidJobId
@@ -29,6 +30,14 @@ def check_queue_name(name: object, what: str = "queue name") -> str:
     if not isinstance(name, str) or not _QUEUE_NAME.fullmatch(name):
         raise ConfigurationError(f"{what} {name!r} is not usable: {QUEUE_NAME_RULE}")
     return name
+
+
+def split_queue_names(value: str | Sequence[str], what: str = "queue name") -> list[str]:
+    """Names from a comma-separated string (`--queues a,b`, REDISQ_QUEUES) or a sequence, each one usable
+    or a ConfigurationError: a bad name is never dropped (an empty one used to be skipped, so
+    `--queues "$UNSET"` ran a worker on every queue)."""
+    names = [name.strip() for name in value.split(",")] if isinstance(value, str) else list(value)
+    return [check_queue_name(name, what) for name in names]
 
 
 def queue_prefix(prefix: str, queue: str) -> str:

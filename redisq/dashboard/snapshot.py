@@ -16,10 +16,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any, TypedDict
 
-from redisq.admin.payloads import QueueSummary, queue_summary
+from redisq.admin.payloads import QueueSummary, WorkerBody, epoch_iso, queue_summary, worker_body
 from redisq.core import ops
 from redisq.core.backend import Command, Op, Request, Single, drive
 from redisq.core.errors import JobNotFound
@@ -37,23 +36,7 @@ class QueueSnapshot(QueueSummary):
     history: list[MinuteCount]  # HISTORY_MINUTES entries, oldest first, the current minute last
 
 
-class RunningJobSnapshot(TypedDict):
-    id: str
-    task: str
-    started_at: str | None
-
-
-class WorkerSnapshot(TypedDict):
-    id: str
-    host: str
-    pid: int
-    queues: list[str]
-    concurrency: int
-    active: int
-    jobs: list[RunningJobSnapshot]
-    processed: int
-    started_at: str
-    last_seen: str
+WorkerSnapshot = WorkerBody  # a live worker, as the admin API's /_health shows it
 
 
 class Snapshot(TypedDict):
@@ -180,7 +163,7 @@ def _workers_op(prefix: str, memory: PollMemory, now_ms: int, ttl_ms: int) -> Op
     if new:
         beats.update(zip(new, (yield Command(("MGET", *map(g.worker, new)))), strict=True))
     memory.worker_ids = live
-    return [worker_snapshot(WorkerInfo.from_json(raw)) for w in live if (raw := beats.get(w)) is not None]
+    return [worker_body(WorkerInfo.from_json(raw)) for w in live if (raw := beats.get(w)) is not None]
 
 
 def poll(
@@ -209,28 +192,4 @@ def poll(
     return PollResult(queues, workers, dict(zip(jobs, infos, strict=True)))
 
 
-# ---- JSON ---------------------------------------------------------------------------------------------
-
-
-def iso(epoch_s: float) -> str:
-    """ISO-8601 UTC with milliseconds, as the admin API writes times."""
-    moment = datetime.fromtimestamp(epoch_s, tz=timezone.utc)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def worker_snapshot(info: WorkerInfo) -> WorkerSnapshot:
-    return {
-        "id": info.id,
-        "host": info.host,
-        "pid": info.pid,
-        "queues": list(info.queues),
-        "concurrency": info.concurrency,
-        "active": info.active,
-        "jobs": [
-            {"id": j.id, "task": j.task, "started_at": None if j.started_at is None else iso(j.started_at)}
-            for j in info.jobs
-        ],
-        "processed": info.processed,
-        "started_at": iso(info.started_at),
-        "last_seen": iso(info.last_seen),
-    }
+iso = epoch_iso  # the snapshot's `at`, written as every time in the API

@@ -82,7 +82,7 @@ class Runner:
         trace_token = context.traceparent.set(meta.get("traceparent"))
         try:
             result = await self._call(task, args, kwargs, timeout)
-            return Settlement(d, "ok", codec.dumps(result))
+            return Settlement(d, "ok", codec.dumps(result, "result"))
         except SerializationError as exc:
             return Settlement(d, "dead", _dead("SerializationError", f"result not JSON-encodable: {exc}"))
         except asyncio.CancelledError:

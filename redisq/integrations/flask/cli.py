@@ -3,32 +3,14 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
 
 import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
+from redisq.console import queues_option
 from redisq.core.client import RedisQ as Client
 from redisq.core.config import WorkerSettings
-from redisq.core.errors import ConfigurationError
-from redisq.core.keys import check_queue_name
-
-
-def queue_names(value: str | Sequence[str], what: str) -> list[str]:
-    """Names from a comma-separated string or a sequence, each one usable or a ConfigurationError that
-    names the rule: a bad name is never dropped (issue 11)."""
-    names = [name.strip() for name in value.split(",")] if isinstance(value, str) else list(value)
-    return [check_queue_name(name, what) for name in names]
-
-
-def _queues_option(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
-    if value is None:
-        return None
-    try:
-        return queue_names(value, "queue name")
-    except ConfigurationError as exc:
-        raise click.BadParameter(str(exc), ctx, param) from exc
 
 
 def _client() -> Client:
@@ -39,7 +21,7 @@ def _client() -> Client:
 @with_appcontext
 @click.option(
     "--queues",
-    callback=_queues_option,
+    callback=queues_option,
     help="Comma-separated, highest priority first. Default: REDISQ_QUEUES, else all.",
 )
 @click.option("--concurrency", type=int, help="Jobs at once. Default: REDISQ_CONCURRENCY, else 10.")

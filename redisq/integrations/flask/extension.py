@@ -12,10 +12,11 @@ from flask import Blueprint, Flask, current_app
 from redisq.core.client import RedisQ as Client
 from redisq.core.config import Settings
 from redisq.core.errors import ConfigurationError
+from redisq.core.keys import check_queue_name, split_queue_names
 
 from . import requests
 from .bridge import LoopThread
-from .cli import make_cli, queue_names
+from .cli import make_cli
 from .tasks import FlaskTask, TaskDefinition, in_app_context
 from .views import health_blueprint
 
@@ -48,7 +49,7 @@ def _queue_list(value: Any) -> list[str] | None:
     """REDISQ_QUEUES: unset, "" or [] for every queue; else each name must be usable (issue 11)."""
     if value is not None and not isinstance(value, (str, list, tuple)):
         raise ConfigurationError(f"REDISQ_QUEUES must be a comma-separated string or a list, got {value!r}")
-    return queue_names(value, "REDISQ_QUEUES: queue name") if value else None
+    return split_queue_names(value, "REDISQ_QUEUES: queue name") if value else None
 
 
 class RedisQ:
@@ -115,6 +116,8 @@ class RedisQ:
         the options are those of the core `RedisQ.task`."""
         if isinstance(fn_or_queue, str):
             options["queue"] = fn_or_queue
+        if options.get("queue") is not None:  # at decoration, not at the first init_app
+            check_queue_name(options["queue"])
 
         def declare(fn: Callable[..., Any]) -> FlaskTask[Any, Any]:
             name = options.pop("name", None) or f"{fn.__module__}.{fn.__qualname__}"
