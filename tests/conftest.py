@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -64,6 +65,19 @@ def rq_sync(redis_url: str, prefix: str, queue: str) -> Iterator[RedisQ]:
     client = RedisQ(redis_url, prefix=prefix, default_queue=queue)
     yield client
     client.close()
+
+
+@contextlib.contextmanager
+def own_server(*extra_args: str) -> Iterator[EmbeddedServer]:
+    """A Redis server of one test's own (to freeze, stop, configure or add users to)."""
+    server = start_embedded(port=free_port(), extra_args=extra_args)
+    try:
+        yield server
+    finally:
+        if server.process is not None:  # a frozen (SIGSTOP) server must wake to die cleanly
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(server.process.pid, signal.SIGCONT)
+        server.stop()
 
 
 @contextlib.asynccontextmanager

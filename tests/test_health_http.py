@@ -13,7 +13,7 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -25,13 +25,13 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from redisq import HealthThresholds, RedisQ
-from redisq.core.embedded import EmbeddedServer, free_port, start_embedded
+from redisq.core.embedded import free_port, start_embedded
 from redisq.flask import RedisQ as FlaskRedisQ
 from redisq.integrations.asgi import HealthApp, RedisQMiddleware
 from redisq.integrations.fastapi import health_endpoint, health_router
 
 from .asgikit import lifespan
-from .conftest import FAST
+from .conftest import FAST, own_server
 from .test_asgi import client_for
 
 FLAVORS = ("starlette", "fastapi", "flask")
@@ -56,18 +56,6 @@ def health_app(flavor: str, rq: RedisQ, **options: Any) -> Any:
 async def serving(flavor: str, rq: RedisQ, **options: Any) -> AsyncIterator[httpx.AsyncClient]:
     async with client_for(health_app(flavor, rq, **options)) as client:
         yield client
-
-
-@contextlib.contextmanager
-def own_server(*extra_args: str) -> Iterator[EmbeddedServer]:
-    server = start_embedded(port=free_port(), extra_args=extra_args)
-    try:
-        yield server
-    finally:
-        assert server.process is not None
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(server.process.pid, signal.SIGCONT)
-        server.stop()
 
 
 @pytest.mark.parametrize("flavor", FLAVORS)

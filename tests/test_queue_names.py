@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +12,8 @@ from flask import Flask
 from redisq import ConfigurationError, InvalidArguments, RedisQ
 from redisq.core.keys import QUEUE_NAME_RULE
 from redisq.flask import RedisQ as FlaskRedisQ
+
+from .test_cli import redisq_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,20 +62,8 @@ async def test_usable_names_are_taken_as_they_are(rq: RedisQ) -> None:
         assert (await job.with_options(queue=name).enqueue()).queue == name
 
 
-def redisq_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200"}
-    return subprocess.run(
-        [sys.executable, "-c", "from redisq.cli import run; run()", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
 def test_the_worker_command_refuses_a_list_with_an_unusable_name() -> None:
-    done = redisq_cli("worker", "tests.cliapp:rq", "--queues", "a,b/c")
+    done = redisq_cli("worker", "tests.cliapp:rq", "--queues", "a,b/c", env={**os.environ, "COLUMNS": "200"})
     assert done.returncode == 2, done.stdout
     assert "'b/c' is not usable" in done.stderr
     assert QUEUE_NAME_RULE in " ".join(done.stderr.split())  # click may wrap the line

@@ -8,12 +8,10 @@ each must be reported clearly and lose nothing, never fail a call that wrote its
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,20 +33,11 @@ from redisq.core.embedded import EmbeddedServer, free_port, start_embedded
 from redisq.integrations.asgi import HealthApp, RedisQMiddleware
 
 from .asgikit import lifespan
-from .conftest import FAST, running_worker
+from .conftest import FAST, own_server, running_worker
 from .faultkit import scan_prefix
 from .test_asgi import client_for
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@contextlib.contextmanager
-def own_server(*extra_args: str) -> Iterator[EmbeddedServer]:
-    server = start_embedded(port=free_port(), extra_args=extra_args)
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def url_for(server: EmbeddedServer, user: str, password: str) -> str:

@@ -78,6 +78,8 @@ def redisq_error(exc: redis.exceptions.RedisError) -> RedisQError | None:
         )
     if message.startswith("REDISQ_CORRUPT "):
         return CorruptData(message.removeprefix("REDISQ_CORRUPT ").split(" script:")[0])
+    if message.startswith("WRONGTYPE"):  # a plain command on a key of another type: nothing was written
+        return CorruptData(f"a key holds data of another type than redisq keeps there: {message}")
     return None
 
 

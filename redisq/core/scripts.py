@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
@@ -14,8 +15,15 @@ S = TypeVar("S")
 
 @functools.cache
 def script_source(name: str) -> str:
+    """common.lua, then checks.lua if the script calls a function of it, then the script: each function
+    defined costs on every call, and only the scripts that may find damage need checks.lua."""
     folder = resources.files("redisq.core") / "scripts"
-    return (folder / "common.lua").read_text() + "\n" + (folder / f"{name}.lua").read_text()
+    body = (folder / f"{name}.lua").read_text()
+    checks = (folder / "checks.lua").read_text()
+    parts = [(folder / "common.lua").read_text()]
+    if any(re.search(rf"\b{fn}\(", body) for fn in re.findall(r"^local function (\w+)", checks, re.M)):
+        parts.append(checks)
+    return "\n".join([*parts, body])
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,10 @@ local job = job_key(base, uid)
 local f = read_record(job, 'state', 'result_ttl')
 if not f or not f[1] then return -1 end
 if f[1] ~= 'queued' and f[1] ~= 'scheduled' then return 0 end
-local refused = wrong_types(queue_checks(base, 'queued', 'scheduled', 'stats'))
+local refused = wrong_queue_types(base, 'queued', 'scheduled')
 if refused then return refused end
 redis.call('ZREM', queued, uid)
 redis.call('ZREM', scheduled, uid)
 finalize(base, uid, job, 'cancelled', now, tonumber(f[2]) or 3600)
-redis.call('HINCRBY', stats, 'cancelled', 1)
+add_to(stats, 'cancelled', 1)
 return 1

@@ -1,11 +1,14 @@
--- Prepended to every script at load time (one static file, never formatted).
--- A queue's keys all start with `base` ("<prefix>:{<queue>}:"), which carries the Cluster hash tag.
+-- Prepended to every script at load time (one static file, never formatted); checks.lua follows it in
+-- the scripts that use its functions. A queue's keys all start with `base` ("<prefix>:{<queue>}:"), which
+-- carries the Cluster hash tag.
 --
 -- Redis never rolls a script back: a command that fails half-way leaves the writes before it in place.
--- So every script checks what it will touch before its first write (`wrong_types`), reads job records
--- with `redis.pcall` (a record that is not a hash is an error value, not a failed script), and checks
--- every field it uses; a record that cannot be used goes to the dead letters (`bury`) and the rest of
--- the batch goes on (issue 11).
+-- So a script reads and checks what it depends on before its first write (issue 11): job records are
+-- read with `read_record` (a record that is not a hash is a value to judge, not a failed script); the
+-- types of the keys it writes are checked by reads it needs anyway, by its first write, or else by
+-- `wrong_types`; counters and wake tokens, which are not worth failing a script for, are written with
+-- pcall. Each redis.call costs ~2 us and each function defined here a little on every call (measured in
+-- benchmarks/README.md): the hot paths check with what they do anyway.
 local PRIORITY_SPAN = 1099511627776 -- 2^40: FIFO sequence space inside one priority level
 
 local function job_key(base, uid)
@@ -17,8 +20,7 @@ local function queue_score(priority, seq)
 end
 
 -- nil if every key holds its expected type (or does not exist yet), else an error reply that names the
--- first that does not. Call it before the first write: a write to a key of another type would fail after
--- the writes before it. `checks` is a flat list: key, type, key, type...
+-- first that does not: call it before the first write. `checks` is a flat list: key, type, key, type...
 local function wrong_types(checks)
   for i = 1, #checks, 2 do
     local found = redis.call('TYPE', checks[i]).ok
@@ -30,35 +32,63 @@ local function wrong_types(checks)
   return nil
 end
 
--- The keys of a queue that scripts write, with their types, for `wrong_types`.
-local function queue_checks(base, ...)
-  local types = { queued = 'zset', scheduled = 'zset', active = 'zset', succeeded = 'zset', dead = 'zset',
-    seq = 'string', stats = 'hash', wake = 'list' }
-  local checks = {}
-  for _, part in ipairs({ ... }) do
-    checks[#checks + 1] = base .. part
-    checks[#checks + 1] = types[part]
+-- A read or a first write that also checks the key: one holding data of another type (or a counter that
+-- is not a number) is an error reply `REDISQ_CORRUPT` that names it (CorruptData in Python), raised
+-- before anything is written when the call is the script's first write. Other errors (OOM...) stay as
+-- they are.
+local function checked(command, key, ...)
+  local reply = redis.pcall(command, key, ...)
+  if type(reply) == 'table' and reply.err then
+    if string.find(reply.err, 'WRONGTYPE', 1, true) or string.find(reply.err, 'not an integer', 1, true) then
+      error({ err = 'REDISQ_CORRUPT key ' .. key .. ' is a ' .. redis.call('TYPE', key).ok .. ' (' .. reply.err
+        .. '): redisq cannot use this queue until it is repaired or deleted' })
+    end
+    error(reply)
   end
-  return checks
+  return reply
 end
 
--- HMGET that never fails: {values} for a hash (nils for a missing key), or nil and the key's type.
+-- `command key items...` for a list of any length, in chunks that stay under Lua's unpack limit. The
+-- first chunk is `checked`: only it can fail on the key's type, before any of the list is written.
+local function call_with(command, key, items)
+  for i = 1, #items, 1000 do
+    local chunk = { unpack(items, i, math.min(i + 999, #items)) }
+    if i == 1 then checked(command, key, unpack(chunk)) else redis.call(command, key, unpack(chunk)) end
+  end
+end
+
+-- HMGET that never fails: {values} for a hash (false for a missing key's fields), or nil and the key's
+-- type.
 local function read_record(job, ...)
   local f = redis.pcall('HMGET', job, ...)
-  if type(f) == 'table' and f.err then
+  if f.err then
     return nil, redis.call('TYPE', job).ok
   end
   return f, nil
 end
 
+-- Counters and the wake token are hints: one of another type is left alone rather than fail the script
+-- (the stats script then reports the damaged counter; a worker's BLPOP on a damaged wake list fails and
+-- says so in its log).
+local function add_to(stats, field, n)
+  redis.pcall('HINCRBY', stats, field, n)
+end
+
+local function count_minute(base, now, field, n)
+  local key = base .. 'minute:' .. math.floor(now / 60000)
+  redis.pcall('HINCRBY', key, field, n)
+  redis.pcall('EXPIRE', key, 7200)
+end
+
 -- One token wakes one idle worker; a worker that leaves work behind passes the token on.
 local function wake_one(wake)
-  redis.call('LPUSH', wake, '1')
-  redis.call('LTRIM', wake, 0, 0)
+  redis.pcall('LPUSH', wake, '1')
+  redis.pcall('LTRIM', wake, 0, 0)
 end
 
 -- Put a job at the back (seq from the counter) or the front (seq 0) of its priority level.
--- `job` must be a hash (callers check); a priority that is not a number counts as 0.
+-- `job` must be a hash and `queued`, `seq` of their types (callers check); a priority that is not a
+-- number counts as 0.
 local function requeue(base, uid, job, seq_key, at_front)
   local priority = tonumber(redis.call('HGET', job, 'priority')) or 0
   local seq = 0
@@ -91,49 +121,4 @@ end
 local function finalize(base, uid, job, state, now, ttl)
   local f = redis.call('HMGET', job, 'unique_key', 'watched')
   finalize_known(base, uid, job, state, now, ttl, f[1], f[2])
-end
-
-local function count_minute(base, now, field, n)
-  local key = base .. 'minute:' .. math.floor(now / 60000)
-  redis.call('HINCRBY', key, field, n)
-  redis.call('EXPIRE', key, 7200)
-end
-
--- The minute bucket `count_minute` writes now, for `wrong_types`.
-local function minute_check(base, now)
-  return base .. 'minute:' .. math.floor(now / 60000), 'hash'
-end
-
--- A job record that cannot be used (not a hash, or a field missing or not a number) goes to the dead
--- letters, never run, with the reason as its error. A record of another type is kept for inspection as
--- `corrupt:<uid>` (expiring with the dead letter) and replaced by a dead record that the API can show.
--- Counted as a failure and a death, as the worker counts a job it refuses. Callers have removed the
--- uid from the index it was in, and checked the queue's keys (`wrong_types`).
-local function bury(base, uid, job, kind, reason, now, dead_ttl)
-  if kind ~= 'hash' then
-    local kept = base .. 'corrupt:' .. uid
-    redis.call('RENAME', job, kept)
-    redis.call('EXPIRE', kept, dead_ttl)
-    reason = reason .. ' (its data is kept as ' .. kept .. ')'
-  end
-  redis.call('HSET', job, 'error', cjson.encode({ type = 'CorruptRecord', message = reason, traceback = '' }))
-  finalize(base, uid, job, 'dead', now, dead_ttl)
-  redis.call('ZADD', base .. 'dead', now, uid)
-  redis.call('HINCRBY', base .. 'stats', 'failed', 1)
-  redis.call('HINCRBY', base .. 'stats', 'dead', 1)
-  count_minute(base, now, 'failed', 1)
-end
-
--- Why a hash record cannot be run or settled, or nil: `names` and `values` are the fields read, and
--- `required` (a set of names) those that must be present; every field in `numeric` must be a number.
-local function record_problem(names, values, required, numeric)
-  for i, name in ipairs(names) do
-    local value = values[i]
-    if value == false or value == nil then
-      if required[name] then return 'the record has no ' .. name end
-    elseif numeric[name] and not tonumber(value) then
-      return 'the record\'s ' .. name .. ' is not a number: ' .. string.sub(tostring(value), 1, 40)
-    end
-  end
-  return nil
 end

@@ -12,7 +12,7 @@ if f[2] then
   unique = base .. 'unique:' .. f[2]
   holder = redis.pcall('GET', unique) -- another type: not ours to delete
 end
-local refused = wrong_types(queue_checks(base, 'queued', 'scheduled', 'succeeded', 'dead'))
+local refused = wrong_queue_types(base, 'queued', 'scheduled', 'succeeded', 'dead')
 if refused then return refused end
 for i = 1, 4 do redis.call('ZREM', KEYS[i], uid) end
 if holder == uid then redis.call('DEL', unique) end

@@ -9,10 +9,13 @@ local base = string.sub(queued, 1, -7)
 local now, count, default_ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
 local scheduled = base .. 'scheduled'
 
--- Nothing is written unless every key this call writes can take it (a failure after the first write
--- would leave records behind that the caller was told were not created): the queue's keys, and the
--- unique keys that the jobs name (a pass over ARGV; most calls have none).
-local checks = queue_checks(base, 'queued', 'scheduled', 'seq', 'stats', 'wake')
+-- Nothing may be written unless every write can succeed (Redis never rolls a script back). Reads the
+-- script needs anyway check most types for free: ZCARD (was the queue empty? then wake a worker) fails on
+-- a `queued` of another type before any write, and INCRBY `seq` is the first write. Keys that only some
+-- options touch (a delay: `scheduled`; unique keys) are checked here when a job names them. The counter
+-- and the wake token are hints, written with pcall (common.lua).
+local was_empty = checked('ZCARD', queued) == 0
+local checks = {}
 local b = 4
 for _ = 1, count do
   local n_extra = tonumber(ARGV[b + 4])
@@ -20,15 +23,20 @@ for _ = 1, count do
     if ARGV[i] == 'unique_key' then
       checks[#checks + 1] = base .. 'unique:' .. ARGV[i + 1]
       checks[#checks + 1] = 'string'
+    elseif ARGV[i] == 'due_at' and tonumber(ARGV[i + 1]) > now then
+      checks[#checks + 1] = scheduled
+      checks[#checks + 1] = 'zset'
     end
   end
   b = b + 5 + 2 * n_extra
 end
-local refused = wrong_types(checks)
-if refused then return refused end
+if #checks > 0 then
+  local refused = wrong_types(checks)
+  if refused then return refused end
+end
 
 -- One INCRBY reserves the batch's FIFO sequence numbers (unused ones leave harmless gaps).
-local seq = redis.call('INCRBY', base .. 'seq', count) - count
+local seq = checked('INCRBY', base .. 'seq', count) - count
 
 local out, created, n_queued, n_scheduled = { 0 }, 0, 0, 0
 local ready = {} -- score, uid pairs for one ZADD per chunk instead of one per job
@@ -91,11 +99,11 @@ end
 if #ready > 0 then redis.call('ZADD', queued, unpack(ready)) end
 out[1] = created
 if created > 0 then
-  redis.call('HINCRBY', base .. 'stats', 'enqueued', created)
+  add_to(base .. 'stats', 'enqueued', created)
   -- Idle workers only block when they found the queue empty: wake one when it stops being empty (the
   -- woken worker passes the wake on while work remains, see fetch.lua). A new scheduled job may be due
   -- before an idle worker's wait ends: wake one to shorten it.
-  if n_scheduled > 0 or (n_queued > 0 and redis.call('ZCARD', queued) == n_queued) then
+  if n_scheduled > 0 or (n_queued > 0 and was_empty) then
     wake_one(base .. 'wake')
   end
 end

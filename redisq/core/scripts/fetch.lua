@@ -11,25 +11,24 @@ local base, now, count = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local lease_ms, worker_id, promote_limit = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
 local dead_ttl = tonumber(ARGV[7])
 
-local checks = queue_checks(base, 'queued', 'scheduled', 'active', 'seq', 'stats', 'wake', 'dead')
-local minute_key, minute_type = minute_check(base, now)
-checks[#checks + 1] = minute_key
-checks[#checks + 1] = minute_type
-local refused = wrong_types(checks)
-if refused then return refused end
-
 -- A paused queue still promotes its due jobs, but hands none out (resume wakes a worker).
 if redis.call('EXISTS', base .. 'paused') == 1 then count = 0 end
 
-local due = redis.call('ZRANGE', scheduled, '-inf', now, 'BYSCORE', 'LIMIT', 0, promote_limit)
-for _, uid in ipairs(due) do
-  redis.call('ZREM', scheduled, uid)
-  local job = job_key(base, uid)
-  local kind = redis.call('TYPE', job).ok
-  if kind == 'hash' then
-    requeue(base, uid, job, seq_key, false)
-  elseif kind ~= 'none' then
-    bury(base, uid, job, kind, 'the record is a ' .. kind .. ', not a hash', now, dead_ttl)
+-- Reading `scheduled` and `queued` checks their types before any write. Promoting writes the queue's
+-- other keys: they are checked first, only when something is due.
+local due = checked('ZRANGE', scheduled, '-inf', now, 'BYSCORE', 'LIMIT', 0, promote_limit)
+if #due > 0 then
+  local refused = wrong_queue_types(base, 'queued', 'seq', 'active', 'dead')
+  if refused then return refused end
+  for _, uid in ipairs(due) do
+    redis.call('ZREM', scheduled, uid)
+    local job = job_key(base, uid)
+    local kind = redis.call('TYPE', job).ok
+    if kind == 'hash' then
+      requeue(base, uid, job, seq_key, false)
+    elseif kind ~= 'none' then
+      bury(base, uid, job, kind, 'the record is a ' .. kind .. ', not a hash', now, dead_ttl)
+    end
   end
 end
 
@@ -39,43 +38,54 @@ local NUMERIC = { expires_at = true, max_attempts = true, result_ttl = true, att
 
 local out = { -1 }
 if count > 0 then
-  local uids = redis.call('ZRANGE', queued, 0, count - 1)
-  if #uids > 0 then redis.call('ZREMRANGEBYRANK', queued, 0, #uids - 1) end -- exactly those: atomic
-  local expired = 0
-  for _, uid in ipairs(uids) do
+  local uids = checked('ZRANGE', queued, 0, count - 1)
+  -- Every record is read and judged before anything is written.
+  local records, leases, expired, damaged = {}, {}, {}, {}
+  for i, uid in ipairs(uids) do
     local job = job_key(base, uid)
     local f, kind = read_record(job, unpack(FIELDS))
-    local problem = nil
-    if not f then
-      problem = 'the record is a ' .. kind .. ', not a hash'
-    elseif not f[1] and not f[3] and redis.call('EXISTS', job) == 0 then
-      f = nil -- deleted meanwhile: nothing to run, nothing to report
-    else
-      kind = 'hash'
-      problem = record_problem(FIELDS, f, REQUIRED, NUMERIC)
-    end
+    local problem, gone = record_problem(job, f, kind, FIELDS, REQUIRED, NUMERIC, 3)
     if problem then
-      bury(base, uid, job, kind, problem, now, dead_ttl)
-    elseif f then
+      damaged[#damaged + 1] = { uid, job, kind or 'hash', problem }
+    elseif not gone then
       local expires = tonumber(f[2])
       if expires and expires <= now then
-        finalize(base, uid, job, 'expired', now, tonumber(f[5]) or 3600)
-        expired = expired + 1
+        expired[#expired + 1] = { uid, job, tonumber(f[5]) or 3600 }
       else
-        local attempts = (tonumber(f[6]) or 0) + 1
-        redis.call('HSET', job, 'attempts', attempts, 'state', 'active', 'started_at', now,
-          'worker', worker_id, 'lease', worker_id .. '/' .. attempts)
-        redis.call('ZADD', active, now + lease_ms, uid)
-        out[#out + 1] = uid
-        out[#out + 1] = f[1]
-        out[#out + 1] = attempts
-        out[#out + 1] = f[3]
-        out[#out + 1] = f[4] or ''
+        records[#records + 1] = { uid, job, f }
+        leases[#leases + 1] = now + lease_ms
+        leases[#leases + 1] = uid
       end
     end
   end
-  if expired > 0 then redis.call('HINCRBY', stats, 'expired', expired) end
-  if redis.call('ZCARD', queued) > 0 then wake_one(wake) end
+  if #damaged > 0 and #due == 0 then
+    local refused = wrong_queue_types(base, 'dead')
+    if refused then return refused end
+  end
+  -- When nothing was due this ZADD is the first write: on an `active` of another type it fails, and
+  -- nothing is written.
+  if #leases > 0 then call_with('ZADD', active, leases) end
+  if #uids > 0 then redis.call('ZREMRANGEBYRANK', queued, 0, #uids - 1) end -- exactly those: atomic
+  for _, r in ipairs(records) do
+    local uid, job, f = r[1], r[2], r[3]
+    local attempts = (tonumber(f[6]) or 0) + 1
+    redis.call('HSET', job, 'attempts', attempts, 'state', 'active', 'started_at', now, 'worker', worker_id,
+      'lease', worker_id .. '/' .. attempts)
+    out[#out + 1] = uid
+    out[#out + 1] = f[1]
+    out[#out + 1] = attempts
+    out[#out + 1] = f[3]
+    out[#out + 1] = f[4] or ''
+  end
+  for _, e in ipairs(expired) do
+    finalize(base, e[1], e[2], 'expired', now, e[3])
+  end
+  if #expired > 0 then add_to(stats, 'expired', #expired) end
+  for _, d in ipairs(damaged) do
+    bury(base, d[1], d[2], d[3], d[4], now, dead_ttl)
+  end
+  -- Work left behind: pass the wake token on (a batch smaller than asked for emptied the queue).
+  if #uids == count and redis.call('ZCARD', queued) > 0 then wake_one(wake) end
 end
 local next_due = redis.call('ZRANGE', scheduled, 0, 0, 'WITHSCORES')
 if next_due[2] then out[1] = tonumber(next_due[2]) end

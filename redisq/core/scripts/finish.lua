@@ -9,64 +9,82 @@
 -- Returns the uids of those stale deliveries.
 local active, scheduled, succeeded, dead, stats, wake = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local seq_key = KEYS[7]
-local base, now, dead_ttl, count = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local base, now, dead_ttl, n = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 
-local checks = queue_checks(base, 'active', 'scheduled', 'succeeded', 'dead', 'stats', 'wake', 'seq', 'queued')
-local minute_key, minute_type = minute_check(base, now)
-checks[#checks + 1] = minute_key
-checks[#checks + 1] = minute_type
-local refused = wrong_types(checks)
-if refused then return refused end
-
-local stale = {}
-local n_ok, n_failed, n_retried, n_dead, n_released = 0, 0, 0, 0, 0
-for i = 0, count - 1 do
+-- Every record is read and every outcome decided before anything is written.
+local stale, settled, by_outcome = {}, {}, { ok = {}, retry = {}, dead = {}, release = {} }
+for i = 0, n - 1 do
   local b = 5 + i * 5
-  local uid, token, outcome, data = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
+  local uid, token, outcome = ARGV[b], ARGV[b + 1], ARGV[b + 2]
   local job = job_key(base, uid)
   local f = read_record(job, 'lease', 'attempts', 'max_attempts', 'result_ttl', 'unique_key', 'watched')
   if not f or f[1] ~= token then
     stale[#stale + 1] = uid
   else
-    redis.call('ZREM', active, uid)
     local attempts, max_attempts = tonumber(f[2]), tonumber(f[3])
-    if outcome == 'release' then
-      redis.call('HSET', job, 'attempts', math.max((attempts or 1) - 1, 0))
-      requeue(base, uid, job, seq_key, true)
-      n_released = n_released + 1
-    elseif outcome == 'ok' then
-      finalize_known(base, uid, job, 'succeeded', now, tonumber(f[4]) or 3600, f[5], f[6], 'result', data)
-      redis.call('ZADD', succeeded, now, uid)
-      n_ok = n_ok + 1
-    else
-      n_failed = n_failed + 1
-      redis.call('HSET', job, 'error', data)
-      -- Counts that are not numbers (a damaged record) allow no retry: the job ends dead with its error.
-      if outcome == 'retry' and attempts and max_attempts and attempts < max_attempts then
-        local retry_at = tonumber(ARGV[b + 4])
-        redis.call('HSET', job, 'state', 'scheduled', 'due_at', retry_at)
-        redis.call('HDEL', job, 'lease')
-        redis.call('ZADD', scheduled, retry_at, uid)
-        n_retried = n_retried + 1
-      else
-        finalize_known(base, uid, job, 'dead', now, dead_ttl, f[5], f[6])
-        redis.call('ZADD', dead, now, uid)
-        n_dead = n_dead + 1
-      end
+    -- Counts that are not numbers (a damaged record) allow no retry: the job ends dead with its error.
+    if outcome == 'retry' and not (attempts and max_attempts and attempts < max_attempts) then
+      outcome = 'dead'
     end
+    settled[#settled + 1] = uid
+    local group = by_outcome[outcome]
+    group[#group + 1] = { uid, job, f, ARGV[b + 3], tonumber(ARGV[b + 4]) }
   end
 end
+if #settled == 0 then return stale end
+
+-- The keys this batch's outcomes write, beyond `active`: its ZREM, the first write, checks it.
+local checks = {}
+for outcome, key in pairs({ ok = succeeded, retry = scheduled, dead = dead, release = base .. 'queued' }) do
+  if #by_outcome[outcome] > 0 then
+    checks[#checks + 1] = key
+    checks[#checks + 1] = 'zset'
+  end
+end
+if #by_outcome.release > 0 then
+  checks[#checks + 1] = seq_key
+  checks[#checks + 1] = 'string'
+end
+local refused = wrong_types(checks)
+if refused then return refused end
+
+call_with('ZREM', active, settled)
+local done = {}
+for _, d in ipairs(by_outcome.ok) do
+  local uid, job, f = d[1], d[2], d[3]
+  finalize_known(base, uid, job, 'succeeded', now, tonumber(f[4]) or 3600, f[5], f[6], 'result', d[4])
+  done[#done + 1] = now
+  done[#done + 1] = uid
+end
+if #done > 0 then call_with('ZADD', succeeded, done) end
+for _, d in ipairs(by_outcome.retry) do
+  local uid, job = d[1], d[2]
+  redis.call('HSET', job, 'error', d[4], 'state', 'scheduled', 'due_at', d[5])
+  redis.call('HDEL', job, 'lease')
+  redis.call('ZADD', scheduled, d[5], uid)
+end
+for _, d in ipairs(by_outcome.dead) do
+  local uid, job, f = d[1], d[2], d[3]
+  finalize_known(base, uid, job, 'dead', now, dead_ttl, f[5], f[6], 'error', d[4])
+  redis.call('ZADD', dead, now, uid)
+end
+for _, d in ipairs(by_outcome.release) do
+  redis.call('HSET', d[2], 'attempts', math.max((tonumber(d[3][2]) or 1) - 1, 0))
+  requeue(base, d[1], d[2], seq_key, true)
+end
+
+local n_ok, n_retried, n_dead = #by_outcome.ok, #by_outcome.retry, #by_outcome.dead
 if n_ok > 0 then
-  redis.call('HINCRBY', stats, 'succeeded', n_ok)
+  add_to(stats, 'succeeded', n_ok)
   count_minute(base, now, 'succeeded', n_ok)
 end
-if n_failed > 0 then
-  redis.call('HINCRBY', stats, 'failed', n_failed)
-  count_minute(base, now, 'failed', n_failed)
+if n_retried + n_dead > 0 then
+  add_to(stats, 'failed', n_retried + n_dead)
+  count_minute(base, now, 'failed', n_retried + n_dead)
 end
-if n_retried > 0 then redis.call('HINCRBY', stats, 'retried', n_retried) end
-if n_retried > 0 or n_released > 0 then
+if n_retried > 0 then add_to(stats, 'retried', n_retried) end
+if n_dead > 0 then add_to(stats, 'dead', n_dead) end
+if n_retried > 0 or #by_outcome.release > 0 then
   wake_one(wake) -- an idle worker takes released jobs, or re-reads the next due time
 end
-if n_dead > 0 then redis.call('HINCRBY', stats, 'dead', n_dead) end
 return stale

@@ -5,7 +5,7 @@
 -- or not a hash) is kept dead, and the caller pages past it.
 local dead, seq_key, stats, wake = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local base, limit, offset = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-local refused = wrong_types(queue_checks(base, 'dead', 'seq', 'stats', 'wake', 'queued'))
+local refused = wrong_queue_types(base, 'dead', 'seq', 'queued')
 if refused then return refused end
 local uids = {}
 for i = 4, #ARGV do uids[#uids + 1] = ARGV[i] end
@@ -30,7 +30,7 @@ for _, uid in ipairs(uids) do
   end
 end
 if n > 0 then
-  redis.call('HINCRBY', stats, 'requeued', n)
+  add_to(stats, 'requeued', n)
   wake_one(wake)
 end
 return { n, kept }

@@ -7,11 +7,7 @@
 local active, seq_key, dead, succeeded, stats, wake = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local base, now, limit, dead_ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 
-local checks = queue_checks(base, 'active', 'seq', 'dead', 'succeeded', 'stats', 'wake', 'queued')
-local minute_key, minute_type = minute_check(base, now)
-checks[#checks + 1] = minute_key
-checks[#checks + 1] = minute_type
-local refused = wrong_types(checks)
+local refused = wrong_queue_types(base, 'active', 'seq', 'dead', 'succeeded', 'queued')
 if refused then return refused end
 
 local FIELDS = { 'attempts', 'max_attempts', 'worker' }
@@ -24,20 +20,12 @@ for _, uid in ipairs(lapsed) do
   redis.call('ZREM', active, uid)
   local job = job_key(base, uid)
   local f, kind = read_record(job, unpack(FIELDS))
-  local problem = nil
-  if not f then
-    problem = 'the record is a ' .. kind .. ', not a hash'
-  elseif not f[2] and redis.call('EXISTS', job) == 0 then
-    f = nil -- deleted meanwhile
-  else
-    kind = 'hash'
-    problem = record_problem(FIELDS, f, REQUIRED, NUMERIC)
-  end
+  local problem, gone = record_problem(job, f, kind, FIELDS, REQUIRED, NUMERIC, 2)
   if problem then
-    bury(base, uid, job, kind, problem, now, dead_ttl)
+    bury(base, uid, job, kind or 'hash', problem, now, dead_ttl)
     buried = buried + 1
-  elseif f then
-    redis.call('HINCRBY', job, 'recovered', 1)
+  elseif not gone then
+    redis.pcall('HINCRBY', job, 'recovered', 1) -- a count, not worth failing for
     if (tonumber(f[1]) or 0) >= tonumber(f[2]) then
       redis.call('HSET', job, 'error', cjson.encode({
         type = 'LeaseExpired',
@@ -53,12 +41,12 @@ for _, uid in ipairs(lapsed) do
   end
 end
 if recovered > 0 then
-  redis.call('HINCRBY', stats, 'recovered', recovered)
+  add_to(stats, 'recovered', recovered)
   wake_one(wake)
 end
 if died > 0 then
-  redis.call('HINCRBY', stats, 'failed', died)
-  redis.call('HINCRBY', stats, 'dead', died)
+  add_to(stats, 'failed', died)
+  add_to(stats, 'dead', died)
   count_minute(base, now, 'failed', died)
 end
 

@@ -12,7 +12,7 @@ import logging
 import time
 
 from ..backend import AsyncBackend
-from ..errors import RedisUnavailable
+from ..errors import CorruptData, RedisUnavailable
 from ..keys import QueueKeys
 from . import protocol
 from .leases import LeaseKeeper
@@ -60,9 +60,12 @@ class Settler:
                 stale = await self._backend.run(
                     protocol.finish(self._keys, batch, int(time.time() * 1000), self._dead_ttl_s)
                 )
-            except RedisUnavailable as exc:
+            except (RedisUnavailable, CorruptData) as exc:
+                # Kept, with their leases renewed, until written: Redis comes back, or an operator repairs
+                # the damaged key that the error names; the jobs then do not run again.
                 self._pending = batch + self._pending
-                log.warning("could not settle %d jobs (will retry in %.2fs): %s", len(batch), retry_s, exc)
+                level = logging.WARNING if isinstance(exc, RedisUnavailable) else logging.ERROR
+                log.log(level, "could not settle %d jobs (will retry in %.2fs): %s", len(batch), retry_s, exc)
                 await asyncio.sleep(retry_s)
                 retry_s = min(retry_s * 2, 2.0)
                 self._wake.set()

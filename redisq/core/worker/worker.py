@@ -25,7 +25,7 @@ from .. import acl, codec
 from ..backend import AsyncBackend, SyncBackend, redisq_errors
 from ..client import RedisQ
 from ..config import WorkerSettings
-from ..errors import RedisUnavailable
+from ..errors import CorruptData, RedisUnavailable
 from ..keys import GlobalKeys, QueueKeys, check_queue_name, make_job_id
 from . import protocol
 from .leases import LeaseKeeper
@@ -187,6 +187,8 @@ class Worker:
                 delay_s = backoff_s * random.uniform(0.8, 1.2)
                 if isinstance(exc, RedisUnavailable):
                     log.warning("Redis unavailable (retrying in %.1fs): %s", delay_s, exc)
+                elif isinstance(exc, CorruptData):  # the message says which key; a traceback would not
+                    log.error("cannot fetch (retrying in %.1fs): %s", delay_s, exc)
                 else:
                     log.exception("fetch failed (retrying in %.1fs)", delay_s)
                 await self._sleep_unless(self._stopping, delay_s)
@@ -244,8 +246,11 @@ class Worker:
         if not blpop.done():
             return
         if not blpop.cancelled() and blpop.exception() is not None:
-            with redisq_errors():
-                blpop.result()
+            try:
+                with redisq_errors():
+                    blpop.result()
+            except CorruptData as exc:
+                raise CorruptData(f"a wake list of {', '.join(wake_keys)} is damaged: {exc}") from exc
 
     # ---- running ----------------------------------------------------------------------------------
 
@@ -315,6 +320,8 @@ class Worker:
                     )
             except RedisUnavailable:
                 pass  # the fetch loop reports it
+            except CorruptData as exc:
+                log.error("cannot recover lapsed leases (will retry): %s", exc)
             except Exception:
                 log.exception("sweep failed (will retry)")
             await self._sleep_unless(self._closing, self.settings.sweep_every_s * random.uniform(0.8, 1.2))

@@ -1,0 +1,55 @@
+-- Follows common.lua in the scripts that use these (scripts.py looks for their names): the checks of a
+-- queue's keys, and burying records that cannot be used.
+
+-- `wrong_types` for named parts of a queue.
+local function wrong_queue_types(base, ...)
+  local types = { queued = 'zset', scheduled = 'zset', active = 'zset', succeeded = 'zset', dead = 'zset',
+    seq = 'string', stats = 'hash', wake = 'list' }
+  local checks = {}
+  for _, part in ipairs({ ... }) do
+    checks[#checks + 1] = base .. part
+    checks[#checks + 1] = types[part]
+  end
+  return wrong_types(checks)
+end
+
+-- A job record that cannot be used goes to the dead letters, never run, with the reason as its error. A
+-- record of another type is kept for inspection as `corrupt:<uid>` (expiring with the dead letter) and
+-- replaced by a dead record that the API can show. Counted as a failure and a death, as the worker counts
+-- a job it refuses. Callers have taken the uid out of its index and checked that `dead` is a zset.
+local function bury(base, uid, job, kind, reason, now, dead_ttl)
+  if kind ~= 'hash' then
+    local kept = base .. 'corrupt:' .. uid
+    redis.call('RENAME', job, kept)
+    redis.call('EXPIRE', kept, dead_ttl)
+    reason = reason .. ' (its data is kept as ' .. kept .. ')'
+  end
+  redis.call('HSET', job, 'error', cjson.encode({ type = 'CorruptRecord', message = reason, traceback = '' }))
+  finalize(base, uid, job, 'dead', now, dead_ttl)
+  redis.call('ZADD', base .. 'dead', now, uid)
+  add_to(base .. 'stats', 'failed', 1)
+  add_to(base .. 'stats', 'dead', 1)
+  count_minute(base, now, 'failed', 1)
+end
+
+-- Why a record taken out of an index cannot be run or recovered, or nil: `f` and `kind` are what
+-- `read_record` read for `names`; `required` (a set) must be present, `numeric` (a set) must be numbers.
+-- `gone` is true for a record deleted meanwhile (nothing to do, nothing to report): neither the first
+-- field nor the `key`-th is there, and the key does not exist.
+local function record_problem(job, f, kind, names, required, numeric, key)
+  if not f then
+    return 'the record is a ' .. kind .. ', not a hash'
+  end
+  if not f[1] and not f[key] and redis.call('EXISTS', job) == 0 then
+    return nil, true
+  end
+  for i, name in ipairs(names) do
+    local value = f[i]
+    if not value then
+      if required[name] then return 'the record has no ' .. name end
+    elseif numeric[name] and not tonumber(value) then
+      return 'the record\'s ' .. name .. ' is not a number: ' .. string.sub(tostring(value), 1, 40)
+    end
+  end
+  return nil
+end
