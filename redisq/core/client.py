@@ -19,15 +19,8 @@ from .backend import AsyncBackend, Op, SyncBackend
 from .codec import JobMeta
 from .config import Settings
 from .embedded import EmbeddedServer, start_embedded
-from .errors import (
-    InvalidArguments,
-    RedisPermissionDenied,
-    RedisQError,
-    RedisUnavailable,
-    RegistryFrozen,
-    TaskNotFound,
-)
-from .health import SAFE_POLICY, HealthProblem, HealthReport, HealthThresholds, ServerCheck
+from .errors import InvalidArguments, RedisQError, RedisUnavailable, RegistryFrozen, TaskNotFound
+from .health import HealthReport, HealthThresholds, ServerCheck, log_server_check, report_failure
 from .job import JobInfo, JobState
 from .jobs import Job
 from .keys import QueueKeys, split_job_id
@@ -396,20 +389,8 @@ class RedisQ:
     # ---- the server and health (see health.py) -----------------------------------------------------
 
     def _checked(self, check: ServerCheck) -> ServerCheck:
-        """Log what is wrong with the server's settings (a client and a worker do it when they start)."""
         self._server_checked = True
-        for problem in check.problems:
-            log.error("%s", problem.detail)
-        if check.maxmemory_policy is None:
-            log.warning(
-                "could not read Redis' maxmemory-policy (INFO and CONFIG GET refused): make sure it is "
-                "%r, or jobs can be evicted without an error",
-                SAFE_POLICY,
-            )
-        elif check.maxmemory_policy != SAFE_POLICY and self.settings.allow_eviction:
-            log.warning(
-                "Redis maxmemory-policy is %r: evictions accepted (allow_eviction)", check.maxmemory_policy
-            )
+        log_server_check(check, self.settings.allow_eviction)
         return check
 
     async def check_server(self) -> ServerCheck:
@@ -473,7 +454,7 @@ class RedisQ:
         except asyncio.TimeoutError:
             return HealthReport.unreachable(f"Redis did not answer the health check within {budget}s")
         except Exception as exc:
-            return _health_failed(exc)
+            return report_failure(exc)
 
     def health_sync(
         self, queues: Sequence[str] | None = None, limits: HealthThresholds | None = None
@@ -482,23 +463,10 @@ class RedisQ:
         try:
             return self._probe_backend().run(self._health_op(queues, limits))
         except Exception as exc:
-            return _health_failed(exc)
+            return report_failure(exc)
 
 
 def _minutes(minutes: int) -> int:
     if not 1 <= minutes <= 120:
         raise ValueError("history covers 1 to 120 minutes (per-minute buckets are kept for two hours)")
     return minutes
-
-
-def _health_failed(exc: Exception) -> HealthReport:
-    """Whatever broke a health check makes it fail with a reason, never raise (a 503, not a 500)."""
-    if isinstance(exc, RedisUnavailable):
-        return HealthReport.unreachable(f"redis unreachable: {exc}")
-    if isinstance(exc, RedisPermissionDenied):
-        problem = HealthProblem("redis_permissions", str(exc))
-        return HealthReport(ok=False, redis_ok=True, redis_latency_ms=None, problems=[problem])
-    if isinstance(exc, (RedisQError, redis.RedisError)):  # NOPERM, MOVED, a damaged queue key...
-        return HealthReport.unreachable(f"Redis refused the health check: {type(exc).__name__}: {exc}")
-    log.exception("health check failed")
-    return HealthReport.unreachable(f"the health check failed: {type(exc).__name__}: {exc}")

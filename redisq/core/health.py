@@ -15,11 +15,17 @@ component, never an address, a pid or a job id); its `detail` is for operators (
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import redis
+
+from .errors import RedisPermissionDenied, RedisQError, RedisUnavailable
 from .stats import QueueStats, WorkerInfo
+
+log = logging.getLogger("redisq")
 
 # The only policy under which Redis never drops a key to make room: any other one may evict a job's
 # record or a queue's index, and the job is gone without an error (seen: 662 of 1,000 jobs, issue 11).
@@ -142,3 +148,32 @@ def verdict(
         problems=problems,
         maxmemory_policy=server.maxmemory_policy,
     )
+
+
+def log_server_check(check: ServerCheck, allow_eviction: bool) -> None:
+    """What a client and a worker say when they start: errors for what loses jobs, else what is unknown."""
+    for problem in check.problems:
+        log.error("%s", problem.detail)
+    if check.maxmemory_policy is None:
+        log.warning(
+            "could not read Redis' maxmemory-policy (INFO and CONFIG GET refused): make sure it is %r, "
+            "or jobs can be evicted without an error",
+            SAFE_POLICY,
+        )
+    elif check.maxmemory_policy != SAFE_POLICY and allow_eviction:
+        log.warning(
+            "Redis maxmemory-policy is %r: evictions accepted (allow_eviction)", check.maxmemory_policy
+        )
+
+
+def report_failure(exc: Exception) -> HealthReport:
+    """Whatever broke a health check makes it fail with a reason, never raise (a 503, not a 500)."""
+    if isinstance(exc, RedisUnavailable):
+        return HealthReport.unreachable(f"redis unreachable: {exc}")
+    if isinstance(exc, RedisPermissionDenied):
+        problem = HealthProblem("redis_permissions", str(exc))
+        return HealthReport(ok=False, redis_ok=True, redis_latency_ms=None, problems=[problem])
+    if isinstance(exc, (RedisQError, redis.RedisError)):  # MOVED, a damaged queue key...
+        return HealthReport.unreachable(f"Redis refused the health check: {type(exc).__name__}: {exc}")
+    log.exception("health check failed")
+    return HealthReport.unreachable(f"the health check failed: {type(exc).__name__}: {exc}")
