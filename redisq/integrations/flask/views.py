@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import weakref
+
 from flask import Blueprint, Response, current_app, jsonify
 
 from redisq.admin.health import LIVE, HealthAnswers, HealthBody
@@ -12,14 +14,14 @@ def health_blueprint(url: str) -> Blueprint:
     """`GET <url>` (and `<url>/ready`): readiness, 200 or 503; `<url>/live`: liveness, no Redis;
     `<url>/queues`: the queues' health, for monitoring. Flask answers HEAD and OPTIONS for each."""
     blueprint = Blueprint("redisq_health", __name__, url_prefix=url.rstrip("/"))
-    answers: dict[int, HealthAnswers] = {}  # per client (one per app), built on first use
+    # Per client (one per app), built on first use.
+    answers: weakref.WeakKeyDictionary[Client, HealthAnswers] = weakref.WeakKeyDictionary()
 
     def answers_for() -> HealthAnswers:
         client: Client = current_app.extensions["redisq"].client
-        found = answers.get(id(client))
-        if found is None or found.rq is not client:
-            found = answers[id(client)] = HealthAnswers(client)
-        return found
+        if client not in answers:
+            answers[client] = HealthAnswers(client)
+        return answers[client]
 
     @blueprint.get("", strict_slashes=False)
     @blueprint.get("/ready")
