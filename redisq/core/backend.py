@@ -67,7 +67,9 @@ def redisq_error(exc: redis.exceptions.RedisError) -> RedisQError | None:
     if isinstance(exc, (*UNAVAILABLE, *PASSING)):
         return RedisUnavailable(f"Redis is unavailable: {exc}")
     message = str(exc)
-    if isinstance(exc, redis.exceptions.NoPermissionError) or message.startswith("ACL failure"):
+    # Inside a script, Redis and Valkey word an ACL refusal in their own ways (and not as NOPERM).
+    acl_refused = ("ACL failure", "can't run this command", "no permissions to run")
+    if isinstance(exc, redis.exceptions.NoPermissionError) or any(p in message for p in acl_refused):
         return RedisPermissionDenied(
             f"the Redis user may not do what redisq needs: {message}; {PERMISSION_HINT}"
         )
