@@ -23,10 +23,12 @@ from typing import Protocol, TypedDict
 from redisq.core.client import RedisQ
 from redisq.core.health import HealthReport, HealthThresholds
 
+from .errors import allowed_methods
+
 log = logging.getLogger("redisq.health")
 
 LIVE = {"status": "alive"}
-ALLOW = "GET, HEAD, OPTIONS"  # every health route's methods, for Allow headers
+ALLOW = allowed_methods(["GET"])  # every health route's methods: GET, HEAD, OPTIONS
 
 
 class HealthBody(TypedDict):

@@ -218,14 +218,7 @@ def worker_body(info: WorkerInfo) -> WorkerBody:
         "queues": list(info.queues),
         "concurrency": info.concurrency,
         "active": info.active,
-        "jobs": [
-            {
-                "id": j.id,
-                "task": j.task,
-                "started_at": None if j.started_at is None else epoch_iso(j.started_at),
-            }
-            for j in info.jobs
-        ],
+        "jobs": [{"id": j.id, "task": j.task, "started_at": _maybe_iso(j.started_at)} for j in info.jobs],
         "processed": info.processed,
         "started_at": epoch_iso(info.started_at),
         "last_seen": epoch_iso(info.last_seen),

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import orjson
 
 from redisq.admin.errors import error_response
-from redisq.admin.payloads import job_body
+from redisq.admin.payloads import epoch_iso, job_body
 from redisq.core.errors import JobNotFound, RedisUnavailable
 from redisq.core.job import JobInfo
 
@@ -318,7 +318,7 @@ class Poller:
             return
         self._content, self._published_at = encoded, now
         self._seq += 1
-        data = orjson.dumps({"seq": self._seq, "at": snapshot.iso(time.time()), **content})
+        data = orjson.dumps({"seq": self._seq, "at": epoch_iso(time.time()), **content})
         chunk = Chunk(sse.frame("snapshot", data, event_id=self._seq))
         with self._lock:
             self._latest = chunk

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
-from redisq.admin.payloads import QueueSummary, WorkerBody, epoch_iso, queue_summary, worker_body
+from redisq.admin.payloads import QueueSummary, WorkerBody, queue_summary, worker_body
 from redisq.core import ops
 from redisq.core.backend import Command, Op, Request, Single, drive
 from redisq.core.errors import JobNotFound
@@ -190,6 +190,3 @@ def poll(
         ]
     )
     return PollResult(queues, workers, dict(zip(jobs, infos, strict=True)))
-
-
-iso = epoch_iso  # the snapshot's `at`, written as every time in the API

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from redisq.admin.errors import http_error
 from redisq.admin.health import ALLOW, LIVE, HealthAnswers
 from redisq.core.client import RedisQ
 from redisq.core.health import HealthThresholds
@@ -47,9 +48,7 @@ class HealthApp:
             await send({"type": "http.response.body", "body": b""})
             return
         if method not in ("GET", "HEAD"):
-            await send_json(
-                send, 405, {"detail": "method not allowed", "error": "method_not_allowed"}, [allow]
-            )
+            await send_json(send, *http_error(405, "method not allowed"), [allow])
             return
         head = method == "HEAD"
         if path.endswith("/live"):
