@@ -37,6 +37,7 @@ class JobErrorBody(TypedDict):
     type: str
     message: str
     traceback: str
+    note: str  # why it was not retried ("" when it was, or could be)
 
 
 class JobProgress(TypedDict):
@@ -178,7 +179,12 @@ def job_body(info: JobInfo) -> JobBody:
         "args": info.args,
         "kwargs": info.kwargs,
         "result": info.result,
-        "error": {"type": error.type, "message": error.message, "traceback": error.traceback}
+        "error": {
+            "type": error.type,
+            "message": error.message,
+            "traceback": error.traceback,
+            "note": error.note,
+        }
         if error
         else None,
         "attempts": info.attempts,

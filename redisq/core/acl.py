@@ -43,6 +43,7 @@ def calls(queues: Sequence[QueueKeys], g: GlobalKeys, worker: bool = True) -> li
         if worker:
             out.append(("BLPOP", k.wake, "1"))
     out += [
+        ("PUBLISH", g.abort_channel("w"), "x"),  # job.abort() of a running job tells its worker
         ("SADD", g.queues, "q"),
         ("SMEMBERS", g.queues),
         ("ZRANGE", g.workers, "0", "0"),
@@ -53,6 +54,7 @@ def calls(queues: Sequence[QueueKeys], g: GlobalKeys, worker: bool = True) -> li
     out += [
         ("ZADD", g.workers, "1", "w"), ("ZREMRANGEBYSCORE", g.workers, "0", "0"), ("ZREM", g.workers, "w"),
         ("SET", g.worker("w"), "1"), ("DEL", g.worker("w")),
+        ("SUBSCRIBE", g.abort_channel("w")), ("UNSUBSCRIBE", g.abort_channel("w")),
     ]  # fmt: skip
     return out
 

@@ -21,6 +21,7 @@ from .config import Settings
 from .embedded import EmbeddedServer, start_embedded
 from .errors import InvalidArguments, RedisQError, RedisUnavailable, RegistryFrozen, TaskNotFound
 from .health import HealthReport, HealthThresholds, ServerCheck, log_server_check, report_failure
+from .hooks import HookRegistration, Hooks
 from .job import JobInfo, JobState
 from .jobs import Job
 from .keys import QueueKeys, split_job_id
@@ -35,7 +36,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-class RedisQ:
+class RedisQ(HookRegistration):
     """The entry point: `rq = RedisQ()`, `@rq.task(...)`, `await task.enqueue(...)`.
 
     Connections open lazily on first use and close with `aclose()`/`close()` or a `with` block. With no
@@ -45,6 +46,7 @@ class RedisQ:
     def __init__(self, url: str | None = None, *, settings: Settings | None = None, **overrides: Any) -> None:
         self.settings = settings if settings is not None else Settings.from_env(url=url, **overrides)
         self.tasks: dict[str, Task[Any, Any]] = {}
+        self.hooks = Hooks()  # on_worker_start, on_worker_stop, add_middleware (hooks.py)
         self._frozen_by: str | None = None
         self._lock = threading.RLock()  # backend_sync() resolves the url (which may start a server) under it
         self._url: str | None = self.settings.url
@@ -81,6 +83,8 @@ class RedisQ:
         ttl: float | None = None,
         result_ttl: int | None = None,
         unique: bool | Callable[..., str] = False,
+        retry_on: tuple[type[BaseException], ...] | None = None,
+        give_up_on: tuple[type[BaseException], ...] = (),
     ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
     def task(
@@ -97,8 +101,11 @@ class RedisQ:
         ttl: float | None = None,
         result_ttl: int | None = None,
         unique: bool | Callable[..., str] = False,
+        retry_on: tuple[type[BaseException], ...] | None = None,
+        give_up_on: tuple[type[BaseException], ...] = (),
     ) -> Task[P, R] | Callable[[Callable[P, R]], Task[P, R]]:
-        """Register a function (`async def` or plain `def`) as a task."""
+        """Register a function (`async def` or plain `def`) as a task. `retry_on`: only these errors
+        (and their subclasses) are retried; `give_up_on`: these never are (both: TaskOptions)."""
         options = TaskOptions(
             queue=queue,
             priority=priority,
@@ -108,6 +115,8 @@ class RedisQ:
             ttl_s=ttl,
             result_ttl_s=result_ttl,
             unique=unique,
+            retry_on=retry_on,
+            give_up_on=give_up_on,
         )
 
         def register(f: Callable[P, R]) -> Task[P, R]:

@@ -8,11 +8,25 @@ and jobs enqueued from inside a job keep the same ids.
 from __future__ import annotations
 
 import logging
+import threading
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import JobAborted
 
 request_id: ContextVar[str | None] = ContextVar("redisq_request_id", default=None)
 traceparent: ContextVar[str | None] = ContextVar("redisq_traceparent", default=None)
+
+
+@dataclass(frozen=True)
+class WorkerContext:
+    """One worker as its hooks and tasks see it: `state` holds what the start hooks opened (a DB pool)
+    for every job of this worker; tasks reach it as `current_job.get().worker.state`."""
+
+    id: str
+    queues: tuple[str, ...]
+    state: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -24,6 +38,19 @@ class JobContext:
     task: str
     attempt: int
     max_attempts: int
+    worker: WorkerContext | None = None  # None only outside a worker (a task called directly)
+    # Set (from the event loop or the lease thread) when the job is asked to abort; read by job threads.
+    _abort: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
+
+    @property
+    def aborted(self) -> bool:
+        """True once `job.abort()` reached this job's worker: a `def` task should stop soon."""
+        return self._abort.is_set()
+
+    def raise_if_aborted(self) -> None:
+        """Raise JobAborted if the job was asked to stop (the worker then settles it `aborted`)."""
+        if self._abort.is_set():
+            raise JobAborted(f"job {self.id} was aborted")
 
 
 current_job: ContextVar[JobContext | None] = ContextVar("redisq_current_job", default=None)

@@ -16,6 +16,9 @@
     ├── JobFailed                        waited for a result; the job ended dead, cancelled or expired
     ├── ResultTimeout                    (also TimeoutError) waited for a result and it did not come
     ├── CorruptData                      a queue's key holds data of the wrong type; nothing was written
+    ├── HookFailed                       a worker start hook raised: the worker stopped before any job
+    ├── JobAborted                       raised in a task by `current_job.get().raise_if_aborted()`
+    ├── Retry                            raised by a task: run me again at this time (spends an attempt)
     └── RedisUnavailable                 (also ConnectionError) Redis cannot be reached right now, or
                                          refuses writes for now (a read-only replica, a failover)
 
@@ -24,6 +27,8 @@ Adapters map these to HTTP status codes in one place each (see issue 4).
 
 from __future__ import annotations
 
+import math
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -100,6 +105,41 @@ class RedisPermissionDenied(ConfigurationError, PermissionError):
 
 class UnsupportedRedis(ConfigurationError):
     """A server redisq cannot use as configured, e.g. one node of a Redis Cluster given as a plain URL."""
+
+
+class HookFailed(RedisQError):
+    """A worker start hook raised (the hook's error is the cause): the worker took no job."""
+
+
+class JobAborted(RedisQError):
+    """The running job was asked to stop (`job.abort()`): raised inside the task by
+    `current_job.get().raise_if_aborted()`; the worker settles the job `aborted`, without a retry."""
+
+
+class Retry(RedisQError):
+    """Raise from a task to run it again later: `raise Retry(in_s=30)` or `raise Retry(at=datetime)`.
+
+    It spends an attempt (the job goes dead if none is left) and is logged as a planned retry, not as a
+    failure. Neither `in_s` nor `at`: the task's backoff decides.
+    """
+
+    def __init__(self, in_s: float | None = None, *, at: datetime | None = None) -> None:
+        if in_s is not None and at is not None:
+            raise ValueError("Retry takes in_s or at, not both")
+        if in_s is not None and not (in_s >= 0 and math.isfinite(in_s)):
+            raise ValueError(f"Retry(in_s=...) must be a finite number of seconds >= 0, got {in_s!r}")
+        self.in_s = in_s
+        self.at = at if at is None or at.tzinfo else at.replace(tzinfo=timezone.utc)
+        when = f"in {in_s}s" if in_s is not None else f"at {self.at.isoformat()}" if self.at else "later"
+        super().__init__(f"the task asked to be retried {when}")
+
+    def due_ms(self, now_ms: int) -> int | None:
+        """When to run again (epoch ms), or None for the task's backoff."""
+        if self.at is not None:
+            return int(self.at.timestamp() * 1000)
+        if self.in_s is not None:
+            return now_ms + int(self.in_s * 1000)
+        return None
 
 
 class CorruptData(RedisQError):

@@ -18,19 +18,26 @@ class JobState(str, enum.Enum):
     DEAD = "dead"  # failed its last attempt, or could never run (unknown task, malformed payload)
     CANCELLED = "cancelled"
     EXPIRED = "expired"  # its ttl passed before a worker started it
+    ABORTED = "aborted"  # stopped while it ran (`job.abort()`); never retried
 
     @property
     def is_final(self) -> bool:
         return self in _FINAL
 
 
-_FINAL = frozenset({JobState.SUCCEEDED, JobState.DEAD, JobState.CANCELLED, JobState.EXPIRED})
+_FINAL = frozenset(
+    {JobState.SUCCEEDED, JobState.DEAD, JobState.CANCELLED, JobState.EXPIRED, JobState.ABORTED}
+)
 
 
-class ErrorPayload(TypedDict):
+class _ErrorFields(TypedDict):
     type: str
     message: str
     traceback: str
+
+
+class ErrorPayload(_ErrorFields, total=False):
+    note: str
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,7 @@ class JobError:
     type: str
     message: str
     traceback: str
+    note: str = ""  # why the job was not retried, when its error may not be (retry_on, give_up_on)
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> JobError:
@@ -52,10 +60,13 @@ class JobError:
             type=str(data.get("type", "")),
             message=str(data.get("message", "")),
             traceback=str(data.get("traceback", "")),
+            note=str(data.get("note", "")),
         )
 
     def to_json(self) -> bytes:
         payload: ErrorPayload = {"type": self.type, "message": self.message, "traceback": self.traceback}
+        if self.note:
+            payload["note"] = self.note
         return codec.dumps(payload)
 
 

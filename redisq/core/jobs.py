@@ -6,9 +6,10 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from . import codec, ops
+from .backend import Op
 from .errors import JobFailed, ResultTimeout
 from .job import JobError, JobInfo, JobState
-from .keys import QueueKeys, make_job_id, split_job_id
+from .keys import GlobalKeys, QueueKeys, make_job_id, split_job_id
 
 if TYPE_CHECKING:
     from .client import RedisQ
@@ -65,6 +66,19 @@ class Job:
 
     def cancel_sync(self) -> bool:
         return self.rq.backend_sync().run(ops.cancel(self._keys, self.id, self.uid, self.rq.now_ms()))
+
+    def _abort_op(self) -> Op[bool]:
+        channels = GlobalKeys(self.rq.settings.prefix).abort_channel_base
+        return ops.abort(self._keys, self.id, self.uid, self.rq.now_ms(), channels)
+
+    async def abort(self) -> bool:
+        """Stop the job: a queued or scheduled one is cancelled; a running one is told to stop through its
+        worker (an `async def` task is cancelled there, a `def` task sees `current_job.get().aborted`)
+        and ends `aborted`, without a retry. False if it had already ended; JobNotFound if unknown."""
+        return await self.rq.backend().run(self._abort_op())
+
+    def abort_sync(self) -> bool:
+        return self.rq.backend_sync().run(self._abort_op())
 
     async def delete(self) -> bool:
         """Delete the job and its record; False if it is running (a worker holds it)."""

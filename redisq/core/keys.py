@@ -121,6 +121,15 @@ class GlobalKeys:
     def worker(self, worker_id: str) -> str:
         return f"{self.prefix}:{{workers}}:info:{worker_id}"
 
+    @property
+    def abort_channel_base(self) -> str:
+        """Channels, not keys: a queue's abort script publishes on `<this><worker id>` (a channel has no
+        slot), and each worker subscribes to its own."""
+        return f"{self.prefix}:{{workers}}:abort:"
+
+    def abort_channel(self, worker_id: str) -> str:
+        return self.abort_channel_base + worker_id
+
 
 def make_job_id(queue: str, uid: str) -> str:
     return f"{queue}{ID_SEPARATOR}{uid}"

@@ -160,6 +160,14 @@ def cancel(k: QueueKeys, job_id: str, uid: str, now_ms: int) -> Op[bool]:
     return bool(reply == 1)
 
 
+def abort(k: QueueKeys, job_id: str, uid: str, now_ms: int, channel_base: str) -> Op[bool]:
+    """Cancel a job that has not started, or ask the worker running it to stop; False: it had ended."""
+    reply = yield ScriptCall("abort", (k.queued, k.scheduled, k.stats), (k.base, uid, now_ms, channel_base))
+    if reply == -1:
+        raise JobNotFound(f"no job {job_id}")
+    return bool(reply != 0)
+
+
 def delete(k: QueueKeys, job_id: str, uid: str) -> Op[bool]:
     """False: the job is running (its worker holds the lease)."""
     reply = yield ScriptCall("delete", (k.queued, k.scheduled, k.succeeded, k.dead), (k.base, uid))

@@ -34,6 +34,7 @@ class Scripts(Generic[S]):
     renew: S
     sweep: S
     cancel: S
+    abort: S
     watch: S
     requeue_dead: S
     purge: S

@@ -18,6 +18,7 @@ COUNTERS = (
     "expired",
     "cancelled",
     "requeued",
+    "aborted",
 )
 
 

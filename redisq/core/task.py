@@ -65,6 +65,10 @@ class TaskOptions:
     ttl_s: float | None = None  # expire if not started within this time of enqueue
     result_ttl_s: int | None = None  # None: Settings.result_ttl_s
     unique: bool | Callable[..., str] = False  # True: key from task name and arguments
+    # Which errors spend an attempt and retry: with `retry_on`, only those (and subclasses); errors in
+    # `give_up_on` never. An error that may not retry sends the job to the dead letters at once.
+    retry_on: tuple[type[BaseException], ...] | None = None
+    give_up_on: tuple[type[BaseException], ...] = ()
 
     def __post_init__(self) -> None:
         if self.queue is not None:  # never "" for the default queue (issue 11): None says that
@@ -73,11 +77,27 @@ class TaskOptions:
             raise ConfigurationError(f"priority must be within ±{MAX_PRIORITY}, got {self.priority}")
         if self.retries < 0:
             raise ConfigurationError("retries must be 0 or more")
+        for name in ("retry_on", "give_up_on"):
+            value = getattr(self, name)
+            if value is not None and not (
+                isinstance(value, tuple)
+                and all(isinstance(c, type) and issubclass(c, BaseException) for c in value)
+            ):
+                raise ConfigurationError(f"{name} must be a tuple of exception classes, got {value!r}")
         for name in ("timeout_s", "ttl_s", "result_ttl_s"):
             value = getattr(self, name)
             # `not > 0` and isfinite: NaN passes `<= 0`, and JSON would carry it as null (issue 11)
             if value is not None and not (value > 0 and math.isfinite(value)):
                 raise ConfigurationError(f"{name} must be a positive finite number, got {value!r}")
+
+    def no_retry_reason(self, exc: BaseException) -> str | None:
+        """Why `exc` must not be retried under these options, or None if it may be."""
+        if self.give_up_on and isinstance(exc, self.give_up_on):
+            return f"{type(exc).__name__} is one of the task's give_up_on errors: not retried"
+        if self.retry_on is not None and not isinstance(exc, self.retry_on):
+            allowed = ", ".join(c.__name__ for c in self.retry_on) or "none"
+            return f"{type(exc).__name__} is not one of the task's retry_on errors ({allowed}): not retried"
+        return None
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
--- Settle a batch of deliveries: success, retry later, dead, or released unrun (graceful shutdown: back to
--- the front of the queue without spending the attempt).
+-- Settle a batch of deliveries: success, retry later, dead, released unrun (graceful shutdown: back to
+-- the front of the queue without spending the attempt), or aborted (abort.lua marked it).
 -- KEYS: active, scheduled, succeeded, dead, stats, wake, seq
 -- ARGV: base, now_ms, dead_ttl_s, count, then per delivery 5 values:
---       uid, lease_token, outcome ('ok' | 'retry' | 'dead' | 'release'), data (result or error JSON),
+--       uid, lease_token, outcome ('ok' | 'retry' | 'dead' | 'release' | 'abort'), data (result or error
+--       JSON),
 --       retry_at_ms
 -- A delivery whose lease is no longer held (it lapsed and the job was recovered, or the record is not a
 -- hash any more) changes nothing: the sweeper deals with what is left in `active`.
@@ -12,12 +13,13 @@ local seq_key = KEYS[7]
 local base, now, dead_ttl, n = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 
 -- Every record is read and every outcome decided before anything is written.
-local stale, settled, by_outcome = {}, {}, { ok = {}, retry = {}, dead = {}, release = {} }
+local stale, settled, by_outcome = {}, {}, { ok = {}, retry = {}, dead = {}, release = {}, abort = {} }
 for i = 0, n - 1 do
   local b = 5 + i * 5
   local uid, token, outcome = ARGV[b], ARGV[b + 1], ARGV[b + 2]
   local job = job_key(base, uid)
-  local f = read_record(job, 'lease', 'attempts', 'max_attempts', 'result_ttl', 'unique_key', 'watched')
+  local f = read_record(job, 'lease', 'attempts', 'max_attempts', 'result_ttl', 'unique_key', 'watched',
+    'abort')
   if not f or f[1] ~= token then
     stale[#stale + 1] = uid
   else
@@ -26,6 +28,9 @@ for i = 0, n - 1 do
     if outcome == 'retry' and not (attempts and max_attempts and attempts < max_attempts) then
       outcome = 'dead'
     end
+    -- Marked for abort after its worker decided: it must not run again (a retry, a release) nor wait
+    -- in the dead letters to be requeued. A success stays one: the job did finish.
+    if f[7] and outcome ~= 'ok' then outcome = 'abort' end
     settled[#settled + 1] = uid
     local group = by_outcome[outcome]
     group[#group + 1] = { uid, job, f, ARGV[b + 3], tonumber(ARGV[b + 4]) }
@@ -68,6 +73,10 @@ for _, d in ipairs(by_outcome.dead) do
   finalize_known(base, uid, job, 'dead', now, dead_ttl, f[5], f[6], 'error', d[4])
   redis.call('ZADD', dead, now, uid)
 end
+for _, d in ipairs(by_outcome.abort) do
+  local uid, job, f = d[1], d[2], d[3]
+  finalize_known(base, uid, job, 'aborted', now, tonumber(f[4]) or 3600, f[5], f[6], 'error', d[4])
+end
 for _, d in ipairs(by_outcome.release) do
   redis.call('HSET', d[2], 'attempts', math.max((tonumber(d[3][2]) or 1) - 1, 0))
   requeue(base, d[1], d[2], seq_key, true)
@@ -84,6 +93,7 @@ if n_retried + n_dead > 0 then
 end
 if n_retried > 0 then add_to(stats, 'retried', n_retried) end
 if n_dead > 0 then add_to(stats, 'dead', n_dead) end
+if #by_outcome.abort > 0 then add_to(stats, 'aborted', #by_outcome.abort) end
 if n_retried > 0 or #by_outcome.release > 0 then
   wake_one(wake) -- an idle worker takes released jobs, or re-reads the next due time
 end

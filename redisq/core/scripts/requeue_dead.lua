@@ -19,7 +19,7 @@ for _, uid in ipairs(uids) do
       redis.call('PERSIST', job)
       if f[3] then redis.call('PERSIST', base .. 'unique:' .. f[3]) end
       redis.call('HSET', job, 'attempts', 0)
-      redis.call('HDEL', job, 'finished_at')
+      redis.call('HDEL', job, 'finished_at', 'abort') -- an abort asked of an earlier run is not this one's
       requeue(base, uid, job, seq_key, false)
       n = n + 1
     end

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..backend import SyncBackend
@@ -32,7 +33,12 @@ class _Held:
 
 class LeaseKeeper:
     def __init__(
-        self, backend: SyncBackend, keys: dict[str, QueueKeys], lease_ms: int, every_s: float
+        self,
+        backend: SyncBackend,
+        keys: dict[str, QueueKeys],
+        lease_ms: int,
+        every_s: float,
+        on_abort: Callable[[str], None] | None = None,
     ) -> None:
         self._backend = backend
         self._keys = keys
@@ -41,6 +47,10 @@ class LeaseKeeper:
         self._held: dict[tuple[str, str], _Held] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._soon = threading.Event()  # renew now, not at the next tick
+        # Told (from this thread) the uid of each held job that a renewal found marked for abort: the
+        # backstop for an abort message lost while the worker's subscription was down.
+        self._on_abort = on_abort
         self._thread = threading.Thread(target=self._run, name="redisq-leases", daemon=True)
         self.renewals = 0
 
@@ -66,13 +76,22 @@ class LeaseKeeper:
     def start(self) -> None:
         self._thread.start()
 
+    def renew_soon(self) -> None:
+        """Renew at once (the abort subscription came back: an abort sent meanwhile is found now)."""
+        self._soon.set()
+
     def stop(self) -> None:
         self._stop.set()
+        self._soon.set()
         self._thread.join(timeout=5)
         self._backend.close()
 
     def _run(self) -> None:
-        while not self._stop.wait(self._every_s):
+        while True:
+            self._soon.wait(self._every_s)
+            self._soon.clear()
+            if self._stop.is_set():
+                return
             try:
                 self.renew_once()
             except RedisUnavailable as exc:
@@ -91,8 +110,11 @@ class LeaseKeeper:
         if not held:
             return
         deadline_ms = int(time.time() * 1000) + self._lease_ms
-        lost = self._backend.run(protocol.renew(self._keys, held, deadline_ms))
+        lost, aborted = self._backend.run(protocol.renew(self._keys, held, deadline_ms))
         self.renewals += 1
+        if aborted and self._on_abort is not None:
+            for uid in aborted:
+                self._on_abort(uid)
         if not lost:
             return
         sent = {uid: (q, token) for q, uid, token in held}

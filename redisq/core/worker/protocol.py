@@ -9,7 +9,7 @@ from typing import Literal
 from ..backend import Command, Op, ScriptCall, Single
 from ..keys import GlobalKeys, QueueKeys
 
-Outcome = Literal["ok", "retry", "dead", "release"]
+Outcome = Literal["ok", "retry", "dead", "release", "abort"]
 
 
 @dataclass(slots=True)
@@ -90,8 +90,9 @@ def finish(
 
 def renew(
     keys: dict[str, QueueKeys], held: Sequence[tuple[str, str, str]], deadline_ms: int
-) -> Op[list[str]]:
-    """Extend leases (queue, uid, token). Returns the uids whose lease is no longer ours."""
+) -> Op[tuple[list[str], list[str]]]:
+    """Extend leases (queue, uid, token). Returns the uids whose lease is no longer ours, and those of the
+    held jobs that are marked for abort."""
     by_queue: dict[str, list[str]] = {}
     for queue, uid, token in held:
         by_queue.setdefault(queue, []).extend((uid, token))
@@ -100,7 +101,8 @@ def renew(
         for q, pairs in by_queue.items()
     ]
     replies = yield calls
-    return [uid.decode() for reply in replies for uid in reply]
+    lost = [uid.decode() for reply in replies for uid in reply[0]]
+    return lost, [uid.decode() for reply in replies for uid in reply[1]]
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Run one delivery and decide its settlement: ok, retry later, or dead."""
+"""Run one delivery and decide its settlement: ok, retry later, dead, or aborted; tell the middleware."""
 
 from __future__ import annotations
 
@@ -10,14 +10,17 @@ import sys
 import time
 import traceback
 from collections.abc import Coroutine
+from datetime import datetime, timezone
 from typing import Any
 
 from .. import codec, context
 from ..client import RedisQ
-from ..errors import SerializationError
+from ..context import JobContext, WorkerContext
+from ..errors import JobAborted, Retry, SerializationError
 from ..job import JobError
 from ..keys import make_job_id
 from ..task import Task
+from .aborts import Aborts
 from .leases import LeaseKeeper
 from .protocol import Delivery, Running, Settlement
 from .threads import JobThreadPool
@@ -29,24 +32,51 @@ class JobTimeout(Exception):
     """The job ran past its timeout (reported as its error type)."""
 
 
-def error_json(exc: BaseException) -> bytes:
+def error_json(exc: BaseException, note: str = "") -> bytes:
     tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    return JobError(type(exc).__qualname__, str(exc), tb).to_json()
+    return JobError(type(exc).__qualname__, str(exc), tb, note).to_json()
 
 
 def _dead(kind: str, message: str) -> bytes:
     return JobError(kind, message, "").to_json()
 
 
+def _at(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+
+
+def _uncancel() -> None:
+    """The job's abort was a cancellation of this task: take it back, the task goes on to settle."""
+    task = asyncio.current_task()
+    if task is not None and sys.version_info >= (3, 11):
+        task.uncancel()
+
+
 class Runner:
-    def __init__(self, rq: RedisQ, pool: JobThreadPool, leases: LeaseKeeper, lease_s: float) -> None:
+    def __init__(
+        self,
+        rq: RedisQ,
+        pool: JobThreadPool,
+        leases: LeaseKeeper,
+        lease_s: float,
+        aborts: Aborts,
+        worker: WorkerContext | None = None,
+    ) -> None:
         self._rq = rq
         self._pool = pool
         self._leases = leases
         self._lease_s = lease_s
+        self._aborts = aborts
+        self._worker = worker
+        self._hooks = rq.hooks
 
-    def _refuse(self, d: Delivery, kind: str, message: str) -> Settlement:
+    async def _refuse(self, d: Delivery, task: str, kind: str, message: str) -> Settlement:
         log.error("job %s:%s sent to the dead letters unexecuted: %s: %s", d.queue, d.uid, kind, message)
+        if self._hooks.has("on_dead"):
+            job = JobContext(
+                make_job_id(d.queue, d.uid), d.queue, task, d.attempt, d.max_attempts, self._worker
+            )
+            await self._hooks.notify("on_dead", job, f"{kind}: {message}")
         return Settlement(d, "dead", _dead(kind, message))
 
     async def run(self, d: Delivery, running: Running | None = None) -> Settlement:
@@ -54,61 +84,142 @@ class Runner:
         task's name once the payload is decoded (the heartbeat shows it)."""
         key = self._rq.settings.signing_key
         if key is not None and not codec.verify(d.payload, d.signature, key):
-            return self._refuse(d, "BadSignature", "payload signature does not match the signing key")
+            return await self._refuse(
+                d, "", "BadSignature", "payload signature does not match the signing key"
+            )
         try:
             envelope = codec.decode_envelope(d.payload)
         except codec.MalformedPayload as exc:
-            return self._refuse(d, "MalformedPayload", str(exc))
+            return await self._refuse(d, "", "MalformedPayload", str(exc))
         task = self._rq.tasks.get(envelope["task"])
         if running is not None:
             running.task = envelope["task"]
         if task is None:
-            return self._refuse(
-                d, "UnknownTask", f"no task registered as {envelope['task']!r} in this worker"
+            return await self._refuse(
+                d,
+                envelope["task"],
+                "UnknownTask",
+                f"no task registered as {envelope['task']!r} in this worker",
             )
         try:
             args, kwargs = task.coerce(envelope["args"], envelope["kwargs"])
         except Exception as exc:  # arguments that do not fit the signature never will: no retry
-            return self._refuse(d, "BadArguments", f"{type(exc).__name__}: {exc}")
+            return await self._refuse(d, task.name, "BadArguments", f"{type(exc).__name__}: {exc}")
         meta = envelope["meta"]
         timeout = meta.get("timeout", task.options.timeout_s)
         renew_until = None if timeout is None else time.monotonic() + timeout + self._lease_s
         self._leases.hold(d.queue, d.uid, d.token, renew_until)
         # What the job (and jobs it enqueues, and its log lines) can see of itself; reset afterwards.
-        job_token = context.current_job.set(
-            context.JobContext(make_job_id(d.queue, d.uid), d.queue, task.name, d.attempt, d.max_attempts)
+        job = JobContext(
+            make_job_id(d.queue, d.uid), d.queue, task.name, d.attempt, d.max_attempts, self._worker
         )
+        job_token = context.current_job.set(job)
         request_token = context.request_id.set(meta.get("request_id"))
         trace_token = context.traceparent.set(meta.get("traceparent"))
         try:
-            result = await self._call(task, args, kwargs, timeout)
-            return Settlement(d, "ok", codec.dumps(result, "result"))
-        except SerializationError as exc:
-            return Settlement(d, "dead", _dead("SerializationError", f"result not JSON-encodable: {exc}"))
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:  # SystemExit or KeyboardInterrupt from job code fails the job only
-            return self._failure(d, task, exc)
+            return await self._attempt(d, task, job, args, kwargs, timeout)
         finally:
+            self._aborts.untrack(d.uid)
             context.traceparent.reset(trace_token)
             context.request_id.reset(request_token)
             context.current_job.reset(job_token)
 
-    def _failure(self, d: Delivery, task: Task[Any, Any], exc: BaseException) -> Settlement:
-        if d.attempt < d.max_attempts:
-            delay_s = task.options.backoff.delay_s(d.attempt)
-            log.info(
-                "job %s:%s attempt %d/%d failed (%s); retry in %.2fs",
-                d.queue,
-                d.uid,
-                d.attempt,
-                d.max_attempts,
-                type(exc).__name__,
-                delay_s,
+    async def _attempt(
+        self,
+        d: Delivery,
+        task: Task[Any, Any],
+        job: JobContext,
+        args: list[Any],
+        kwargs: dict[str, Any],
+        timeout: float | None,
+    ) -> Settlement:
+        # From here until the job's outcome is known, an abort reaches it: an async job's by cancelling
+        # this task (which is why `before` is inside: a CancelledError there is the abort's too).
+        self._aborts.track(d.uid, job, asyncio.current_task() if task.is_async else None)
+        try:
+            if self._hooks.has("before"):
+                await self._hooks.notify("before", job)
+            result = await self._call(task, args, kwargs, timeout)
+        except asyncio.CancelledError as exc:
+            if not job.aborted:
+                raise  # a shutdown: the worker gives the job back
+            self._aborts.untrack(d.uid)
+            _uncancel()
+            return await self._aborted(d, job, exc)
+        except BaseException as exc:  # SystemExit or KeyboardInterrupt from job code fails the job only
+            self._aborts.untrack(d.uid)
+            if job.aborted or isinstance(exc, JobAborted):
+                return await self._aborted(d, job, exc)
+            return await self._failure(d, task, job, exc)
+        self._aborts.untrack(d.uid)
+        if job.aborted:  # it finished (a `def` job that did not look, a late abort): aborted all the same
+            return await self._aborted(d, job, None)
+        try:
+            data = codec.dumps(result, "result")
+        except SerializationError as exc:
+            if self._hooks.has("on_dead"):
+                await self._hooks.notify("on_dead", job, exc)
+            return Settlement(d, "dead", _dead("SerializationError", f"result not JSON-encodable: {exc}"))
+        if self._hooks.has("after"):
+            await self._hooks.notify("after", job, result)
+        return Settlement(d, "ok", data)
+
+    async def _aborted(self, d: Delivery, job: JobContext, exc: BaseException | None) -> Settlement:
+        if isinstance(exc, JobTimeout):
+            message = f"aborted; it did not stop by itself and was written off at its timeout ({exc})"
+        elif isinstance(exc, asyncio.CancelledError):
+            message = "aborted while it ran: its task was cancelled"
+        elif isinstance(exc, JobAborted):
+            message = "aborted while it ran: it stopped at raise_if_aborted()"
+        else:
+            message = "aborted while it ran" + (f"; it then raised {exc!r}" if exc else "; it then returned")
+        log.info("job %s %s", job.id, message)
+        if self._hooks.has("on_abort"):
+            await self._hooks.notify("on_abort", job)
+        tb = "" if exc is None else "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        return Settlement(d, "abort", JobError("JobAborted", message, tb).to_json())
+
+    async def _failure(
+        self, d: Delivery, task: Task[Any, Any], job: JobContext, exc: BaseException
+    ) -> Settlement:
+        hooks = self._hooks
+        now_ms = int(time.time() * 1000)
+        if isinstance(exc, Retry):  # asked for, not a failure: logged as a plan, and no on_failure
+            if d.attempt < d.max_attempts:
+                due_ms = exc.due_ms(now_ms) or now_ms + int(task.options.backoff.delay_s(d.attempt) * 1000)
+                log.info("job %s:%s asked to run again (%s)", d.queue, d.uid, exc)
+                if hooks.has("on_retry"):
+                    await hooks.notify("on_retry", job, exc, _at(due_ms))
+                return Settlement(d, "retry", error_json(exc), due_ms)
+            note = f"it asked to be retried, but attempt {d.attempt} was its last"
+        else:
+            if hooks.has("on_failure"):
+                await hooks.notify("on_failure", job, exc)
+            note = task.options.no_retry_reason(exc) or ""
+            if not note and d.attempt < d.max_attempts:
+                delay_s = task.options.backoff.delay_s(d.attempt)
+                log.info(
+                    "job %s:%s attempt %d/%d failed (%s); retry in %.2fs",
+                    d.queue,
+                    d.uid,
+                    d.attempt,
+                    d.max_attempts,
+                    type(exc).__name__,
+                    delay_s,
+                )
+                due_ms = now_ms + int(delay_s * 1000)
+                if hooks.has("on_retry"):
+                    await hooks.notify("on_retry", job, exc, _at(due_ms))
+                return Settlement(d, "retry", error_json(exc), due_ms)
+        if note and not isinstance(exc, Retry):
+            log.warning(
+                "job %s:%s failed with an error that is not retried: %r (%s)", d.queue, d.uid, exc, note
             )
-            return Settlement(d, "retry", error_json(exc), int((time.time() + delay_s) * 1000))
-        log.warning("job %s:%s failed its last attempt %d: %r", d.queue, d.uid, d.attempt, exc)
-        return Settlement(d, "dead", error_json(exc))
+        else:
+            log.warning("job %s:%s failed its last attempt %d: %r", d.queue, d.uid, d.attempt, exc)
+        if hooks.has("on_dead"):
+            await hooks.notify("on_dead", job, exc)
+        return Settlement(d, "dead", error_json(exc, note))
 
     async def _call(
         self, task: Task[Any, Any], args: list[Any], kwargs: dict[str, Any], timeout: float | None

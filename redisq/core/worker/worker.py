@@ -21,13 +21,19 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from redis.asyncio.retry import Retry as RedisRetry
+from redis.backoff import NoBackoff
+
 from .. import acl, codec
 from ..backend import AsyncBackend, SyncBackend, redisq_errors
 from ..client import RedisQ
 from ..config import WorkerSettings
+from ..context import WorkerContext
 from ..errors import CorruptData, RedisUnavailable
 from ..keys import GlobalKeys, QueueKeys, check_queue_name, make_job_id
 from . import protocol
+from .aborts import Aborts
+from .burst import stop_when_drained
 from .leases import LeaseKeeper
 from .runner import Runner, error_json
 from .settle import Settler
@@ -52,7 +58,9 @@ class Worker:
         *,
         concurrency: int | None = None,
         settings: WorkerSettings | None = None,
+        burst: bool = False,
     ) -> None:
+        """`burst=True`: stop (exit 0 standalone) once the queues are drained (see burst.py)."""
         base = settings or WorkerSettings()
         if concurrency is not None:
             base = dataclasses.replace(base, concurrency=concurrency)
@@ -73,6 +81,8 @@ class Worker:
         self._started = False
         self._started_at = time.time()
         self.processed = 0
+        self.burst = burst
+        self.context = WorkerContext(self.id, tuple(self.queues))  # what hooks and tasks see of it
 
     def __repr__(self) -> str:
         return f"<Worker {self.id} queues={self.queues} concurrency={self.settings.concurrency}>"
@@ -117,17 +127,35 @@ class Worker:
         except BaseException:
             await self._backend.aclose()
             raise
+        try:
+            await self.rq.hooks.worker_started(self.context)  # HookFailed: no job was taken
+        except BaseException:
+            await self._backend.aclose()
+            raise
         self._blocking = self.rq.async_client(socket_timeout=s.max_idle_block_s + 10)
+        # The abort subscription reports its own failures to the listener, which resubscribes after a
+        # pause it controls (redis-py's own retries would hide a lost connection).
+        self._subscriber = self.rq.async_client(retry=RedisRetry(NoBackoff(), 0))
+        aborts = Aborts(asyncio.get_running_loop())
         self._leases = LeaseKeeper(
-            SyncBackend(self.rq.sync_client()), self._keys, int(s.lease_s * 1000), s.renew_interval_s
+            SyncBackend(self.rq.sync_client()),
+            self._keys,
+            int(s.lease_s * 1000),
+            s.renew_interval_s,
+            on_abort=aborts.request_threadsafe,
         )
         self._pool = JobThreadPool(s.concurrency)
-        self._runner = Runner(self.rq, self._pool, self._leases, s.lease_s)
+        self._runner = Runner(self.rq, self._pool, self._leases, s.lease_s, aborts, self.context)
         self._settler = Settler(self._backend, self._keys, self._leases, self.rq.settings.dead_ttl_s)
         self._leases.start()
-        helpers = [
-            asyncio.create_task(c) for c in (self._settler.run(), self._sweep_loop(), self._heartbeat_loop())
-        ]
+        channel = GlobalKeys(self.rq.settings.prefix).abort_channel(self.id)
+        duties = [self._settler.run(), self._sweep_loop(), self._heartbeat_loop()]
+        duties.append(aborts.listen(self._subscriber, channel, self._leases, self._closing))
+        if self.burst:
+            keys = list(self._keys.values())
+            busy = lambda: bool(self._running)  # noqa: E731
+            duties.append(stop_when_drained(self._backend, keys, busy, self.stop, self._closing))
+        helpers = [asyncio.create_task(c) for c in duties]
         log.info("worker %s serving %s with concurrency %d", self.id, ", ".join(self.queues), s.concurrency)
         try:
             await self._fetch_loop()
@@ -143,8 +171,10 @@ class Worker:
                 await self._backend.run(protocol.deregister(GlobalKeys(self.rq.settings.prefix), self.id))
             self._leases.stop()
             self._pool.shutdown()
+            await self.rq.hooks.worker_stopped(self.context)
             await self._backend.aclose()
             await self._blocking.aclose()
+            await self._subscriber.aclose()
             log.info("worker %s stopped after %d jobs", self.id, self.processed)
 
     async def _preflight(self) -> None:

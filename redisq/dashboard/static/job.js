@@ -232,6 +232,7 @@ export function jobPage(ctx, queue, uid) {
           outcome,
           h("h2", { id: "outcome-title" }, job.state === "dead" ? "Error" : "Last error"),
           h("p", { class: "error-line" }, h("strong", null, job.error.type), ": ", shorten(job.error.message, 600)),
+          job.error.note ? h("p", { class: "error-note" }, job.error.note) : null,
           traceback(job.error),
         );
       } else {

@@ -43,6 +43,7 @@ class JobErrorModel(BaseModel):
     type: str
     message: str
     traceback: str
+    note: str = Field(description="why the job was not retried (its retry_on or give_up_on), else empty")
 
 
 class JobProgressModel(BaseModel):
@@ -86,7 +87,7 @@ class JobPageModel(BaseModel):
 
 class JobActionModel(BaseModel):
     id: str
-    action: Literal["retried", "cancelled", "promoted", "deleted"]
+    action: Literal["retried", "cancelled", "promoted", "deleted", "aborted"]
 
 
 class RequeuedModel(BaseModel):

@@ -1,0 +1,25 @@
+-- Abort a job: one that has not started is cancelled (as `cancel` does); a running one is marked
+-- `abort` and its worker is told on its abort channel. The worker cancels an `async def` job, signals a
+-- `def` job, and settles it `aborted` (finish.lua); its lease renewal reports the mark too, in case the
+-- message is lost (a reconnect), so no per-job polling is needed.
+-- KEYS: queued, scheduled, stats. ARGV: base, uid, now_ms, channel_base (the worker id completes it).
+-- Returns 1 cancelled, 2 abort requested (or already requested), 0 final state, -1 no such job (or a
+-- record that is not a job's).
+local queued, scheduled, stats = KEYS[1], KEYS[2], KEYS[3]
+local base, uid, now, channel_base = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local job = job_key(base, uid)
+local f = read_record(job, 'state', 'result_ttl', 'worker')
+if not f or not f[1] then return -1 end
+if f[1] == 'active' then
+  redis.call('HSET', job, 'abort', now)
+  if f[3] then redis.call('PUBLISH', channel_base .. f[3], uid) end
+  return 2
+end
+if f[1] ~= 'queued' and f[1] ~= 'scheduled' then return 0 end
+local refused = wrong_queue_types(base, 'queued', 'scheduled')
+if refused then return refused end
+redis.call('ZREM', queued, uid)
+redis.call('ZREM', scheduled, uid)
+finalize(base, uid, job, 'cancelled', now, tonumber(f[2]) or 3600)
+add_to(stats, 'cancelled', 1)
+return 1

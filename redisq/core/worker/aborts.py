@@ -1,0 +1,110 @@
+"""Aborting running jobs on this worker (issue 12).
+
+`abort.lua` marks a running job's record and publishes its uid on the abort channel of the worker that
+holds it. Each worker holds one subscription to its own channel (not a poll per job); the lease renewal
+reports marked jobs too, which catches a message lost while the subscription was down. Either way the
+job is found here: an `async def` job's task is cancelled (the runner tells that CancelledError from a
+shutdown's by the job's abort flag), a `def` job gets the flag (`current_job.get().aborted`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+
+import redis.asyncio
+
+from ..context import JobContext
+from .leases import LeaseKeeper
+
+log = logging.getLogger("redisq.worker")
+
+EARLY_KEEP_S = 60.0  # an abort that came before its job was tracked here waits this long for it
+EARLY_MAX = 10_000
+
+
+@dataclass(slots=True)
+class _Target:
+    job: JobContext
+    task: asyncio.Task[object] | None  # the task awaiting an `async def` job; None for a thread's
+
+
+class Aborts:
+    """The running jobs an abort can reach, by uid, and the listener of this worker's abort channel."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._targets: dict[str, _Target] = {}
+        # Messages for a uid not tracked yet: a job is fetched and its task created before the runner
+        # tracks it, and the listener may run in between.
+        self._early: dict[str, float] = {}
+        self.requested = 0
+
+    def track(self, uid: str, job: JobContext, task: asyncio.Task[object] | None) -> None:
+        self._targets[uid] = _Target(job, task)
+        if self._early.pop(uid, None) is not None:
+            self.request(uid)
+
+    def untrack(self, uid: str) -> None:
+        """From here on an abort cannot reach the job (its outcome is being decided)."""
+        self._targets.pop(uid, None)
+
+    def request(self, uid: str) -> None:
+        """On the event loop: stop the job `uid` if it runs here."""
+        target = self._targets.get(uid)
+        if target is None:
+            self._remember(uid)
+            return
+        if target.job.aborted:
+            return  # the renewal reports it again until the job is settled
+        target.job._abort.set()
+        self.requested += 1
+        if target.task is not None:
+            log.info("job %s aborted: cancelling it", target.job.id)
+            target.task.cancel()
+        else:
+            log.info("job %s aborted: its thread is told (current_job.get().aborted)", target.job.id)
+
+    def request_threadsafe(self, uid: str) -> None:
+        """From the lease thread."""
+        with contextlib.suppress(RuntimeError):  # the loop closed: the worker is gone anyway
+            self._loop.call_soon_threadsafe(self.request, uid)
+
+    def _remember(self, uid: str) -> None:
+        now = time.monotonic()
+        if len(self._early) >= EARLY_MAX or (
+            self._early and next(iter(self._early.values())) < now - EARLY_KEEP_S
+        ):
+            self._early = {u: t for u, t in self._early.items() if t >= now - EARLY_KEEP_S}
+            while len(self._early) >= EARLY_MAX:
+                del self._early[next(iter(self._early))]
+        self._early[uid] = now
+
+    async def listen(
+        self, client: redis.asyncio.Redis, channel: str, leases: LeaseKeeper, closing: asyncio.Event
+    ) -> None:
+        """Hold one subscription to `channel` until `closing`; resubscribe after a lost connection (with a
+        growing pause), then have the leases renewed at once: the renewal reports what was sent meanwhile."""
+        pause_s = 0.5
+        while not closing.is_set():
+            pubsub = client.pubsub()
+            try:
+                await pubsub.subscribe(channel)
+                await pubsub.get_message(timeout=5.0)  # the confirmation: subscribed from here on
+                leases.renew_soon()
+                pause_s = 0.5
+                while not closing.is_set():
+                    message = await pubsub.get_message(timeout=1.0)
+                    if message is not None and message["type"] == "message":
+                        self.request(message["data"].decode())
+            except Exception as exc:  # a lost connection: the lease renewal covers the gap
+                log.warning("abort subscription lost (resubscribing in %.1fs): %s", pause_s, exc)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(closing.wait(), pause_s)
+            pause_s = min(pause_s * 2, 5.0)

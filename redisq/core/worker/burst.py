@@ -1,0 +1,62 @@
+"""`--burst`: a worker that drains its queues and stops (cron-driven runs, tests).
+
+The queues are drained when none has a job queued or due now (jobs scheduled for later do not keep the
+worker) and none has a job running on any worker (a failed attempt may come back due at once). A paused
+queue's waiting jobs do not count: no worker may take them until it is resumed. Each job is always in
+exactly one of queued, scheduled, active or a final state (every move is one script), so one read of
+the three says it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+
+from ..backend import AsyncBackend, Command, Op
+from ..errors import RedisUnavailable
+from ..keys import QueueKeys
+
+log = logging.getLogger("redisq.worker")
+
+CHECK_EVERY_S = 0.2  # how often an idle burst worker looks (it polls only while it has nothing to run)
+
+
+def drained(keys: Sequence[QueueKeys], now_ms: int) -> Op[bool]:
+    replies = yield [
+        command
+        for k in keys
+        for command in (
+            Command(("ZCARD", k.queued)),
+            Command(("ZRANGE", k.scheduled, "-inf", now_ms, "BYSCORE", "LIMIT", 0, 1)),
+            Command(("ZCARD", k.active)),
+            Command(("EXISTS", k.paused)),
+        )
+    ]
+    for i in range(0, len(replies), 4):
+        queued, due, active, paused = replies[i : i + 4]
+        if active or (not paused and (queued or due)):
+            return False
+    return True
+
+
+async def stop_when_drained(
+    backend: AsyncBackend,
+    keys: Sequence[QueueKeys],
+    busy: Callable[[], bool],
+    stop: Callable[[], None],
+    closing: asyncio.Event,
+) -> None:
+    while not closing.is_set():
+        if not busy():
+            try:
+                if await backend.run(drained(keys, int(time.time() * 1000))):
+                    log.info("burst: the queues are drained")
+                    stop()
+                    return
+            except RedisUnavailable:
+                pass  # the fetch loop reports it
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(closing.wait(), CHECK_EVERY_S)
