@@ -11,13 +11,15 @@ print(await job.result(timeout=10))
 
 from .core.client import RedisQ
 from .core.config import Settings, WorkerSettings
-from .core.context import JobContext, LogContext, current_job
+from .core.context import JobContext, LogContext, WorkerContext, current_job
 from .core.errors import (
     ConfigurationError,
     CorruptData,
     EmbeddedServerError,
+    HookFailed,
     InvalidArguments,
     InvalidJobId,
+    JobAborted,
     JobFailed,
     JobNotFound,
     MissingDependency,
@@ -27,11 +29,13 @@ from .core.errors import (
     RedisUnavailable,
     RegistryFrozen,
     ResultTimeout,
+    Retry,
     SerializationError,
     TaskNotFound,
     UnsupportedRedis,
 )
 from .core.health import HealthProblem, HealthReport, HealthThresholds, QueueHealth
+from .core.hooks import JobMiddleware
 from .core.job import JobError, JobInfo, JobState
 from .core.jobs import Job
 from .core.stats import QueueStats, WorkerInfo
@@ -49,13 +53,16 @@ __all__ = [
     "HealthProblem",
     "HealthReport",
     "HealthThresholds",
+    "HookFailed",
     "InvalidArguments",
     "InvalidJobId",
     "Job",
+    "JobAborted",
     "JobContext",
     "JobError",
     "JobFailed",
     "JobInfo",
+    "JobMiddleware",
     "JobNotFound",
     "JobSpec",
     "JobState",
@@ -70,6 +77,7 @@ __all__ = [
     "RedisUnavailable",
     "RegistryFrozen",
     "ResultTimeout",
+    "Retry",
     "SerializationError",
     "Settings",
     "Task",
@@ -77,6 +85,7 @@ __all__ = [
     "TaskOptions",
     "UnsupportedRedis",
     "Worker",
+    "WorkerContext",
     "WorkerInfo",
     "WorkerSettings",
     "__version__",

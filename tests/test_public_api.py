@@ -16,13 +16,16 @@ def test_public_names_are_pinned() -> None:
         "HealthProblem",
         "HealthReport",
         "HealthThresholds",
+        "HookFailed",
         "InvalidArguments",
         "InvalidJobId",
         "Job",
+        "JobAborted",
         "JobContext",
         "JobError",
         "JobFailed",
         "JobInfo",
+        "JobMiddleware",
         "JobNotFound",
         "JobSpec",
         "JobState",
@@ -37,6 +40,7 @@ def test_public_names_are_pinned() -> None:
         "RedisUnavailable",
         "RegistryFrozen",
         "ResultTimeout",
+        "Retry",
         "SerializationError",
         "Settings",
         "Task",
@@ -44,6 +48,7 @@ def test_public_names_are_pinned() -> None:
         "TaskOptions",
         "UnsupportedRedis",
         "Worker",
+        "WorkerContext",
         "WorkerInfo",
         "WorkerSettings",
         "__version__",
@@ -59,7 +64,7 @@ def test_every_error_is_a_redisq_error() -> None:
         for n in redisq.__all__
         if isinstance(getattr(redisq, n), type) and issubclass(getattr(redisq, n), Exception)
     ]
-    assert len(errors) == 17
+    assert len(errors) == 20  # issue 12: HookFailed, JobAborted, Retry
     assert all(issubclass(e, RedisQError) for e in errors)
     assert issubclass(redisq.JobNotFound, LookupError) and issubclass(
         redisq.RedisUnavailable, ConnectionError
