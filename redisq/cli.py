@@ -54,13 +54,16 @@ def main(log_level: str) -> None:
     "--grace", type=float, default=25.0, show_default=True, help="Seconds to finish jobs on SIGTERM."
 )
 @click.option("--lease", type=float, default=10.0, show_default=True, help="Lease length in seconds.")
-def worker(app: str, queues: list[str] | None, concurrency: int, grace: float, lease: float) -> None:
-    """Run a worker for APP (module:attribute) until SIGTERM or SIGINT."""
+@click.option("--burst", is_flag=True, help="Exit (0) once nothing is queued, due or running on the queues.")
+def worker(
+    app: str, queues: list[str] | None, concurrency: int, grace: float, lease: float, burst: bool
+) -> None:
+    """Run a worker for APP (module:attribute) until SIGTERM or SIGINT (or, with --burst, drained)."""
     from .core.worker import Worker
 
     rq = load_app(app)
     settings = WorkerSettings(concurrency=concurrency, shutdown_grace_s=grace, lease_s=lease)
-    sys.exit(Worker(rq, queues, settings=settings).run_standalone())
+    sys.exit(Worker(rq, queues, settings=settings, burst=burst).run_standalone())
 
 
 @main.command()

@@ -29,7 +29,10 @@ def _client() -> Client:
     "--grace", type=float, default=25.0, show_default=True, help="Seconds to finish jobs on SIGTERM."
 )
 @click.option("--lease", type=float, default=10.0, show_default=True, help="Lease length in seconds.")
-def worker(queues: list[str] | None, concurrency: int | None, grace: float, lease: float) -> None:
+@click.option("--burst", is_flag=True, help="Exit (0) once nothing is queued, due or running on the queues.")
+def worker(
+    queues: list[str] | None, concurrency: int | None, grace: float, lease: float, burst: bool
+) -> None:
     """Run a worker until SIGTERM or SIGINT; every task runs inside this app's app context."""
     from redisq.console import configure_logging
     from redisq.core.worker import Worker
@@ -40,7 +43,7 @@ def worker(queues: list[str] | None, concurrency: int | None, grace: float, leas
     settings = WorkerSettings(
         concurrency=concurrency or state.concurrency, shutdown_grace_s=grace, lease_s=lease
     )
-    sys.exit(Worker(state.client, names, settings=settings).run_standalone())
+    sys.exit(Worker(state.client, names, settings=settings, burst=burst).run_standalone())
 
 
 @click.command("stats")
