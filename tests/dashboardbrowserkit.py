@@ -40,7 +40,7 @@ FLAVORS = ("fastapi", "flask")
 WAIT_MS = 10_000
 SCRIPT = "<script>alert(1)</script>"
 IMG = '"><img src=x onerror=alert(1)>'
-FINAL = {"succeeded", "dead", "cancelled", "expired"}
+FINAL = {"succeeded", "dead", "cancelled", "expired", "aborted"}
 DASH = "\u2013"  # the pager writes ranges with an en dash
 
 expect.set_options(timeout=WAIT_MS)

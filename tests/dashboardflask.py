@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Flask, Request
 
+from redisq import current_job
 from redisq.admin.access import Access
 from redisq.flask import RedisQ
 
@@ -53,7 +54,10 @@ def rebuild_quarterly_revenue_summary(until: str = "", error: str = "") -> None:
 
 @redisq.task(QUEUE, name="dashboard.work", retries=0)
 def work(steps: int, pause_s: float = 0.2) -> int:
+    job = current_job.get()
     for step in range(steps):
+        if job is not None:
+            job.raise_if_aborted()  # a plain def job stops at its next step when aborted (issue 12)
         redisq.client.set_progress_sync((step + 1) / steps, f"step {step + 1} of {steps}")
         time.sleep(pause_s)
     return steps

@@ -252,3 +252,37 @@ async def test_a_running_jobs_progress_is_in_its_json(flavor: str, rq: RedisQ) -
         body = (await client.get(job_path(job.id))).json()
         finish.set()
     assert body["state"] == "active" and body["progress"] == {"value": 0.25, "note": "1 of 4"}
+
+
+async def test_abort_a_running_job_cancel_a_waiting_one_refuse_an_ended_one(
+    flavor: str, rq: RedisQ, queue: str
+) -> None:
+    started = asyncio.Event()
+
+    @rq.task(name="admin.endless")
+    async def endless() -> None:
+        started.set()
+        await asyncio.sleep(60)
+
+    delayed = await endless.with_options(delay_s=3600).enqueue()
+    async with api_client(flavor, rq) as client:
+        answer = await client.post(f"{job_path(delayed.id)}/abort")
+        assert answer.json() == {"id": delayed.id, "action": "aborted"}
+        assert await job_state(client, delayed.id) == "cancelled"  # it had not started
+        running = await endless.enqueue()
+        async with running_worker(rq):
+            await asyncio.wait_for(started.wait(), 5)
+            assert (await client.post(f"{job_path(running.id)}/abort")).status_code == 200
+
+            async def aborted() -> bool:
+                return await job_state(client, running.id) == "aborted"
+
+            await wait_until(aborted, timeout=2)
+        ended = await client.post(f"{job_path(running.id)}/abort")
+        assert ended.status_code == 409
+        assert ended.json()["error"] == "conflict" and ended.json()["state"] == "aborted"
+        missing = await client.post(f"/{queue}/jobs/{'0' * 32}/abort")
+        assert missing.status_code == 404 and missing.json()["error"] == "job_not_found"
+        read_only = await client.post(f"{job_path(running.id)}/abort", headers={"x-role": "read"})
+        assert read_only.status_code == 403
+        assert (await client.get(f"/{queue}")).json()["counters"]["aborted"] == 1

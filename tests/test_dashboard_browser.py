@@ -113,6 +113,26 @@ def test_retry_from_the_job_page(served: Served, open_page: Callable[..., Sessio
     shot(page, served, "job-succeeded")
 
 
+def test_abort_a_running_job_from_its_page(served: Served, open_page: Callable[..., Session]) -> None:
+    uid = served.enqueue("work", 300, 0.1)  # 30 s unless aborted
+    wait_until(lambda: served.job(uid)["state"] == "active")
+    page = open_page(served, hash=f"#/jobs/{served.queue}/{uid}").page
+    expect(page.locator(".facts .badge")).to_have_text("active")
+    expect(page.get_by_role("button", name="Delete…")).to_have_count(0)  # not while it runs
+    page.get_by_role("button", name="Abort…").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("without a retry")
+    dialog.get_by_role("button", name="Abort job").click()
+    # Async (FastAPI's worker) cancelled; plain def (Flask's) stopped at its next raise_if_aborted().
+    expect(page.locator(".facts .badge")).to_have_text("aborted", timeout=5000)
+    expect(page.locator(".step-label").filter(has_text="Aborted")).to_be_visible()
+    expect(page.locator(".error-line")).to_contain_text("JobAborted")
+    expect(page.get_by_role("button", name="Abort…")).to_have_count(0)
+    job = served.job(uid)
+    assert job["state"] == "aborted" and job["attempts"] == 1
+    shot(page, served, "job-aborted")
+
+
 def test_job_values_stay_text(served: Served, open_page: Callable[..., Session]) -> None:
     echoed = served.enqueue("echo", {"html": SCRIPT, "attr": IMG, SCRIPT: [IMG]})
     failed = served.enqueue("fail", f"{SCRIPT} {IMG}")

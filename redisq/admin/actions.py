@@ -44,7 +44,7 @@ from .payloads import (
 ListedState = Literal["queued", "scheduled", "active", "succeeded", "dead"]  # the states kept in an index
 PurgeableState = Literal["queued", "scheduled", "succeeded", "dead"]  # active jobs are held by a worker
 Order = Literal["newest", "oldest"]
-JobAction = Literal["retry", "cancel", "promote", "delete"]
+JobAction = Literal["retry", "cancel", "promote", "delete", "abort"]
 LISTED_STATES: tuple[str, ...] = get_args(ListedState)
 PURGEABLE_STATES: tuple[str, ...] = get_args(PurgeableState)
 DEFAULT_LIMIT = 50
@@ -58,7 +58,13 @@ LIST_PARAMS = ("state", "offset", "limit", "order")
 PURGE_PARAMS = ("state",)
 _DIGITS = re.compile(r"[0-9]{1,12}")
 
-_DONE = {"retry": "retried", "cancel": "cancelled", "promote": "promoted", "delete": "deleted"}
+_DONE = {
+    "retry": "retried",
+    "cancel": "cancelled",
+    "promote": "promoted",
+    "delete": "deleted",
+    "abort": "aborted",  # asked: a running job ends `aborted` once its worker stopped it
+}
 
 
 @dataclass(frozen=True)
@@ -242,7 +248,13 @@ async def job_detail(rq: RedisQ, queue: str, uid: str) -> JobBody:
 async def job_action(rq: RedisQ, queue: str, uid: str, action: JobAction) -> JobActionDone:
     """Run one action; the core answers False when the job's state does not allow it (a 409)."""
     job = _job(rq, queue, uid)
-    run = {"retry": job.retry, "cancel": job.cancel, "promote": job.promote, "delete": job.delete}[action]
+    run = {
+        "retry": job.retry,
+        "cancel": job.cancel,
+        "promote": job.promote,
+        "delete": job.delete,
+        "abort": job.abort,
+    }[action]
     if not await run():
         state = (await job.info()).state.value
         raise ActionNotAllowed(f"cannot {action} job {job.id}: it is {state}", state=state)

@@ -19,13 +19,14 @@ import { JobStream } from "./live.js";
 
 const shorten = (text, n) => (String(text).length > n ? `${String(text).slice(0, n)}… (the traceback has it all)` : String(text));
 
-const FINAL = new Set(["succeeded", "dead", "cancelled", "expired"]);
+const FINAL = new Set(["succeeded", "dead", "cancelled", "expired", "aborted"]);
 
 function allowedActions(job) {
   const out = [];
   if (job.state === "dead" || (job.state === "scheduled" && job.attempts > 0)) out.push(["retry", "Retry", "btn-primary"]);
   if (job.state === "scheduled") out.push(["promote", "Run now", ""]);
   if (job.state === "queued" || job.state === "scheduled") out.push(["cancel", "Cancel", ""]);
+  if (job.state === "active") out.push(["abort", "Abort…", "btn-danger-soft"]);
   if (job.state !== "active") out.push(["delete", "Delete…", "btn-danger-soft"]);
   return out;
 }
@@ -57,7 +58,7 @@ function timeline(job) {
   const waited = at("started_at") !== null && at("enqueued_at") !== null ? (at("started_at") - at("enqueued_at")) / 1000 : null;
   step(job.attempts > 1 ? `Started (attempt ${job.attempts})` : "Started", "started_at", waited !== null ? `after ${fmtDuration(waited)}` : null);
   const ran = at("finished_at") !== null && at("started_at") !== null ? (at("finished_at") - at("started_at")) / 1000 : null;
-  const finishLabel = { succeeded: "Succeeded", dead: "Died", cancelled: "Cancelled", expired: "Expired" }[job.state] || "Finished";
+  const finishLabel = { succeeded: "Succeeded", dead: "Died", cancelled: "Cancelled", expired: "Expired", aborted: "Aborted" }[job.state] || "Finished";
   step(finishLabel, "finished_at", ran !== null && ran >= 0 ? `ran ${fmtDuration(ran)}` : null, job.state === "dead" ? "bad" : "done");
   if (!FINAL.has(job.state)) step("Expires if not started", "expires_at", fmtAgo(job.expires_at), "pending");
   if (job.state === "active") steps.push(h("li", { class: "step step-pending" }, h("span", { class: "step-label" }, "Running…")));
@@ -156,6 +157,14 @@ export function jobPage(ctx, queue, uid) {
       });
       if (!ok) return;
     }
+    if (name === "abort") {
+      const ok = await confirmDialog({
+        title: "Abort this running job?",
+        text: `${queue}:${uid} will be stopped on its worker and end "aborted", without a retry.`,
+        confirm: "Abort job",
+      });
+      if (!ok) return;
+    }
     button.disabled = true;
     try {
       await api.jobAction(queue, uid, name);
@@ -164,7 +173,7 @@ export function jobPage(ctx, queue, uid) {
         location.hash = queueHref(queue);
         return;
       }
-      toast({ retry: "Sent back to the queue.", promote: "Runs now.", cancel: "Cancelled." }[name]);
+      toast({ retry: "Sent back to the queue.", promote: "Runs now.", cancel: "Cancelled.", abort: "Abort sent to its worker." }[name]);
       await reload();
       follow();
     } catch (err) {
@@ -230,7 +239,7 @@ export function jobPage(ctx, queue, uid) {
         outcome.classList.add("card-error");
         replace(
           outcome,
-          h("h2", { id: "outcome-title" }, job.state === "dead" ? "Error" : "Last error"),
+          h("h2", { id: "outcome-title" }, { dead: "Error", aborted: "Aborted" }[job.state] || "Last error"),
           h("p", { class: "error-line" }, h("strong", null, job.error.type), ": ", shorten(job.error.message, 600)),
           job.error.note ? h("p", { class: "error-note" }, job.error.note) : null,
           traceback(job.error),

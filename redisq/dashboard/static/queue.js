@@ -349,7 +349,7 @@ export function queuePage(ctx, queue, query) {
     });
     retryDeadButton.disabled = q.dead === 0;
     const c = q.counters || {};
-    const signature = [q.queued, q.scheduled, q.active, q.dead, c.enqueued, c.succeeded, c.failed, c.retried, c.cancelled, c.requeued, c.expired].join(",");
+    const signature = [q.queued, q.scheduled, q.active, q.dead, c.enqueued, c.succeeded, c.failed, c.retried, c.cancelled, c.requeued, c.expired, c.aborted].join(",");
     if (lastSignature !== null && signature !== lastSignature && !reloadTimer) {
       reloadTimer = setTimeout(() => {
         reloadTimer = null;

@@ -117,6 +117,7 @@ def admin_app(
     GET    /{queue}/jobs/{uid}        one job
     DELETE /{queue}/jobs/{uid}        delete a job that is not running
     POST   /{queue}/jobs/{uid}/retry|cancel|promote
+    POST   /{queue}/jobs/{uid}/abort  cancel a waiting job, or stop a running one (ends `aborted`)
     POST   /{queue}/dead/requeue      requeue every dead job
     POST   /{queue}/pause, /{queue}/resume
     GET    /{queue}/jobs/{uid}/events one job's changes (SSE) until its final state
@@ -248,6 +249,7 @@ def admin_app(
         Route("/{queue}/jobs/{uid}/retry", endpoint(job_action("retry"), admin), methods=["POST"]),
         Route("/{queue}/jobs/{uid}/cancel", endpoint(job_action("cancel"), admin), methods=["POST"]),
         Route("/{queue}/jobs/{uid}/promote", endpoint(job_action("promote"), admin), methods=["POST"]),
+        Route("/{queue}/jobs/{uid}/abort", endpoint(job_action("abort"), admin), methods=["POST"]),
         Route("/{queue}/dead/requeue", endpoint(requeue_dead, admin), methods=["POST"]),
         Route("/{queue}/pause", endpoint(pause, admin), methods=["POST"]),
         Route("/{queue}/resume", endpoint(resume, admin), methods=["POST"]),

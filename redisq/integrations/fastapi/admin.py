@@ -270,6 +270,12 @@ def admin_router(
     async def promote_job(queue: Queue, uid: Uid) -> Any:
         return await actions.job_action(rq, queue, uid, "promote")
 
+    @router.post(
+        "/{queue}/jobs/{uid}/abort", **job_action, summary="stop a running job, or cancel a waiting one"
+    )
+    async def abort_job(queue: Queue, uid: Uid) -> Any:
+        return await actions.job_action(rq, queue, uid, "abort")
+
     @router.post("/{queue}/dead/requeue", response_model=RequeuedModel, **writes, summary="requeue all dead")
     async def requeue_dead(queue: Queue) -> Any:
         return await actions.requeue_dead(rq, queue)

@@ -215,6 +215,7 @@ def admin_blueprint(
         ("/<queue>/jobs/<uid>/retry", "POST", endpoint(job_action("retry"), admin)),
         ("/<queue>/jobs/<uid>/cancel", "POST", endpoint(job_action("cancel"), admin)),
         ("/<queue>/jobs/<uid>/promote", "POST", endpoint(job_action("promote"), admin)),
+        ("/<queue>/jobs/<uid>/abort", "POST", endpoint(job_action("abort"), admin)),
         ("/<queue>/dead/requeue", "POST", endpoint(requeue_dead, admin)),
         ("/<queue>/pause", "POST", endpoint(pause, admin)),
         ("/<queue>/resume", "POST", endpoint(resume, admin)),
