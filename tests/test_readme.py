@@ -30,12 +30,13 @@ import httpx
 import pytest
 import redis
 
-from redisq import JobState, RedisQ
+from redisq import Job, JobState, RedisQ
 from redisq.core import acl
 from redisq.core.embedded import free_port, start_embedded
 
 from . import readmekit
 from .asgikit import lifespan
+from .conftest import running_worker
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent  # `redisq` and `flask` as installed with this interpreter
@@ -166,7 +167,7 @@ def _wait(check: Any, timeout: float = 30.0) -> None:
 
 async def test_use_the_worker_commands_and_inspect(project: Project) -> None:
     worker, stats, requeue = readmekit.of_kind("shell")[0].lines
-    use, inspect_block = readmekit.of_kind("python")
+    use, inspect_block = readmekit.of_kind("python")[:2]
     async with imported("myapp.jobs") as jobs:
         with project.running(worker):
             names, out = await run_python(use.code)
@@ -185,6 +186,48 @@ async def test_use_the_worker_commands_and_inspect(project: Project) -> None:
         assert names["report"].ok, names["report"].reasons  # no job waits, though no worker runs now
         assert names["dead"] == [] and len(names["many"]) == 2 and len(names["minutes"]) == 60
         assert (await rq.stats("emails")).queued == 0  # the promoted job was deleted
+
+
+# ---- Abort, retry control, hooks, burst (issue 12) --------------------------------------------------------
+
+
+async def test_abort_retry_control_hooks_and_a_burst_worker(project: Project) -> None:
+    [burst] = readmekit.of_kind("shell")[1].lines
+    names, out = await run_python(readmekit.of_kind("python")[2].code)
+    assert out.splitlines() == ["True", str(JobState.CANCELLED)]
+    async with imported("myapp.pipeline") as pipeline:
+        export = await pipeline.wait_for_export.enqueue("e1")
+        async with running_worker(pipeline.rq):  # Retry(in_s=0.2) twice: a burst worker would leave it
+            assert await export.result(timeout=5) == "export e1 ready"
+        assert (await export.info()).attempts == 3
+        found = await pipeline.sync_customer.enqueue(7)
+        crunching = await pipeline.crunch.enqueue(3000)  # 30 s unless aborted
+        done = await asyncio.create_subprocess_exec(
+            *project.command(burst), cwd=project.folder, env=project.env, stderr=subprocess.PIPE
+        )
+        try:
+            await wait_for_state(crunching, JobState.ACTIVE)
+            assert await crunching.abort() is True
+            _, err = await asyncio.wait_for(done.communicate(), 30)
+        finally:
+            if done.returncode is None:
+                done.kill()
+                await done.wait()
+        log = err.decode()
+        assert done.returncode == 0, log
+        assert await found.result(timeout=1) == "customer 7"  # from the pool its start hook opened
+        assert (await crunching.info()).state is JobState.ABORTED
+        missing = await names["missing"].info()
+        assert missing.state is JobState.DEAD and missing.attempts == 1
+        assert missing.error is not None and "give_up_on" in missing.error.note
+        assert "myapp.pipeline.sync_customer succeeded in" in log  # the Timing middleware
+
+
+async def wait_for_state(job: Job, state: JobState, within_s: float = 10.0) -> None:
+    deadline = time.monotonic() + within_s
+    while (await job.info()).state is not state:
+        assert time.monotonic() < deadline, f"{job.id} not {state.value} within {within_s}s"
+        await asyncio.sleep(0.05)
 
 
 # ---- FastAPI ---------------------------------------------------------------------------------------------
@@ -218,7 +261,7 @@ async def test_the_fastapi_app(project: Project) -> None:
 
 
 async def test_the_flask_app_and_its_commands(project: Project) -> None:
-    worker, stats, requeue = readmekit.of_kind("shell")[1].lines
+    worker, stats, requeue = readmekit.of_kind("shell")[-1].lines
     reports_app = importlib.import_module("reports_app")
     app = reports_app.create_app()
     client = app.test_client()
