@@ -131,6 +131,14 @@ def test_abort_a_running_job_from_its_page(served: Served, open_page: Callable[.
     job = served.job(uid)
     assert job["state"] == "aborted" and job["attempts"] == 1
     shot(page, served, "job-aborted")
+    # From the queue's list of active jobs too.
+    other = served.enqueue("work", 300, 0.1)
+    wait_until(lambda: served.job(other)["state"] == "active")
+    page = open_page(served, hash=f"#/queues/{served.queue}?state=active").page
+    page.get_by_role("button", name=f"Abort: {other}").click()
+    page.get_by_role("dialog").get_by_role("button", name="Abort job").click()
+    wait_until(lambda: served.job(other)["state"] == "aborted", timeout=5)
+    expect(page.get_by_role("button", name=f"Abort: {other}")).to_have_count(0)
 
 
 def test_job_values_stay_text(served: Served, open_page: Callable[..., Session]) -> None:

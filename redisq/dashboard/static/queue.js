@@ -229,16 +229,27 @@ export function queuePage(ctx, queue, query) {
     let action = null;
     if (job.state === "scheduled") action = ["promote", "Run now"];
     else if (job.state === "dead") action = ["retry", "Retry"];
+    else if (job.state === "active") action = ["abort", "Abort…"];
     if (!action) return null;
     const [name, label] = action;
-    const button = h("button", { type: "button", class: "btn btn-small", "data-action": name, "aria-label": `${label}: ${job.uid}` }, label);
-    button.addEventListener("click", () =>
+    const style = name === "abort" ? "btn btn-small btn-danger-soft" : "btn btn-small";
+    const button = h("button", { type: "button", class: style, "data-action": name, "aria-label": `${label.replace("…", "")}: ${job.uid}` }, label);
+    const done = { promote: `${job.uid} runs now.`, retry: `${job.uid} is back in the queue.`, abort: `Abort of ${job.uid} sent to its worker.` };
+    button.addEventListener("click", async () => {
+      if (name === "abort") {
+        const ok = await confirmDialog({
+          title: "Abort this running job?",
+          text: `${job.queue}:${job.uid} will be stopped on its worker and end "aborted", without a retry.`,
+          confirm: "Abort job",
+        });
+        if (!ok) return;
+      }
       run(button, async () => {
         await api.jobAction(job.queue, job.uid, name);
-        toast(name === "promote" ? `${job.uid} runs now.` : `${job.uid} is back in the queue.`);
+        toast(done[name]);
         load();
-      }),
-    );
+      });
+    });
     return button;
   }
 
