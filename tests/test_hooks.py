@@ -261,3 +261,39 @@ async def test_hooks_cannot_be_added_once_a_worker_started(rq: RedisQ) -> None:
             rq.on_worker_start(lambda worker: None)
     with pytest.raises(TypeError):
         RedisQ("redis://unused").add_middleware(object())  # type: ignore[arg-type]
+
+
+async def test_the_flask_extension_runs_hooks_in_the_apps_context(redis_url: str, prefix: str) -> None:
+    from flask import Flask, current_app
+
+    from redisq.flask import RedisQ as FlaskRedisQ
+
+    extension = FlaskRedisQ(health_url=None)
+    recorder = Recorder()
+    extension.add_middleware(recorder)
+
+    @extension.on_worker_start
+    def open_pool(worker: WorkerContext) -> None:
+        worker.state["db"] = Pool(current_app.name)  # the app's context: its config, its extensions
+
+    @extension.on_worker_stop
+    async def close_pool(worker: WorkerContext) -> None:
+        worker.state["db"].closed = current_app.name == "hooked-app"
+
+    @extension.task(name="hooked.lookup")
+    def lookup() -> str:
+        return pool_of_this_worker().query()
+
+    app = Flask("hooked-app")
+    app.config.update(REDISQ_URL=redis_url, REDISQ_PREFIX=prefix)
+    extension.init_app(app)
+    client: RedisQ = app.extensions["redisq"].client
+    try:
+        with app.app_context():
+            job = lookup.delay()
+        async with running_worker(client) as worker:
+            assert await job.result(timeout=5) == "hooked-app"
+        assert worker.context.state["db"].closed is True
+        assert recorder.events == [("before", "lookup", ""), ("after", "lookup", "'hooked-app'")]
+    finally:
+        await client.aclose()

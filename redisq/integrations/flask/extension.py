@@ -12,6 +12,7 @@ from flask import Blueprint, Flask, current_app
 from redisq.core.client import RedisQ as Client
 from redisq.core.config import Settings
 from redisq.core.errors import ConfigurationError
+from redisq.core.hooks import JobMiddleware, WorkerHook
 from redisq.core.keys import check_queue_name, split_queue_names
 
 from . import requests
@@ -75,6 +76,8 @@ class RedisQ:
         self._health_url = health_url
         self._definitions: dict[str, TaskDefinition] = {}
         self._states: list[AppState] = []  # of every app initialized, to register later tasks on
+        self._worker_hooks: list[tuple[str, Any]] = []  # ("start" | "stop" | "middleware", hook)
+        self._hooked: set[tuple[int, int]] = set()  # (client, hook) pairs done: one client may serve apps
         if app is not None:
             self.init_app(app)
 
@@ -92,6 +95,8 @@ class RedisQ:
         )
         for definition in self._definitions.values():
             self._register(app, client, definition)
+        for kind, hook in self._worker_hooks:
+            self._add_hook(app, client, kind, hook)
         app.extensions[EXTENSION_KEY] = state
         self._states.append(state)
         requests.install(app)
@@ -135,6 +140,36 @@ class RedisQ:
     @staticmethod
     def _register(app: Flask, client: Client, definition: TaskDefinition) -> None:
         client.task(name=definition.name, **definition.options)(in_app_context(app, definition.fn))
+
+    # ---- worker hooks and job middleware (issue 12) ------------------------------------------------
+
+    def on_worker_start(self, fn: WorkerHook) -> WorkerHook:
+        """As `redisq.RedisQ.on_worker_start`, on every app's client, run inside that app's context."""
+        self._declare_hook("start", fn)
+        return fn
+
+    def on_worker_stop(self, fn: WorkerHook) -> WorkerHook:
+        self._declare_hook("stop", fn)
+        return fn
+
+    def add_middleware(self, middleware: JobMiddleware) -> None:
+        self._declare_hook("middleware", middleware)
+
+    def _declare_hook(self, kind: str, hook: Any) -> None:
+        self._worker_hooks.append((kind, hook))
+        for state in self._states:
+            self._add_hook(state.app, state.client, kind, hook)
+
+    def _add_hook(self, app: Flask, client: Client, kind: str, hook: Any) -> None:
+        if (id(client), id(hook)) in self._hooked:
+            return
+        self._hooked.add((id(client), id(hook)))
+        if kind == "middleware":
+            client.add_middleware(hook)
+        elif kind == "start":
+            client.on_worker_start(in_app_context(app, hook))
+        else:
+            client.on_worker_stop(in_app_context(app, hook))
 
     def admin_blueprint(
         self,
