@@ -29,6 +29,7 @@ def test_public_names_are_pinned() -> None:
         "JobNotFound",
         "JobSpec",
         "JobState",
+        "JobTimeout",
         "LogContext",
         "MissingDependency",
         "PayloadTooLarge",
@@ -64,7 +65,7 @@ def test_every_error_is_a_redisq_error() -> None:
         for n in redisq.__all__
         if isinstance(getattr(redisq, n), type) and issubclass(getattr(redisq, n), Exception)
     ]
-    assert len(errors) == 20  # issue 12: HookFailed, JobAborted, Retry
+    assert len(errors) == 21  # issue 12: HookFailed, JobAborted, JobTimeout, Retry
     assert all(issubclass(e, RedisQError) for e in errors)
     assert issubclass(redisq.JobNotFound, LookupError) and issubclass(
         redisq.RedisUnavailable, ConnectionError

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from datetime import datetime, timedelta, timezone
@@ -9,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 
-from redisq import Backoff, ConfigurationError, JobFailed, JobState, RedisQ, Retry, current_job
+from redisq import Backoff, ConfigurationError, JobFailed, JobState, JobTimeout, RedisQ, Retry, current_job
 
 from .conftest import running_worker
 
@@ -47,6 +48,29 @@ async def test_retry_on_retries_only_those_errors_and_their_subclasses(rq: Redis
     assert info.error is not None and info.error.type == "KeyError"
     assert "retry_on" in info.error.note and "TransportError" in info.error.note
     assert (await rq.stats(queue)).counters["retried"] == 2
+
+
+async def test_timeouts_retry_under_retry_on_only_when_listed(rq: RedisQ) -> None:
+    @rq.task(timeout=0.2, retries=2, backoff=Backoff.fixed(0.05), retry_on=(JobTimeout, ConnectionError))
+    async def slow_then_fast() -> str:
+        job = current_job.get()
+        assert job is not None
+        if job.attempt == 1:
+            await asyncio.sleep(5)
+        return "fast"
+
+    @rq.task(timeout=0.2, retries=2, retry_on=(ConnectionError,))
+    async def always_slow() -> None:
+        await asyncio.sleep(5)
+
+    retried, doomed = await slow_then_fast.enqueue(), await always_slow.enqueue()
+    async with running_worker(rq):
+        assert await retried.result(timeout=5) == "fast"
+        with pytest.raises(JobFailed):
+            await doomed.result(timeout=5)
+    info = await doomed.info()
+    assert info.attempts == 1 and info.error is not None and info.error.type == "JobTimeout"
+    assert issubclass(JobTimeout, TimeoutError)
 
 
 async def test_give_up_on_sends_the_job_to_the_dead_letters_at_once(rq: RedisQ, queue: str) -> None:

@@ -17,6 +17,7 @@
     ├── ResultTimeout                    (also TimeoutError) waited for a result and it did not come
     ├── CorruptData                      a queue's key holds data of the wrong type; nothing was written
     ├── HookFailed                       a worker start hook raised: the worker stopped before any job
+    ├── JobTimeout                       (also TimeoutError) a job ran past its timeout (its error type)
     ├── JobAborted                       raised in a task by `current_job.get().raise_if_aborted()`
     ├── Retry                            raised by a task: run me again at this time (spends an attempt)
     └── RedisUnavailable                 (also ConnectionError) Redis cannot be reached right now, or
@@ -109,6 +110,11 @@ class UnsupportedRedis(ConfigurationError):
 
 class HookFailed(RedisQError):
     """A worker start hook raised (the hook's error is the cause): the worker took no job."""
+
+
+class JobTimeout(RedisQError, TimeoutError):
+    """The job ran past its `timeout`: the error a worker records for it (list it in a task's `retry_on`
+    to retry timeouts when `retry_on` is given)."""
 
 
 class JobAborted(RedisQError):

@@ -16,7 +16,7 @@ from typing import Any
 from .. import codec, context
 from ..client import RedisQ
 from ..context import JobContext, WorkerContext
-from ..errors import JobAborted, Retry, SerializationError
+from ..errors import JobAborted, JobTimeout, Retry, SerializationError
 from ..job import JobError
 from ..keys import make_job_id
 from ..task import Task
@@ -26,10 +26,6 @@ from .protocol import Delivery, Running, Settlement
 from .threads import JobThreadPool
 
 log = logging.getLogger("redisq.worker")
-
-
-class JobTimeout(Exception):
-    """The job ran past its timeout (reported as its error type)."""
 
 
 def error_json(exc: BaseException, note: str = "") -> bytes:
