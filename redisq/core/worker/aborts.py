@@ -60,7 +60,7 @@ class Aborts:
             return
         if target.job.aborted:
             return  # the renewal reports it again until the job is settled
-        target.job._abort.set()
+        target.job._abort.is_set = True
         self.requested += 1
         if target.task is not None:
             log.info("job %s aborted: cancelling it", target.job.id)
