@@ -65,6 +65,9 @@ class Runner:
         self._aborts = aborts
         self._worker = worker
         self._hooks = rq.hooks
+        # Hooks are frozen once a worker starts: which events have middleware is known now (per job, a
+        # lookup each would cost more than the event itself when there is none).
+        self._before, self._after = rq.hooks.has("before"), rq.hooks.has("after")
 
     async def _refuse(self, d: Delivery, task: str, kind: str, message: str) -> Settlement:
         log.error("job %s:%s sent to the dead letters unexecuted: %s: %s", d.queue, d.uid, kind, message)
@@ -115,7 +118,6 @@ class Runner:
         try:
             return await self._attempt(d, task, job, args, kwargs, timeout)
         finally:
-            self._aborts.untrack(d.uid)
             context.traceparent.reset(trace_token)
             context.request_id.reset(request_token)
             context.current_job.reset(job_token)
@@ -133,13 +135,13 @@ class Runner:
         # this task (which is why `before` is inside: a CancelledError there is the abort's too).
         self._aborts.track(d.uid, job, asyncio.current_task() if task.is_async else None)
         try:
-            if self._hooks.has("before"):
+            if self._before:
                 await self._hooks.notify("before", job)
             result = await self._call(task, args, kwargs, timeout)
         except asyncio.CancelledError as exc:
+            self._aborts.untrack(d.uid)
             if not job.aborted:
                 raise  # a shutdown: the worker gives the job back
-            self._aborts.untrack(d.uid)
             _uncancel()
             return await self._aborted(d, job, exc)
         except BaseException as exc:  # SystemExit or KeyboardInterrupt from job code fails the job only
@@ -156,7 +158,7 @@ class Runner:
             if self._hooks.has("on_dead"):
                 await self._hooks.notify("on_dead", job, exc)
             return Settlement(d, "dead", _dead("SerializationError", f"result not JSON-encodable: {exc}"))
-        if self._hooks.has("after"):
+        if self._after:
             await self._hooks.notify("after", job, result)
         return Settlement(d, "ok", data)
 
