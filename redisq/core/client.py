@@ -9,6 +9,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import Any, ParamSpec, TypeVar, overload
 
 import redis
@@ -19,11 +20,20 @@ from .backend import AsyncBackend, Op, SyncBackend
 from .codec import JobMeta
 from .config import Settings
 from .embedded import EmbeddedServer, start_embedded
-from .errors import InvalidArguments, RedisQError, RedisUnavailable, RegistryFrozen, TaskNotFound
+from .errors import (
+    ConfigurationError,
+    InvalidArguments,
+    RedisQError,
+    RedisUnavailable,
+    RegistryFrozen,
+    TaskNotFound,
+)
 from .health import HealthReport, HealthThresholds, ServerCheck, log_server_check, report_failure
 from .job import JobInfo, JobState
 from .jobs import Job
 from .keys import QueueKeys, split_job_id
+from .schedule_api import Schedules, declare
+from .schedules import JobTemplate, Schedule
 from .stats import QueueStats
 from .task import Backoff, JobSpec, Task, TaskOptions
 
@@ -45,6 +55,9 @@ class RedisQ:
     def __init__(self, url: str | None = None, *, settings: Settings | None = None, **overrides: Any) -> None:
         self.settings = settings if settings is not None else Settings.from_env(url=url, **overrides)
         self.tasks: dict[str, Task[Any, Any]] = {}
+        # Periodic jobs declared in code (issue 12), by id; workers upsert them at start.
+        self.declared_schedules: dict[str, tuple[Schedule, JobTemplate]] = {}
+        self.schedules = Schedules(self)  # run-time management: list, pause, resume, run now, ...
         self._frozen_by: str | None = None
         self._lock = threading.RLock()  # backend_sync() resolves the url (which may start a server) under it
         self._url: str | None = self.settings.url
@@ -81,6 +94,8 @@ class RedisQ:
         ttl: float | None = None,
         result_ttl: int | None = None,
         unique: bool | Callable[..., str] = False,
+        schedule: str | timedelta | None = None,
+        tz: str | None = None,
     ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
     def task(
@@ -97,8 +112,13 @@ class RedisQ:
         ttl: float | None = None,
         result_ttl: int | None = None,
         unique: bool | Callable[..., str] = False,
+        schedule: str | timedelta | None = None,
+        tz: str | None = None,
     ) -> Task[P, R] | Callable[[Callable[P, R]], Task[P, R]]:
-        """Register a function (`async def` or plain `def`) as a task."""
+        """Register a function (`async def` or plain `def`) as a task; `schedule` (a cron expression in
+        time zone `tz`, or a timedelta) also runs it periodically, without arguments (see `schedule`)."""
+        if tz is not None and schedule is None:
+            raise ConfigurationError("tz= is the time zone of a schedule=; give both")
         options = TaskOptions(
             queue=queue,
             priority=priority,
@@ -121,9 +141,49 @@ class RedisQ:
                 raise ValueError(f"a different task is already registered as {task_name!r}")
             task = Task(self, f, task_name, options)
             self.tasks[task_name] = task
+            if schedule is not None:
+                timing = {"cron": schedule} if isinstance(schedule, str) else {"every": schedule}
+                try:
+                    self.schedule(task, tz=tz, **timing)
+                except ConfigurationError:
+                    del self.tasks[task_name]
+                    raise
             return task
 
         return register(fn) if fn is not None else register
+
+    def schedule(
+        self,
+        task: Task[Any, Any] | str,
+        *,
+        cron: str | None = None,
+        every: timedelta | float | None = None,
+        args: Sequence[Any] = (),
+        kwargs: dict[str, Any] | None = None,
+        id: str | None = None,
+        queue: str | None = None,
+        tz: str | None = None,
+        start: Any = None,
+        end: Any = None,
+        catch_up: str = "last",
+    ) -> Schedule:
+        """Run `task` periodically: `cron="0 2 * * *"` in time zone `tz` (default UTC), or
+        `every=timedelta(...)` from `start` (default: when first declared); not before `start` nor after
+        `end` (datetimes). A tick missed while no worker ran runs once when one comes back
+        (`catch_up="last"`) or not at all ("skip"). `id` defaults to the task's name. Checked now: a bad
+        cron, time zone, interval or arguments is a ConfigurationError. Workers upsert declared
+        schedules when they start."""
+        if self._frozen_by is not None:
+            raise RegistryFrozen(f"cannot declare a schedule: {self._frozen_by} already started")
+        schedule, template = declare(
+            self, task, cron=cron, every=every, args=args, kwargs=kwargs, id=id, queue=queue, tz=tz,
+            start=start, end=end, catch_up=catch_up,
+        )  # fmt: skip
+        known = self.declared_schedules.get(schedule.id)
+        if known is not None and known[0] != schedule:
+            raise ConfigurationError(f"a different schedule is already declared as {schedule.id!r}")
+        self.declared_schedules[schedule.id] = (schedule, template)
+        return schedule
 
     def get_task(self, name: str) -> Task[Any, Any]:
         try:
@@ -139,6 +199,7 @@ class RedisQ:
     def queues(self) -> list[str]:
         """Queues that the registered tasks use, the default queue first."""
         names = {t.queue for t in self.tasks.values()} or {self.settings.default_queue}
+        names.update(s.queue for s, _ in self.declared_schedules.values())
         return sorted(names, key=lambda q: (q != self.settings.default_queue, q))
 
     # ---- connections ------------------------------------------------------------------------------

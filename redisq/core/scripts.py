@@ -13,16 +13,22 @@ from typing import Generic, TypeVar
 S = TypeVar("S")
 
 
+# Files of functions that follow common.lua in the scripts that call them, in this order: checks.lua (the
+# scripts that may find damage), jobs.lua (the scripts that write new jobs: enqueue, a schedule's tick).
+LIBRARIES = ("checks", "jobs")
+
+
 @functools.cache
 def script_source(name: str) -> str:
-    """common.lua, then checks.lua if the script calls a function of it, then the script: each function
-    defined costs on every call, and only the scripts that may find damage need checks.lua."""
+    """common.lua, then each library the script calls a function of, then the script: each function
+    defined costs on every call, so a script gets only the libraries it uses."""
     folder = resources.files("redisq.core") / "scripts"
     body = (folder / f"{name}.lua").read_text()
-    checks = (folder / "checks.lua").read_text()
     parts = [(folder / "common.lua").read_text()]
-    if any(re.search(rf"\b{fn}\(", body) for fn in re.findall(r"^local function (\w+)", checks, re.M)):
-        parts.append(checks)
+    for library in LIBRARIES:
+        source = (folder / f"{library}.lua").read_text()
+        if any(re.search(rf"\b{fn}\(", body) for fn in re.findall(r"^local function (\w+)", source, re.M)):
+            parts.append(source)
     return "\n".join([*parts, body])
 
 
@@ -42,6 +48,8 @@ class Scripts(Generic[S]):
     promote: S
     progress: S
     preflight: S
+    schedule_claim: S
+    schedule_write: S
 
     @classmethod
     def register(cls, register: Callable[[str], S]) -> Scripts[S]:

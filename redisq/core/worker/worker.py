@@ -30,6 +30,7 @@ from ..keys import GlobalKeys, QueueKeys, check_queue_name, make_job_id
 from . import protocol
 from .leases import LeaseKeeper
 from .runner import Runner, error_json
+from .scheduler import ScheduleLoop
 from .settle import Settler
 from .threads import JobThreadPool
 
@@ -125,8 +126,10 @@ class Worker:
         self._runner = Runner(self.rq, self._pool, self._leases, s.lease_s)
         self._settler = Settler(self._backend, self._keys, self._leases, self.rq.settings.dead_ttl_s)
         self._leases.start()
+        schedules = ScheduleLoop(self.rq, self._backend, self.queues, self._closing)  # issue 12
         helpers = [
-            asyncio.create_task(c) for c in (self._settler.run(), self._sweep_loop(), self._heartbeat_loop())
+            asyncio.create_task(c)
+            for c in (self._settler.run(), self._sweep_loop(), self._heartbeat_loop(), schedules.run())
         ]
         log.info("worker %s serving %s with concurrency %d", self.id, ", ".join(self.queues), s.concurrency)
         try:
