@@ -11,7 +11,8 @@ from typing import Any, TypedDict, cast
 
 from redisq.core.health import HealthReport
 from redisq.core.job import JobInfo
-from redisq.core.keys import ID_SEPARATOR
+from redisq.core.keys import ID_SEPARATOR, make_job_id
+from redisq.core.schedules import ScheduleInfo
 from redisq.core.stats import QueueStats, WorkerInfo
 
 
@@ -101,6 +102,39 @@ class Enqueued(TypedDict):
     queue: str
     task: str
     created: bool  # False: the task's unique key is held by this existing job
+
+
+class ScheduleBody(TypedDict):
+    id: str
+    queue: str
+    task: str
+    cron: str | None
+    every_s: float | None
+    tz: str | None
+    catch_up: str | None
+    start: str | None
+    end: str | None
+    args: list[Any]
+    kwargs: dict[str, Any]
+    next_run: str | None  # None while paused, once ended, or when its stored definition is damaged
+    last_run: str | None  # the time of the tick (or run now) that last wrote a job
+    last_job: str | None  # that job's id
+    paused: bool
+    origin: str  # "code": declared in the app's code, upserted by workers; "api": made at run time
+
+
+class ScheduleList(TypedDict):
+    schedules: list[ScheduleBody]
+
+
+class ScheduleChanged(TypedDict):
+    schedule: ScheduleBody
+    change: str  # created, updated, unchanged, paused, resumed, deleted
+
+
+class ScheduleRun(TypedDict):
+    schedule: str
+    job: str  # the id of the job just enqueued
 
 
 class RunningJobBody(TypedDict):
@@ -194,6 +228,32 @@ def job_body(info: JobInfo) -> JobBody:
         "due_at": _iso(info.due_at),
         "expires_at": _iso(info.expires_at),
         "progress": cast(JobProgress, info.progress) if info.progress else None,
+    }
+
+
+def _ms_iso(ms: int | None) -> str | None:
+    return None if ms is None else epoch_iso(ms / 1000)
+
+
+def schedule_body(info: ScheduleInfo) -> ScheduleBody:
+    t = info.timing
+    return {
+        "id": info.id,
+        "queue": info.queue,
+        "task": info.task,
+        "cron": t.cron if t else None,
+        "every_s": t.every_ms / 1000 if t and t.every_ms is not None else None,
+        "tz": t.tz if t else None,
+        "catch_up": t.catch_up if t else None,
+        "start": _ms_iso(t.start_ms) if t else None,
+        "end": _ms_iso(t.end_ms) if t else None,
+        "args": info.args,
+        "kwargs": info.kwargs,
+        "next_run": None if info.paused or t is None else _ms_iso(info.next_ms),
+        "last_run": _ms_iso(info.last_run_ms),
+        "last_job": make_job_id(info.queue, info.last_job_uid) if info.last_job_uid else None,
+        "paused": info.paused,
+        "origin": info.origin,
     }
 
 

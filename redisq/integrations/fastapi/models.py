@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from redisq.admin.actions import MAX_DELAY_S
+from redisq.admin.schedules import MAX_EVERY_S
 from redisq.core.job import JobState
 from redisq.core.task import MAX_PRIORITY
 
@@ -172,3 +173,55 @@ class HealthReportModel(BaseModel):
     maxmemory_policy: str | None
     queues: list[QueueHealthModel]
     workers: list[WorkerModel]
+
+
+class ScheduleModel(BaseModel):
+    """A periodic job (issue 12) with its next and last run."""
+
+    id: str
+    queue: str
+    task: str
+    cron: str | None
+    every_s: float | None
+    tz: str | None
+    catch_up: Literal["skip", "last"] | None
+    start: Timestamp | None
+    end: Timestamp | None
+    args: list[Any]
+    kwargs: dict[str, Any]
+    next_run: Timestamp | None = Field(description="null while paused or once ended")
+    last_run: Timestamp | None
+    last_job: str | None = Field(description="the id of the job its last run enqueued")
+    paused: bool
+    origin: Literal["code", "api"] = Field(description="declared in code (workers upsert it) or at run time")
+
+
+class ScheduleListModel(BaseModel):
+    schedules: list[ScheduleModel]
+
+
+class ScheduleChangedModel(BaseModel):
+    schedule: ScheduleModel
+    change: Literal["created", "updated", "unchanged", "paused", "resumed", "deleted"]
+
+
+class ScheduleRunModel(BaseModel):
+    schedule: str
+    job: str = Field(description="the id of the job just enqueued")
+
+
+class SchedulePutModel(BaseModel):
+    """A schedule of a registered task: exactly one of cron and every_s; arguments that fit the task."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task: str = Field(min_length=1)
+    cron: str | None = None
+    every_s: float | None = Field(default=None, ge=1, le=MAX_EVERY_S, allow_inf_nan=False, strict=True)
+    tz: str | None = None
+    args: list[Any] = Field(default_factory=list)
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    queue: str | None = None
+    start: str | None = Field(default=None, description="ISO 8601; no tick before it")
+    end: str | None = Field(default=None, description="ISO 8601; no tick after it")
+    catch_up: Literal["skip", "last"] = "last"
