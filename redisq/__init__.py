@@ -13,6 +13,7 @@ from .core.client import RedisQ
 from .core.config import Settings, WorkerSettings
 from .core.context import JobContext, LogContext, current_job
 from .core.errors import (
+    ConcurrentUpdate,
     ConfigurationError,
     CorruptData,
     EmbeddedServerError,
@@ -27,6 +28,7 @@ from .core.errors import (
     RedisUnavailable,
     RegistryFrozen,
     ResultTimeout,
+    ScheduleNotFound,
     SerializationError,
     TaskNotFound,
     UnsupportedRedis,
@@ -34,6 +36,7 @@ from .core.errors import (
 from .core.health import HealthProblem, HealthReport, HealthThresholds, QueueHealth
 from .core.job import JobError, JobInfo, JobState
 from .core.jobs import Job
+from .core.schedules import Schedule, ScheduleInfo
 from .core.stats import QueueStats, WorkerInfo
 from .core.task import Backoff, BoundTask, JobSpec, Task, TaskOptions
 from .core.worker import Worker
@@ -43,6 +46,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Backoff",
     "BoundTask",
+    "ConcurrentUpdate",
     "ConfigurationError",
     "CorruptData",
     "EmbeddedServerError",
@@ -70,6 +74,9 @@ __all__ = [
     "RedisUnavailable",
     "RegistryFrozen",
     "ResultTimeout",
+    "Schedule",
+    "ScheduleInfo",
+    "ScheduleNotFound",
     "SerializationError",
     "Settings",
     "Task",

@@ -10,6 +10,7 @@ def test_public_names_are_pinned() -> None:
     assert sorted(redisq.__all__) == [
         "Backoff",
         "BoundTask",
+        "ConcurrentUpdate",
         "ConfigurationError",
         "CorruptData",
         "EmbeddedServerError",
@@ -37,6 +38,9 @@ def test_public_names_are_pinned() -> None:
         "RedisUnavailable",
         "RegistryFrozen",
         "ResultTimeout",
+        "Schedule",
+        "ScheduleInfo",
+        "ScheduleNotFound",
         "SerializationError",
         "Settings",
         "Task",
@@ -59,7 +63,7 @@ def test_every_error_is_a_redisq_error() -> None:
         for n in redisq.__all__
         if isinstance(getattr(redisq, n), type) and issubclass(getattr(redisq, n), Exception)
     ]
-    assert len(errors) == 17
+    assert len(errors) == 19
     assert all(issubclass(e, RedisQError) for e in errors)
     assert issubclass(redisq.JobNotFound, LookupError) and issubclass(
         redisq.RedisUnavailable, ConnectionError
