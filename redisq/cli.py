@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from .console import configure_logging, print_stats, queues_option
+from .console import configure_logging, print_schedules, print_stats, queues_option
 from .core.client import RedisQ
 from .core.config import WorkerSettings
 from .core.errors import RedisQError
@@ -105,6 +105,31 @@ def stats(app: str, queues: list[str] | None) -> None:
 def requeue_dead(app: str, queue: str) -> None:
     """Put every dead job of QUEUE back on it."""
     click.echo(f"requeued {load_app(app).requeue_dead_sync(queue)} jobs")
+
+
+@main.command()
+@click.argument("app")
+@click.option("--pause", "pause_id", metavar="ID", help="Pause this schedule (no ticks until resumed).")
+@click.option("--resume", "resume_id", metavar="ID", help="Resume it, from its first tick after now.")
+@click.option("--run", "run_id", metavar="ID", help="Enqueue its job now (its next tick does not move).")
+@click.option("--delete", "delete_id", metavar="ID", help="Delete it (one declared in code comes back).")
+def schedules(
+    app: str, pause_id: str | None, resume_id: str | None, run_id: str | None, delete_id: str | None
+) -> None:
+    """List the periodic jobs of APP's Redis, after doing what an option asks."""
+    rq = load_app(app)
+    if pause_id is not None:
+        rq.schedules.pause_sync(pause_id)
+        click.echo(f"paused {pause_id}")
+    if resume_id is not None:
+        rq.schedules.resume_sync(resume_id)
+        click.echo(f"resumed {resume_id}")
+    if run_id is not None:
+        click.echo(f"enqueued {rq.schedules.run_now_sync(run_id).id}")
+    if delete_id is not None:
+        rq.schedules.delete_sync(delete_id)
+        click.echo(f"deleted {delete_id}")
+    print_schedules(rq.schedules.list_sync())
 
 
 def run() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import datetime, timezone
 
 import click
 from rich.console import Console
@@ -13,6 +14,7 @@ from .core.client import RedisQ
 from .core.context import LogContext
 from .core.errors import ConfigurationError
 from .core.keys import split_queue_names
+from .core.schedules import ScheduleInfo
 
 STATS_COLUMNS = (
     "queue",
@@ -56,6 +58,32 @@ def print_stats(rq: RedisQ, queues: Sequence[str]) -> None:
     console = Console()
     if not console.is_terminal:  # piped or captured: rich would squeeze the table into 80 columns
         console = Console(width=160)
+    console.print(table)
+
+
+def _when(ms: int | None) -> str:
+    if ms is None:
+        return "-"
+    return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def print_schedules(schedules: Sequence[ScheduleInfo]) -> None:
+    """One row per periodic job: what and when, its next run, its last run and the job that run wrote."""
+    table = Table()
+    for column in ("Id", "Task", "Queue", "When", "Next run", "Last run", "Last job", "Origin"):
+        table.add_column(column)
+    for s in schedules:
+        t = s.timing
+        if t is None:
+            when = "(damaged)"
+        else:
+            when = f"cron {t.cron} {t.tz}" if t.cron is not None else f"every {(t.every_ms or 0) / 1000:g}s"
+        next_run = "paused" if s.paused else _when(s.next_ms)
+        last_job = f"{s.queue}:{s.last_job_uid}" if s.last_job_uid else "-"
+        table.add_row(s.id, s.task, s.queue, when, next_run, _when(s.last_run_ms), last_job, s.origin)
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=200)
     console.print(table)
 
 
