@@ -323,3 +323,30 @@ async def test_a_worker_runs_declared_schedules(rq: RedisQ, queue: str) -> None:
     assert len(done) >= 3
     listed = await rq.schedules.list()
     assert listed[0].last_job_uid is not None and listed[0].origin == "code"
+
+
+def test_flask_tasks_take_a_schedule(redis_url: str, prefix: str, queue: str) -> None:
+    from flask import Flask, current_app
+
+    from redisq.flask import RedisQ as FlaskRedisQ
+
+    extension = FlaskRedisQ(health_url=None)
+    with pytest.raises(ConfigurationError, match="unknown time zone"):  # at decoration, before any app
+        extension.task(queue, schedule="0 2 * * *", tz="Europe/Pariss")(noop)
+
+    @extension.task(queue, name="flask.nightly", schedule="30 2 * * *", tz="Europe/Paris")
+    def nightly() -> str:
+        return str(current_app.name)
+
+    app = Flask("scheduled-app")
+    app.config.update(REDISQ_URL=redis_url, REDISQ_PREFIX=prefix)
+    extension.init_app(app)
+    rq: RedisQ = app.extensions["redisq"].client
+    try:
+        assert list(rq.declared_schedules) == ["flask.nightly"]
+        t = paris(2026, 3, 28, 12, 0)
+        assert rq.schedules.sync_declared_sync(now_ms=t)[0] == {"flask.nightly": "created"}
+        [claimed] = rq.schedules.claim_due_sync(now_ms=paris(2026, 3, 29, 3, 0))
+        assert rq.job(claimed.job_id).info_sync().task == "flask.nightly"
+    finally:
+        rq.close()

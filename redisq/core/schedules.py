@@ -84,6 +84,19 @@ def epoch_ms(value: datetime | int | None, what: str) -> int | None:
     return value
 
 
+def check_schedule_option(schedule: object, tz: object) -> None:
+    """The `schedule=`/`tz=` of a task decorator, checked where it is written (the Flask extension
+    registers its tasks on each app later)."""
+    if schedule is None:
+        raise ConfigurationError("tz= is the time zone of a schedule=; give both")
+    if isinstance(schedule, str):
+        Timing.build(cron=schedule, tz=tz if isinstance(tz, str) else None)
+        if tz is not None:
+            zone(tz)
+    else:
+        Timing.build(every=schedule)  # type: ignore[arg-type]  # checked there
+
+
 @dataclass(frozen=True)
 class Timing:
     """When a schedule fires: exactly one of `cron` and `every_ms`, bounded by `start_ms`/`end_ms`."""

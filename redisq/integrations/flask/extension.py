@@ -13,6 +13,7 @@ from redisq.core.client import RedisQ as Client
 from redisq.core.config import Settings
 from redisq.core.errors import ConfigurationError
 from redisq.core.keys import check_queue_name, split_queue_names
+from redisq.core.schedules import check_schedule_option
 
 from . import requests
 from .bridge import LoopThread
@@ -118,6 +119,8 @@ class RedisQ:
             options["queue"] = fn_or_queue
         if options.get("queue") is not None:  # at decoration, not at the first init_app
             check_queue_name(options["queue"])
+        if options.get("schedule") is not None or options.get("tz") is not None:  # likewise (issue 12)
+            check_schedule_option(options.get("schedule"), options.get("tz"))
 
         def declare(fn: Callable[..., Any]) -> FlaskTask[Any, Any]:
             name = options.pop("name", None) or f"{fn.__module__}.{fn.__qualname__}"
