@@ -166,7 +166,7 @@ def _wait(check: Any, timeout: float = 30.0) -> None:
 
 async def test_use_the_worker_commands_and_inspect(project: Project) -> None:
     worker, stats, requeue = readmekit.of_kind("shell")[0].lines
-    use, inspect_block = readmekit.of_kind("python")
+    use, inspect_block = readmekit.of_kind("python")[:2]  # the periodic jobs' block: test_readme_schedules
     async with imported("myapp.jobs") as jobs:
         with project.running(worker):
             names, out = await run_python(use.code)
