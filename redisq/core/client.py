@@ -20,19 +20,12 @@ from .backend import AsyncBackend, Op, SyncBackend
 from .codec import JobMeta
 from .config import Settings
 from .embedded import EmbeddedServer, start_embedded
-from .errors import (
-    ConfigurationError,
-    InvalidArguments,
-    RedisQError,
-    RedisUnavailable,
-    RegistryFrozen,
-    TaskNotFound,
-)
+from .errors import InvalidArguments, RedisQError, RedisUnavailable, RegistryFrozen, TaskNotFound
 from .health import HealthReport, HealthThresholds, ServerCheck, log_server_check, report_failure
 from .job import JobInfo, JobState
 from .jobs import Job
 from .keys import QueueKeys, split_job_id
-from .schedule_api import Schedules, declare
+from .schedule_api import Schedules, declare, remember, task_timing
 from .schedules import JobTemplate, Schedule
 from .stats import QueueStats
 from .task import Backoff, JobSpec, Task, TaskOptions
@@ -117,8 +110,7 @@ class RedisQ:
     ) -> Task[P, R] | Callable[[Callable[P, R]], Task[P, R]]:
         """Register a function (`async def` or plain `def`) as a task; `schedule` (a cron expression in
         time zone `tz`, or a timedelta) also runs it periodically, without arguments (see `schedule`)."""
-        if tz is not None and schedule is None:
-            raise ConfigurationError("tz= is the time zone of a schedule=; give both")
+        timing = task_timing(schedule, tz)  # checked before anything is registered
         options = TaskOptions(
             queue=queue,
             priority=priority,
@@ -141,11 +133,10 @@ class RedisQ:
                 raise ValueError(f"a different task is already registered as {task_name!r}")
             task = Task(self, f, task_name, options)
             self.tasks[task_name] = task
-            if schedule is not None:
-                timing = {"cron": schedule} if isinstance(schedule, str) else {"every": schedule}
+            if timing:
                 try:
-                    self.schedule(task, tz=tz, **timing)
-                except ConfigurationError:
+                    self.schedule(task, **timing)
+                except RedisQError:
                     del self.tasks[task_name]
                     raise
             return task
@@ -167,23 +158,18 @@ class RedisQ:
         end: Any = None,
         catch_up: str = "last",
     ) -> Schedule:
-        """Run `task` periodically: `cron="0 2 * * *"` in time zone `tz` (default UTC), or
-        `every=timedelta(...)` from `start` (default: when first declared); not before `start` nor after
-        `end` (datetimes). A tick missed while no worker ran runs once when one comes back
-        (`catch_up="last"`) or not at all ("skip"). `id` defaults to the task's name. Checked now: a bad
-        cron, time zone, interval or arguments is a ConfigurationError. Workers upsert declared
-        schedules when they start."""
+        """Run `task` periodically: `cron=` in time zone `tz` (UTC by default) or `every=`, between `start`
+        and `end`; missed ticks `catch_up="last"` (once) or "skip". Checked now (ConfigurationError);
+        workers write declared schedules when they start. See the README, "Periodic jobs"."""
         if self._frozen_by is not None:
             raise RegistryFrozen(f"cannot declare a schedule: {self._frozen_by} already started")
-        schedule, template = declare(
-            self, task, cron=cron, every=every, args=args, kwargs=kwargs, id=id, queue=queue, tz=tz,
-            start=start, end=end, catch_up=catch_up,
+        return remember(
+            self.declared_schedules,
+            *declare(
+                self, task, cron=cron, every=every, args=args, kwargs=kwargs, id=id, queue=queue, tz=tz,
+                start=start, end=end, catch_up=catch_up,
+            ),
         )  # fmt: skip
-        known = self.declared_schedules.get(schedule.id)
-        if known is not None and known[0] != schedule:
-            raise ConfigurationError(f"a different schedule is already declared as {schedule.id!r}")
-        self.declared_schedules[schedule.id] = (schedule, template)
-        return schedule
 
     def get_task(self, name: str) -> Task[Any, Any]:
         try:

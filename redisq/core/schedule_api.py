@@ -75,6 +75,25 @@ def declare(
     return schedule, template
 
 
+def task_timing(schedule: str | timedelta | None, tz: str | None) -> dict[str, Any]:
+    """The `rq.schedule` arguments of a task decorator's `schedule=`/`tz=` (empty: no schedule)."""
+    if schedule is None:
+        if tz is not None:
+            raise ConfigurationError("tz= is the time zone of a schedule=; give both")
+        return {}
+    return {"cron": schedule, "tz": tz} if isinstance(schedule, str) else {"every": schedule, "tz": tz}
+
+
+def remember(
+    declared: dict[str, tuple[Schedule, JobTemplate]], schedule: Schedule, template: JobTemplate
+) -> Schedule:
+    known = declared.get(schedule.id)
+    if known is not None and known[0] != schedule:
+        raise ConfigurationError(f"a different schedule is already declared as {schedule.id!r}")
+    declared[schedule.id] = (schedule, template)
+    return schedule
+
+
 class Schedules:
     """Every method takes the schedule's id; `queue` only if the same id exists on several queues."""
 
