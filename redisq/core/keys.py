@@ -103,6 +103,13 @@ class QueueKeys:
     def minute(self, minute: int) -> str:
         return f"{self.base}minute:{minute}"
 
+    @property
+    def schedules(self) -> str:  # periodic jobs' ids by next run (issue 12)
+        return self.base + "schedules"
+
+    def schedule(self, schedule_id: str) -> str:
+        return self.base + "schedule:" + schedule_id
+
 
 @dataclass(frozen=True)
 class GlobalKeys:

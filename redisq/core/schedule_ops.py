@@ -8,7 +8,6 @@ Keys, all under the queue's hash tag (one slot per queue, as every script of red
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,19 +21,10 @@ from .ops import known_queues, new_uids, register_queues
 from .schedules import JobTemplate, Origin, Schedule, ScheduleInfo
 from .task import Task, resolve_spec
 
-log = logging.getLogger("redisq.schedules")
 
 KeysFor = Callable[[str], QueueKeys]
 CAS_ATTEMPTS = 20  # an upsert or resume that keeps losing its compare-and-set to ticks gives up then
 DUE_BATCH = 100  # due schedules claimed per queue per round
-
-
-def schedules_key(k: QueueKeys) -> str:
-    return k.part("schedules")
-
-
-def schedule_key(k: QueueKeys, schedule_id: str) -> str:
-    return k.part("schedule:" + schedule_id)
 
 
 def job_template(task: Task[Any, Any], schedule: Schedule, settings: Settings) -> JobTemplate:
@@ -55,7 +45,7 @@ def job_template(task: Task[Any, Any], schedule: Schedule, settings: Settings) -
 
 
 def read(k: QueueKeys, schedule_id: str) -> Op[ScheduleInfo | None]:
-    fields = yield Command(("HGETALL", schedule_key(k, schedule_id)), tolerant=True)
+    fields = yield Command(("HGETALL", k.schedule(schedule_id)), tolerant=True)
     if isinstance(fields, Exception) or not fields:
         return None
     return ScheduleInfo.from_hash(schedule_id, k.queue, fields)
@@ -75,7 +65,7 @@ def put(k: QueueKeys, schedule: Schedule, template: JobTemplate, now_ms: int, or
         fields: list[Any] = [*_pairs(stored), "origin", origin, "anchor", anchor, "created_at", now_ms]
         reply = yield ScriptCall(
             "schedule_write",
-            (schedules_key(k),),
+            (k.schedules,),
             (
                 "put",
                 schedule.id,
@@ -99,13 +89,13 @@ def _opt(ms: int | None) -> str:
 
 
 def pause(k: QueueKeys, schedule_id: str) -> Op[None]:
-    reply = yield ScriptCall("schedule_write", (schedules_key(k),), ("pause", schedule_id))
+    reply = yield ScriptCall("schedule_write", (k.schedules,), ("pause", schedule_id))
     if reply == -1:
         raise ScheduleNotFound(f"no schedule {schedule_id!r}")
 
 
 def delete(k: QueueKeys, schedule_id: str) -> Op[None]:
-    reply = yield ScriptCall("schedule_write", (schedules_key(k),), ("delete", schedule_id))
+    reply = yield ScriptCall("schedule_write", (k.schedules,), ("delete", schedule_id))
     if reply == -1:
         raise ScheduleNotFound(f"no schedule {schedule_id!r}")
 
@@ -118,7 +108,7 @@ def resume(k: QueueKeys, schedule_id: str, now_ms: int) -> Op[None]:
             raise ScheduleNotFound(f"no schedule {schedule_id!r}")
         next_ms = old.timing.next_after(now_ms, old.anchor_ms) if old.timing is not None else None
         reply = yield ScriptCall(
-            "schedule_write", (schedules_key(k),), ("resume", schedule_id, old.version, _opt(next_ms))
+            "schedule_write", (k.schedules,), ("resume", schedule_id, old.version, _opt(next_ms))
         )
         if reply == -1:
             raise ScheduleNotFound(f"no schedule {schedule_id!r}")
@@ -132,7 +122,7 @@ def run_now(k: QueueKeys, schedule_id: str, now_ms: int, default_ttl_s: int) -> 
     job id."""
     reply = yield ScriptCall(
         "schedule_claim",
-        (schedules_key(k),),
+        (k.schedules,),
         (now_ms, default_ttl_s, schedule_id, "now", new_uids(1)[0]),
     )
     if reply == -1:
@@ -146,7 +136,7 @@ def find_queue(keys_for: KeysFor, prefix: str, schedule_id: str, queue: str | No
         return keys_for(queue)
     names = yield from known_queues(prefix)
     if names:
-        scores = yield [Command(("ZSCORE", schedules_key(keys_for(q)), schedule_id)) for q in names]
+        scores = yield [Command(("ZSCORE", keys_for(q).schedules, schedule_id)) for q in names]
         for name, score in zip(names, scores, strict=True):
             if score is not None:
                 return keys_for(name)
@@ -159,11 +149,11 @@ def list_schedules(keys_for: KeysFor, prefix: str, queues: Sequence[str] | None)
     names = list(queues) if queues is not None else (yield from known_queues(prefix))
     if not names:
         return []
-    members = yield [Command(("ZRANGE", schedules_key(keys_for(q)), 0, -1)) for q in names]
+    members = yield [Command(("ZRANGE", keys_for(q).schedules, 0, -1)) for q in names]
     wanted = [(q, m.decode()) for q, ids in zip(names, members, strict=True) for m in ids]
     if not wanted:
         return []
-    records = yield [Command(("HGETALL", schedule_key(keys_for(q), sid)), tolerant=True) for q, sid in wanted]
+    records = yield [Command(("HGETALL", keys_for(q).schedule(sid)), tolerant=True) for q, sid in wanted]
     return [
         ScheduleInfo.from_hash(sid, q, fields)
         for (q, sid), fields in zip(wanted, records, strict=True)
@@ -187,7 +177,7 @@ def claim_due(
     this round, None if no schedule has one). Three round trips when something is due, one otherwise."""
     reads: list[Single] = []
     for q in queues:
-        key = schedules_key(keys_for(q))
+        key = keys_for(q).schedules
         reads.append(Command(("ZRANGE", key, "-inf", now_ms, "BYSCORE", "LIMIT", 0, DUE_BATCH)))
         reads.append(
             Command(("ZRANGE", key, "(" + str(now_ms), "+inf", "BYSCORE", "LIMIT", 0, 1, "WITHSCORES"))
@@ -202,7 +192,7 @@ def claim_due(
             earliest = _min(earliest, int(score))
     if not due:
         return [], earliest
-    records = yield [Command(("HGETALL", schedule_key(keys_for(q), sid)), tolerant=True) for q, sid in due]
+    records = yield [Command(("HGETALL", keys_for(q).schedule(sid)), tolerant=True) for q, sid in due]
     calls: list[Single] = []
     planned: list[tuple[str, str, int]] = []
     for (q, sid), fields in zip(due, records, strict=True):
@@ -216,7 +206,7 @@ def claim_due(
             earliest = _min(earliest, next_ms)
         uid = new_uids(1)[0]
         args = (now_ms, default_ttl_s, sid, "tick", uid, str(s.next_ms), s.version, run or 0, _opt(next_ms))
-        calls.append(ScriptCall("schedule_claim", (schedules_key(keys_for(q)),), args))
+        calls.append(ScriptCall("schedule_claim", (keys_for(q).schedules,), args))
         planned.append((q, sid, run or 0))
     if not calls:
         return [], earliest
