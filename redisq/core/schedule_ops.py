@@ -21,7 +21,6 @@ from .ops import known_queues, new_uids, register_queues
 from .schedules import JobTemplate, Origin, Schedule, ScheduleInfo
 from .task import Task, resolve_spec
 
-
 KeysFor = Callable[[str], QueueKeys]
 CAS_ATTEMPTS = 20  # an upsert or resume that keeps losing its compare-and-set to ticks gives up then
 DUE_BATCH = 100  # due schedules claimed per queue per round
