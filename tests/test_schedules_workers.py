@@ -128,19 +128,25 @@ def test_five_worker_processes_write_one_job_per_tick(
 def test_restart_of_every_worker_between_ticks_loses_and_duplicates_none(
     redis_url: str, prefix: str, queue: str, tmp_path: Path, raw: redis.Redis
 ) -> None:
+    """Round 1 ends with SIGKILL (a worker may die anywhere, mid-claim included), round 2 with SIGTERM; each
+    time a tick falls due while no worker runs, and the next workers must claim it, once."""
     fleet = ScheduleWorkers(redis_url, prefix, queue, tmp_path, every_s=3.0)
     try:
-        for round_ in range(2):
+        for round_ in range(3):
             workers = [fleet.start() for _ in range(3)]
             wanted = 3 * (round_ + 1)
             wait_until(lambda: len(jobs_per_tick(raw, prefix, queue)) >= wanted, 40, "ticks", fleet.logs)  # noqa: B023
-            fleet.stop(workers)  # all at once, right after a tick
-            if round_ == 0:  # let the next tick come while no worker runs: the new ones must claim it
+            if round_ == 0:
+                for w in workers:
+                    w.kill()
+            else:
+                fleet.stop(workers)  # all at once, right after a tick
+            if round_ < 2:  # let the next tick come while no worker runs: the new ones must claim it
                 last_tick_s = max(jobs_per_tick(raw, prefix, queue)) / 1000
                 time.sleep(max(0.0, last_tick_s + 3.3 - time.time()))
         counts = jobs_per_tick(raw, prefix, queue)
         ticks = assert_every_tick_once(counts, 3000)
-        print(f"3 processes restarted once, {len(ticks)} ticks: {sum(counts.values())} jobs, each tick once")
-        assert len(ticks) >= 6
+        print(f"3 processes killed, then stopped: {len(ticks)} ticks, {sum(counts.values())} jobs, each once")
+        assert len(ticks) >= 9
     finally:
         fleet.stop([w for w in fleet.started if w.alive()])
