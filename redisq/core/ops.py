@@ -54,6 +54,8 @@ def _job_args(spec: JobSpec, uid: str, settings: Settings, meta: codec.JobMeta) 
         extra += ("unique_key", spec.unique_key)
     if settings.signing_key:
         extra += ("sig", codec.sign(payload, settings.signing_key))
+    if spec.limits:
+        extra += ("limits", spec.limits)
     return [uid, payload, opts.priority, opts.retries + 1, len(extra) // 2, *extra]
 
 

@@ -11,18 +11,20 @@ from importlib import resources
 from typing import Generic, TypeVar
 
 S = TypeVar("S")
+LIBRARIES = ("checks.lua", "limits.lua")  # in this order: limits.lua uses `checked` from common.lua only
 
 
 @functools.cache
 def script_source(name: str) -> str:
-    """common.lua, then checks.lua if the script calls a function of it, then the script: each function
-    defined costs on every call, and only the scripts that may find damage need checks.lua."""
+    """common.lua, then each library (checks.lua, limits.lua) that the script calls a function of, then
+    the script: each function defined costs on every call, so a script gets only the libraries it uses."""
     folder = resources.files("redisq.core") / "scripts"
     body = (folder / f"{name}.lua").read_text()
-    checks = (folder / "checks.lua").read_text()
     parts = [(folder / "common.lua").read_text()]
-    if any(re.search(rf"\b{fn}\(", body) for fn in re.findall(r"^local function (\w+)", checks, re.M)):
-        parts.append(checks)
+    for library in LIBRARIES:
+        source = (folder / library).read_text()
+        if any(re.search(rf"\b{fn}\(", body) for fn in re.findall(r"^local function (\w+)", source, re.M)):
+            parts.append(source)
     return "\n".join([*parts, body])
 
 
