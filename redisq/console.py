@@ -12,7 +12,7 @@ from rich.table import Table
 from .core.client import RedisQ
 from .core.context import LogContext
 from .core.errors import ConfigurationError
-from .core.keys import split_queue_names
+from .core.keys import split_queue_names, split_worker_queues
 
 STATS_COLUMNS = (
     "queue",
@@ -34,6 +34,18 @@ def queues_option(ctx: click.Context, param: click.Parameter, value: str | None)
         return None
     try:
         return split_queue_names(value)
+    except ConfigurationError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from exc
+
+
+def worker_queues_option(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> tuple[list[str], dict[str, int]] | None:
+    """`--queues emails:5,reports:2` of a worker: the names, and the per-queue caps of this worker."""
+    if value is None:
+        return None
+    try:
+        return split_worker_queues(value)
     except ConfigurationError as exc:
         raise click.BadParameter(str(exc), ctx, param) from exc
 

@@ -182,7 +182,7 @@ async def test_a_queue_limit_spaces_starts_and_caps_running(rq: RedisQ, queue: s
         await until(lambda: _true(seen.done.get("job", 0) == 11), 10, "the jobs")
     starts = seen.starts["job"]
     assert starts[-1] - starts[0] >= 0.95  # 11 starts at 10/s: one every 100 ms, never two at once
-    assert min(b - a for a, b in itertools.pairwise(starts)) >= 0.07
+    assert min(b - a for a, b in itertools.pairwise(starts)) >= 0.05  # up to 25 ms early, see limits.lua
 
 
 async def test_a_queue_concurrency_limit_across_workers(rq: RedisQ, queue: str) -> None:
@@ -311,3 +311,59 @@ async def test_a_lapsed_lease_frees_its_place(rq: RedisQ, queue: str, redis_url:
     finally:
         await raw.aclose()
     assert holders == 0
+
+
+def test_worker_queues_may_carry_a_cap() -> None:
+    from redisq.core.keys import split_worker_queues
+
+    assert split_worker_queues("emails:5,reports:2,a:b,x:y:3") == (
+        ["emails", "reports", "a:b", "x:y"],
+        {"emails": 5, "reports": 2, "x:y": 3},
+    )
+    with pytest.raises(ConfigurationError, match="at least 1"):
+        split_worker_queues("emails:0")
+    with pytest.raises(ConfigurationError, match="not usable"):
+        split_worker_queues("emails,,reports")
+
+
+async def test_a_shared_limit_counts_across_queues(rq: RedisQ, queue: str) -> None:
+    second = f"{queue}-b"
+    partner = Limit("partner-api", max_concurrency=1, shared=True)
+    seen = Tracker()
+
+    @rq.task(limits=[partner])
+    async def from_a(n: int) -> None:
+        await seen.run("partner", 0.05)
+
+    @rq.task(queue=second, limits=[partner])
+    async def from_b(n: int) -> None:
+        await seen.run("partner", 0.05)
+
+    await rq.enqueue_many([from_a.call(i) for i in range(6)] + [from_b.call(i) for i in range(6)])
+    async with running(rq, [queue, second], concurrency=4), running(rq, [second, queue], concurrency=4):
+        await until(lambda: _true(seen.done.get("partner", 0) == 12), 15, "every job")
+    assert seen.most["partner"] == 1
+
+
+async def test_a_damaged_limits_field_sends_the_job_to_the_dead_letters(
+    rq: RedisQ, queue: str, redis_url: str
+) -> None:
+    ran: list[int] = []
+
+    @rq.task(max_concurrency=3)
+    async def limited_job(n: int) -> None:
+        ran.append(n)
+
+    jobs = [await limited_job.enqueue(i) for i in range(3)]
+    raw = redis.asyncio.Redis.from_url(redis_url)
+    try:
+        await raw.hset(rq.queue_keys(queue).job(jobs[1].uid), "limits", "q\x1fbroken")
+    finally:
+        await raw.aclose()
+    async with running(rq, [queue]):
+        await jobs[0].result(timeout=5)
+        await jobs[2].result(timeout=5)
+    info = await jobs[1].info()
+    assert info.state is JobState.DEAD and info.error is not None
+    assert info.error.type == "CorruptRecord" and "limits" in info.error.message
+    assert sorted(ran) == [0, 2]

@@ -74,7 +74,7 @@ if count > 0 then
       redis.call('ZREM', limited, spec)
     else
       local st = limit_state(cache, limit_base(base, lim), lim.conc, now)
-      local n, retry_at = room(st, lim.interval, lim.tolerance, lim.conc, now, count)
+      local n, retry_at = room(st, lim.interval, lim.tolerance, lim.conc, now, count, lim.scope == 'g')
       local back, rounds = {}, 0
       while #back < 2 * n and rounds < 8 do
         local popped = checked('ZPOPMIN', parked, n - #back / 2)
@@ -93,7 +93,8 @@ if count > 0 then
         redis.call('ZREM', limited, spec)
       else
         -- Look again once those taken back have had their turn (or when the limit frees).
-        local again = retry_at or now + ((lim.conc > 0 and lim.interval == 0) and RECHECK_MS or 0)
+        local recheck = (lim.scope == 'g') and RECHECK_SHARED_MS or RECHECK_MS
+        local again = retry_at or now + ((lim.conc > 0 and lim.interval == 0) and recheck or 0)
         if n > 0 and lim.interval > 0 then again = after_starts(st.tat, lim.interval, n, now) - lim.tolerance end
         redis.call('ZADD', limited, math.max(again, now + 1), spec)
       end
@@ -130,7 +131,7 @@ if count > 0 then
           for _, lim in ipairs(list) do
             local n
             n, retry_at = room(limit_state(cache, limit_base(base, lim), lim.conc, now), lim.interval,
-              lim.tolerance, lim.conc, now, 1)
+              lim.tolerance, lim.conc, now, 1, lim.scope == 'g')
             if n == 0 then
               blocked = lim
               break

@@ -10,7 +10,10 @@
 -- A job that its limit refuses is parked: out of `queued` into `parked:<scope>:<name>` with its queued
 -- score (its place in line), and the limit's spec goes into `limited` scored by when to look again, so
 -- jobs behind it (other tasks, other keys) are fetched meanwhile, and nobody polls.
-local RECHECK_MS = 5000 -- a full concurrency limit frees when a job ends (finish says so); a backstop
+-- A full concurrency limit frees when a job ends: finish moves its `limited` entry to now and wakes a
+-- worker. That reaches the jobs parked in the finished job's queue only: the other queues of a shared
+-- limit look again after RECHECK_SHARED_MS (and RECHECK_MS is a backstop).
+local RECHECK_MS, RECHECK_SHARED_MS = 5000, 200
 
 local function limit_parse(spec)
   local p = {}
@@ -65,14 +68,14 @@ end
 
 -- How many more may start now under a rate (interval, tolerance) and a cap on running (0: none), and,
 -- when none may, the time to look again.
-local function room(st, interval, tolerance, conc, now, want)
+local function room(st, interval, tolerance, conc, now, want, shared)
   local n = want
   local tat = math.max(st.tat, now)
   if tat - now > tolerance then return 0, tat - tolerance end
   if interval > 0 then n = math.min(n, math.floor((tolerance - (tat - now)) / interval) + 1) end
   if conc > 0 then
     n = math.min(n, conc - st.running)
-    if n <= 0 then return 0, now + RECHECK_MS end
+    if n <= 0 then return 0, now + (shared and RECHECK_SHARED_MS or RECHECK_MS) end
   end
   return n, nil
 end
