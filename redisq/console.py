@@ -17,6 +17,7 @@ from .core.keys import split_queue_names, split_worker_queues
 STATS_COLUMNS = (
     "queue",
     "queued",
+    "limited",
     "scheduled",
     "active",
     "succeeded",
@@ -61,7 +62,7 @@ def print_stats(rq: RedisQ, queues: Sequence[str]) -> None:
         paused = " (paused)" if s.paused else ""
         table.add_row(
             name + paused,
-            *(str(v) for v in (s.queued, s.scheduled, s.active, s.succeeded, s.failed, s.dead)),
+            *(str(v) for v in (s.queued, s.limited, s.scheduled, s.active, s.succeeded, s.failed, s.dead)),
             f"{s.throughput_per_minute:.0f}",
             age,
         )

@@ -19,6 +19,7 @@ import redis.asyncio
 from redisq import (
     ConfigurationError,
     InvalidArguments,
+    JobNotFound,
     JobState,
     Limit,
     RateLimit,
@@ -367,3 +368,22 @@ async def test_a_damaged_limits_field_sends_the_job_to_the_dead_letters(
     assert info.state is JobState.DEAD and info.error is not None
     assert info.error.type == "CorruptRecord" and "limits" in info.error.message
     assert sorted(ran) == [0, 2]
+
+
+async def test_purging_the_queued_jobs_purges_those_set_aside_too(rq: RedisQ, queue: str) -> None:
+    gate = asyncio.Event()
+
+    @rq.task(max_concurrency=1)
+    async def one_at_a_time(n: int) -> None:
+        await gate.wait()
+
+    jobs = [await one_at_a_time.enqueue(i) for i in range(4)]
+    async with running(rq, [queue], concurrency=4):
+        await until(_parked(rq, queue, 3), 5, "three parked jobs")
+        assert await rq.purge(queue, JobState.QUEUED) == 3
+        assert (await rq.stats(queue)).limited == 0
+        gate.set()
+        await jobs[0].result(timeout=5)
+    for job in jobs[1:]:
+        with pytest.raises(JobNotFound):
+            await job.info()

@@ -264,7 +264,12 @@ def purge(k: QueueKeys, state: JobState, batch: int = 1000) -> Op[int]:
         n = yield ScriptCall("purge", (k.part(STATE_INDEX[state]),), (k.base, batch))
         total += int(n)
         if int(n) < batch:
-            return total
+            break
+    more = state is JobState.QUEUED  # and the queued jobs that their limits set aside
+    while more:
+        n, more = yield ScriptCall("purge_parked", (k.part("limited"),), (k.base, batch))
+        total += int(n)
+    return total
 
 
 def live_workers(prefix: str, now_ms: int, heartbeat_ttl_ms: int) -> Op[list[WorkerInfo]]:

@@ -39,6 +39,7 @@ class Scripts(Generic[S]):
     watch: S
     requeue_dead: S
     purge: S
+    purge_parked: S
     stats: S
     delete: S
     promote: S
