@@ -92,11 +92,11 @@ if count > 0 then
       if redis.call('ZCARD', parked) == 0 then
         redis.call('ZREM', limited, spec)
       else
-        -- Look again once those taken back have had their turn (or when the limit frees).
-        local recheck = (lim.scope == 'g') and RECHECK_SHARED_MS or RECHECK_MS
-        local again = retry_at or now + ((lim.conc > 0 and lim.interval == 0) and recheck or 0)
+        -- When to look again: when the limit frees (no room now), when the rate allows one more after
+        -- those taken back, or at the next fetch (there was room; once it is full, a finish says so).
+        local again = retry_at or now
         if n > 0 and lim.interval > 0 then again = after_starts(st.tat, lim.interval, n, now) - lim.tolerance end
-        redis.call('ZADD', limited, math.max(again, now + 1), spec)
+        redis.call('ZADD', limited, again, spec)
       end
     end
   end
