@@ -182,8 +182,10 @@ async def test_a_queue_limit_spaces_starts_and_caps_running(rq: RedisQ, queue: s
     async with running(rq, [queue], concurrency=5), running(rq, [queue], concurrency=5):
         await until(lambda: _true(seen.done.get("job", 0) == 11), 10, "the jobs")
     starts = seen.starts["job"]
-    assert starts[-1] - starts[0] >= 0.9  # 11 starts at 10/s, 100 ms apart (25 ms forgiven)
-    assert min(b - a for a, b in itertools.pairwise(starts)) >= 0.05  # up to 25 ms early, see limits.lua
+    # 11 starts at 10/s: 100 ms apart, one of them up to 50 ms early (late fetches are forgiven that much,
+    # see limits.lua), never two at once.
+    assert starts[-1] - starts[0] >= 0.85
+    assert min(b - a for a, b in itertools.pairwise(starts)) >= 0.03
 
 
 async def test_a_queue_concurrency_limit_across_workers(rq: RedisQ, queue: str) -> None:

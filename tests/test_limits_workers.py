@@ -60,8 +60,8 @@ def test_a_rate_limit_holds_across_three_worker_processes(
     inside = [t for t in starts if t0 <= t < t0 + WINDOW_S]
     rate = len(inside) / WINDOW_S
     assert abs(rate - per_second) <= per_second * 0.05, f"measured {rate:.2f}/s for a limit of {per_second}/s"
-    # Spaced, not bunched: no second holds more than the limit and one start (a fetch may come up to 5 ms
-    # early on the rate's clock, see limits.lua).
+    # Spaced, not bunched: at most one start more than the limit in any second (late fetches are forgiven
+    # up to one interval, see docs/architecture.md); a lapse of even one worker would show hundreds.
     busiest = max(sum(1 for u in starts[i : i + 3 * per_second] if u < t + 1.0) for i, t in enumerate(starts))
     assert busiest <= per_second + 1, f"{busiest} starts within one second"
     assert {w.alive() for w in workers.started} == {True}
