@@ -178,14 +178,16 @@ async def test_a_queue_limit_spaces_starts_and_caps_running(rq: RedisQ, queue: s
         await seen.run("job", 0.01)
 
     rq.limit_queue(queue, rate_limit="10/s")
-    await rq.enqueue_many([job.call(i) for i in range(11)])
+    jobs = await rq.enqueue_many([job.call(i) for i in range(11)])
     async with running(rq, [queue], concurrency=5), running(rq, [queue], concurrency=5):
         await until(lambda: _true(seen.done.get("job", 0) == 11), 10, "the jobs")
-    starts = seen.starts["job"]
+    # When the fetch script leased each (what the limit governs; a task's own clock reading comes later by
+    # a delay that varies with the machine's load).
+    starts = sorted([(await j.info()).started_at.timestamp() for j in jobs])  # type: ignore[union-attr]
     # 11 starts at 10/s: 100 ms apart, one of them up to 50 ms early (late fetches are forgiven that much,
     # see limits.lua), never two at once.
-    assert starts[-1] - starts[0] >= 0.85
-    assert min(b - a for a, b in itertools.pairwise(starts)) >= 0.03
+    assert starts[-1] - starts[0] >= 0.95
+    assert min(b - a for a, b in itertools.pairwise(starts)) >= 0.045
 
 
 async def test_a_queue_concurrency_limit_across_workers(rq: RedisQ, queue: str) -> None:
