@@ -61,8 +61,12 @@ if count > 0 and (q_interval > 0 or q_conc > 0) then
 end
 
 -- Parked jobs whose limit may have room again go back in line, at their old place, as many as it admits.
-if count > 0 then
-  local looks = checked('ZRANGE', limited, '-inf', now, 'BYSCORE', 'LIMIT', 0, 16)
+-- The earliest look of `limited`, read once: most queues have none, and then this is the only call.
+local first_look = checked('ZRANGE', limited, 0, 0, 'WITHSCORES')
+local limits_moved = false
+if count > 0 and first_look[2] and tonumber(first_look[2]) <= now then
+  limits_moved = true
+  local looks = redis.call('ZRANGE', limited, '-inf', now, 'BYSCORE', 'LIMIT', 0, 16)
   if #looks > 0 then
     local refused = wrong_queue_types(base, 'queued')
     if refused then return refused end
@@ -207,7 +211,8 @@ if count > 0 then
 end
 local next_due = redis.call('ZRANGE', scheduled, 0, 0, 'WITHSCORES')
 if next_due[2] then later(tonumber(next_due[2])) end
-local next_look = redis.call('ZRANGE', limited, 0, 0, 'WITHSCORES')
+local next_look = first_look
+if limits_moved or parked_any then next_look = redis.call('ZRANGE', limited, 0, 0, 'WITHSCORES') end
 if next_look[2] then later(tonumber(next_look[2])) end
 -- Jobs were set aside and others may wait behind them: fetch again at once.
 if parked_any and redis.call('ZCARD', queued) > 0 then later(now) end
