@@ -122,6 +122,8 @@ def test_a_queue_shows_its_limits_and_the_jobs_waiting_on_them(
     line = page.locator('[data-role="limits"]')
     expect(line).to_contain_text("dashboard.gated: at most 1 running (per key)")
     expect(line).to_contain_text("2 jobs waiting for room under a limit")  # one runs, two are set aside
+    expect(page.locator(".job-list tr[data-uid]")).to_have_count(2)  # and the queued list shows them
+    expect(page.locator(".tab-count").first).to_have_text("2")
     shot(page, served, "queue-limits")
     flag.write_text("go")
     for uid in uids:

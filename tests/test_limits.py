@@ -391,3 +391,32 @@ async def test_purging_the_queued_jobs_purges_those_set_aside_too(rq: RedisQ, qu
     for job in jobs[1:]:
         with pytest.raises(JobNotFound):
             await job.info()
+
+
+async def test_the_queued_listing_shows_the_jobs_set_aside_after_the_ready_ones(
+    rq: RedisQ, queue: str
+) -> None:
+    from redisq.core.worker import protocol
+
+    @rq.task(max_concurrency=1)
+    async def single(n: int) -> None: ...
+
+    @rq.task
+    async def free(n: int) -> None: ...
+
+    limited = [await single.enqueue(i) for i in range(4)]
+    k = rq.queue_keys(queue)
+    _, taken = await rq.backend().run(protocol.fetch(k, int(time.time() * 1000), 2, 60_000, "w", 10, 60))
+    assert [d.uid for d in taken] == [limited[0].uid]  # the other three are set aside
+    ready = [await free.enqueue(i) for i in range(3)]
+    stats = await rq.stats(queue)
+    assert (stats.queued, stats.limited) == (3, 3)
+    expected = [j.id for j in ready + limited[1:]]
+    oldest = [j.id for j in await rq.jobs(queue, JobState.QUEUED, offset=0, limit=10, newest_first=False)]
+    assert oldest == expected
+    newest = [j.id for j in await rq.jobs(queue, JobState.QUEUED, offset=0, limit=10, newest_first=True)]
+    assert newest == expected[::-1]
+    page = await rq.jobs(queue, JobState.QUEUED, offset=2, limit=2, newest_first=False)
+    assert [j.id for j in page] == expected[2:4]
+    page = await rq.jobs(queue, JobState.QUEUED, offset=1, limit=3, newest_first=True)
+    assert [j.id for j in page] == expected[::-1][1:4]

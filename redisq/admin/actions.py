@@ -206,7 +206,7 @@ async def queue_stats(rq: RedisQ, queue: str) -> QueueSummary:
 async def _total(rq: RedisQ, queue: str, state: JobState) -> int:
     gauges = await rq.stats(queue)
     by_state = {
-        JobState.QUEUED: gauges.queued,
+        JobState.QUEUED: gauges.queued + gauges.limited,  # the listing shows both
         JobState.SCHEDULED: gauges.scheduled,
         JobState.ACTIVE: gauges.active,
         JobState.DEAD: gauges.dead,

@@ -125,6 +125,12 @@ class Limit:
         )
 
 
+def parked_key_of(base: str, spec: bytes) -> str:
+    """The key of the jobs that a limit (a member of a queue's `limited`, see limits.lua) set aside."""
+    scope, name = spec.decode().split(FIELD_SEP)[:2]
+    return f"{base}parked:{scope}:{name}"
+
+
 def check_limit_name(name: object) -> str:
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ConfigurationError(

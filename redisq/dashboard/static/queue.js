@@ -19,7 +19,7 @@ import {
 const LIMIT = 25;
 const STATES = [
   // [state, tab label, the moment shown in the list, where the live count comes from]
-  ["queued", "Queued", "Enqueued", (q) => q.queued],
+  ["queued", "Queued", "Enqueued", (q) => q.queued + (q.limited || 0)], // ready, and waiting on limits
   ["scheduled", "Scheduled", "Due", (q) => q.scheduled],
   ["active", "Active", "Started", (q) => q.active],
   ["succeeded", "Succeeded", "Finished", (q) => q.succeeded_kept], // records kept (the index is trimmed)
