@@ -36,6 +36,7 @@ from .core.errors import (
 from .core.health import HealthProblem, HealthReport, HealthThresholds, QueueHealth
 from .core.job import JobError, JobInfo, JobState
 from .core.jobs import Job
+from .core.limits import Limit, RateLimit, RateLimited
 from .core.schedules import Schedule, ScheduleInfo
 from .core.stats import QueueStats, WorkerInfo
 from .core.task import Backoff, BoundTask, JobSpec, Task, TaskOptions
@@ -63,11 +64,14 @@ __all__ = [
     "JobNotFound",
     "JobSpec",
     "JobState",
+    "Limit",
     "LogContext",
     "MissingDependency",
     "PayloadTooLarge",
     "QueueHealth",
     "QueueStats",
+    "RateLimit",
+    "RateLimited",
     "RedisPermissionDenied",
     "RedisQ",
     "RedisQError",

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from .console import configure_logging, print_schedules, print_stats, queues_option
+from .console import configure_logging, print_schedules, print_stats, queues_option, worker_queues_option
 from .core.client import RedisQ
 from .core.config import WorkerSettings
 from .core.errors import RedisQError
@@ -46,21 +46,25 @@ def main(log_level: str) -> None:
 @click.argument("app")
 @click.option(
     "--queues",
-    callback=queues_option,
-    help="Comma-separated, highest priority first. Default: every queue the tasks use.",
+    callback=worker_queues_option,
+    help="Comma-separated, highest priority first; NAME:N runs at most N jobs of that queue at once "
+    "(e.g. emails:5,reports:2). Default: every queue the tasks use.",
 )
 @click.option("--concurrency", type=int, default=10, show_default=True, help="Jobs at once.")
 @click.option(
     "--grace", type=float, default=25.0, show_default=True, help="Seconds to finish jobs on SIGTERM."
 )
 @click.option("--lease", type=float, default=10.0, show_default=True, help="Lease length in seconds.")
-def worker(app: str, queues: list[str] | None, concurrency: int, grace: float, lease: float) -> None:
+def worker(
+    app: str, queues: tuple[list[str], dict[str, int]] | None, concurrency: int, grace: float, lease: float
+) -> None:
     """Run a worker for APP (module:attribute) until SIGTERM or SIGINT."""
     from .core.worker import Worker
 
     rq = load_app(app)
     settings = WorkerSettings(concurrency=concurrency, shutdown_grace_s=grace, lease_s=lease)
-    sys.exit(Worker(rq, queues, settings=settings).run_standalone())
+    names, caps = queues or (None, None)
+    sys.exit(Worker(rq, names, queue_concurrency=caps, settings=settings).run_standalone())
 
 
 @main.command()

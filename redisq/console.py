@@ -13,12 +13,13 @@ from rich.table import Table
 from .core.client import RedisQ
 from .core.context import LogContext
 from .core.errors import ConfigurationError
-from .core.keys import split_queue_names
+from .core.keys import split_queue_names, split_worker_queues
 from .core.schedules import ScheduleInfo
 
 STATS_COLUMNS = (
     "queue",
     "queued",
+    "limited",
     "scheduled",
     "active",
     "succeeded",
@@ -40,6 +41,18 @@ def queues_option(ctx: click.Context, param: click.Parameter, value: str | None)
         raise click.BadParameter(str(exc), ctx, param) from exc
 
 
+def worker_queues_option(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> tuple[list[str], dict[str, int]] | None:
+    """`--queues emails:5,reports:2` of a worker: the names, and the per-queue caps of this worker."""
+    if value is None:
+        return None
+    try:
+        return split_worker_queues(value)
+    except ConfigurationError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from exc
+
+
 def print_stats(rq: RedisQ, queues: Sequence[str]) -> None:
     """One row per queue: gauges, counters, throughput over the last minute, age of the oldest job."""
     table = Table()
@@ -51,7 +64,7 @@ def print_stats(rq: RedisQ, queues: Sequence[str]) -> None:
         paused = " (paused)" if s.paused else ""
         table.add_row(
             name + paused,
-            *(str(v) for v in (s.queued, s.scheduled, s.active, s.succeeded, s.failed, s.dead)),
+            *(str(v) for v in (s.queued, s.limited, s.scheduled, s.active, s.succeeded, s.failed, s.dead)),
             f"{s.throughput_per_minute:.0f}",
             age,
         )

@@ -27,11 +27,14 @@ def test_public_names_are_pinned() -> None:
         "JobNotFound",
         "JobSpec",
         "JobState",
+        "Limit",
         "LogContext",
         "MissingDependency",
         "PayloadTooLarge",
         "QueueHealth",
         "QueueStats",
+        "RateLimit",
+        "RateLimited",
         "RedisPermissionDenied",
         "RedisQ",
         "RedisQError",
@@ -63,7 +66,7 @@ def test_every_error_is_a_redisq_error() -> None:
         for n in redisq.__all__
         if isinstance(getattr(redisq, n), type) and issubclass(getattr(redisq, n), Exception)
     ]
-    assert len(errors) == 19
+    assert len(errors) == 20
     assert all(issubclass(e, RedisQError) for e in errors)
     assert issubclass(redisq.JobNotFound, LookupError) and issubclass(
         redisq.RedisUnavailable, ConnectionError

@@ -41,12 +41,15 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent  # `redisq` and `flask` as installed with this interpreter
 KNOWN = {"file", "shell", "python", "acl", "browser", "demo", "tests"}
 OWN_MODULES = ("myapp", "reports_app")
+SECTIONS = {"limits"}  # README sections whose python and shell blocks a test below runs
 
 
 def test_every_code_block_says_how_it_is_run() -> None:
     unmarked = [(b.line, b.lang) for b in readmekit.blocks() if b.kind not in KNOWN]
     assert unmarked == [], "README code blocks without a <!-- test: ... --> marker (line, language)"
     assert len(readmekit.of_kind("browser")) == 1  # run by tests/test_dashboard_browser.py
+    # A section's blocks are run by the test named for it below: a section no test knows would not run.
+    assert {b.arg for b in readmekit.blocks() if b.kind in ("python", "shell")} <= {"", *SECTIONS}
 
 
 def test_the_two_commands_are_what_ci_and_the_demo_test_run() -> None:
@@ -185,6 +188,26 @@ async def test_use_the_worker_commands_and_inspect(project: Project) -> None:
         assert names["report"].ok, names["report"].reasons  # no job waits, though no worker runs now
         assert names["dead"] == [] and len(names["many"]) == 2 and len(names["minutes"]) == 60
         assert (await rq.stats("emails")).queued == 0  # the promoted job was deleted
+
+
+async def test_limits(project: Project) -> None:
+    [worker] = readmekit.of_kind("shell", "limits")[0].lines
+    [use] = readmekit.of_kind("python", "limits")
+    async with imported("myapp.partner") as partner:
+        rq: RedisQ = partner.rq
+        with project.running(worker):
+            began = time.monotonic()
+            names, out = await run_python(use.code)
+            assert out == "1\n"
+            waiting: list[int] = []
+            while (await rq.stats("sync")).counters["succeeded"] < 7:  # 6 syncs and the order
+                waiting.append((await rq.stats("sync")).limited)
+                assert time.monotonic() - began < 20, waiting
+                await asyncio.sleep(0.05)
+        # Customer 7's five jobs ran two at a time (3 rounds of 0.5 s); without its limit, 2 rounds.
+        assert time.monotonic() - began >= 1.4
+        assert max(waiting) == 3  # the three beyond its two places waited, set aside
+        assert len(names["jobs"]) == 6
 
 
 # ---- FastAPI ---------------------------------------------------------------------------------------------

@@ -193,7 +193,7 @@ async def test_concurrent_claims_write_one_job_per_tick(rq: RedisQ, redis_url: s
 
 
 async def test_a_tick_writes_the_record_an_enqueue_writes(rq: RedisQ, raw: redis.Redis, queue: str) -> None:
-    task = rq.task(retries=2, priority=5, result_ttl=90)(add)
+    task = rq.task(retries=2, priority=5, result_ttl=90, max_concurrency=3)(add)
     t0 = rq.now_ms()
     await rq.schedules.upsert(task, every=60, args=[1], kwargs={"b": 2}, id="sum", now_ms=t0)
     [claimed] = await rq.schedules.claim_due(now_ms=t0 + 60_000)
@@ -202,7 +202,7 @@ async def test_a_tick_writes_the_record_an_enqueue_writes(rq: RedisQ, raw: redis
     tick = raw.hgetall(k.job(claimed.job_id.split(":")[1]))
     plain = raw.hgetall(k.job(enqueued.uid))
     assert tick.keys() == plain.keys()
-    same = {b"payload", b"priority", b"max_attempts", b"result_ttl", b"state"}
+    same = {b"payload", b"priority", b"max_attempts", b"result_ttl", b"state", b"limits"}
     assert {f: tick[f] for f in same} == {f: plain[f] for f in same}
     assert tick[b"unique_key"] == f"schedule:sum:{t0 + 60_000}".encode()
     async with running_worker(rq):

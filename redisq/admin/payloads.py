@@ -9,11 +9,23 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, TypedDict, cast
 
+from redisq.core.client import RedisQ
 from redisq.core.health import HealthReport
 from redisq.core.job import JobInfo
 from redisq.core.keys import ID_SEPARATOR, make_job_id
+from redisq.core.limits import Limit, QueueLimit
 from redisq.core.schedules import ScheduleInfo
 from redisq.core.stats import QueueStats, WorkerInfo
+
+
+class LimitBody(TypedDict):
+    name: str
+    applies_to: list[str]  # ["*"]: the whole queue; else the task names whose jobs count against it
+    rate_limit: str | None  # "50/1s": starts per period
+    burst: int
+    max_concurrency: int | None
+    per_key: bool  # each value of the limit's key has its own allowance
+    shared: bool  # counted across every queue that uses it
 
 
 class QueueSummary(TypedDict):
@@ -24,6 +36,8 @@ class QueueSummary(TypedDict):
     active: int
     dead: int
     succeeded_kept: int
+    limited: int  # ready jobs set aside until their limit has room
+    limits: list[LimitBody]  # as this process's client declares them
     counters: dict[str, int]
     throughput_per_minute: float
     failures_per_minute: float
@@ -185,7 +199,35 @@ def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def queue_summary(stats: QueueStats) -> QueueSummary:
+def _limit_body(limit: Limit | QueueLimit, applies_to: list[str]) -> LimitBody:
+    rate = limit.rate_limit if isinstance(limit, QueueLimit) else limit.rate
+    return {
+        "name": limit.name if isinstance(limit, Limit) else "queue",
+        "applies_to": applies_to,
+        "rate_limit": None if rate is None else f"{rate.count}/{rate.per:g}s",
+        "burst": 1 if rate is None else rate.burst,
+        "max_concurrency": limit.max_concurrency,
+        "per_key": isinstance(limit, Limit) and limit.key is not None,
+        "shared": isinstance(limit, Limit) and limit.shared,
+    }
+
+
+def limit_bodies(rq: RedisQ, queue: str) -> list[LimitBody]:
+    """The limits on `queue`'s jobs that this client declares: the queue's own, then each task's."""
+    out: list[LimitBody] = []
+    own = rq.queue_limits.get(queue)
+    if own is not None:
+        out.append(_limit_body(own, ["*"]))
+    by_name: dict[str, tuple[Limit, list[str]]] = {}
+    for task in rq.tasks.values():
+        if task.queue == queue:
+            for limit in task.options.limits:
+                by_name.setdefault(limit.name, (limit, []))[1].append(task.name)
+    out += [_limit_body(limit, sorted(tasks)) for limit, tasks in by_name.values()]
+    return out
+
+
+def queue_summary(stats: QueueStats, limits: list[LimitBody] | None = None) -> QueueSummary:
     return {
         "queue": stats.queue,
         "paused": stats.paused,
@@ -194,6 +236,8 @@ def queue_summary(stats: QueueStats) -> QueueSummary:
         "active": stats.active,
         "dead": stats.dead,
         "succeeded_kept": stats.succeeded_kept,
+        "limited": stats.limited,
+        "limits": limits or [],
         "counters": dict(stats.counters),
         "throughput_per_minute": stats.throughput_per_minute,
         "failures_per_minute": stats.failures_per_minute,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import threading
 import time
@@ -24,7 +25,8 @@ from .errors import InvalidArguments, RedisQError, RedisUnavailable, RegistryFro
 from .health import HealthReport, HealthThresholds, ServerCheck, log_server_check, report_failure
 from .job import JobInfo, JobState
 from .jobs import Job
-from .keys import QueueKeys, split_job_id
+from .keys import QueueKeys, check_queue_name, split_job_id
+from .limits import Limit, QueueLimit, RateLimit, task_limits
 from .schedule_api import Schedules, declare, remember, task_timing
 from .schedules import JobTemplate, Schedule
 from .stats import QueueStats
@@ -48,6 +50,7 @@ class RedisQ:
     def __init__(self, url: str | None = None, *, settings: Settings | None = None, **overrides: Any) -> None:
         self.settings = settings if settings is not None else Settings.from_env(url=url, **overrides)
         self.tasks: dict[str, Task[Any, Any]] = {}
+        self.queue_limits: dict[str, QueueLimit] = {}  # enforced by the workers that serve each queue
         # Periodic jobs declared in code (issue 12), by id; workers upsert them at start.
         self.declared_schedules: dict[str, tuple[Schedule, JobTemplate]] = {}
         self.schedules = Schedules(self)  # run-time management: list, pause, resume, run now, ...
@@ -87,6 +90,10 @@ class RedisQ:
         ttl: float | None = None,
         result_ttl: int | None = None,
         unique: bool | Callable[..., str] = False,
+        rate_limit: RateLimit | str | None = None,
+        max_concurrency: int | None = None,
+        limit_key: Callable[..., object] | None = None,
+        limits: Sequence[Limit] = (),
         schedule: str | timedelta | None = None,
         tz: str | None = None,
     ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
@@ -105,11 +112,20 @@ class RedisQ:
         ttl: float | None = None,
         result_ttl: int | None = None,
         unique: bool | Callable[..., str] = False,
+        rate_limit: RateLimit | str | None = None,
+        max_concurrency: int | None = None,
+        limit_key: Callable[..., object] | None = None,
+        limits: Sequence[Limit] = (),
         schedule: str | timedelta | None = None,
         tz: str | None = None,
     ) -> Task[P, R] | Callable[[Callable[P, R]], Task[P, R]]:
-        """Register a function (`async def` or plain `def`) as a task; `schedule` (a cron expression in
-        time zone `tz`, or a timedelta) also runs it periodically, without arguments (see `schedule`)."""
+        """Register a function (`async def` or plain `def`) as a task.
+
+        `rate_limit` ("100/m" or RateLimit) and `max_concurrency` limit its jobs across every worker (per
+        value of `limit_key(*args, **kwargs)` when given); `limits` names shared `Limit`s it counts against.
+        `schedule` (a cron expression in time zone `tz`, or a timedelta) also runs it periodically, without
+        arguments (see `schedule`).
+        """
         timing = task_timing(schedule, tz)  # checked before anything is registered
         options = TaskOptions(
             queue=queue,
@@ -131,7 +147,8 @@ class RedisQ:
             task_name = name or f"{f.__module__}.{f.__qualname__}"
             if task_name in self.tasks and self.tasks[task_name].fn is not f:
                 raise ValueError(f"a different task is already registered as {task_name!r}")
-            task = Task(self, f, task_name, options)
+            own = task_limits(task_name, rate_limit, max_concurrency, limit_key, limits)
+            task = Task(self, f, task_name, dataclasses.replace(options, limits=own) if own else options)
             self.tasks[task_name] = task
             if timing:
                 try:
@@ -142,6 +159,18 @@ class RedisQ:
             return task
 
         return register(fn) if fn is not None else register
+
+    def limit_queue(
+        self, queue: str, *, rate_limit: RateLimit | str | None = None, max_concurrency: int | None = None
+    ) -> None:
+        """Limit a whole queue across every worker: at most `rate_limit` starts ("100/m") and at most
+        `max_concurrency` running at once; its jobs wait in order, costing no attempt. Set before workers
+        start (each worker applies its client's limits to the queues it serves)."""
+        check_queue_name(queue, "queue")
+        if self._frozen_by is not None:
+            raise RegistryFrozen(f"cannot limit queue {queue!r}: {self._frozen_by} already started")
+        limit = Limit(f"queue:{queue}", rate_limit, max_concurrency)  # checks the values
+        self.queue_limits[queue] = QueueLimit(limit.rate, max_concurrency)
 
     def schedule(
         self,

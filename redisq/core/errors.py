@@ -18,8 +18,9 @@
     ├── JobFailed                        waited for a result; the job ended dead, cancelled or expired
     ├── ResultTimeout                    (also TimeoutError) waited for a result and it did not come
     ├── CorruptData                      a queue's key holds data of the wrong type; nothing was written
-    └── RedisUnavailable                 (also ConnectionError) Redis cannot be reached right now, or
-                                         refuses writes for now (a read-only replica, a failover)
+    ├── RedisUnavailable                 (also ConnectionError) Redis cannot be reached right now, or
+    │                                    refuses writes for now (a read-only replica, a failover)
+    └── RateLimited                      raised BY a task (limits.py): back later, no attempt spent
 
 Adapters map these to HTTP status codes in one place each (see issue 4).
 """

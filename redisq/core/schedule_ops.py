@@ -40,6 +40,7 @@ def job_template(task: Task[Any, Any], schedule: Schedule, settings: Settings) -
         result_ttl_s=opts.result_ttl_s,
         ttl_ms=int(opts.ttl_s * 1000) if opts.ttl_s else None,
         sig=codec.sign(payload, settings.signing_key) if settings.signing_key else None,
+        limits=spec.limits,
     )
 
 

@@ -213,6 +213,7 @@ class JobTemplate:
     result_ttl_s: int | None = None
     ttl_ms: int | None = None
     sig: str | None = None
+    limits: str = ""  # the record's `limits` field (limits.py): a tick's job counts against them too
 
     def fields(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -226,6 +227,8 @@ class JobTemplate:
             out["ttl_ms"] = self.ttl_ms
         if self.sig:
             out["sig"] = self.sig
+        if self.limits:
+            out["limits"] = self.limits
         return out
 
 

@@ -11,22 +11,20 @@ from importlib import resources
 from typing import Generic, TypeVar
 
 S = TypeVar("S")
-
-
-# Files of functions that follow common.lua in the scripts that call them, in this order: checks.lua (the
-# scripts that may find damage), jobs.lua (the scripts that write new jobs: enqueue, a schedule's tick).
-LIBRARIES = ("checks", "jobs")
+# In this order: limits.lua uses `checked` from common.lua only; jobs.lua (`enqueue_jobs`: enqueue.lua and a
+# schedule's tick, issue 12) uses common.lua's functions only.
+LIBRARIES = ("checks.lua", "limits.lua", "jobs.lua")
 
 
 @functools.cache
 def script_source(name: str) -> str:
-    """common.lua, then each library the script calls a function of, then the script: each function
-    defined costs on every call, so a script gets only the libraries it uses."""
+    """common.lua, then each library of LIBRARIES that the script calls a function of, then the script:
+    each function defined costs on every call, so a script gets only the libraries it uses."""
     folder = resources.files("redisq.core") / "scripts"
     body = (folder / f"{name}.lua").read_text()
     parts = [(folder / "common.lua").read_text()]
     for library in LIBRARIES:
-        source = (folder / f"{library}.lua").read_text()
+        source = (folder / library).read_text()
         if any(re.search(rf"\b{fn}\(", body) for fn in re.findall(r"^local function (\w+)", source, re.M)):
             parts.append(source)
     return "\n".join([*parts, body])
@@ -43,6 +41,7 @@ class Scripts(Generic[S]):
     watch: S
     requeue_dead: S
     purge: S
+    purge_parked: S
     stats: S
     delete: S
     promote: S

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar
 from . import codec
 from .errors import ConfigurationError
 from .keys import check_queue_name
+from .limits import Limit, job_limits
 
 if TYPE_CHECKING:
     from .client import RedisQ
@@ -65,6 +66,7 @@ class TaskOptions:
     ttl_s: float | None = None  # expire if not started within this time of enqueue
     result_ttl_s: int | None = None  # None: Settings.result_ttl_s
     unique: bool | Callable[..., str] = False  # True: key from task name and arguments
+    limits: tuple[Limit, ...] = ()  # rate and concurrency limits its jobs count against (limits.py)
 
     def __post_init__(self) -> None:
         if self.queue is not None:  # never "" for the default queue (issue 11): None says that
@@ -112,6 +114,7 @@ class JobSpec:
     due_ms: int  # 0: now
     expires_ms: int  # 0: never
     unique_key: str
+    limits: str = ""  # the record's `limits` field: the specs of the limits it counts against
 
     def encode(self, meta: codec.JobMeta, max_bytes: int) -> bytes:
         return codec.encode_envelope(self.task, self.args, self.kwargs, meta, max_bytes)
@@ -157,7 +160,8 @@ def resolve_spec(
         else:
             key = hashlib.sha256(codec.dumps([name, list(args), kwargs])).hexdigest()
     queue = default_queue if opts.queue is None else opts.queue
-    return JobSpec(name, args, kwargs, opts, queue, due_ms, expires_ms, key)
+    limits = job_limits(opts.limits, args, kwargs) if opts.limits else ""
+    return JobSpec(name, args, kwargs, opts, queue, due_ms, expires_ms, key, limits)
 
 
 class Task(Generic[P, R]):

@@ -16,7 +16,7 @@ local now, default_ttl, id, mode, uid = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARG
 local key = base .. 'schedule:' .. id
 
 local f, kind = read_record(key, 'version', 'next', 'paused', 'payload', 'priority', 'max_attempts',
-  'result_ttl', 'ttl_ms', 'sig')
+  'result_ttl', 'ttl_ms', 'sig', 'limits')
 if not f then
   return redis.error_reply('REDISQ_CORRUPT key ' .. key .. ' is a ' .. kind .. ', not a hash: redisq '
     .. 'cannot use this schedule until it is deleted')
@@ -41,6 +41,7 @@ if tick > 0 then
   if f[7] then argv[#argv + 1] = 'result_ttl'; argv[#argv + 1] = f[7] end
   if tonumber(f[8]) then argv[#argv + 1] = 'expires_at'; argv[#argv + 1] = now + tonumber(f[8]) end
   if f[9] then argv[#argv + 1] = 'sig'; argv[#argv + 1] = f[9] end
+  if f[10] then argv[#argv + 1] = 'limits'; argv[#argv + 1] = f[10] end -- the task's rate/concurrency limits
   argv[8] = (#argv - 8) / 2
   local out = enqueue_jobs(base .. 'queued', argv) -- checks its keys before its first write
   if out.err then return out end

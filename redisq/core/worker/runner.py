@@ -17,6 +17,7 @@ from ..client import RedisQ
 from ..errors import SerializationError
 from ..job import JobError
 from ..keys import make_job_id
+from ..limits import RateLimited
 from ..task import Task
 from .leases import LeaseKeeper
 from .protocol import Delivery, Running, Settlement
@@ -87,6 +88,9 @@ class Runner:
             return Settlement(d, "dead", _dead("SerializationError", f"result not JSON-encodable: {exc}"))
         except asyncio.CancelledError:
             raise
+        except RateLimited as exc:  # not a failure: back without spending the attempt, its limits paused
+            log.info("job %s:%s rate limited; due again in %.2fs", d.queue, d.uid, exc.retry_after_s)
+            return Settlement(d, "defer", b"", int((time.time() + exc.retry_after_s) * 1000))
         except BaseException as exc:  # SystemExit or KeyboardInterrupt from job code fails the job only
             return self._failure(d, task, exc)
         finally:

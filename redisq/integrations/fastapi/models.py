@@ -20,6 +20,16 @@ from redisq.core.task import MAX_PRIORITY
 Timestamp = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
 
 
+class LimitModel(BaseModel):
+    name: str
+    applies_to: list[str] = Field(description='["*"]: the whole queue; else the tasks counted against it')
+    rate_limit: str | None = Field(description="starts per period, e.g. 50/1s")
+    burst: int
+    max_concurrency: int | None = Field(description="running at once, across every worker")
+    per_key: bool = Field(description="each value of the limit's key has its own allowance")
+    shared: bool = Field(description="counted across every queue that uses it")
+
+
 class QueueStatsModel(BaseModel):
     queue: str
     paused: bool = Field(description="workers fetch nothing from it until it is resumed")
@@ -28,6 +38,8 @@ class QueueStatsModel(BaseModel):
     active: int
     dead: int = Field(description="dead letters kept now")
     succeeded_kept: int = Field(description="finished jobs still listed (that index is trimmed)")
+    limited: int = Field(description="ready jobs set aside until their rate or concurrency limit has room")
+    limits: list[LimitModel] = Field(description="the limits on its jobs, as this app declares them")
     counters: dict[str, int] = Field(
         description="totals since the queue began: enqueued, succeeded, failed, ..."
     )

@@ -8,7 +8,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
-from redisq.console import queues_option
+from redisq.console import worker_queues_option
 from redisq.core.client import RedisQ as Client
 from redisq.core.config import WorkerSettings
 
@@ -21,26 +21,29 @@ def _client() -> Client:
 @with_appcontext
 @click.option(
     "--queues",
-    callback=queues_option,
-    help="Comma-separated, highest priority first. Default: REDISQ_QUEUES, else all.",
+    callback=worker_queues_option,
+    help="Comma-separated, highest priority first; NAME:N runs at most N jobs of that queue at once. "
+    "Default: REDISQ_QUEUES, else all.",
 )
 @click.option("--concurrency", type=int, help="Jobs at once. Default: REDISQ_CONCURRENCY, else 10.")
 @click.option(
     "--grace", type=float, default=25.0, show_default=True, help="Seconds to finish jobs on SIGTERM."
 )
 @click.option("--lease", type=float, default=10.0, show_default=True, help="Lease length in seconds.")
-def worker(queues: list[str] | None, concurrency: int | None, grace: float, lease: float) -> None:
+def worker(
+    queues: tuple[list[str], dict[str, int]] | None, concurrency: int | None, grace: float, lease: float
+) -> None:
     """Run a worker until SIGTERM or SIGINT; every task runs inside this app's app context."""
     from redisq.console import configure_logging
     from redisq.core.worker import Worker
 
     configure_logging()
     state = current_app.extensions["redisq"]
-    names = queues if queues is not None else state.worker_queues
+    names, caps = queues if queues is not None else (state.worker_queues, None)
     settings = WorkerSettings(
         concurrency=concurrency or state.concurrency, shutdown_grace_s=grace, lease_s=lease
     )
-    sys.exit(Worker(state.client, names, settings=settings).run_standalone())
+    sys.exit(Worker(state.client, names, queue_concurrency=caps, settings=settings).run_standalone())
 
 
 @click.command("stats")

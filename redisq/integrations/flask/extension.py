@@ -13,6 +13,7 @@ from redisq.core.client import RedisQ as Client
 from redisq.core.config import Settings
 from redisq.core.errors import ConfigurationError
 from redisq.core.keys import check_queue_name, split_queue_names
+from redisq.core.limits import RateLimit
 from redisq.core.schedules import check_schedule_option
 
 from . import requests
@@ -75,6 +76,7 @@ class RedisQ:
         self._defaults = settings
         self._health_url = health_url
         self._definitions: dict[str, TaskDefinition] = {}
+        self._queue_limits: dict[str, tuple[RateLimit | str | None, int | None]] = {}
         self._states: list[AppState] = []  # of every app initialized, to register later tasks on
         if app is not None:
             self.init_app(app)
@@ -93,6 +95,8 @@ class RedisQ:
         )
         for definition in self._definitions.values():
             self._register(app, client, definition)
+        for queue, (rate, most) in self._queue_limits.items():
+            client.limit_queue(queue, rate_limit=rate, max_concurrency=most)
         app.extensions[EXTENSION_KEY] = state
         self._states.append(state)
         requests.install(app)
@@ -134,6 +138,14 @@ class RedisQ:
             return FlaskTask(self, definition)
 
         return declare(fn_or_queue) if callable(fn_or_queue) else declare
+
+    def limit_queue(
+        self, queue: str, *, rate_limit: RateLimit | str | None = None, max_concurrency: int | None = None
+    ) -> None:
+        """`RedisQ.limit_queue` on every app's client: a limit on the whole queue, across every worker."""
+        for state in self._states:
+            state.client.limit_queue(queue, rate_limit=rate_limit, max_concurrency=max_concurrency)
+        self._queue_limits[queue] = (rate_limit, max_concurrency)
 
     @staticmethod
     def _register(app: Flask, client: Client, definition: TaskDefinition) -> None:
