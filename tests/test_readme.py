@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent  # `redisq` and `flask` as installed with this interpreter
 KNOWN = {"file", "shell", "python", "acl", "browser", "demo", "tests"}
 OWN_MODULES = ("myapp", "reports_app")
-SECTIONS = {"limits"}  # README sections whose python and shell blocks a test below runs
+SECTIONS = {"limits", "schedules"}  # README sections whose python and shell blocks a test runs
 
 
 def test_every_code_block_says_how_it_is_run() -> None:
@@ -169,7 +169,7 @@ def _wait(check: Any, timeout: float = 30.0) -> None:
 
 async def test_use_the_worker_commands_and_inspect(project: Project) -> None:
     worker, stats, requeue = readmekit.of_kind("shell")[0].lines
-    use, inspect_block = readmekit.of_kind("python")[:2]  # the periodic jobs' block: test_readme_schedules
+    use, inspect_block = readmekit.of_kind("python")
     async with imported("myapp.jobs") as jobs:
         with project.running(worker):
             names, out = await run_python(use.code)

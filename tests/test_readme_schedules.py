@@ -13,7 +13,7 @@ from .test_readme import Project, imported, project, run_python  # noqa: F401 - 
 
 
 async def test_the_periodic_jobs_section(project: Project) -> None:  # noqa: F811 - the fixture
-    [block] = [b for b in readmekit.of_kind("python") if "rq.schedules" in b.code]
+    [block] = readmekit.of_kind("python", "schedules")
     async with imported("myapp.periodic") as periodic:
         rq = periodic.rq
         assert sorted(rq.declared_schedules) == ["myapp.periodic.nightly_cleanup", "report-7"]
