@@ -13,6 +13,7 @@ from .core.client import RedisQ
 from .core.config import Settings, WorkerSettings
 from .core.context import JobContext, LogContext, WorkerContext, current_job
 from .core.errors import (
+    ConcurrentUpdate,
     ConfigurationError,
     CorruptData,
     EmbeddedServerError,
@@ -31,6 +32,7 @@ from .core.errors import (
     RegistryFrozen,
     ResultTimeout,
     Retry,
+    ScheduleNotFound,
     SerializationError,
     TaskNotFound,
     UnsupportedRedis,
@@ -39,6 +41,8 @@ from .core.health import HealthProblem, HealthReport, HealthThresholds, QueueHea
 from .core.hooks import JobMiddleware
 from .core.job import JobError, JobInfo, JobState
 from .core.jobs import Job
+from .core.limits import Limit, RateLimit, RateLimited
+from .core.schedules import Schedule, ScheduleInfo
 from .core.stats import QueueStats, WorkerInfo
 from .core.task import Backoff, BoundTask, JobSpec, Task, TaskOptions
 from .core.worker import Worker
@@ -48,6 +52,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Backoff",
     "BoundTask",
+    "ConcurrentUpdate",
     "ConfigurationError",
     "CorruptData",
     "EmbeddedServerError",
@@ -68,11 +73,14 @@ __all__ = [
     "JobSpec",
     "JobState",
     "JobTimeout",
+    "Limit",
     "LogContext",
     "MissingDependency",
     "PayloadTooLarge",
     "QueueHealth",
     "QueueStats",
+    "RateLimit",
+    "RateLimited",
     "RedisPermissionDenied",
     "RedisQ",
     "RedisQError",
@@ -80,6 +88,9 @@ __all__ = [
     "RegistryFrozen",
     "ResultTimeout",
     "Retry",
+    "Schedule",
+    "ScheduleInfo",
+    "ScheduleNotFound",
     "SerializationError",
     "Settings",
     "Task",

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from .console import configure_logging, print_stats, queues_option
+from .console import configure_logging, print_schedules, print_stats, queues_option, worker_queues_option
 from .core.client import RedisQ
 from .core.config import WorkerSettings
 from .core.errors import RedisQError
@@ -46,8 +46,9 @@ def main(log_level: str) -> None:
 @click.argument("app")
 @click.option(
     "--queues",
-    callback=queues_option,
-    help="Comma-separated, highest priority first. Default: every queue the tasks use.",
+    callback=worker_queues_option,
+    help="Comma-separated, highest priority first; NAME:N runs at most N jobs of that queue at once "
+    "(e.g. emails:5,reports:2). Default: every queue the tasks use.",
 )
 @click.option("--concurrency", type=int, default=10, show_default=True, help="Jobs at once.")
 @click.option(
@@ -56,14 +57,20 @@ def main(log_level: str) -> None:
 @click.option("--lease", type=float, default=10.0, show_default=True, help="Lease length in seconds.")
 @click.option("--burst", is_flag=True, help="Exit (0) once nothing is queued, due or running on the queues.")
 def worker(
-    app: str, queues: list[str] | None, concurrency: int, grace: float, lease: float, burst: bool
+    app: str,
+    queues: tuple[list[str], dict[str, int]] | None,
+    concurrency: int,
+    grace: float,
+    lease: float,
+    burst: bool,
 ) -> None:
     """Run a worker for APP (module:attribute) until SIGTERM or SIGINT (or, with --burst, drained)."""
     from .core.worker import Worker
 
     rq = load_app(app)
     settings = WorkerSettings(concurrency=concurrency, shutdown_grace_s=grace, lease_s=lease)
-    sys.exit(Worker(rq, queues, settings=settings, burst=burst).run_standalone())
+    names, caps = queues or (None, None)
+    sys.exit(Worker(rq, names, queue_concurrency=caps, settings=settings, burst=burst).run_standalone())
 
 
 @main.command()
@@ -108,6 +115,31 @@ def stats(app: str, queues: list[str] | None) -> None:
 def requeue_dead(app: str, queue: str) -> None:
     """Put every dead job of QUEUE back on it."""
     click.echo(f"requeued {load_app(app).requeue_dead_sync(queue)} jobs")
+
+
+@main.command()
+@click.argument("app")
+@click.option("--pause", "pause_id", metavar="ID", help="Pause this schedule (no ticks until resumed).")
+@click.option("--resume", "resume_id", metavar="ID", help="Resume it, from its first tick after now.")
+@click.option("--run", "run_id", metavar="ID", help="Enqueue its job now (its next tick does not move).")
+@click.option("--delete", "delete_id", metavar="ID", help="Delete it (one declared in code comes back).")
+def schedules(
+    app: str, pause_id: str | None, resume_id: str | None, run_id: str | None, delete_id: str | None
+) -> None:
+    """List the periodic jobs of APP's Redis, after doing what an option asks."""
+    rq = load_app(app)
+    if pause_id is not None:
+        rq.schedules.pause_sync(pause_id)
+        click.echo(f"paused {pause_id}")
+    if resume_id is not None:
+        rq.schedules.resume_sync(resume_id)
+        click.echo(f"resumed {resume_id}")
+    if run_id is not None:
+        click.echo(f"enqueued {rq.schedules.run_now_sync(run_id).id}")
+    if delete_id is not None:
+        rq.schedules.delete_sync(delete_id)
+        click.echo(f"deleted {delete_id}")
+    print_schedules(rq.schedules.list_sync())
 
 
 def run() -> None:

@@ -64,6 +64,14 @@ def rebuild_quarterly_revenue_summary(until: str = "", error: str = "") -> None:
         raise RuntimeError(error)
 
 
+@rq.task(name="dashboard.gated", queue=QUEUE, retries=0, max_concurrency=1, limit_key=lambda until: "one")
+def gated(until: str) -> None:
+    """One at a time (a concurrency limit): each runs until the file `until` exists (at most a minute)."""
+    deadline = time.monotonic() + 60
+    while not Path(until).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 @rq.task(name="dashboard.work", queue=QUEUE, retries=0)
 async def work(steps: int, pause_s: float = 0.2) -> int:
     for step in range(steps):

@@ -52,6 +52,14 @@ def rebuild_quarterly_revenue_summary(until: str = "", error: str = "") -> None:
         raise RuntimeError(error)
 
 
+@redisq.task(QUEUE, name="dashboard.gated", retries=0, max_concurrency=1, limit_key=lambda until: "one")
+def gated(until: str) -> None:
+    """One at a time (a concurrency limit): each runs until the file `until` exists (at most a minute)."""
+    deadline = time.monotonic() + 60
+    while not Path(until).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 @redisq.task(QUEUE, name="dashboard.work", retries=0)
 def work(steps: int, pause_s: float = 0.2) -> int:
     job = current_job.get()

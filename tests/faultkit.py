@@ -75,6 +75,7 @@ class Workers:
     queue: str
     log_dir: Path
     started: list[WorkerProcess] = field(default_factory=list)
+    app: str = APP  # `module:attribute` of the RedisQ the workers run
 
     def start(
         self,
@@ -99,7 +100,7 @@ class Workers:
             "-c",
             "from redisq.cli import run; run()",
             "worker",
-            APP,
+            self.app,
             "--queues",
             self.queue,
             "--concurrency",

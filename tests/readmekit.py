@@ -42,8 +42,10 @@ def blocks() -> list[Block]:
     return found
 
 
-def of_kind(kind: str) -> list[Block]:
-    return [b for b in blocks() if b.kind == kind]
+def of_kind(kind: str, section: str = "") -> list[Block]:
+    """The blocks of a kind; with `section`, those marked for it (`<!-- test: python limits -->`), else
+    those marked with no section. File blocks are all returned (their argument is their path)."""
+    return [b for b in blocks() if b.kind == kind and (kind == "file" or b.arg == section)]
 
 
 def file_block(path: str) -> Block:

@@ -141,6 +141,25 @@ def test_abort_a_running_job_from_its_page(served: Served, open_page: Callable[.
     expect(page.get_by_role("button", name=f"Abort: {other}")).to_have_count(0)
 
 
+def test_a_queue_shows_its_limits_and_the_jobs_waiting_on_them(
+    served: Served, open_page: Callable[..., Session], tmp_path: Path
+) -> None:
+    flag = tmp_path / "open"
+    uids = [served.enqueue("gated", str(flag)) for _ in range(3)]
+    page = open_page(served, hash=f"#/queues/{served.queue}").page
+    line = page.locator('[data-role="limits"]')
+    expect(line).to_contain_text("dashboard.gated: at most 1 running (per key)")
+    expect(line).to_contain_text("2 jobs waiting for room under a limit")  # one runs, two are set aside
+    expect(page.locator(".job-list tr[data-uid]")).to_have_count(2)  # and the queued list shows them
+    expect(page.locator(".tab-count").first).to_have_text("2")
+    shot(page, served, "queue-limits")
+    flag.write_text("go")
+    for uid in uids:
+        assert served.wait_final(uid)["state"] == "succeeded"
+    expect(line).not_to_contain_text("waiting")
+    expect(line).to_contain_text("dashboard.gated")
+
+
 def test_job_values_stay_text(served: Served, open_page: Callable[..., Session]) -> None:
     echoed = served.enqueue("echo", {"html": SCRIPT, "attr": IMG, SCRIPT: [IMG]})
     failed = served.enqueue("fail", f"{SCRIPT} {IMG}")

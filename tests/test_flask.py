@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from flask import Flask
 
-from redisq import JobState, RedisQ, Worker
+from redisq import JobState, RateLimit, RedisQ, Worker
 from redisq.core.embedded import free_port, start_embedded
 from redisq.flask import RedisQ as FlaskRedisQ
 from redisq.flask import enqueue_after_request
@@ -168,3 +168,20 @@ def test_flask_cli_stats_and_requeue_dead(app: Flask) -> None:
     assert "reports" in result.output
     result = runner.invoke(args=["redisq", "requeue-dead", "reports"])
     assert result.exit_code == 0 and "requeued 0 jobs" in result.output
+
+
+def test_queue_limits_reach_the_client_of_every_app(redis_url: str, prefix: str) -> None:
+    extension = FlaskRedisQ(health_url=None)
+    apps = [Flask("limits-a"), Flask("limits-b")]
+    for app in apps:
+        app.config.update(REDISQ_URL=redis_url, REDISQ_PREFIX=prefix)
+    extension.init_app(apps[0])
+    extension.limit_queue("reports", rate_limit="10/m", max_concurrency=2)  # after one init_app...
+    extension.init_app(apps[1])  # ...and before the other
+    try:
+        for app in apps:
+            limit = app.extensions["redisq"].client.queue_limits["reports"]
+            assert limit.max_concurrency == 2 and limit.rate_limit == RateLimit(10, per=60)
+    finally:
+        for app in apps:
+            app.extensions["redisq"].client.close()

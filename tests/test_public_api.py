@@ -10,6 +10,7 @@ def test_public_names_are_pinned() -> None:
     assert sorted(redisq.__all__) == [
         "Backoff",
         "BoundTask",
+        "ConcurrentUpdate",
         "ConfigurationError",
         "CorruptData",
         "EmbeddedServerError",
@@ -30,11 +31,14 @@ def test_public_names_are_pinned() -> None:
         "JobSpec",
         "JobState",
         "JobTimeout",
+        "Limit",
         "LogContext",
         "MissingDependency",
         "PayloadTooLarge",
         "QueueHealth",
         "QueueStats",
+        "RateLimit",
+        "RateLimited",
         "RedisPermissionDenied",
         "RedisQ",
         "RedisQError",
@@ -42,6 +46,9 @@ def test_public_names_are_pinned() -> None:
         "RegistryFrozen",
         "ResultTimeout",
         "Retry",
+        "Schedule",
+        "ScheduleInfo",
+        "ScheduleNotFound",
         "SerializationError",
         "Settings",
         "Task",
@@ -65,7 +72,9 @@ def test_every_error_is_a_redisq_error() -> None:
         for n in redisq.__all__
         if isinstance(getattr(redisq, n), type) and issubclass(getattr(redisq, n), Exception)
     ]
-    assert len(errors) == 21  # issue 12: HookFailed, JobAborted, JobTimeout, Retry
+    assert (
+        len(errors) == 23
+    )  # issue 12: RateLimited, ScheduleNotFound, HookFailed, JobAborted, JobTimeout, Retry
     assert all(issubclass(e, RedisQError) for e in errors)
     assert issubclass(redisq.JobNotFound, LookupError) and issubclass(
         redisq.RedisUnavailable, ConnectionError

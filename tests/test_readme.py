@@ -42,12 +42,15 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent  # `redisq` and `flask` as installed with this interpreter
 KNOWN = {"file", "shell", "python", "acl", "browser", "demo", "tests"}
 OWN_MODULES = ("myapp", "reports_app")
+SECTIONS = {"limits", "schedules"}  # README sections whose python and shell blocks a test runs
 
 
 def test_every_code_block_says_how_it_is_run() -> None:
     unmarked = [(b.line, b.lang) for b in readmekit.blocks() if b.kind not in KNOWN]
     assert unmarked == [], "README code blocks without a <!-- test: ... --> marker (line, language)"
     assert len(readmekit.of_kind("browser")) == 1  # run by tests/test_dashboard_browser.py
+    # A section's blocks are run by the test named for it below: a section no test knows would not run.
+    assert {b.arg for b in readmekit.blocks() if b.kind in ("python", "shell")} <= {"", *SECTIONS}
 
 
 def test_the_two_commands_are_what_ci_and_the_demo_test_run() -> None:
@@ -167,7 +170,7 @@ def _wait(check: Any, timeout: float = 30.0) -> None:
 
 async def test_use_the_worker_commands_and_inspect(project: Project) -> None:
     worker, stats, requeue = readmekit.of_kind("shell")[0].lines
-    use, inspect_block = readmekit.of_kind("python")[:2]
+    use, inspect_block = readmekit.of_kind("python")
     async with imported("myapp.jobs") as jobs:
         with project.running(worker):
             names, out = await run_python(use.code)
@@ -192,8 +195,8 @@ async def test_use_the_worker_commands_and_inspect(project: Project) -> None:
 
 
 async def test_abort_retry_control_hooks_and_a_burst_worker(project: Project) -> None:
-    [burst] = readmekit.of_kind("shell")[1].lines
-    names, out = await run_python(readmekit.of_kind("python")[2].code)
+    [burst] = readmekit.of_kind("shell", "abort")[0].lines
+    names, out = await run_python(readmekit.of_kind("python", "abort")[0].code)
     assert out.splitlines() == ["True", str(JobState.CANCELLED)]
     async with imported("myapp.pipeline") as pipeline:
         export = await pipeline.wait_for_export.enqueue("e1")
@@ -230,6 +233,26 @@ async def wait_for_state(job: Job, state: JobState, within_s: float = 10.0) -> N
         await asyncio.sleep(0.05)
 
 
+async def test_limits(project: Project) -> None:
+    [worker] = readmekit.of_kind("shell", "limits")[0].lines
+    [use] = readmekit.of_kind("python", "limits")
+    async with imported("myapp.partner") as partner:
+        rq: RedisQ = partner.rq
+        with project.running(worker):
+            began = time.monotonic()
+            names, out = await run_python(use.code)
+            assert out == "1\n"
+            waiting: list[int] = []
+            while (await rq.stats("sync")).counters["succeeded"] < 7:  # 6 syncs and the order
+                waiting.append((await rq.stats("sync")).limited)
+                assert time.monotonic() - began < 20, waiting
+                await asyncio.sleep(0.05)
+        # Customer 7's five jobs ran two at a time (3 rounds of 0.5 s); without its limit, 2 rounds.
+        assert time.monotonic() - began >= 1.4
+        assert max(waiting) == 3  # the three beyond its two places waited, set aside
+        assert len(names["jobs"]) == 6
+
+
 # ---- FastAPI ---------------------------------------------------------------------------------------------
 
 
@@ -261,7 +284,7 @@ async def test_the_fastapi_app(project: Project) -> None:
 
 
 async def test_the_flask_app_and_its_commands(project: Project) -> None:
-    worker, stats, requeue = readmekit.of_kind("shell")[-1].lines
+    worker, stats, requeue = readmekit.of_kind("shell")[1].lines
     reports_app = importlib.import_module("reports_app")
     app = reports_app.create_app()
     client = app.test_client()

@@ -38,6 +38,7 @@ from .payloads import (
     Requeued,
     health_body,
     job_body,
+    limit_bodies,
     queue_summary,
 )
 
@@ -198,18 +199,20 @@ async def health_report(rq: RedisQ) -> HealthReportBody:
 
 async def list_queues(rq: RedisQ) -> QueueList:
     names = sorted({*await rq.known_queues(), *(t.queue for t in rq.tasks.values())})
-    return {"queues": [queue_summary(s) for s in await rq.stats_many(names)]}  # one round trip
+    return {  # one round trip
+        "queues": [queue_summary(s, limit_bodies(rq, s.queue)) for s in await rq.stats_many(names)]
+    }
 
 
 async def queue_stats(rq: RedisQ, queue: str) -> QueueSummary:
     await require_queue(rq, queue)
-    return queue_summary(await rq.stats(queue))
+    return queue_summary(await rq.stats(queue), limit_bodies(rq, queue))
 
 
 async def _total(rq: RedisQ, queue: str, state: JobState) -> int:
     gauges = await rq.stats(queue)
     by_state = {
-        JobState.QUEUED: gauges.queued,
+        JobState.QUEUED: gauges.queued + gauges.limited,  # the listing shows both
         JobState.SCHEDULED: gauges.scheduled,
         JobState.ACTIVE: gauges.active,
         JobState.DEAD: gauges.dead,

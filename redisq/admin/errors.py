@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypedDict
 
 from redisq.core.errors import (
+    ConcurrentUpdate,
     CorruptData,
     InvalidArguments,
     InvalidJobId,
@@ -18,6 +19,7 @@ from redisq.core.errors import (
     PayloadTooLarge,
     RedisQError,
     RedisUnavailable,
+    ScheduleNotFound,
     SerializationError,
     TaskNotFound,
 )
@@ -76,7 +78,9 @@ _STATUS: tuple[tuple[type[BaseException], int, str], ...] = (
     (QueueNotFound, 404, "queue_not_found"),
     (JobNotFound, 404, "job_not_found"),
     (InvalidJobId, 404, "job_not_found"),
+    (ScheduleNotFound, 404, "schedule_not_found"),
     (ActionNotAllowed, 409, "conflict"),
+    (ConcurrentUpdate, 409, "conflict"),
     (PayloadTooLarge, 413, "payload_too_large"),
     (BodyTooLarge, 413, "payload_too_large"),
     (UnsupportedMediaType, 415, "unsupported_media_type"),

@@ -9,10 +9,23 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, TypedDict, cast
 
+from redisq.core.client import RedisQ
 from redisq.core.health import HealthReport
 from redisq.core.job import JobInfo
-from redisq.core.keys import ID_SEPARATOR
+from redisq.core.keys import ID_SEPARATOR, make_job_id
+from redisq.core.limits import Limit, QueueLimit
+from redisq.core.schedules import ScheduleInfo
 from redisq.core.stats import QueueStats, WorkerInfo
+
+
+class LimitBody(TypedDict):
+    name: str
+    applies_to: list[str]  # ["*"]: the whole queue; else the task names whose jobs count against it
+    rate_limit: str | None  # "50/1s": starts per period
+    burst: int
+    max_concurrency: int | None
+    per_key: bool  # each value of the limit's key has its own allowance
+    shared: bool  # counted across every queue that uses it
 
 
 class QueueSummary(TypedDict):
@@ -23,6 +36,8 @@ class QueueSummary(TypedDict):
     active: int
     dead: int
     succeeded_kept: int
+    limited: int  # ready jobs set aside until their limit has room
+    limits: list[LimitBody]  # as this process's client declares them
     counters: dict[str, int]
     throughput_per_minute: float
     failures_per_minute: float
@@ -104,6 +119,39 @@ class Enqueued(TypedDict):
     created: bool  # False: the task's unique key is held by this existing job
 
 
+class ScheduleBody(TypedDict):
+    id: str
+    queue: str
+    task: str
+    cron: str | None
+    every_s: float | None
+    tz: str | None
+    catch_up: str | None
+    start: str | None
+    end: str | None
+    args: list[Any]
+    kwargs: dict[str, Any]
+    next_run: str | None  # None while paused, once ended, or when its stored definition is damaged
+    last_run: str | None  # the time of the tick (or run now) that last wrote a job
+    last_job: str | None  # that job's id
+    paused: bool
+    origin: str  # "code": declared in the app's code, upserted by workers; "api": made at run time
+
+
+class ScheduleList(TypedDict):
+    schedules: list[ScheduleBody]
+
+
+class ScheduleChanged(TypedDict):
+    schedule: ScheduleBody
+    change: str  # created, updated, unchanged, paused, resumed, deleted
+
+
+class ScheduleRun(TypedDict):
+    schedule: str
+    job: str  # the id of the job just enqueued
+
+
 class RunningJobBody(TypedDict):
     id: str
     task: str
@@ -152,7 +200,35 @@ def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def queue_summary(stats: QueueStats) -> QueueSummary:
+def _limit_body(limit: Limit | QueueLimit, applies_to: list[str]) -> LimitBody:
+    rate = limit.rate_limit if isinstance(limit, QueueLimit) else limit.rate
+    return {
+        "name": limit.name if isinstance(limit, Limit) else "queue",
+        "applies_to": applies_to,
+        "rate_limit": None if rate is None else f"{rate.count}/{rate.per:g}s",
+        "burst": 1 if rate is None else rate.burst,
+        "max_concurrency": limit.max_concurrency,
+        "per_key": isinstance(limit, Limit) and limit.key is not None,
+        "shared": isinstance(limit, Limit) and limit.shared,
+    }
+
+
+def limit_bodies(rq: RedisQ, queue: str) -> list[LimitBody]:
+    """The limits on `queue`'s jobs that this client declares: the queue's own, then each task's."""
+    out: list[LimitBody] = []
+    own = rq.queue_limits.get(queue)
+    if own is not None:
+        out.append(_limit_body(own, ["*"]))
+    by_name: dict[str, tuple[Limit, list[str]]] = {}
+    for task in rq.tasks.values():
+        if task.queue == queue:
+            for limit in task.options.limits:
+                by_name.setdefault(limit.name, (limit, []))[1].append(task.name)
+    out += [_limit_body(limit, sorted(tasks)) for limit, tasks in by_name.values()]
+    return out
+
+
+def queue_summary(stats: QueueStats, limits: list[LimitBody] | None = None) -> QueueSummary:
     return {
         "queue": stats.queue,
         "paused": stats.paused,
@@ -161,6 +237,8 @@ def queue_summary(stats: QueueStats) -> QueueSummary:
         "active": stats.active,
         "dead": stats.dead,
         "succeeded_kept": stats.succeeded_kept,
+        "limited": stats.limited,
+        "limits": limits or [],
         "counters": dict(stats.counters),
         "throughput_per_minute": stats.throughput_per_minute,
         "failures_per_minute": stats.failures_per_minute,
@@ -200,6 +278,32 @@ def job_body(info: JobInfo) -> JobBody:
         "due_at": _iso(info.due_at),
         "expires_at": _iso(info.expires_at),
         "progress": cast(JobProgress, info.progress) if info.progress else None,
+    }
+
+
+def _ms_iso(ms: int | None) -> str | None:
+    return None if ms is None else epoch_iso(ms / 1000)
+
+
+def schedule_body(info: ScheduleInfo) -> ScheduleBody:
+    t = info.timing
+    return {
+        "id": info.id,
+        "queue": info.queue,
+        "task": info.task,
+        "cron": t.cron if t else None,
+        "every_s": t.every_ms / 1000 if t and t.every_ms is not None else None,
+        "tz": t.tz if t else None,
+        "catch_up": t.catch_up if t else None,
+        "start": _ms_iso(t.start_ms) if t else None,
+        "end": _ms_iso(t.end_ms) if t else None,
+        "args": info.args,
+        "kwargs": info.kwargs,
+        "next_run": None if info.paused or t is None else _ms_iso(info.next_ms),
+        "last_run": _ms_iso(info.last_run_ms),
+        "last_job": make_job_id(info.queue, info.last_job_uid) if info.last_job_uid else None,
+        "paused": info.paused,
+        "origin": info.origin,
     }
 
 

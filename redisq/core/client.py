@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import threading
 import time
 import weakref
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import Any, ParamSpec, TypeVar, overload
 
 import redis
@@ -24,7 +26,10 @@ from .health import HealthReport, HealthThresholds, ServerCheck, log_server_chec
 from .hooks import HookRegistration, Hooks
 from .job import JobInfo, JobState
 from .jobs import Job
-from .keys import QueueKeys, split_job_id
+from .keys import QueueKeys, check_queue_name, split_job_id
+from .limits import Limit, QueueLimit, RateLimit, task_limits
+from .schedule_api import Schedules, declare, remember, task_timing
+from .schedules import JobTemplate, Schedule
 from .stats import QueueStats
 from .task import Backoff, JobSpec, Task, TaskOptions
 
@@ -47,6 +52,10 @@ class RedisQ(HookRegistration):
         self.settings = settings if settings is not None else Settings.from_env(url=url, **overrides)
         self.tasks: dict[str, Task[Any, Any]] = {}
         self.hooks = Hooks()  # on_worker_start, on_worker_stop, add_middleware (hooks.py)
+        self.queue_limits: dict[str, QueueLimit] = {}  # enforced by the workers that serve each queue
+        # Periodic jobs declared in code (issue 12), by id; workers upsert them at start.
+        self.declared_schedules: dict[str, tuple[Schedule, JobTemplate]] = {}
+        self.schedules = Schedules(self)  # run-time management: list, pause, resume, run now, ...
         self._frozen_by: str | None = None
         self._lock = threading.RLock()  # backend_sync() resolves the url (which may start a server) under it
         self._url: str | None = self.settings.url
@@ -85,6 +94,12 @@ class RedisQ(HookRegistration):
         unique: bool | Callable[..., str] = False,
         retry_on: tuple[type[BaseException], ...] | None = None,
         give_up_on: tuple[type[BaseException], ...] = (),
+        rate_limit: RateLimit | str | None = None,
+        max_concurrency: int | None = None,
+        limit_key: Callable[..., object] | None = None,
+        limits: Sequence[Limit] = (),
+        schedule: str | timedelta | None = None,
+        tz: str | None = None,
     ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
     def task(
@@ -103,9 +118,22 @@ class RedisQ(HookRegistration):
         unique: bool | Callable[..., str] = False,
         retry_on: tuple[type[BaseException], ...] | None = None,
         give_up_on: tuple[type[BaseException], ...] = (),
+        rate_limit: RateLimit | str | None = None,
+        max_concurrency: int | None = None,
+        limit_key: Callable[..., object] | None = None,
+        limits: Sequence[Limit] = (),
+        schedule: str | timedelta | None = None,
+        tz: str | None = None,
     ) -> Task[P, R] | Callable[[Callable[P, R]], Task[P, R]]:
         """Register a function (`async def` or plain `def`) as a task. `retry_on`: only these errors
-        (and their subclasses) are retried; `give_up_on`: these never are (both: TaskOptions)."""
+        (and their subclasses) are retried; `give_up_on`: these never are (both: TaskOptions).
+
+        `rate_limit` ("100/m" or RateLimit) and `max_concurrency` limit its jobs across every worker (per
+        value of `limit_key(*args, **kwargs)` when given); `limits` names shared `Limit`s it counts against.
+        `schedule` (a cron expression in time zone `tz`, or a timedelta) also runs it periodically, without
+        arguments (see `schedule`).
+        """
+        timing = task_timing(schedule, tz)  # checked before anything is registered
         options = TaskOptions(
             queue=queue,
             priority=priority,
@@ -128,11 +156,58 @@ class RedisQ(HookRegistration):
             task_name = name or f"{f.__module__}.{f.__qualname__}"
             if task_name in self.tasks and self.tasks[task_name].fn is not f:
                 raise ValueError(f"a different task is already registered as {task_name!r}")
-            task = Task(self, f, task_name, options)
+            own = task_limits(task_name, rate_limit, max_concurrency, limit_key, limits)
+            task = Task(self, f, task_name, dataclasses.replace(options, limits=own) if own else options)
             self.tasks[task_name] = task
+            if timing:
+                try:
+                    self.schedule(task, **timing)
+                except RedisQError:
+                    del self.tasks[task_name]
+                    raise
             return task
 
         return register(fn) if fn is not None else register
+
+    def limit_queue(
+        self, queue: str, *, rate_limit: RateLimit | str | None = None, max_concurrency: int | None = None
+    ) -> None:
+        """Limit a whole queue across every worker: at most `rate_limit` starts ("100/m") and at most
+        `max_concurrency` running at once; its jobs wait in order, costing no attempt. Set before workers
+        start (each worker applies its client's limits to the queues it serves)."""
+        check_queue_name(queue, "queue")
+        if self._frozen_by is not None:
+            raise RegistryFrozen(f"cannot limit queue {queue!r}: {self._frozen_by} already started")
+        limit = Limit(f"queue:{queue}", rate_limit, max_concurrency)  # checks the values
+        self.queue_limits[queue] = QueueLimit(limit.rate, max_concurrency)
+
+    def schedule(
+        self,
+        task: Task[Any, Any] | str,
+        *,
+        cron: str | None = None,
+        every: timedelta | float | None = None,
+        args: Sequence[Any] = (),
+        kwargs: dict[str, Any] | None = None,
+        id: str | None = None,
+        queue: str | None = None,
+        tz: str | None = None,
+        start: Any = None,
+        end: Any = None,
+        catch_up: str = "last",
+    ) -> Schedule:
+        """Run `task` periodically: `cron=` in time zone `tz` (UTC by default) or `every=`, between `start`
+        and `end`; missed ticks `catch_up="last"` (once) or "skip". Checked now (ConfigurationError);
+        workers write declared schedules when they start. See the README, "Periodic jobs"."""
+        if self._frozen_by is not None:
+            raise RegistryFrozen(f"cannot declare a schedule: {self._frozen_by} already started")
+        return remember(
+            self.declared_schedules,
+            *declare(
+                self, task, cron=cron, every=every, args=args, kwargs=kwargs, id=id, queue=queue, tz=tz,
+                start=start, end=end, catch_up=catch_up,
+            ),
+        )  # fmt: skip
 
     def get_task(self, name: str) -> Task[Any, Any]:
         try:
@@ -148,6 +223,7 @@ class RedisQ(HookRegistration):
     def queues(self) -> list[str]:
         """Queues that the registered tasks use, the default queue first."""
         names = {t.queue for t in self.tasks.values()} or {self.settings.default_queue}
+        names.update(s.queue for s, _ in self.declared_schedules.values())
         return sorted(names, key=lambda q: (q != self.settings.default_queue, q))
 
     # ---- connections ------------------------------------------------------------------------------

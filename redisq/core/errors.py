@@ -12,6 +12,8 @@
     ├── TaskNotFound                     (also LookupError) enqueue by an unregistered name
     ├── InvalidArguments                 (also ValueError) arguments that do not fit the task's signature
     ├── JobNotFound                      (also LookupError) unknown or expired job id
+    ├── ScheduleNotFound                 (also LookupError) no periodic job with that id
+    ├── ConcurrentUpdate                 a schedule kept changing while it was written; try again
     ├── InvalidJobId                     (also ValueError) an id that names no queue
     ├── JobFailed                        waited for a result; the job ended dead, cancelled or expired
     ├── ResultTimeout                    (also TimeoutError) waited for a result and it did not come
@@ -20,8 +22,9 @@
     ├── JobTimeout                       (also TimeoutError) a job ran past its timeout (its error type)
     ├── JobAborted                       raised in a task by `current_job.get().raise_if_aborted()`
     ├── Retry                            raised by a task: run me again at this time (spends an attempt)
-    └── RedisUnavailable                 (also ConnectionError) Redis cannot be reached right now, or
-                                         refuses writes for now (a read-only replica, a failover)
+    ├── RedisUnavailable                 (also ConnectionError) Redis cannot be reached right now, or
+    │                                    refuses writes for now (a read-only replica, a failover)
+    └── RateLimited                      raised BY a task (limits.py): back later, no attempt spent
 
 Adapters map these to HTTP status codes in one place each (see issue 4).
 """
@@ -79,6 +82,14 @@ class InvalidArguments(RedisQError, ValueError):
 
 class JobNotFound(RedisQError, LookupError):
     """The job does not exist, or its record expired."""
+
+
+class ScheduleNotFound(RedisQError, LookupError):
+    """No schedule (periodic job) has that id."""
+
+
+class ConcurrentUpdate(RedisQError):
+    """A compare-and-set kept losing to other writers (a schedule's ticks); nothing was written."""
 
 
 class InvalidJobId(RedisQError, ValueError):

@@ -40,6 +40,26 @@ def split_queue_names(value: str | Sequence[str], what: str = "queue name") -> l
     return [check_queue_name(name, what) for name in names]
 
 
+_CAP = re.compile(r"(.+):(\d+)")
+
+
+def split_worker_queues(value: str) -> tuple[list[str], dict[str, int]]:
+    """`--queues emails:5,reports:2,default` of a worker: the names in order and, for the names followed by
+    `:N`, the most jobs of that queue one worker runs at once (queue names may hold ':'; a final `:N` of
+    digits is always read as this cap)."""
+    names: list[str] = []
+    caps: dict[str, int] = {}
+    for item in value.split(","):
+        match = _CAP.fullmatch(item.strip())
+        name = check_queue_name(match.group(1) if match else item.strip())
+        names.append(name)
+        if match:
+            if int(match.group(2)) < 1:
+                raise ConfigurationError(f"the concurrency of queue {name!r} must be at least 1")
+            caps[name] = int(match.group(2))
+    return names, caps
+
+
 def queue_prefix(prefix: str, queue: str) -> str:
     return f"{prefix}:{{{queue}}}:"
 
@@ -102,6 +122,13 @@ class QueueKeys:
 
     def minute(self, minute: int) -> str:
         return f"{self.base}minute:{minute}"
+
+    @property
+    def schedules(self) -> str:  # periodic jobs' ids by next run (issue 12)
+        return self.base + "schedules"
+
+    def schedule(self, schedule_id: str) -> str:
+        return self.base + "schedule:" + schedule_id
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from .errors import JobNotFound
 from .health import HealthReport, HealthThresholds, ServerCheck, verdict
 from .job import JobInfo, JobState
 from .keys import GlobalKeys, QueueKeys, make_job_id
+from .limits import parked_key_of
 from .stats import QueueStats, WorkerInfo, parse_stats
 from .task import JobSpec
 
@@ -54,6 +55,8 @@ def _job_args(spec: JobSpec, uid: str, settings: Settings, meta: codec.JobMeta) 
         extra += ("unique_key", spec.unique_key)
     if settings.signing_key:
         extra += ("sig", codec.sign(payload, settings.signing_key))
+    if spec.limits:
+        extra += ("limits", spec.limits)
     return [uid, payload, opts.priority, opts.retries + 1, len(extra) // 2, *extra]
 
 
@@ -142,7 +145,12 @@ def jobs_by_state(
     (not a hash: a worker moves those to the dead letters), are left out."""
     index = k.part(STATE_INDEX[state])
     start, stop = offset, offset + limit - 1
-    uids = yield Command(("ZREVRANGE" if newest_first else "ZRANGE", index, start, stop))
+    specs = (yield Command(("ZRANGE", k.part("limited"), 0, 99))) if state is JobState.QUEUED else []
+    if specs:
+        parts = [index, *(parked_key_of(k.base, spec) for spec in specs)]
+        uids = yield from _queued_with_parked(k, parts, offset, limit, newest_first)
+    else:
+        uids = yield Command(("ZREVRANGE" if newest_first else "ZRANGE", index, start, stop))
     if not uids:
         return []
     records = yield [Command(("HGETALL", k.job(uid.decode())), tolerant=True) for uid in uids]
@@ -151,6 +159,28 @@ def jobs_by_state(
         for uid, fields in zip(uids, records, strict=True)
         if fields and not isinstance(fields, Exception)
     ]
+
+
+def _queued_with_parked(
+    k: QueueKeys, parts: list[str], offset: int, limit: int, newest_first: bool
+) -> Op[list[bytes]]:
+    """A page of the queued jobs: the ready ones in line, then those that their limits set aside (of the
+    first 100 limits holding some), as one sequence."""
+    sizes = [int(n) for n in (yield [Command(("ZCARD", part)) for part in parts])]
+    total = sum(sizes)
+    start = offset if not newest_first else max(total - offset - limit, 0)
+    stop = offset + limit - 1 if not newest_first else total - offset - 1
+    reads: list[Single] = []
+    position = 0
+    for part, size in zip(parts, sizes, strict=True):
+        low, high = max(start - position, 0), min(stop - position, size - 1)
+        if low <= high:
+            reads.append(Command(("ZRANGE", part, low, high)))
+        position += size
+    if not reads:
+        return []
+    uids = [uid for page in (yield reads) for uid in page]
+    return uids[::-1] if newest_first else uids
 
 
 def cancel(k: QueueKeys, job_id: str, uid: str, now_ms: int) -> Op[bool]:
@@ -270,7 +300,12 @@ def purge(k: QueueKeys, state: JobState, batch: int = 1000) -> Op[int]:
         n = yield ScriptCall("purge", (k.part(STATE_INDEX[state]),), (k.base, batch))
         total += int(n)
         if int(n) < batch:
-            return total
+            break
+    more = state is JobState.QUEUED  # and the queued jobs that their limits set aside
+    while more:
+        n, more = yield ScriptCall("purge_parked", (k.part("limited"),), (k.base, batch))
+        total += int(n)
+    return total
 
 
 def live_workers(prefix: str, now_ms: int, heartbeat_ttl_ms: int) -> Op[list[WorkerInfo]]:

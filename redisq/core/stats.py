@@ -19,6 +19,7 @@ COUNTERS = (
     "cancelled",
     "requeued",
     "aborted",
+    "deferred",  # attempts given back because the task raised RateLimited
 )
 
 
@@ -37,6 +38,7 @@ class QueueStats:
     oldest_queued_age_s: float | None  # of the job at the head of the queue
     paused: bool = False  # workers fetch nothing from it until it is resumed
     succeeded_kept: int = 0  # finished records still listed (the index is trimmed; the counter is not)
+    limited: int = 0  # ready jobs set aside until their rate or concurrency limit has room (not in `queued`)
 
     @property
     def succeeded(self) -> int:
@@ -56,7 +58,7 @@ def _rolling(now_ms: int, current: Any, previous: Any) -> float:
 
 
 def parse_stats(queue: str, now_ms: int, reply: list[Any]) -> QueueStats:
-    queued, scheduled, active, dead, flat, head_at, this_minute, last_minute, paused, kept = reply
+    queued, scheduled, active, dead, flat, head_at, this_minute, last_minute, paused, kept, parked = reply
     counters = dict.fromkeys(COUNTERS, 0)
     for i in range(0, len(flat), 2):
         with contextlib.suppress(ValueError):  # a counter that is not a number was not written by redisq
@@ -74,6 +76,7 @@ def parse_stats(queue: str, now_ms: int, reply: list[Any]) -> QueueStats:
         oldest_queued_age_s=max(0.0, (now_ms - int(head_at)) / 1000) if head_at else None,
         paused=bool(paused),
         succeeded_kept=int(kept),
+        limited=int(parked),
     )
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar
 from . import codec
 from .errors import ConfigurationError
 from .keys import check_queue_name
+from .limits import Limit, job_limits
 
 if TYPE_CHECKING:
     from .client import RedisQ
@@ -69,6 +70,7 @@ class TaskOptions:
     # `give_up_on` never. An error that may not retry sends the job to the dead letters at once.
     retry_on: tuple[type[BaseException], ...] | None = None
     give_up_on: tuple[type[BaseException], ...] = ()
+    limits: tuple[Limit, ...] = ()  # rate and concurrency limits its jobs count against (limits.py)
 
     def __post_init__(self) -> None:
         if self.queue is not None:  # never "" for the default queue (issue 11): None says that
@@ -132,6 +134,7 @@ class JobSpec:
     due_ms: int  # 0: now
     expires_ms: int  # 0: never
     unique_key: str
+    limits: str = ""  # the record's `limits` field: the specs of the limits it counts against
 
     def encode(self, meta: codec.JobMeta, max_bytes: int) -> bytes:
         return codec.encode_envelope(self.task, self.args, self.kwargs, meta, max_bytes)
@@ -177,7 +180,8 @@ def resolve_spec(
         else:
             key = hashlib.sha256(codec.dumps([name, list(args), kwargs])).hexdigest()
     queue = default_queue if opts.queue is None else opts.queue
-    return JobSpec(name, args, kwargs, opts, queue, due_ms, expires_ms, key)
+    limits = job_limits(opts.limits, args, kwargs) if opts.limits else ""
+    return JobSpec(name, args, kwargs, opts, queue, due_ms, expires_ms, key, limits)
 
 
 class Task(Generic[P, R]):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import queue
 import threading
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
+from redisq.admin import payloads
 from redisq.admin.errors import error_response
 from redisq.admin.payloads import epoch_iso, job_body
 from redisq.core.errors import JobNotFound, RedisUnavailable
@@ -282,6 +284,7 @@ class Poller:
             worker_ttl_ms=self.rq.settings.worker_ttl_s * 1000,
             jobs=jobs,
             overview=overview,
+            limits_for=functools.partial(payloads.limit_bodies, self.rq),
         )
         error: str | None = None
         result: snapshot.PollResult | None = None

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
-from redisq.admin.payloads import QueueSummary, WorkerBody, queue_summary, worker_body
+from redisq.admin.payloads import LimitBody, QueueSummary, WorkerBody, queue_summary, worker_body
 from redisq.core import ops
 from redisq.core.backend import Command, Op, Request, Single, drive
 from redisq.core.errors import JobNotFound
@@ -118,6 +118,7 @@ def _queues_op(
     memory: PollMemory,
     registered: Iterable[str],
     now_ms: int,
+    limits_for: Callable[[str], list[LimitBody]],
 ) -> Op[list[QueueSnapshot]]:
     minute = now_ms // 60_000
 
@@ -148,7 +149,7 @@ def _queues_op(
         # A whole hour, or this minute alone over the hour read earlier in this same minute.
         history[name] = got if len(got) == HISTORY_MINUTES else [*memory.history[name][:-1], *got]
     memory.queues, memory.history, memory.history_minute = names, history, minute
-    return [{**queue_summary(stats[name]), "history": history[name]} for name in names]
+    return [{**queue_summary(stats[name], limits_for(name)), "history": history[name]} for name in names]
 
 
 def _workers_op(prefix: str, memory: PollMemory, now_ms: int, ttl_ms: int) -> Op[list[WorkerSnapshot]]:
@@ -176,6 +177,7 @@ def poll(
     jobs: Sequence[str] = (),
     overview: bool = True,
     now_ms: int | None = None,
+    limits_for: Callable[[str], list[LimitBody]] = lambda queue: [],
 ) -> Op[PollResult]:
     """One poll; with `overview=False` only the watched jobs are read (no browser wants the rest)."""
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
@@ -184,7 +186,7 @@ def poll(
         return PollResult([], [], dict(zip(jobs, (yield from gather(job_reads)), strict=True)))
     queues, workers, *infos = yield from gather(
         [
-            _queues_op(keys_for, prefix, memory, registered, now_ms),
+            _queues_op(keys_for, prefix, memory, registered, now_ms, limits_for),
             _workers_op(prefix, memory, now_ms, worker_ttl_ms),
             *job_reads,
         ]

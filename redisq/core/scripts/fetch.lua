@@ -1,15 +1,23 @@
 -- Move due scheduled jobs to queued, then lease up to `count` queued jobs to one worker.
 -- KEYS: queued, scheduled, active, seq, stats, wake
--- ARGV: base, now_ms, count, lease_ms, worker_id, promote_limit, dead_ttl_s
+-- ARGV: base, now_ms, count, lease_ms, worker_id, promote_limit, dead_ttl_s, then the queue's own limit:
+--       interval_ms, tolerance_ms (a rate; 0: none), max_running (0: none)
 -- Returns: next_due_ms (or -1), then per leased job: uid, payload, attempts, max_attempts, signature.
+-- next_due_ms is when to fetch again without a wake: the next scheduled job, the next time a limit frees
+-- (or now, when jobs were set aside for their limits and others may be behind them).
 -- The lease token of a delivery is "<worker_id>/<attempts>": unique per delivery, so a worker whose lease
 -- lapsed can neither renew nor settle the job's next delivery.
 -- A record that cannot be run (not a hash, no payload, numbers that are not numbers) goes to the dead
 -- letters with the reason; the jobs around it are leased as usual (issue 11).
+-- Limits (limits.lua, issue 12): the queue's own limit caps how many are taken, in order; a job whose own
+-- limits are full is parked, out of line, and costs no attempt.
 local queued, scheduled, active, seq_key, stats, wake = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local base, now, count = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local lease_ms, worker_id, promote_limit = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
 local dead_ttl = tonumber(ARGV[7])
+local q_interval, q_tolerance, q_conc = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
+local limited = base .. 'limited'
+local wake_at = nil -- the earliest time a limit frees, for next_due
 
 -- A paused queue still promotes its due jobs, but hands none out (resume wakes a worker).
 if redis.call('EXISTS', base .. 'paused') == 1 then count = 0 end
@@ -32,40 +40,142 @@ if #due > 0 then
   end
 end
 
-local FIELDS = { 'payload', 'expires_at', 'max_attempts', 'sig', 'result_ttl', 'attempts' }
+local FIELDS = { 'payload', 'expires_at', 'max_attempts', 'sig', 'result_ttl', 'attempts', 'limits' }
 local REQUIRED = { payload = true, max_attempts = true }
 local NUMERIC = { expires_at = true, max_attempts = true, result_ttl = true, attempts = true }
+local SCAN_MAX = 200 -- jobs looked at past the first `count` when some are parked: a bound per call
+local cache = {} -- limit states, read once per call
 
-local out = { -1 }
-if count > 0 then
-  local uids = checked('ZRANGE', queued, 0, count - 1)
-  -- Every record is read and judged before anything is written.
-  local records, leases, expired, damaged = {}, {}, {}, {}
-  for i, uid in ipairs(uids) do
-    local job = job_key(base, uid)
-    local f, kind = read_record(job, unpack(FIELDS))
-    local problem, gone = record_problem(job, f, kind, FIELDS, REQUIRED, NUMERIC, 3)
-    if problem then
-      damaged[#damaged + 1] = { uid, job, kind or 'hash', problem }
-    elseif not gone then
-      local expires = tonumber(f[2])
-      if expires and expires <= now then
-        expired[#expired + 1] = { uid, job, tonumber(f[5]) or 3600 }
+local function later(t)
+  if t and (not wake_at or t < wake_at) then wake_at = t end
+end
+
+-- The queue's own limit caps this batch, keeping the queue's order; its running jobs are `active`.
+local q_state = nil
+if count > 0 and (q_interval > 0 or q_conc > 0) then
+  q_state = limit_state(cache, base .. 'qlimit', 0, now)
+  if q_conc > 0 then q_state.running = checked('ZCARD', active) end
+  local n, retry_at = room(q_state, q_interval, q_tolerance, q_conc, now, count)
+  later(retry_at) -- a full queue is woken by the finish of one of its jobs
+  count = n
+end
+
+-- Parked jobs whose limit may have room again go back in line, at their old place, as many as it admits.
+-- The earliest look of `limited`, read once: most queues have none, and then this is the only call.
+local first_look = checked('ZRANGE', limited, 0, 0, 'WITHSCORES')
+local limits_moved = false
+if count > 0 and first_look[2] and tonumber(first_look[2]) <= now then
+  limits_moved = true
+  local looks = redis.call('ZRANGE', limited, '-inf', now, 'BYSCORE', 'LIMIT', 0, 16)
+  if #looks > 0 then
+    local refused = wrong_queue_types(base, 'queued')
+    if refused then return refused end
+  end
+  for _, spec in ipairs(looks) do
+    local lim = limit_parse(spec)
+    local parked = lim and parked_key(base, lim)
+    if not lim then
+      redis.call('ZREM', limited, spec)
+    else
+      local st = limit_state(cache, limit_base(base, lim), lim.conc, now)
+      local n, retry_at = room(st, lim.interval, lim.tolerance, lim.conc, now, count, lim.scope == 'g')
+      local back, rounds = {}, 0
+      while #back < 2 * n and rounds < 8 do
+        local popped = checked('ZPOPMIN', parked, n - #back / 2)
+        if #popped == 0 then break end
+        for j = 1, #popped, 2 do
+          local f = read_record(job_key(base, popped[j]), 'state')
+          if f and f[1] == 'queued' then -- cancelled or deleted meanwhile: it leaves the line for good
+            back[#back + 1] = popped[j + 1]
+            back[#back + 1] = popped[j]
+          end
+        end
+        rounds = rounds + 1
+      end
+      if #back > 0 then redis.call('ZADD', queued, unpack(back)) end
+      if redis.call('ZCARD', parked) == 0 then
+        redis.call('ZREM', limited, spec)
       else
-        records[#records + 1] = { uid, job, f }
-        leases[#leases + 1] = now + lease_ms
-        leases[#leases + 1] = uid
+        -- When to look again: when the limit frees (no room now), when the rate allows one more after
+        -- those taken back, or at the next fetch (there was room; once it is full, a finish says so).
+        local again = retry_at or now
+        if n > 0 and lim.interval > 0 then again = after_starts(st.tat, lim.interval, n, now) - lim.tolerance end
+        redis.call('ZADD', limited, again, spec)
       end
     end
   end
-  if #damaged > 0 and #due == 0 then
-    local refused = wrong_queue_types(base, 'dead')
-    if refused then return refused end
+end
+
+local out = { -1 }
+local parked_any = false
+if count > 0 then
+  -- Every record is read and judged before anything is written. Jobs are looked at in line order; the
+  -- ones looked at all leave `queued` (leased, parked, expired, buried, or gone), so they are a prefix.
+  local records, leases, expired, damaged, parked = {}, {}, {}, {}, {}
+  local looked, taken, checks = 0, 0, {}
+  while taken < count and looked < count + SCAN_MAX do
+    local uids = checked('ZRANGE', queued, looked, looked + (count - taken) - 1)
+    if #uids == 0 then break end
+    for _, uid in ipairs(uids) do
+      if taken >= count then break end
+      looked = looked + 1
+      local job = job_key(base, uid)
+      local f, kind = read_record(job, unpack(FIELDS))
+      local problem, gone = record_problem(job, f, kind, FIELDS, REQUIRED, NUMERIC, 3)
+      local list = nil
+      if not problem and not gone and f[7] then
+        list, problem = limits_of(f[7])
+      end
+      if problem then
+        damaged[#damaged + 1] = { uid, job, kind or 'hash', problem }
+      elseif not gone then
+        local expires = tonumber(f[2])
+        local blocked, retry_at = nil, nil
+        if list then
+          for _, lim in ipairs(list) do
+            local n
+            n, retry_at = room(limit_state(cache, limit_base(base, lim), lim.conc, now), lim.interval,
+              lim.tolerance, lim.conc, now, 1, lim.scope == 'g')
+            if n == 0 then
+              blocked = lim
+              break
+            end
+          end
+        end
+        if expires and expires <= now then
+          expired[#expired + 1] = { uid, job, tonumber(f[5]) or 3600 }
+        elseif blocked then
+          parked[#parked + 1] = { uid, redis.call('ZSCORE', queued, uid), blocked, retry_at }
+          checks[#checks + 1] = parked_key(base, blocked)
+          checks[#checks + 1] = 'zset'
+        else
+          if list then
+            for _, lim in ipairs(list) do
+              take(cache[limit_base(base, lim)], lim.interval, lim.conc, now, uid, now + lease_ms)
+            end
+          end
+          taken = taken + 1
+          records[#records + 1] = { uid, job, f }
+          leases[#leases + 1] = now + lease_ms
+          leases[#leases + 1] = uid
+        end
+      end
+    end
   end
+  if #parked > 0 then
+    checks[#checks + 1] = limited
+    checks[#checks + 1] = 'zset'
+  end
+  if #damaged > 0 and #due == 0 then
+    checks[#checks + 1] = base .. 'dead'
+    checks[#checks + 1] = 'zset'
+  end
+  local refused = wrong_types(checks)
+  if refused then return refused end
   -- When nothing was due this ZADD is the first write: on an `active` of another type it fails, and
   -- nothing is written.
   if #leases > 0 then call_with('ZADD', active, leases) end
-  if #uids > 0 then redis.call('ZREMRANGEBYRANK', queued, 0, #uids - 1) end -- exactly those: atomic
+  if looked > 0 then redis.call('ZREMRANGEBYRANK', queued, 0, looked - 1) end -- exactly those: atomic
   for _, r in ipairs(records) do
     local uid, job, f = r[1], r[2], r[3]
     local attempts = (tonumber(f[6]) or 0) + 1
@@ -77,6 +187,18 @@ if count > 0 then
     out[#out + 1] = f[3]
     out[#out + 1] = f[4] or ''
   end
+  for _, st in pairs(cache) do limit_write(st, now) end
+  if q_state and q_interval > 0 then
+    for _ = 1, taken do take(q_state, q_interval, 0, now, nil, nil) end
+    q_state.dirty = true
+    limit_write(q_state, now)
+  end
+  for _, p in ipairs(parked) do
+    redis.call('ZADD', parked_key(base, p[3]), p[2], p[1])
+    local score = tonumber(redis.call('ZSCORE', limited, p[3].spec))
+    if not score or score > p[4] then redis.call('ZADD', limited, math.max(p[4], now + 1), p[3].spec) end
+    parked_any = true
+  end
   for _, e in ipairs(expired) do
     finalize(base, e[1], e[2], 'expired', now, e[3])
   end
@@ -85,8 +207,14 @@ if count > 0 then
     bury(base, d[1], d[2], d[3], d[4], now, dead_ttl)
   end
   -- Work left behind: pass the wake token on (a batch smaller than asked for emptied the queue).
-  if #uids == count and redis.call('ZCARD', queued) > 0 then wake_one(wake) end
+  if taken == count and redis.call('ZCARD', queued) > 0 then wake_one(wake) end
 end
 local next_due = redis.call('ZRANGE', scheduled, 0, 0, 'WITHSCORES')
-if next_due[2] then out[1] = tonumber(next_due[2]) end
+if next_due[2] then later(tonumber(next_due[2])) end
+local next_look = first_look
+if limits_moved or parked_any then next_look = redis.call('ZRANGE', limited, 0, 0, 'WITHSCORES') end
+if next_look[2] then later(tonumber(next_look[2])) end
+-- Jobs were set aside and others may wait behind them: fetch again at once.
+if parked_any and redis.call('ZCARD', queued) > 0 then later(now) end
+if wake_at then out[1] = math.floor(wake_at) end
 return out

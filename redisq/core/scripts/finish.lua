@@ -1,25 +1,32 @@
 -- Settle a batch of deliveries: success, retry later, dead, released unrun (graceful shutdown: back to
--- the front of the queue without spending the attempt), or aborted (abort.lua marked it).
+-- the front of the queue without spending the attempt), deferred (the task raised RateLimited: due
+-- again at retry_at without spending the attempt, and its limits, else its queue's, start nothing before),
+-- or aborted (abort.lua marked it).
 -- KEYS: active, scheduled, succeeded, dead, stats, wake, seq
--- ARGV: base, now_ms, dead_ttl_s, count, then per delivery 5 values:
---       uid, lease_token, outcome ('ok' | 'retry' | 'dead' | 'release' | 'abort'), data (result or error
---       JSON),
---       retry_at_ms
+-- ARGV: base, now_ms, dead_ttl_s, count, the queue's own limit (interval_ms, tolerance_ms, max_running;
+--       zeros: none), then per delivery 5 values:
+--       uid, lease_token, outcome ('ok' | 'retry' | 'dead' | 'release' | 'defer' |
+--       'abort'), data (result or error
+--       JSON), retry_at_ms
+-- Every settled job frees its place under its limits (limits.lua).
 -- A delivery whose lease is no longer held (it lapsed and the job was recovered, or the record is not a
 -- hash any more) changes nothing: the sweeper deals with what is left in `active`.
 -- Returns the uids of those stale deliveries.
 local active, scheduled, succeeded, dead, stats, wake = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local seq_key = KEYS[7]
 local base, now, dead_ttl, n = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local q_interval, q_tolerance, q_conc = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 
 -- Every record is read and every outcome decided before anything is written.
-local stale, settled, by_outcome = {}, {}, { ok = {}, retry = {}, dead = {}, release = {}, abort = {} }
+local done_fields = {}
+local stale, settled, by_outcome = {}, {}, { ok = {}, retry = {}, dead = {}, release = {}, defer = {},
+  abort = {} }
 for i = 0, n - 1 do
-  local b = 5 + i * 5
+  local b = 8 + i * 5
   local uid, token, outcome = ARGV[b], ARGV[b + 1], ARGV[b + 2]
   local job = job_key(base, uid)
   local f = read_record(job, 'lease', 'attempts', 'max_attempts', 'result_ttl', 'unique_key', 'watched',
-    'abort')
+    'limits', 'abort')
   if not f or f[1] ~= token then
     stale[#stale + 1] = uid
   else
@@ -30,8 +37,9 @@ for i = 0, n - 1 do
     end
     -- Marked for abort after its worker decided: it must not run again (a retry, a release) nor wait
     -- in the dead letters to be requeued. A success stays one: the job did finish.
-    if f[7] and outcome ~= 'ok' then outcome = 'abort' end
+    if f[8] and outcome ~= 'ok' then outcome = 'abort' end
     settled[#settled + 1] = uid
+    done_fields[uid] = f
     local group = by_outcome[outcome]
     group[#group + 1] = { uid, job, f, ARGV[b + 3], tonumber(ARGV[b + 4]) }
   end
@@ -40,7 +48,8 @@ if #settled == 0 then return stale end
 
 -- The keys this batch's outcomes write, beyond `active`: its ZREM, the first write, checks it.
 local checks = {}
-for outcome, key in pairs({ ok = succeeded, retry = scheduled, dead = dead, release = base .. 'queued' }) do
+for outcome, key in pairs({ ok = succeeded, retry = scheduled, dead = dead, release = base .. 'queued',
+    defer = scheduled }) do
   if #by_outcome[outcome] > 0 then
     checks[#checks + 1] = key
     checks[#checks + 1] = 'zset'
@@ -81,6 +90,27 @@ for _, d in ipairs(by_outcome.release) do
   redis.call('HSET', d[2], 'attempts', math.max((tonumber(d[3][2]) or 1) - 1, 0))
   requeue(base, d[1], d[2], seq_key, true)
 end
+for _, d in ipairs(by_outcome.defer) do
+  local uid, job, f, until_ms = d[1], d[2], d[3], d[5]
+  redis.call('HSET', job, 'attempts', math.max((tonumber(f[2]) or 1) - 1, 0), 'state', 'scheduled',
+    'due_at', until_ms)
+  redis.call('HDEL', job, 'lease')
+  redis.call('ZADD', scheduled, until_ms, uid)
+  local list = f[7] and limits_of(f[7])
+  if list and #list > 0 then
+    for _, lim in ipairs(list) do pause_limit(limit_base(base, lim), lim.tolerance, until_ms, now) end
+  elseif q_interval > 0 or q_conc > 0 then
+    pause_limit(base .. 'qlimit', q_tolerance, until_ms, now)
+  end
+end
+
+-- Places under limits are free again; jobs parked behind them are looked at by the next fetch.
+local freed = false
+for _, uid in ipairs(settled) do
+  local f = done_fields[uid]
+  local list = f[7] and limits_of(f[7])
+  if list and release(base, uid, list, now) then freed = true end
+end
 
 local n_ok, n_retried, n_dead = #by_outcome.ok, #by_outcome.retry, #by_outcome.dead
 if n_ok > 0 then
@@ -94,7 +124,9 @@ end
 if n_retried > 0 then add_to(stats, 'retried', n_retried) end
 if n_dead > 0 then add_to(stats, 'dead', n_dead) end
 if #by_outcome.abort > 0 then add_to(stats, 'aborted', #by_outcome.abort) end
-if n_retried > 0 or #by_outcome.release > 0 then
-  wake_one(wake) -- an idle worker takes released jobs, or re-reads the next due time
+if n_retried > 0 or #by_outcome.release > 0 or #by_outcome.defer > 0 or freed or q_conc > 0 then
+  -- An idle worker takes released jobs, re-reads the next due time, or takes the place a job freed.
+  wake_one(wake)
 end
+if #by_outcome.defer > 0 then add_to(stats, 'deferred', #by_outcome.defer) end
 return stale

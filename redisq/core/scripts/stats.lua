@@ -2,7 +2,8 @@
 -- KEYS: queued, scheduled, active, dead, stats. ARGV: base, now_ms.
 -- Returns {queued, scheduled, active, dead, counters (flat HGETALL), head_enqueued_at or false,
 --          this minute {succeeded, failed}, last minute {succeeded, failed}, paused (0 or 1),
---          succeeded records kept (the size of the trimmed succeeded index)}.
+--          succeeded records kept (the size of the trimmed succeeded index), jobs parked behind their
+--          limits (counted over the first 100 limits that hold some)}.
 -- Reads only: a key of another type is an error reply that names it (no number here would be true).
 local base, now = ARGV[1], tonumber(ARGV[2])
 local minute = math.floor(now / 60000)
@@ -13,11 +14,16 @@ if head[1] then
   local f = read_record(job_key(base, head[1]), 'enqueued_at')
   if f and tonumber(f[1]) then head_at = f[1] end
 end
+local parked = 0
+for _, spec in ipairs(checked('ZRANGE', base .. 'limited', 0, 99)) do
+  local lim = limit_parse(spec)
+  if lim then parked = parked + checked('ZCARD', parked_key(base, lim)) end
+end
 return {
   checked('ZCARD', KEYS[1]), checked('ZCARD', KEYS[2]), checked('ZCARD', KEYS[3]), checked('ZCARD', KEYS[4]),
   checked('HGETALL', KEYS[5]), head_at,
   checked('HMGET', base .. 'minute:' .. minute, 'succeeded', 'failed'),
   checked('HMGET', base .. 'minute:' .. (minute - 1), 'succeeded', 'failed'),
   redis.call('EXISTS', base .. 'paused'),
-  checked('ZCARD', base .. 'succeeded'),
+  checked('ZCARD', base .. 'succeeded'), parked,
 }

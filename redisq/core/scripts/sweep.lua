@@ -3,18 +3,18 @@
 -- KEYS: active, seq, dead, succeeded, stats, wake
 -- ARGV: base, now_ms, limit, dead_ttl_s, succeeded_keep_ms, succeeded_max, dead_keep_ms, dead_max
 -- Returns {recovered, sent_to_dead}. A lapsed record that cannot be used goes to the dead letters with
--- the reason (counted in sent_to_dead).
+-- the reason (counted in sent_to_dead). A recovered job frees its place under its limits (limits.lua).
 local active, seq_key, dead, succeeded, stats, wake = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local base, now, limit, dead_ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 
 local refused = wrong_queue_types(base, 'active', 'seq', 'dead', 'succeeded', 'queued')
 if refused then return refused end
 
-local FIELDS = { 'attempts', 'max_attempts', 'worker' }
+local FIELDS = { 'attempts', 'max_attempts', 'worker', 'limits' }
 local REQUIRED = { max_attempts = true }
 local NUMERIC = { attempts = true, max_attempts = true }
 
-local recovered, died, buried = 0, 0, 0
+local recovered, died, buried, freed = 0, 0, 0, false
 local lapsed = redis.call('ZRANGE', active, '-inf', now, 'BYSCORE', 'LIMIT', 0, limit)
 for _, uid in ipairs(lapsed) do
   redis.call('ZREM', active, uid)
@@ -25,6 +25,8 @@ for _, uid in ipairs(lapsed) do
     bury(base, uid, job, kind or 'hash', problem, now, dead_ttl)
     buried = buried + 1
   elseif not gone then
+    local list = f[4] and limits_of(f[4])
+    if list and release(base, uid, list, now) then freed = true end
     redis.pcall('HINCRBY', job, 'recovered', 1) -- a count, not worth failing for
     if (tonumber(f[1]) or 0) >= tonumber(f[2]) then
       redis.call('HSET', job, 'error', cjson.encode({
@@ -40,10 +42,8 @@ for _, uid in ipairs(lapsed) do
     end
   end
 end
-if recovered > 0 then
-  add_to(stats, 'recovered', recovered)
-  wake_one(wake)
-end
+if recovered > 0 then add_to(stats, 'recovered', recovered) end
+if recovered > 0 or freed then wake_one(wake) end
 if died > 0 then
   add_to(stats, 'failed', died)
   add_to(stats, 'dead', died)

@@ -1,10 +1,10 @@
 """`--burst`: a worker that drains its queues and stops (cron-driven runs, tests).
 
-The queues are drained when none has a job queued or due now (jobs scheduled for later do not keep the
-worker) and none has a job running on any worker (a failed attempt may come back due at once). A paused
-queue's waiting jobs do not count: no worker may take them until it is resumed. Each job is always in
-exactly one of queued, scheduled, active or a final state (every move is one script), so one read of
-the three says it.
+The queues are drained when none has a job queued, parked behind a limit (it runs once the limit has
+room) or due now (jobs scheduled for later do not keep the worker), and none has a job running on any
+worker (a failed attempt may come back due at once). A paused queue's waiting jobs do not count: no
+worker may take them until it is resumed. Each job is always in exactly one of these places or a final
+state (every move is one script), so one read of them says it.
 """
 
 from __future__ import annotations
@@ -33,11 +33,12 @@ def drained(keys: Sequence[QueueKeys], now_ms: int) -> Op[bool]:
             Command(("ZRANGE", k.scheduled, "-inf", now_ms, "BYSCORE", "LIMIT", 0, 1)),
             Command(("ZCARD", k.active)),
             Command(("EXISTS", k.paused)),
+            Command(("ZCARD", k.part("limited"))),  # limits with parked jobs
         )
     ]
-    for i in range(0, len(replies), 4):
-        queued, due, active, paused = replies[i : i + 4]
-        if active or (not paused and (queued or due)):
+    for i in range(0, len(replies), 5):
+        queued, due, active, paused, limited = replies[i : i + 5]
+        if active or (not paused and (queued or due or limited)):
             return False
     return True
 

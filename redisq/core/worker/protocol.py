@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from ..backend import Command, Op, ScriptCall, Single
 from ..keys import GlobalKeys, QueueKeys
+from ..limits import QueueLimit
 
-Outcome = Literal["ok", "retry", "dead", "release", "abort"]
+NO_LIMIT = QueueLimit()
+
+Outcome = Literal["ok", "retry", "dead", "release", "defer", "abort"]  # defer: RateLimited, no attempt spent
 
 
 @dataclass(slots=True)
@@ -43,12 +46,21 @@ class Settlement:
 
 
 def fetch(
-    k: QueueKeys, now_ms: int, count: int, lease_ms: int, worker_id: str, promote: int, dead_ttl_s: int
+    k: QueueKeys,
+    now_ms: int,
+    count: int,
+    lease_ms: int,
+    worker_id: str,
+    promote: int,
+    dead_ttl_s: int,
+    limit: QueueLimit = NO_LIMIT,
 ) -> Op[tuple[int | None, list[Delivery]]]:
+    """Lease up to `count` jobs; also returns when to fetch again unwoken (the next due job or the next
+    time a limit frees), or None."""
     reply = yield ScriptCall(
         "fetch",
         (k.queued, k.scheduled, k.active, k.seq, k.stats, k.wake),
-        (k.base, now_ms, count, lease_ms, worker_id, promote, dead_ttl_s),
+        (k.base, now_ms, count, lease_ms, worker_id, promote, dead_ttl_s, *limit.fetch_args()),
     )
     next_due = int(reply[0])
     deliveries = []
@@ -69,7 +81,11 @@ def fetch(
 
 
 def finish(
-    keys: dict[str, QueueKeys], settlements: Sequence[Settlement], now_ms: int, dead_ttl_s: int
+    keys: dict[str, QueueKeys],
+    settlements: Sequence[Settlement],
+    now_ms: int,
+    dead_ttl_s: int,
+    limits: Mapping[str, QueueLimit] | None = None,
 ) -> Op[list[str]]:
     """Settle a batch in one round trip (one script call per queue). Returns stale uids."""
     by_queue: dict[str, list[Settlement]] = {}
@@ -78,7 +94,8 @@ def finish(
     calls: list[Single] = []
     for queue, items in by_queue.items():
         k = keys[queue]
-        args: list[object] = [k.base, now_ms, dead_ttl_s, len(items)]
+        limit = limits.get(queue, NO_LIMIT) if limits else NO_LIMIT
+        args: list[object] = [k.base, now_ms, dead_ttl_s, len(items), *limit.fetch_args()]
         for s in items:
             args += [s.delivery.uid, s.delivery.token, s.outcome, s.data, s.retry_at_ms]
         calls.append(

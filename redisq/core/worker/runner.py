@@ -19,6 +19,7 @@ from ..context import JobContext, WorkerContext
 from ..errors import JobAborted, JobTimeout, Retry, SerializationError
 from ..job import JobError
 from ..keys import make_job_id
+from ..limits import RateLimited
 from ..task import Task
 from .aborts import Aborts
 from .leases import LeaseKeeper
@@ -148,6 +149,9 @@ class Runner:
             self._aborts.untrack(d.uid)
             if job.aborted or isinstance(exc, JobAborted):
                 return await self._aborted(d, job, exc)
+            if isinstance(exc, RateLimited):  # not a failure: back without spending the attempt
+                log.info("job %s:%s rate limited; due again in %.2fs", d.queue, d.uid, exc.retry_after_s)
+                return Settlement(d, "defer", b"", int((time.time() + exc.retry_after_s) * 1000))
             return await self._failure(d, task, job, exc)
         self._aborts.untrack(d.uid)
         if job.aborted:  # it finished (a `def` job that did not look, a late abort): aborted all the same

@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Mapping
 
 from ..backend import AsyncBackend
 from ..errors import CorruptData, RedisUnavailable
 from ..keys import QueueKeys
+from ..limits import QueueLimit
 from . import protocol
 from .leases import LeaseKeeper
 
@@ -22,10 +24,16 @@ log = logging.getLogger("redisq.worker")
 
 class Settler:
     def __init__(
-        self, backend: AsyncBackend, keys: dict[str, QueueKeys], leases: LeaseKeeper, dead_ttl_s: int
+        self,
+        backend: AsyncBackend,
+        keys: dict[str, QueueKeys],
+        leases: LeaseKeeper,
+        dead_ttl_s: int,
+        limits: Mapping[str, QueueLimit],
     ) -> None:
         self._backend = backend
         self._keys = keys
+        self._limits = limits
         self._leases = leases
         self._dead_ttl_s = dead_ttl_s
         self._pending: list[protocol.Settlement] = []
@@ -58,7 +66,9 @@ class Settler:
                 self._leases.settling(s.delivery.queue, s.delivery.uid, s.delivery.token)
             try:
                 stale = await self._backend.run(
-                    protocol.finish(self._keys, batch, int(time.time() * 1000), self._dead_ttl_s)
+                    protocol.finish(
+                        self._keys, batch, int(time.time() * 1000), self._dead_ttl_s, self._limits
+                    )
                 )
             except (RedisUnavailable, CorruptData) as exc:
                 # Kept, with their leases renewed, until written: Redis comes back, or an operator repairs

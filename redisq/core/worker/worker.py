@@ -18,7 +18,7 @@ import signal
 import socket
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from redis.asyncio.retry import Retry as RedisRetry
@@ -29,19 +29,21 @@ from ..backend import AsyncBackend, SyncBackend, redisq_errors
 from ..client import RedisQ
 from ..config import WorkerSettings
 from ..context import WorkerContext
-from ..errors import CorruptData, RedisUnavailable
+from ..errors import ConfigurationError, CorruptData, RedisUnavailable
 from ..keys import GlobalKeys, QueueKeys, check_queue_name, make_job_id
 from . import protocol
 from .aborts import Aborts
 from .burst import stop_when_drained
 from .leases import LeaseKeeper
 from .runner import Runner, error_json
+from .scheduler import ScheduleLoop
 from .settle import Settler
 from .threads import JobThreadPool
 
 log = logging.getLogger("redisq.worker")
 
 MAX_LISTED_JOBS = 100  # running jobs named in a heartbeat (the count is always exact)
+SHORT_WAIT_S = 0.2  # waits shorter than this sleep here instead of blocking in Redis
 
 
 def _retrieve(future: asyncio.Future[Any]) -> None:
@@ -57,10 +59,13 @@ class Worker:
         queues: Sequence[str] | None = None,
         *,
         concurrency: int | None = None,
+        queue_concurrency: Mapping[str, int] | None = None,
         settings: WorkerSettings | None = None,
         burst: bool = False,
     ) -> None:
-        """`burst=True`: stop (exit 0 standalone) once the queues are drained (see burst.py)."""
+        """`queue_concurrency` caps the jobs of a queue that this worker runs at once (its other queues
+        are served meanwhile); `rq.limit_queue` limits a queue across every worker.
+        `burst=True`: stop (exit 0 standalone) once the queues are drained (see burst.py)."""
         base = settings or WorkerSettings()
         if concurrency is not None:
             base = dataclasses.replace(base, concurrency=concurrency)
@@ -69,6 +74,13 @@ class Worker:
         self.queues = list(queues) if queues else rq.queues  # in priority order: the first is served first
         for name in self.queues:
             check_queue_name(name)
+        self.queue_concurrency = dict(queue_concurrency or {})
+        for name, cap in self.queue_concurrency.items():
+            if name not in self.queues:
+                raise ConfigurationError(f"queue_concurrency names {name!r}: this worker does not serve it")
+            if not isinstance(cap, int) or cap < 1:
+                raise ConfigurationError(f"queue_concurrency of {name!r} must be a positive int, got {cap!r}")
+        self._per_queue: dict[str, int] = dict.fromkeys(self.queues, 0)  # running jobs of each queue
         self.id = f"{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:8]}"  # no '/': tokens use it
         rq.freeze(f"worker {self.id}")
         self._keys: dict[str, QueueKeys] = {q: rq.queue_keys(q) for q in self.queues}
@@ -146,10 +158,13 @@ class Worker:
         )
         self._pool = JobThreadPool(s.concurrency)
         self._runner = Runner(self.rq, self._pool, self._leases, s.lease_s, aborts, self.context)
-        self._settler = Settler(self._backend, self._keys, self._leases, self.rq.settings.dead_ttl_s)
+        self._settler = Settler(
+            self._backend, self._keys, self._leases, self.rq.settings.dead_ttl_s, self.rq.queue_limits
+        )
         self._leases.start()
+        schedules = ScheduleLoop(self.rq, self._backend, self.queues, self._closing)  # issue 12
         channel = GlobalKeys(self.rq.settings.prefix).abort_channel(self.id)
-        duties = [self._settler.run(), self._sweep_loop(), self._heartbeat_loop()]
+        duties = [self._settler.run(), self._sweep_loop(), self._heartbeat_loop(), schedules.run()]
         duties.append(aborts.listen(self._subscriber, channel, self._leases, self._closing))
         if self.burst:
             keys = list(self._keys.values())
@@ -224,20 +239,30 @@ class Worker:
                 await self._sleep_unless(self._stopping, delay_s)
                 backoff_s = min(backoff_s * 2, 5.0)
 
+    def _room(self, queue: str) -> int | None:
+        """How many more jobs of `queue` this worker may start under its queue_concurrency (None: no cap)."""
+        cap = self.queue_concurrency.get(queue)
+        return None if cap is None else cap - self._per_queue[queue]
+
     async def _fetch(self, free: int) -> tuple[int | None, int]:
         s = self.settings
         next_due: int | None = None
         got = 0
         for queue in self.queues:
+            room = self._room(queue)
+            count = free - got if room is None else min(free - got, room)
+            if count <= 0:
+                continue
             due, deliveries = await self._backend.run(
                 protocol.fetch(
                     self._keys[queue],
                     int(time.time() * 1000),
-                    free - got,
+                    count,
                     int(s.lease_s * 1000),
                     self.id,
                     s.promote_batch,
                     self.rq.settings.dead_ttl_s,
+                    self.rq.queue_limits.get(queue, protocol.NO_LIMIT),
                 )
             )
             if due is not None:
@@ -247,6 +272,7 @@ class Worker:
                 running = protocol.Running(make_job_id(d.queue, d.uid), started)
                 task = asyncio.create_task(self._process(d, running))
                 self._running[task] = running
+                self._per_queue[queue] += 1
             got += len(deliveries)
             if got >= free:
                 break
@@ -259,13 +285,24 @@ class Worker:
             timeout = min(timeout, max(0.0, next_due_ms / 1000 - time.time()))
         if timeout < 0.001:
             return
-        wake_keys = [self._keys[q].wake for q in self.queues]
-        blpop = asyncio.ensure_future(self._blocking.blpop(wake_keys, timeout=timeout))
+        # Not the queues this worker is full of (queue_concurrency): their wake is for other workers; one of
+        # their jobs ending here ends this wait (_process).
+        wake_keys = [self._keys[q].wake for q in self.queues if self._room(q) != 0]
         # A plain future (not a second task per idle cycle: latency, issue 3) that stop() resolves. stop()
         # does not cancel the BLPOP: redis-py can swallow a cancellation that races its read, and the
         # worker then waited out the whole block (seen as 5 s stops). An abandoned BLPOP ends when the
         # blocking client closes at the end of run().
         stopped = self._idle_wait = asyncio.get_running_loop().create_future()
+        # Every queue is at its cap here (only one of its jobs ending can change that), or the wait is short:
+        # Redis times out blocked clients on its own clock (hz 10: every 100 ms), so a BLPOP of 20 ms took
+        # up to 100 ms, and a 50/s rate limit ran at 11/s.
+        if not wake_keys or timeout < SHORT_WAIT_S:
+            try:
+                await asyncio.wait((stopped,), timeout=timeout)
+            finally:
+                self._idle_wait = None
+            return
+        blpop = asyncio.ensure_future(self._blocking.blpop(wake_keys, timeout=timeout))
         try:
             await asyncio.wait((blpop, stopped), return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -299,7 +336,11 @@ class Worker:
             self.processed += 1
         finally:
             self._running.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
+            self._per_queue[d.queue] -= 1
             self._slot_freed.set()
+            idle = self._idle_wait
+            if d.queue in self.queue_concurrency and idle is not None and not idle.done():
+                idle.set_result(None)  # its queue has room again: fetch from it
 
     async def _drain(self) -> None:
         s = self.settings

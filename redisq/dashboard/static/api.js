@@ -60,6 +60,11 @@ export const api = {
   requeueDead: (queue) => request("POST", `${enc(queue)}/dead/requeue`),
   purge: (queue, state) => request("DELETE", `${enc(queue)}/jobs`, { state }),
   pause: (queue, paused) => request("POST", `${enc(queue)}/${paused ? "pause" : "resume"}`),
+  schedules: () => request("GET", "_schedules"),
+  scheduleAction: (id, action) =>
+    action === "delete"
+      ? request("DELETE", `_schedules/${enc(id)}`)
+      : request("POST", `_schedules/${enc(id)}/${action}`),
 };
 
 export const eventsUrl = () => url("_events");

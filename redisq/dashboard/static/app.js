@@ -1,6 +1,7 @@
 // The redisq dashboard: hash routes over one page, fed by the server's snapshot stream (SSE).
 //   #/                   overview          #/queues/<queue>?state=&offset=&order=   one queue's jobs
 //   #/jobs/<queue>/<uid> one job           #/workers                                live workers
+//   #/schedules          periodic jobs
 
 import { api } from "./api.js";
 import { fmtStamp, h, refreshAgo, replace } from "./dom.js";
@@ -8,6 +9,7 @@ import { jobPage } from "./job.js";
 import { SnapshotStream } from "./live.js";
 import { overviewPage } from "./overview.js";
 import { queuePage } from "./queue.js";
+import { schedulesPage } from "./schedules.js";
 import { workersPage } from "./workers.js";
 
 const main = document.getElementById("main");
@@ -30,6 +32,7 @@ function route() {
   });
   if (parts.length === 0) return { key: "overview", make: () => overviewPage(ctx), nav: "overview" };
   if (parts[0] === "workers" && parts.length === 1) return { key: "workers", make: () => workersPage(ctx), nav: "workers" };
+  if (parts[0] === "schedules" && parts.length === 1) return { key: "schedules", make: () => schedulesPage(ctx), nav: "schedules" };
   if (parts[0] === "queues" && parts.length === 2) {
     return { key: `queue:${parts[1]}`, make: () => queuePage(ctx, parts[1], query), query, nav: "overview" };
   }

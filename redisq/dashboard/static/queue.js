@@ -19,7 +19,7 @@ import {
 const LIMIT = 25;
 const STATES = [
   // [state, tab label, the moment shown in the list, where the live count comes from]
-  ["queued", "Queued", "Enqueued", (q) => q.queued],
+  ["queued", "Queued", "Enqueued", (q) => q.queued + (q.limited || 0)], // ready, and waiting on limits
   ["scheduled", "Scheduled", "Due", (q) => q.scheduled],
   ["active", "Active", "Started", (q) => q.active],
   ["succeeded", "Succeeded", "Finished", (q) => q.succeeded_kept], // records kept (the index is trimmed)
@@ -108,6 +108,8 @@ export function queuePage(ctx, queue, query) {
     " Nothing was ever enqueued on it and no registered task uses it; it shows up here once a job is. ",
     h("a", { href: "#/" }, "Back to the overview"),
   );
+  // The limits on this queue's jobs, and how many wait on them (set aside, out of the queued list).
+  const limitsLine = h("p", { class: "limits", "data-role": "limits", hidden: true });
   const listHead = h("h2", { class: "list-title" }, "");
   const list = h("div", { class: "job-list", "aria-live": "polite", "aria-busy": "true" }, h("p", { class: "empty" }, "Loading…"));
   const pager = h("nav", { class: "pager", "aria-label": "Pages" });
@@ -119,6 +121,7 @@ export function queuePage(ctx, queue, query) {
     crumbs,
     h("div", { class: "page-head" }, h("div", { class: "title-row" }, heading, pausedBadge), actions),
     missing,
+    limitsLine,
     tabs,
     listBar,
     list,
@@ -344,6 +347,23 @@ export function queuePage(ctx, queue, query) {
     load();
   }
 
+  function describeLimit(limit) {
+    const parts = [];
+    if (limit.rate_limit) parts.push(`${limit.rate_limit.replace("/", " per ")}${limit.burst > 1 ? ` (bursts of ${limit.burst})` : ""}`);
+    if (limit.max_concurrency) parts.push(`at most ${limit.max_concurrency} running`);
+    const scope = limit.applies_to.includes("*") ? "Queue" : limit.applies_to.join(", ");
+    const extra = [limit.per_key ? "per key" : "", limit.shared ? "shared across queues" : ""].filter(Boolean).join(", ");
+    return `${scope}: ${parts.join(", ")}${extra ? ` (${extra})` : ""}`;
+  }
+
+  function showLimits(q) {
+    const limits = q.limits || [];
+    limitsLine.hidden = !limits.length && !q.limited;
+    const text = limits.map(describeLimit).join(" · ");
+    const waiting = q.limited ? `${fmtInt(q.limited)} job${q.limited === 1 ? "" : "s"} waiting for room under a limit` : "";
+    setText(limitsLine, ["Limits", [text, waiting].filter(Boolean).join(" — ")].join(": "));
+  }
+
   // Live: the tab counts follow each snapshot, and the list is read again when its state's numbers move.
   function onSnapshot(snapshot) {
     const q = (snapshot.queues || []).find((x) => x.queue === queue);
@@ -355,12 +375,13 @@ export function queuePage(ctx, queue, query) {
     stats = { ...q };
     setExists(true);
     showPaused(Boolean(q.paused));
+    showLimits(q);
     STATES.forEach(([state, , , read]) => {
       if (read) setText(tabCounts[state], fmtInt(read(q)));
     });
     retryDeadButton.disabled = q.dead === 0;
     const c = q.counters || {};
-    const signature = [q.queued, q.scheduled, q.active, q.dead, c.enqueued, c.succeeded, c.failed, c.retried, c.cancelled, c.requeued, c.expired, c.aborted].join(",");
+    const signature = [q.queued, q.limited, q.scheduled, q.active, q.dead, c.enqueued, c.succeeded, c.failed, c.retried, c.cancelled, c.requeued, c.expired, c.aborted].join(",");
     if (lastSignature !== null && signature !== lastSignature && !reloadTimer) {
       reloadTimer = setTimeout(() => {
         reloadTimer = null;

@@ -21,10 +21,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from redisq.admin import actions
+from redisq.admin import actions, schedules
 from redisq.admin.access import Access, AccessPolicy, check_auth_callable, require_json
 from redisq.admin.errors import allowed_methods, error_response, http_error
-from redisq.admin.payloads import Enqueued
+from redisq.admin.payloads import Enqueued, ScheduleChanged
 from redisq.core.client import RedisQ
 from redisq.dashboard.poller import Poller
 
@@ -110,6 +110,8 @@ def admin_app(
     GET    /_health                   the queues' health with every detail (workers, reasons)
     GET    /_events                   the dashboard's stream (SSE), from one poller per app
     GET    /_static/{file}            the dashboard's files
+    GET    /_schedules                every periodic job; PUT|GET|DELETE /_schedules/{id}, and
+    POST   /_schedules/{id}/pause|resume|run   (see redisq.admin.schedules)
     GET    /{queue}                   one queue's stats
     GET    /{queue}/jobs              one page: ?state=queued&offset=0&limit=50&order=newest
     POST   /{queue}/jobs              enqueue {"task", "args", "kwargs", "delay_s", "priority"} -> 201
@@ -228,8 +230,35 @@ def admin_app(
     async def resume(request: Request) -> Any:
         return await actions.set_paused(rq, queue(request), False)
 
+    def schedule_id(request: Request) -> str:
+        return str(request.path_params["schedule_id"])
+
+    async def list_schedules(request: Request) -> Any:
+        return await schedules.list_schedules(rq)
+
+    async def schedule_detail(request: Request) -> Any:
+        return await schedules.schedule_detail(rq, schedule_id(request))
+
+    async def put_schedule(request: Request) -> Any:
+        require_json(request.headers)
+        limited = Request(request.scope, limit_body(request.receive, policy.max_body_bytes))
+        body = actions.parse_json(await limited.body())
+        return await schedules.put_schedule(rq, schedule_id(request), body)
+
+    def schedule_action(action: schedules.ScheduleAction) -> Handler:
+        async def act(request: Request) -> Any:
+            return await schedules.schedule_action(rq, schedule_id(request), action)
+
+        return act
+
+    async def run_schedule(request: Request) -> Any:
+        return await schedules.run_schedule(rq, schedule_id(request))
+
     def created_or_found(body: Enqueued) -> int:
         return 201 if body["created"] else 200  # 200: a unique key matched, and this job already holds it
+
+    def schedule_created(body: ScheduleChanged) -> int:
+        return 201 if body["change"] == "created" else 200
 
     read, admin = Access.READ, Access.ADMIN
     routes = [
@@ -239,6 +268,15 @@ def admin_app(
         Route("/_health", endpoint(health, read), methods=["GET"]),
         Route("/_events", endpoint(events, read, query=None), methods=["GET"]),
         Route("/_static/{file}", endpoint(static, read, query=None), methods=["GET"]),
+        Route("/_schedules", endpoint(list_schedules, read), methods=["GET"]),
+        Route("/_schedules/{schedule_id}", endpoint(schedule_detail, read), methods=["GET"]),
+        Route("/_schedules/{schedule_id}", endpoint(put_schedule, admin, schedule_created), methods=["PUT"]),
+        Route("/_schedules/{schedule_id}", endpoint(schedule_action("delete"), admin), methods=["DELETE"]),
+        Route("/_schedules/{schedule_id}/pause", endpoint(schedule_action("pause"), admin), methods=["POST"]),
+        Route(
+            "/_schedules/{schedule_id}/resume", endpoint(schedule_action("resume"), admin), methods=["POST"]
+        ),
+        Route("/_schedules/{schedule_id}/run", endpoint(run_schedule, admin), methods=["POST"]),
         Route("/{queue}", endpoint(queue_stats, read), methods=["GET"]),
         Route("/{queue}/jobs", endpoint(list_jobs, read, query=actions.LIST_PARAMS), methods=["GET"]),
         Route("/{queue}/jobs", endpoint(enqueue, admin, created_or_found), methods=["POST"]),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from redisq.core.client import RedisQ
 from redisq.core.config import WorkerSettings
@@ -19,7 +19,12 @@ class Lifecycle:
     """What the lifespan starts and stops; `draining` turns readiness to 503 as soon as shutdown begins."""
 
     def __init__(
-        self, rq: RedisQ, workers: int, settings: WorkerSettings | None, queues: Sequence[str] | None
+        self,
+        rq: RedisQ,
+        workers: int,
+        settings: WorkerSettings | None,
+        queues: Sequence[str] | None,
+        queue_concurrency: Mapping[str, int] | None = None,
     ) -> None:
         if workers < 0:
             raise ValueError("workers must be 0 or more")
@@ -27,6 +32,7 @@ class Lifecycle:
         self.n_workers = workers
         self.settings = settings or WorkerSettings()
         self.queues = list(queues) if queues else None
+        self.queue_concurrency = queue_concurrency
         self.workers: list[Worker] = []
         self._tasks: list[asyncio.Task[None]] = []
         self.started = False
@@ -46,7 +52,9 @@ class Lifecycle:
         except Exception as exc:
             log.warning("Redis is not reachable at startup (%s); workers keep retrying", exc)
         for _ in range(self.n_workers):
-            worker = Worker(self.rq, self.queues, settings=self.settings)
+            worker = Worker(
+                self.rq, self.queues, queue_concurrency=self.queue_concurrency, settings=self.settings
+            )
             self.workers.append(worker)
             self._tasks.append(asyncio.create_task(worker.run(), name=f"redisq worker {worker.id}"))
         if self.workers:

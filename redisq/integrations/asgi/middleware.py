@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from redisq.core import context
 from redisq.core.client import RedisQ
@@ -39,11 +39,12 @@ class RedisQMiddleware:
         workers: int = 0,
         worker_settings: WorkerSettings | None = None,
         queues: Sequence[str] | None = None,
+        queue_concurrency: Mapping[str, int] | None = None,
         request_id_header: str = "X-Request-ID",
     ) -> None:
         self.app = app
         self.rq = redisq
-        self.lifecycle = Lifecycle(redisq, workers, worker_settings, queues)
+        self.lifecycle = Lifecycle(redisq, workers, worker_settings, queues, queue_concurrency)
         self._id_header = request_id_header.lower().encode("latin-1")
         self._warned_no_lifespan = False
 

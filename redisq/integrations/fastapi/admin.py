@@ -20,7 +20,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.requests import Request
 
-from redisq.admin import actions
+from redisq.admin import actions, schedules
 from redisq.admin.access import Access, AccessPolicy
 from redisq.admin.errors import allowed_methods, error_response, http_error, invalid_request
 from redisq.core.client import RedisQ
@@ -41,10 +41,16 @@ from .models import (
     QueueListModel,
     QueueStatsModel,
     RequeuedModel,
+    ScheduleChangedModel,
+    ScheduleListModel,
+    ScheduleModel,
+    SchedulePutModel,
+    ScheduleRunModel,
 )
 
 Queue = Annotated[str, Path(description="the queue's name")]
 Uid = Annotated[str, Path(description="the job's uid: its id is '<queue>:<uid>'")]
+ScheduleId = Annotated[str, Path(description="the schedule's id (by default its task's name)")]
 RouteHandler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -206,6 +212,8 @@ def admin_router(
     async def static(request: Request) -> Response:
         return dashboard.static_response(request)
 
+    _add_schedule_routes(router, rq, read, admin)
+
     @router.get("/{queue}", response_model=QueueStatsModel, dependencies=read, summary="one queue's stats")
     async def queue_stats(queue: Queue) -> Any:
         return await actions.queue_stats(rq, queue)
@@ -290,6 +298,54 @@ def admin_router(
 
     _add_method_routes(router)
     return router
+
+
+def _add_schedule_routes(router: APIRouter, rq: RedisQ, read: list[Any], admin: list[Any]) -> None:
+    """Periodic jobs (issue 12), before "/{queue}" (a queue name cannot start with "_")."""
+    schedule_errors = {**_WRITE_ERRORS, 404: {"model": ErrorModel, "description": "no such schedule"}}
+    writes: dict[str, Any] = {"dependencies": admin, "responses": schedule_errors}
+
+    @router.get("/_schedules", response_model=ScheduleListModel, dependencies=read, summary="every schedule")
+    async def list_schedules() -> Any:
+        return await schedules.list_schedules(rq)
+
+    @router.get("/_schedules/{schedule_id}", response_model=ScheduleModel, dependencies=read, summary="one")
+    async def schedule_detail(schedule_id: ScheduleId) -> Any:
+        return await schedules.schedule_detail(rq, schedule_id)
+
+    @router.put(
+        "/_schedules/{schedule_id}",
+        response_model=ScheduleChangedModel,
+        **writes,
+        summary="create (201) or replace a schedule",
+    )
+    async def put_schedule(schedule_id: ScheduleId, body: SchedulePutModel, response: Response) -> Any:
+        result = await schedules.put_schedule(rq, schedule_id, body.model_dump(exclude_unset=True))
+        response.status_code = 201 if result["change"] == "created" else 200
+        return result
+
+    @router.delete(
+        "/_schedules/{schedule_id}", response_model=ScheduleChangedModel, **writes, summary="delete"
+    )
+    async def delete_schedule(schedule_id: ScheduleId) -> Any:
+        return await schedules.schedule_action(rq, schedule_id, "delete")
+
+    @router.post("/_schedules/{schedule_id}/pause", response_model=ScheduleChangedModel, **writes)
+    async def pause_schedule(schedule_id: ScheduleId) -> Any:
+        return await schedules.schedule_action(rq, schedule_id, "pause")
+
+    @router.post("/_schedules/{schedule_id}/resume", response_model=ScheduleChangedModel, **writes)
+    async def resume_schedule(schedule_id: ScheduleId) -> Any:
+        return await schedules.schedule_action(rq, schedule_id, "resume")
+
+    @router.post(
+        "/_schedules/{schedule_id}/run",
+        response_model=ScheduleRunModel,
+        **writes,
+        summary="enqueue its job now",
+    )
+    async def run_schedule(schedule_id: ScheduleId) -> Any:
+        return await schedules.run_schedule(rq, schedule_id)
 
 
 _OTHER_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")

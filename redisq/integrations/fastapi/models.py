@@ -11,12 +11,23 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from redisq.admin.actions import MAX_DELAY_S
+from redisq.admin.schedules import MAX_EVERY_S
 from redisq.core.job import JobState
 from redisq.core.task import MAX_PRIORITY
 
 # Times are sent as the handlers write them (RFC 3339, UTC, milliseconds), not re-formatted by pydantic,
 # so the Starlette app and the FastAPI router answer with the same bytes.
 Timestamp = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
+
+
+class LimitModel(BaseModel):
+    name: str
+    applies_to: list[str] = Field(description='["*"]: the whole queue; else the tasks counted against it')
+    rate_limit: str | None = Field(description="starts per period, e.g. 50/1s")
+    burst: int
+    max_concurrency: int | None = Field(description="running at once, across every worker")
+    per_key: bool = Field(description="each value of the limit's key has its own allowance")
+    shared: bool = Field(description="counted across every queue that uses it")
 
 
 class QueueStatsModel(BaseModel):
@@ -27,6 +38,8 @@ class QueueStatsModel(BaseModel):
     active: int
     dead: int = Field(description="dead letters kept now")
     succeeded_kept: int = Field(description="finished jobs still listed (that index is trimmed)")
+    limited: int = Field(description="ready jobs set aside until their rate or concurrency limit has room")
+    limits: list[LimitModel] = Field(description="the limits on its jobs, as this app declares them")
     counters: dict[str, int] = Field(
         description="totals since the queue began: enqueued, succeeded, failed, ..."
     )
@@ -173,3 +186,55 @@ class HealthReportModel(BaseModel):
     maxmemory_policy: str | None
     queues: list[QueueHealthModel]
     workers: list[WorkerModel]
+
+
+class ScheduleModel(BaseModel):
+    """A periodic job (issue 12) with its next and last run."""
+
+    id: str
+    queue: str
+    task: str
+    cron: str | None
+    every_s: float | None
+    tz: str | None
+    catch_up: Literal["skip", "last"] | None
+    start: Timestamp | None
+    end: Timestamp | None
+    args: list[Any]
+    kwargs: dict[str, Any]
+    next_run: Timestamp | None = Field(description="null while paused or once ended")
+    last_run: Timestamp | None
+    last_job: str | None = Field(description="the id of the job its last run enqueued")
+    paused: bool
+    origin: Literal["code", "api"] = Field(description="declared in code (workers upsert it) or at run time")
+
+
+class ScheduleListModel(BaseModel):
+    schedules: list[ScheduleModel]
+
+
+class ScheduleChangedModel(BaseModel):
+    schedule: ScheduleModel
+    change: Literal["created", "updated", "unchanged", "paused", "resumed", "deleted"]
+
+
+class ScheduleRunModel(BaseModel):
+    schedule: str
+    job: str = Field(description="the id of the job just enqueued")
+
+
+class SchedulePutModel(BaseModel):
+    """A schedule of a registered task: exactly one of cron and every_s; arguments that fit the task."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task: str = Field(min_length=1)
+    cron: str | None = None
+    every_s: float | None = Field(default=None, ge=1, le=MAX_EVERY_S, allow_inf_nan=False, strict=True)
+    tz: str | None = None
+    args: list[Any] = Field(default_factory=list)
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    queue: str | None = None
+    start: str | None = Field(default=None, description="ISO 8601; no tick before it")
+    end: str | None = Field(default=None, description="ISO 8601; no tick after it")
+    catch_up: Literal["skip", "last"] = "last"

@@ -16,7 +16,7 @@ import orjson
 from flask import Blueprint, Request, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
-from redisq.admin import actions
+from redisq.admin import actions, schedules
 from redisq.admin.access import Access, AccessPolicy, check_auth_callable, require_json
 from redisq.admin.errors import BodyTooLarge, allowed_methods, error_response, http_error
 from redisq.core.client import RedisQ as Client
@@ -161,7 +161,7 @@ def admin_blueprint(
         page = actions.page_request(q.get("state"), q.get("offset"), q.get("limit"), q.get("order"))
         return actions.list_jobs(rq, queue, page)
 
-    def enqueue(rq: Client, queue: str) -> Coroutine[Any, Any, Any]:
+    def json_body(rq: Client) -> Any:
         require_json(_headers())
         limit = policy(rq).max_body_bytes
         # A chunked body states no size: read one byte past the limit. Werkzeug hides a chunked body unless
@@ -170,7 +170,32 @@ def admin_blueprint(
         raw = stream.read(limit + 1)
         if len(raw) > limit:
             raise BodyTooLarge(f"request body over {limit} bytes")
-        return actions.enqueue(rq, queue, actions.parse_json(raw))
+        return actions.parse_json(raw)
+
+    def enqueue(rq: Client, queue: str) -> Coroutine[Any, Any, Any]:
+        return actions.enqueue(rq, queue, json_body(rq))
+
+    def list_schedules(rq: Client) -> Coroutine[Any, Any, Any]:
+        return schedules.list_schedules(rq)
+
+    def schedule_detail(rq: Client, schedule_id: str) -> Coroutine[Any, Any, Any]:
+        return schedules.schedule_detail(rq, schedule_id)
+
+    def put_schedule(rq: Client, schedule_id: str) -> Coroutine[Any, Any, Any]:
+        return schedules.put_schedule(rq, schedule_id, json_body(rq))
+
+    def schedule_action(action: schedules.ScheduleAction) -> Callable[..., Coroutine[Any, Any, Any]]:
+        def act(rq: Client, schedule_id: str) -> Coroutine[Any, Any, Any]:
+            return schedules.schedule_action(rq, schedule_id, action)
+
+        act.__name__ = f"schedule_{action}"
+        return act
+
+    def run_schedule(rq: Client, schedule_id: str) -> Coroutine[Any, Any, Any]:
+        return schedules.run_schedule(rq, schedule_id)
+
+    def schedule_created(body: Any) -> int:
+        return 201 if body["change"] == "created" else 200
 
     def purge(rq: Client, queue: str) -> Coroutine[Any, Any, Any]:
         return actions.purge(rq, queue, request.args.get("state"))
@@ -205,6 +230,13 @@ def admin_blueprint(
         ("/_health", "GET", endpoint(health, read)),
         ("/_events", "GET", guarded(events, read, query=None)),
         ("/_static/<file>", "GET", guarded(static, read, query=None)),
+        ("/_schedules", "GET", endpoint(list_schedules, read)),
+        ("/_schedules/<schedule_id>", "GET", endpoint(schedule_detail, read)),
+        ("/_schedules/<schedule_id>", "PUT", endpoint(put_schedule, admin, schedule_created)),
+        ("/_schedules/<schedule_id>", "DELETE", endpoint(schedule_action("delete"), admin)),
+        ("/_schedules/<schedule_id>/pause", "POST", endpoint(schedule_action("pause"), admin)),
+        ("/_schedules/<schedule_id>/resume", "POST", endpoint(schedule_action("resume"), admin)),
+        ("/_schedules/<schedule_id>/run", "POST", endpoint(run_schedule, admin)),
         ("/<queue>", "GET", endpoint(queue_stats, read)),
         ("/<queue>/jobs", "GET", endpoint(list_jobs, read, query=actions.LIST_PARAMS)),
         ("/<queue>/jobs", "POST", endpoint(enqueue, admin, created_or_found)),

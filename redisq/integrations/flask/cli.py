@@ -8,7 +8,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
-from redisq.console import queues_option
+from redisq.console import worker_queues_option
 from redisq.core.client import RedisQ as Client
 from redisq.core.config import WorkerSettings
 
@@ -21,8 +21,9 @@ def _client() -> Client:
 @with_appcontext
 @click.option(
     "--queues",
-    callback=queues_option,
-    help="Comma-separated, highest priority first. Default: REDISQ_QUEUES, else all.",
+    callback=worker_queues_option,
+    help="Comma-separated, highest priority first; NAME:N runs at most N jobs of that queue at once. "
+    "Default: REDISQ_QUEUES, else all.",
 )
 @click.option("--concurrency", type=int, help="Jobs at once. Default: REDISQ_CONCURRENCY, else 10.")
 @click.option(
@@ -31,7 +32,11 @@ def _client() -> Client:
 @click.option("--lease", type=float, default=10.0, show_default=True, help="Lease length in seconds.")
 @click.option("--burst", is_flag=True, help="Exit (0) once nothing is queued, due or running on the queues.")
 def worker(
-    queues: list[str] | None, concurrency: int | None, grace: float, lease: float, burst: bool
+    queues: tuple[list[str], dict[str, int]] | None,
+    concurrency: int | None,
+    grace: float,
+    lease: float,
+    burst: bool,
 ) -> None:
     """Run a worker until SIGTERM or SIGINT; every task runs inside this app's app context."""
     from redisq.console import configure_logging
@@ -39,11 +44,13 @@ def worker(
 
     configure_logging()
     state = current_app.extensions["redisq"]
-    names = queues if queues is not None else state.worker_queues
+    names, caps = queues if queues is not None else (state.worker_queues, None)
     settings = WorkerSettings(
         concurrency=concurrency or state.concurrency, shutdown_grace_s=grace, lease_s=lease
     )
-    sys.exit(Worker(state.client, names, settings=settings, burst=burst).run_standalone())
+    sys.exit(
+        Worker(state.client, names, queue_concurrency=caps, settings=settings, burst=burst).run_standalone()
+    )
 
 
 @click.command("stats")

@@ -14,6 +14,8 @@ from redisq.core.config import Settings
 from redisq.core.errors import ConfigurationError
 from redisq.core.hooks import JobMiddleware, WorkerHook
 from redisq.core.keys import check_queue_name, split_queue_names
+from redisq.core.limits import RateLimit
+from redisq.core.schedules import check_schedule_option
 
 from . import requests
 from .bridge import LoopThread
@@ -75,6 +77,7 @@ class RedisQ:
         self._defaults = settings
         self._health_url = health_url
         self._definitions: dict[str, TaskDefinition] = {}
+        self._queue_limits: dict[str, tuple[RateLimit | str | None, int | None]] = {}
         self._states: list[AppState] = []  # of every app initialized, to register later tasks on
         self._worker_hooks: list[tuple[str, Any]] = []  # ("start" | "stop" | "middleware", hook)
         self._hooked: set[tuple[int, int]] = set()  # (client, hook) pairs done: one client may serve apps
@@ -97,6 +100,8 @@ class RedisQ:
             self._register(app, client, definition)
         for kind, hook in self._worker_hooks:
             self._add_hook(app, client, kind, hook)
+        for queue, (rate, most) in self._queue_limits.items():
+            client.limit_queue(queue, rate_limit=rate, max_concurrency=most)
         app.extensions[EXTENSION_KEY] = state
         self._states.append(state)
         requests.install(app)
@@ -123,6 +128,8 @@ class RedisQ:
             options["queue"] = fn_or_queue
         if options.get("queue") is not None:  # at decoration, not at the first init_app
             check_queue_name(options["queue"])
+        if options.get("schedule") is not None or options.get("tz") is not None:  # likewise (issue 12)
+            check_schedule_option(options.get("schedule"), options.get("tz"))
 
         def declare(fn: Callable[..., Any]) -> FlaskTask[Any, Any]:
             name = options.pop("name", None) or f"{fn.__module__}.{fn.__qualname__}"
@@ -136,6 +143,14 @@ class RedisQ:
             return FlaskTask(self, definition)
 
         return declare(fn_or_queue) if callable(fn_or_queue) else declare
+
+    def limit_queue(
+        self, queue: str, *, rate_limit: RateLimit | str | None = None, max_concurrency: int | None = None
+    ) -> None:
+        """`RedisQ.limit_queue` on every app's client: a limit on the whole queue, across every worker."""
+        for state in self._states:
+            state.client.limit_queue(queue, rate_limit=rate_limit, max_concurrency=max_concurrency)
+        self._queue_limits[queue] = (rate_limit, max_concurrency)
 
     @staticmethod
     def _register(app: Flask, client: Client, definition: TaskDefinition) -> None:

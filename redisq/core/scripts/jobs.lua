@@ -1,0 +1,114 @@
+-- Follows common.lua in the scripts that call `enqueue_jobs` (scripts.py looks for the name): enqueue.lua,
+-- and schedule_claim.lua, whose ticks write exactly the records an enqueue writes (issue 12).
+--
+-- Enqueue one or many jobs of one queue, atomically; `queued` and `argv` are enqueue.lua's KEYS[1] and ARGV.
+-- KEYS: queued (its name is <base>queued; the queue's other keys are derived from <base>: same slot)
+-- ARGV: now_ms, count, default_result_ttl_s, then per job:
+--       uid, payload, priority, max_attempts, n_extra, then n_extra field/value pairs among
+--       due_at, expires_at, result_ttl, unique_key, sig (rare options cost nothing when absent)
+-- Returns {created, then (position, holder uid) for each job whose unique key an existing job holds}.
+local function enqueue_jobs(queued, argv)
+  local base = string.sub(queued, 1, -7)
+  local now, count, default_ttl = tonumber(argv[1]), tonumber(argv[2]), argv[3]
+  local scheduled = base .. 'scheduled'
+
+  -- Nothing may be written unless every write can succeed (Redis never rolls a script back). Reads the
+  -- script needs anyway check most types for free: ZCARD (was the queue empty? then wake a worker) fails on
+  -- a `queued` of another type before any write, and INCRBY `seq` is the first write. Keys that only some
+  -- options touch (a delay: `scheduled`; unique keys) are checked here when a job names them. The counter
+  -- and the wake token are hints, written with pcall (common.lua).
+  local was_empty = checked('ZCARD', queued) == 0
+  local checks = {}
+  local b = 4
+  for _ = 1, count do
+    local n_extra = tonumber(argv[b + 4])
+    for i = b + 5, b + 4 + 2 * n_extra, 2 do
+      if argv[i] == 'unique_key' then
+        checks[#checks + 1] = base .. 'unique:' .. argv[i + 1]
+        checks[#checks + 1] = 'string'
+      elseif argv[i] == 'due_at' and tonumber(argv[i + 1]) > now then
+        checks[#checks + 1] = scheduled
+        checks[#checks + 1] = 'zset'
+      end
+    end
+    b = b + 5 + 2 * n_extra
+  end
+  if #checks > 0 then
+    local refused = wrong_types(checks)
+    if refused then return refused end
+  end
+
+  -- One INCRBY reserves the batch's FIFO sequence numbers (unused ones leave harmless gaps).
+  local seq = checked('INCRBY', base .. 'seq', count) - count
+
+  local out, created, n_queued, n_scheduled = { 0 }, 0, 0, 0
+  local ready = {} -- score, uid pairs for one ZADD per chunk instead of one per job
+  b = 4
+  for position = 1, count do
+    local uid, payload, priority, max_attempts = argv[b], argv[b + 1], tonumber(argv[b + 2]), argv[b + 3]
+    local n_extra = tonumber(argv[b + 4])
+    local job = job_key(base, uid)
+    local due, holder = 0, false
+    if n_extra == 0 then
+      redis.call('HSET', job, 'payload', payload, 'priority', priority, 'max_attempts', max_attempts,
+        'enqueued_at', now, 'result_ttl', default_ttl, 'state', 'queued')
+    else
+      local fields = { 'payload', payload, 'priority', priority, 'max_attempts', max_attempts,
+        'enqueued_at', now, 'result_ttl', default_ttl }
+      local unique_key = nil
+      for i = b + 5, b + 4 + 2 * n_extra, 2 do
+        local name, value = argv[i], argv[i + 1]
+        if name == 'due_at' then due = tonumber(value) end
+        if name == 'unique_key' then unique_key = value end
+        if name ~= 'due_at' or due > now then -- a due time already past: not a scheduled job
+          fields[#fields + 1] = name
+          fields[#fields + 1] = value
+        end
+      end
+      if unique_key then
+        local unique = base .. 'unique:' .. unique_key
+        holder = redis.call('GET', unique)
+        if holder and redis.call('EXISTS', job_key(base, holder)) == 0 then holder = false end
+        if not holder then redis.call('SET', unique, uid) end
+      end
+      if holder then
+        out[#out + 1] = position
+        out[#out + 1] = holder
+      else
+        fields[#fields + 1] = 'state'
+        fields[#fields + 1] = (due > now) and 'scheduled' or 'queued'
+        redis.call('HSET', job, unpack(fields))
+      end
+    end
+    b = b + 5 + 2 * n_extra
+
+    if not holder then
+      created = created + 1
+      if due > now then
+        redis.call('ZADD', scheduled, due, uid)
+        n_scheduled = n_scheduled + 1
+      else
+        seq = seq + 1
+        ready[#ready + 1] = queue_score(priority, seq)
+        ready[#ready + 1] = uid
+        n_queued = n_queued + 1
+        if #ready >= 1000 then -- stay well under Lua's unpack limit
+          redis.call('ZADD', queued, unpack(ready))
+          ready = {}
+        end
+      end
+    end
+  end
+  if #ready > 0 then redis.call('ZADD', queued, unpack(ready)) end
+  out[1] = created
+  if created > 0 then
+    add_to(base .. 'stats', 'enqueued', created)
+    -- Idle workers only block when they found the queue empty: wake one when it stops being empty (the
+    -- woken worker passes the wake on while work remains, see fetch.lua). A new scheduled job may be due
+    -- before an idle worker's wait ends: wake one to shorten it.
+    if n_scheduled > 0 or (n_queued > 0 and was_empty) then
+      wake_one(base .. 'wake')
+    end
+  end
+  return out
+end
