@@ -72,9 +72,8 @@ def test_every_error_is_a_redisq_error() -> None:
         for n in redisq.__all__
         if isinstance(getattr(redisq, n), type) and issubclass(getattr(redisq, n), Exception)
     ]
-    assert (
-        len(errors) == 23
-    )  # issue 12: RateLimited, ScheduleNotFound, HookFailed, JobAborted, JobTimeout, Retry
+    # issue 12: RateLimited, ScheduleNotFound, ConcurrentUpdate, HookFailed, JobAborted, JobTimeout, Retry
+    assert len(errors) == 24
     assert all(issubclass(e, RedisQError) for e in errors)
     assert issubclass(redisq.JobNotFound, LookupError) and issubclass(
         redisq.RedisUnavailable, ConnectionError

@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent  # `redisq` and `flask` as installed with this interpreter
 KNOWN = {"file", "shell", "python", "acl", "browser", "demo", "tests"}
 OWN_MODULES = ("myapp", "reports_app")
-SECTIONS = {"limits", "schedules"}  # README sections whose python and shell blocks a test runs
+SECTIONS = {"limits", "schedules", "abort"}  # README sections whose python and shell blocks a test runs
 
 
 def test_every_code_block_says_how_it_is_run() -> None:
