@@ -24,13 +24,12 @@ from .embedded import EmbeddedServer, start_embedded
 from .errors import InvalidArguments, RedisQError, RedisUnavailable, RegistryFrozen, TaskNotFound
 from .health import HealthReport, HealthThresholds, ServerCheck, log_server_check, report_failure
 from .hooks import HookRegistration, Hooks
-from .job import JobInfo, JobState
 from .jobs import Job
-from .keys import QueueKeys, check_queue_name, split_job_id
+from .keys import QueueKeys, check_queue_name
 from .limits import Limit, QueueLimit, RateLimit, task_limits
+from .queue_admin import QueueAdministration
 from .schedule_api import Schedules, declare, remember, task_timing
 from .schedules import JobTemplate, Schedule
-from .stats import QueueStats
 from .task import Backoff, JobSpec, Task, TaskOptions
 
 log = logging.getLogger("redisq")
@@ -41,7 +40,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-class RedisQ(HookRegistration):
+class RedisQ(QueueAdministration, HookRegistration):
     """The entry point: `rq = RedisQ()`, `@rq.task(...)`, `await task.enqueue(...)`.
 
     Connections open lazily on first use and close with `aclose()`/`close()` or a `with` block. With no
@@ -381,96 +380,6 @@ class RedisQ(HookRegistration):
         except Exception as exc:  # binding or converting: TypeError, ValueError, pydantic's errors
             raise InvalidArguments(f"arguments do not fit {name}: {exc}") from exc
 
-    # ---- inspection and administration -------------------------------------------------------------
-
-    async def stats(self, queue: str) -> QueueStats:
-        return await self.backend().run(ops.stats(self.queue_keys(queue), self.now_ms()))
-
-    def stats_sync(self, queue: str) -> QueueStats:
-        return self.backend_sync().run(ops.stats(self.queue_keys(queue), self.now_ms()))
-
-    async def stats_many(self, queues: Sequence[str]) -> list[QueueStats]:
-        """Several queues' numbers in one round trip."""
-        return await self.backend().run(ops.stats_many(self.queue_keys, queues, self.now_ms()))
-
-    def stats_many_sync(self, queues: Sequence[str]) -> list[QueueStats]:
-        return self.backend_sync().run(ops.stats_many(self.queue_keys, queues, self.now_ms()))
-
-    async def history(self, queue: str, minutes: int = 60) -> list[tuple[int, int, int]]:
-        """(epoch minute, succeeded, failed) per minute, oldest first; kept for two hours."""
-        return await self.backend().run(ops.history(self.queue_keys(queue), self.now_ms(), _minutes(minutes)))
-
-    def history_sync(self, queue: str, minutes: int = 60) -> list[tuple[int, int, int]]:
-        return self.backend_sync().run(ops.history(self.queue_keys(queue), self.now_ms(), _minutes(minutes)))
-
-    async def known_queues(self) -> list[str]:
-        return await self.backend().run(ops.known_queues(self.settings.prefix))
-
-    def known_queues_sync(self) -> list[str]:
-        return self.backend_sync().run(ops.known_queues(self.settings.prefix))
-
-    async def jobs(
-        self, queue: str, state: JobState, offset: int = 0, limit: int = 50, newest_first: bool = True
-    ) -> list[JobInfo]:
-        """One page of a queue's jobs in one state (queued, scheduled, active, succeeded or dead)."""
-        return await self.backend().run(
-            ops.jobs_by_state(self.queue_keys(queue), state, offset, limit, newest_first)
-        )
-
-    def jobs_sync(
-        self, queue: str, state: JobState, offset: int = 0, limit: int = 50, newest_first: bool = True
-    ) -> list[JobInfo]:
-        return self.backend_sync().run(
-            ops.jobs_by_state(self.queue_keys(queue), state, offset, limit, newest_first)
-        )
-
-    def _requeue_op(self, queue: str, job_ids: Sequence[str] | None) -> Op[int]:
-        uids = None if job_ids is None else [Job(self, i).uid for i in job_ids]
-        return ops.requeue_dead(self.queue_keys(queue), uids)
-
-    async def requeue_dead(self, queue: str, job_ids: Sequence[str] | None = None) -> int:
-        """Requeue the given dead jobs, or every one with `job_ids=None`; returns how many. An empty list
-        requeues nothing (a filter that matched nothing must not mean "all")."""
-        return await self.backend().run(self._requeue_op(queue, job_ids))
-
-    def requeue_dead_sync(self, queue: str, job_ids: Sequence[str] | None = None) -> int:
-        return self.backend_sync().run(self._requeue_op(queue, job_ids))
-
-    def _progress_op(self, value: float, note: str | None) -> Op[bool]:
-        job = context.current_job.get()
-        if job is None:
-            raise RuntimeError("set_progress() is called from inside a running task")
-        if not 0.0 <= value <= 1.0:
-            raise ValueError(f"progress is a fraction from 0 to 1, got {value}")
-        return ops.set_progress(self.queue_keys(job.queue), split_job_id(job.id)[1], value, note)
-
-    async def set_progress(self, value: float, note: str | None = None) -> bool:
-        """From inside a task: how far it got (0..1) and what it is doing; shown in `job.info().progress`."""
-        return await self.backend().run(self._progress_op(value, note))
-
-    def set_progress_sync(self, value: float, note: str | None = None) -> bool:
-        return self.backend_sync().run(self._progress_op(value, note))
-
-    async def pause(self, queue: str) -> None:
-        """Workers fetch nothing more from the queue (running jobs finish) until `resume`."""
-        await self.backend().run(ops.set_paused(self.queue_keys(queue), True))
-
-    def pause_sync(self, queue: str) -> None:
-        self.backend_sync().run(ops.set_paused(self.queue_keys(queue), True))
-
-    async def resume(self, queue: str) -> None:
-        await self.backend().run(ops.set_paused(self.queue_keys(queue), False))
-
-    def resume_sync(self, queue: str) -> None:
-        self.backend_sync().run(ops.set_paused(self.queue_keys(queue), False))
-
-    async def purge(self, queue: str, state: JobState) -> int:
-        """Delete every job of a queue in one state (e.g. all dead letters)."""
-        return await self.backend().run(ops.purge(self.queue_keys(queue), state))
-
-    def purge_sync(self, queue: str, state: JobState) -> int:
-        return self.backend_sync().run(ops.purge(self.queue_keys(queue), state))
-
     # ---- the server and health (see health.py) -----------------------------------------------------
 
     def _checked(self, check: ServerCheck) -> ServerCheck:
@@ -549,9 +458,3 @@ class RedisQ(HookRegistration):
             return self._probe_backend().run(self._health_op(queues, limits))
         except Exception as exc:
             return report_failure(exc)
-
-
-def _minutes(minutes: int) -> int:
-    if not 1 <= minutes <= 120:
-        raise ValueError("history covers 1 to 120 minutes (per-minute buckets are kept for two hours)")
-    return minutes

@@ -1,0 +1,120 @@
+"""What a client can read and do on its queues (stats, listings, requeue, pause, purge, progress), with
+async and sync twins: mixed into RedisQ, which provides the connections and the keys."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from . import context, ops
+from .backend import AsyncBackend, Op, SyncBackend
+from .config import Settings
+from .job import JobInfo, JobState
+from .keys import QueueKeys, split_job_id
+from .stats import QueueStats
+
+
+class QueueAdministration:
+    settings: Settings
+
+    if TYPE_CHECKING:  # provided by RedisQ
+
+        def backend(self) -> AsyncBackend: ...
+        def backend_sync(self) -> SyncBackend: ...
+        def queue_keys(self, queue: str) -> QueueKeys: ...
+        @staticmethod
+        def now_ms() -> int: ...
+
+    async def stats(self, queue: str) -> QueueStats:
+        return await self.backend().run(ops.stats(self.queue_keys(queue), self.now_ms()))
+
+    def stats_sync(self, queue: str) -> QueueStats:
+        return self.backend_sync().run(ops.stats(self.queue_keys(queue), self.now_ms()))
+
+    async def stats_many(self, queues: Sequence[str]) -> list[QueueStats]:
+        """Several queues' numbers in one round trip."""
+        return await self.backend().run(ops.stats_many(self.queue_keys, queues, self.now_ms()))
+
+    def stats_many_sync(self, queues: Sequence[str]) -> list[QueueStats]:
+        return self.backend_sync().run(ops.stats_many(self.queue_keys, queues, self.now_ms()))
+
+    async def history(self, queue: str, minutes: int = 60) -> list[tuple[int, int, int]]:
+        """(epoch minute, succeeded, failed) per minute, oldest first; kept for two hours."""
+        return await self.backend().run(ops.history(self.queue_keys(queue), self.now_ms(), _minutes(minutes)))
+
+    def history_sync(self, queue: str, minutes: int = 60) -> list[tuple[int, int, int]]:
+        return self.backend_sync().run(ops.history(self.queue_keys(queue), self.now_ms(), _minutes(minutes)))
+
+    async def known_queues(self) -> list[str]:
+        return await self.backend().run(ops.known_queues(self.settings.prefix))
+
+    def known_queues_sync(self) -> list[str]:
+        return self.backend_sync().run(ops.known_queues(self.settings.prefix))
+
+    async def jobs(
+        self, queue: str, state: JobState, offset: int = 0, limit: int = 50, newest_first: bool = True
+    ) -> list[JobInfo]:
+        """One page of a queue's jobs in one state (queued, scheduled, active, succeeded or dead)."""
+        return await self.backend().run(
+            ops.jobs_by_state(self.queue_keys(queue), state, offset, limit, newest_first)
+        )
+
+    def jobs_sync(
+        self, queue: str, state: JobState, offset: int = 0, limit: int = 50, newest_first: bool = True
+    ) -> list[JobInfo]:
+        return self.backend_sync().run(
+            ops.jobs_by_state(self.queue_keys(queue), state, offset, limit, newest_first)
+        )
+
+    def _requeue_op(self, queue: str, job_ids: Sequence[str] | None) -> Op[int]:
+        uids = None if job_ids is None else [split_job_id(i)[1] for i in job_ids]
+        return ops.requeue_dead(self.queue_keys(queue), uids)
+
+    async def requeue_dead(self, queue: str, job_ids: Sequence[str] | None = None) -> int:
+        """Requeue the given dead jobs, or every one with `job_ids=None`; returns how many. An empty list
+        requeues nothing (a filter that matched nothing must not mean "all")."""
+        return await self.backend().run(self._requeue_op(queue, job_ids))
+
+    def requeue_dead_sync(self, queue: str, job_ids: Sequence[str] | None = None) -> int:
+        return self.backend_sync().run(self._requeue_op(queue, job_ids))
+
+    def _progress_op(self, value: float, note: str | None) -> Op[bool]:
+        job = context.current_job.get()
+        if job is None:
+            raise RuntimeError("set_progress() is called from inside a running task")
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"progress is a fraction from 0 to 1, got {value}")
+        return ops.set_progress(self.queue_keys(job.queue), split_job_id(job.id)[1], value, note)
+
+    async def set_progress(self, value: float, note: str | None = None) -> bool:
+        """From inside a task: how far it got (0..1) and what it is doing; shown in `job.info().progress`."""
+        return await self.backend().run(self._progress_op(value, note))
+
+    def set_progress_sync(self, value: float, note: str | None = None) -> bool:
+        return self.backend_sync().run(self._progress_op(value, note))
+
+    async def pause(self, queue: str) -> None:
+        """Workers fetch nothing more from the queue (running jobs finish) until `resume`."""
+        await self.backend().run(ops.set_paused(self.queue_keys(queue), True))
+
+    def pause_sync(self, queue: str) -> None:
+        self.backend_sync().run(ops.set_paused(self.queue_keys(queue), True))
+
+    async def resume(self, queue: str) -> None:
+        await self.backend().run(ops.set_paused(self.queue_keys(queue), False))
+
+    def resume_sync(self, queue: str) -> None:
+        self.backend_sync().run(ops.set_paused(self.queue_keys(queue), False))
+
+    async def purge(self, queue: str, state: JobState) -> int:
+        """Delete every job of a queue in one state (e.g. all dead letters)."""
+        return await self.backend().run(ops.purge(self.queue_keys(queue), state))
+
+    def purge_sync(self, queue: str, state: JobState) -> int:
+        return self.backend_sync().run(ops.purge(self.queue_keys(queue), state))
+
+
+def _minutes(minutes: int) -> int:
+    if not 1 <= minutes <= 120:
+        raise ValueError("history covers 1 to 120 minutes (per-minute buckets are kept for two hours)")
+    return minutes
