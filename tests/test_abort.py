@@ -194,3 +194,26 @@ async def test_abort_latency_over_twenty_aborts(rq: RedisQ) -> None:
     median_ms, max_ms = statistics.median(latencies) * 1000, max(latencies) * 1000
     print(f"abort latency over 20: median {median_ms:.1f} ms, max {max_ms:.1f} ms")
     assert max(latencies) < 1.0
+
+
+async def test_a_job_busy_with_redis_calls_is_aborted_all_the_same(rq: RedisQ, queue: str) -> None:
+    """A cancellation that lands while one of the job's Redis commands awaits its reply can be swallowed by
+    redis-py; the worker cancels again at each renewal report until the job stops."""
+    started = asyncio.Event()
+
+    @rq.task(retries=0)
+    async def chatty() -> None:
+        started.set()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            await rq.set_progress(0.5, "talking to Redis")  # nearly always inside a command
+
+    jobs = [await chatty.enqueue() for _ in range(5)]
+    async with running_worker(rq, settings=dataclasses.replace(FAST, lease_s=1.5)):
+        await asyncio.wait_for(started.wait(), 5)
+        await asyncio.sleep(0.2)
+        for job in jobs:
+            assert await job.abort() is True
+        for job in jobs:
+            await wait_for_state(rq, job.id, JobState.ABORTED, within_s=5)
+    assert (await rq.stats(queue)).counters["aborted"] == 5

@@ -59,7 +59,12 @@ class Aborts:
             self._remember(uid)
             return
         if target.job.aborted:
-            return  # the renewal reports it again until the job is settled
+            # The renewal reports it again until the job is settled. A job still tracked here did not
+            # stop: its cancellation can be lost (redis-py swallows one that lands while a command of the
+            # job's awaits its reply; seen as an abort that never came, under load), so cancel it again.
+            if target.task is not None and not target.task.done():
+                target.task.cancel()
+            return
         target.job._abort.is_set = True
         self.requested += 1
         if target.task is not None:

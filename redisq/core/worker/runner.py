@@ -43,10 +43,12 @@ def _at(ms: int) -> datetime:
 
 
 def _uncancel() -> None:
-    """The job's abort was a cancellation of this task: take it back, the task goes on to settle."""
+    """The job's abort was a cancellation of this task (repeated while it did not stop, see aborts.py):
+    take it all back, the task goes on to settle."""
     task = asyncio.current_task()
     if task is not None and sys.version_info >= (3, 11):
-        task.uncancel()
+        while task.cancelling():
+            task.uncancel()
 
 
 class Runner:
