@@ -7,10 +7,7 @@ the tests count jobs by it.
 from __future__ import annotations
 
 import itertools
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -21,51 +18,28 @@ import redis
 
 from redisq.core.keys import QueueKeys
 
-from .faultkit import ROOT, WorkerProcess, _die_with_parent, wait_until
+from .faultkit import WorkerProcess, Workers, wait_until
 
 pytestmark = pytest.mark.slow
 
 
-class ScheduleWorkers:
-    def __init__(self, url: str, prefix: str, queue: str, log_dir: Path, every_s: float) -> None:
-        self.url, self.prefix, self.queue, self.log_dir, self.every_s = url, prefix, queue, log_dir, every_s
-        self.started: list[WorkerProcess] = []
+class ScheduleWorkers(Workers):
+    """`redisq worker tests.scheduleapp:app` processes (faultkit's Workers) on a schedule every `every_s`."""
 
-    def start(self) -> WorkerProcess:
-        name = f"w{len(self.started) + 1}"
-        log_path = self.log_dir / f"worker-{name}.log"
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("REDISQ_", "REDIS_URL"))}
-        env.update(
-            REDISQ_URL=self.url,
-            SCHED_PREFIX=self.prefix,
-            SCHED_QUEUE=self.queue,
-            SCHED_EVERY_S=str(self.every_s),
-            PYTHONUNBUFFERED="1",
-        )
-        command = [sys.executable, "-c", "from redisq.cli import run; run()", "worker"]
-        command += ["tests.scheduleapp:app", "--queues", self.queue, "--concurrency", "4", "--lease", "2"]
-        with log_path.open("wb") as out:
-            proc = subprocess.Popen(
-                command,
-                cwd=ROOT,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent,
-            )
-        worker = WorkerProcess(name, proc, log_path)
-        self.started.append(worker)
-        return worker
+    def __init__(self, url: str, prefix: str, queue: str, log_dir: Path, every_s: float) -> None:
+        super().__init__(url, prefix, queue, log_dir, app="tests.scheduleapp:app")
+        self.every_s = every_s
+
+    def start(self) -> WorkerProcess:  # type: ignore[override]
+        env = {"SCHED_PREFIX": self.prefix, "SCHED_QUEUE": self.queue, "SCHED_EVERY_S": str(self.every_s)}
+        return super().start(concurrency=4, lease=2.0, env=env)
 
     def stop(self, workers: list[WorkerProcess]) -> None:
+        """SIGTERM to all at once; each must drain and exit 0."""
         for w in workers:
             w.send(signal.SIGTERM)
         for w in workers:
             assert w.wait_exit(15) == 0, w.log()
-
-    def logs(self) -> str:
-        return "\n".join(f"----- {w.name} (pid {w.pid}) -----\n{w.log()}" for w in self.started)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
@@ -145,31 +145,42 @@ def parse_json(raw: bytes) -> Any:
         raise InvalidParameter(f"the request body is not valid JSON: {exc}", field="body") from None
 
 
-def enqueue_request(body: object) -> EnqueueRequest:
+def task_call_body(
+    body: object, fields: Sequence[str]
+) -> tuple[dict[str, Any], str, list[Any], dict[str, Any]]:
+    """A request body that names a task and its arguments (an enqueue, a schedule), checked: the body, and
+    its `task`, `args` and `kwargs`; any field not in `fields` is refused."""
     if not isinstance(body, dict):
         raise InvalidParameter("the body must be a JSON object with a 'task' name", field="body")
-    unknown = sorted(set(body) - set(ENQUEUE_FIELDS))
+    unknown = sorted(set(body) - set(fields))
     if unknown:
-        raise InvalidParameter(
-            f"unknown field(s) {unknown}; allowed: {', '.join(ENQUEUE_FIELDS)}", field=unknown[0]
-        )
+        raise InvalidParameter(f"unknown field(s) {unknown}; allowed: {', '.join(fields)}", field=unknown[0])
     task, args, kwargs = body.get("task"), body.get("args", []), body.get("kwargs", {})
-    delay_s, priority = body.get("delay_s"), body.get("priority")
     if not isinstance(task, str) or not task:
         raise InvalidParameter("task must be the name of a registered task", field="task")
     if not isinstance(args, list):
         raise InvalidParameter("args must be a JSON array", field="args")
     if not isinstance(kwargs, dict):
         raise InvalidParameter("kwargs must be a JSON object", field="kwargs")
-    if delay_s is not None and (
-        isinstance(delay_s, bool)
-        or not isinstance(delay_s, (int, float))
-        or not math.isfinite(delay_s)
-        or not 0 <= delay_s <= MAX_DELAY_S
+    return body, task, args, kwargs
+
+
+def seconds_field(body: dict[str, Any], name: str, low: int, high: int) -> float | None:
+    """An optional number of seconds within [low, high] (not a bool, not NaN or infinite)."""
+    value = body.get(name)
+    if value is not None and (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or not low <= value <= high
     ):
-        raise InvalidParameter(
-            f"delay_s must be a number of seconds from 0 to {MAX_DELAY_S}", field="delay_s"
-        )
+        raise InvalidParameter(f"{name} must be a number of seconds from {low} to {high}", field=name)
+    return value
+
+
+def enqueue_request(raw: object) -> EnqueueRequest:
+    body, task, args, kwargs = task_call_body(raw, ENQUEUE_FIELDS)
+    delay_s, priority = seconds_field(body, "delay_s", 0, MAX_DELAY_S), body.get("priority")
     if priority is not None and (
         isinstance(priority, bool) or not isinstance(priority, int) or abs(priority) > MAX_PRIORITY
     ):

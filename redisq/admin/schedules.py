@@ -13,7 +13,6 @@ cron, time zone or interval a 422 invalid_parameter; an unknown id is a 404 sche
 
 from __future__ import annotations
 
-import math
 from datetime import datetime, timezone
 from typing import Any, Literal
 
@@ -21,6 +20,7 @@ from redisq.core.client import RedisQ
 from redisq.core.errors import ConfigurationError, ScheduleNotFound
 from redisq.core.schedules import CATCH_UP, check_schedule_id
 
+from .actions import seconds_field, task_call_body
 from .errors import InvalidParameter
 from .payloads import ScheduleBody, ScheduleChanged, ScheduleList, ScheduleRun, schedule_body
 
@@ -50,36 +50,15 @@ def _time(body: dict[str, Any], name: str) -> datetime | None:
         raise InvalidParameter(f"{name} is not an ISO 8601 time: {raw!r}", field=name) from None
 
 
-def schedule_request(body: object) -> dict[str, Any]:
+def schedule_request(raw: object) -> dict[str, Any]:
     """The keyword arguments of `rq.schedules.upsert` from a request body, or InvalidParameter."""
-    if not isinstance(body, dict):
-        raise InvalidParameter("the body must be a JSON object with a 'task' name", field="body")
-    unknown = sorted(set(body) - set(SCHEDULE_FIELDS))
-    if unknown:
-        raise InvalidParameter(
-            f"unknown field(s) {unknown}; allowed: {', '.join(SCHEDULE_FIELDS)}", field=unknown[0]
-        )
-    task, args, kwargs = body.get("task"), body.get("args", []), body.get("kwargs", {})
-    if not isinstance(task, str) or not task:
-        raise InvalidParameter("task must be the name of a registered task", field="task")
-    if not isinstance(args, list):
-        raise InvalidParameter("args must be a JSON array", field="args")
-    if not isinstance(kwargs, dict):
-        raise InvalidParameter("kwargs must be a JSON object", field="kwargs")
+    body, task, args, kwargs = task_call_body(raw, SCHEDULE_FIELDS)
     cron, every_s = body.get("cron"), body.get("every_s")
     if (cron is None) == (every_s is None):
         raise InvalidParameter("give exactly one of cron and every_s", field="cron")
     if cron is not None and not isinstance(cron, str):
         raise InvalidParameter("cron must be a cron expression such as '0 2 * * *'", field="cron")
-    if every_s is not None and (
-        isinstance(every_s, bool)
-        or not isinstance(every_s, (int, float))
-        or not math.isfinite(every_s)
-        or not 1 <= every_s <= MAX_EVERY_S
-    ):
-        raise InvalidParameter(
-            f"every_s must be a number of seconds from 1 to {MAX_EVERY_S}", field="every_s"
-        )
+    every_s = seconds_field(body, "every_s", 1, MAX_EVERY_S)
     for name in ("tz", "queue"):
         if body.get(name) is not None and not isinstance(body[name], str):
             raise InvalidParameter(f"{name} must be a string", field=name)
