@@ -294,17 +294,24 @@ def requeue_dead(k: QueueKeys, uids: Sequence[str] | None, batch: int = 1000) ->
 
 
 def purge(k: QueueKeys, state: JobState, batch: int = 1000) -> Op[int]:
-    """Delete every job in one state's index, in batches (each batch is one atomic script)."""
-    total = 0
-    while True:
-        n = yield ScriptCall("purge", (k.part(STATE_INDEX[state]),), (k.base, batch))
-        total += int(n)
-        if int(n) < batch:
+    """Delete every job in one state's index, in batches (each batch is one atomic script). The queued
+    jobs include those that their limits set aside: each limit's parked set is purged the same way (its
+    entry in `limited` goes when a fetch finds the set empty)."""
+    indexes = [k.part(STATE_INDEX[state])]
+    offset = 0
+    while state is JobState.QUEUED:
+        specs = yield Command(("ZRANGE", k.part("limited"), offset, offset + 99))
+        indexes += [parked_key_of(k.base, spec) for spec in specs]
+        offset += 100
+        if len(specs) < 100:
             break
-    more = state is JobState.QUEUED  # and the queued jobs that their limits set aside
-    while more:
-        n, more = yield ScriptCall("purge_parked", (k.part("limited"),), (k.base, batch))
-        total += int(n)
+    total = 0
+    for index in indexes:
+        while True:
+            n = int((yield ScriptCall("purge", (index,), (k.base, batch))))
+            total += n
+            if n < batch:
+                break
     return total
 
 

@@ -42,7 +42,6 @@ class Scripts(Generic[S]):
     watch: S
     requeue_dead: S
     purge: S
-    purge_parked: S
     stats: S
     delete: S
     promote: S

@@ -1,4 +1,5 @@
--- Delete up to `limit` jobs listed in one index (dead, succeeded, queued or scheduled) with their records.
+-- Delete up to `limit` jobs listed in one index (dead, succeeded, queued, scheduled, or the jobs a limit
+-- parked) with their records.
 -- KEYS: index. ARGV: base, limit. Returns how many were deleted; the caller repeats until 0.
 local index, base, limit = KEYS[1], ARGV[1], tonumber(ARGV[2])
 local refused = wrong_types({ index, 'zset' })
