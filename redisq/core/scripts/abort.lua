@@ -5,7 +5,6 @@
 -- KEYS: queued, scheduled, stats. ARGV: base, uid, now_ms, channel_base (the worker id completes it).
 -- Returns 1 cancelled, 2 abort requested (or already requested), 0 final state, -1 no such job (or a
 -- record that is not a job's).
-local queued, scheduled, stats = KEYS[1], KEYS[2], KEYS[3]
 local base, uid, now, channel_base = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local job = job_key(base, uid)
 local f = read_record(job, 'state', 'result_ttl', 'worker')
@@ -16,10 +15,4 @@ if f[1] == 'active' then
   return 2
 end
 if f[1] ~= 'queued' and f[1] ~= 'scheduled' then return 0 end
-local refused = wrong_queue_types(base, 'queued', 'scheduled')
-if refused then return refused end
-redis.call('ZREM', queued, uid)
-redis.call('ZREM', scheduled, uid)
-finalize(base, uid, job, 'cancelled', now, tonumber(f[2]) or 3600)
-add_to(stats, 'cancelled', 1)
-return 1
+return cancel_waiting(base, uid, job, tonumber(f[2]) or 3600, now)

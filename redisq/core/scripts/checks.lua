@@ -1,5 +1,5 @@
 -- Follows common.lua in the scripts that use these (scripts.py looks for their names): the checks of a
--- queue's keys, and burying records that cannot be used.
+-- queue's keys, burying records that cannot be used, and cancelling a job that has not started.
 
 -- `wrong_types` for named parts of a queue.
 local function wrong_queue_types(base, ...)
@@ -52,4 +52,16 @@ local function record_problem(job, f, kind, names, required, numeric, key)
     end
   end
   return nil
+end
+
+-- A queued or scheduled job -> cancelled (`cancel`, and `abort` of a job not started). `ttl`: how long
+-- the record is kept. Returns an error reply (nothing written) if an index is of another type.
+local function cancel_waiting(base, uid, job, ttl, now)
+  local refused = wrong_queue_types(base, 'queued', 'scheduled')
+  if refused then return refused end
+  redis.call('ZREM', base .. 'queued', uid)
+  redis.call('ZREM', base .. 'scheduled', uid)
+  finalize(base, uid, job, 'cancelled', now, ttl)
+  add_to(base .. 'stats', 'cancelled', 1)
+  return 1
 end
