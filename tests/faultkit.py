@@ -179,6 +179,14 @@ def scan_prefix(client: redis.Redis, prefix: str) -> list[bytes]:
             return keys
 
 
+def drop_prefix(client: redis.Redis, prefix: str) -> None:
+    """Delete every key under `<prefix>:` (a test's own), unless Redis is gone (a fault test's end)."""
+    with contextlib.suppress(redis.exceptions.ConnectionError):
+        keys = scan_prefix(client, prefix)
+        for start in range(0, len(keys), 1000):
+            client.unlink(*keys[start : start + 1000])
+
+
 def memory_of(client: redis.Redis, keys: list[bytes]) -> int:
     """MEMORY USAGE summed over `keys` (keys that expired meanwhile count 0)."""
     total = 0

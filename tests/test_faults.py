@@ -25,7 +25,7 @@ from redisq import JobInfo, JobSpec, JobState, QueueStats, RedisQ, TaskOptions
 
 from . import faultapp
 from .conftest import running_worker
-from .faultkit import Workers, memory_of, restartable_redis, scan_prefix, wait_until
+from .faultkit import Workers, drop_prefix, memory_of, restartable_redis, scan_prefix, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -85,10 +85,7 @@ def fault_world(url: str, tmp_path: Path, **settings: Any) -> Iterator[Fault]:
         yield Fault(prefix, queue, rq, raw, workers)
     finally:
         workers.stop_all()
-        with contextlib.suppress(redis.exceptions.ConnectionError):
-            keys = scan_prefix(raw, prefix)
-            for start in range(0, len(keys), 1000):
-                raw.unlink(*keys[start : start + 1000])
+        drop_prefix(raw, prefix)
         raw.close()
         rq.close()
 

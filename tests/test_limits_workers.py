@@ -3,7 +3,6 @@ one concurrency limit, enforced by the fetch script alone."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import redis
 from redisq import RedisQ
 
 from . import limitapp
-from .faultkit import Workers, scan_prefix, wait_until
+from .faultkit import Workers, drop_prefix, wait_until
 
 WINDOW_S = 20.0
 
@@ -29,10 +28,7 @@ def world(
         yield rq, raw, workers
     finally:
         workers.stop_all()
-        with contextlib.suppress(redis.exceptions.ConnectionError):
-            keys = scan_prefix(raw, prefix)
-            for start in range(0, len(keys), 1000):
-                raw.unlink(*keys[start : start + 1000])
+        drop_prefix(raw, prefix)
         raw.close()
         rq.close()
 
