@@ -156,13 +156,13 @@ async def test_an_abort_lost_with_the_subscription_is_found_by_the_lease_renewal
             job = await slow.enqueue()
             async with running_worker(rq, settings) as worker:
                 await asyncio.wait_for(started.wait(), 5)
-                channel = f"{prefix}:{{workers}}:abort:{worker.id}"
-                assert admin.pubsub_numsub(channel) == [(channel.encode(), 1)]
+                channel = f"{prefix}:{{{queue}}}:abort:{worker.id}"  # a shard channel of the queue's slot
+                assert admin.pubsub_shardnumsub(channel) == [(channel.encode(), 1)]
                 assert admin.client_kill_filter(_type="pubsub") == 1
-                assert admin.pubsub_numsub(channel) == [(channel.encode(), 0)]
+                assert admin.pubsub_shardnumsub(channel) == [(channel.encode(), 0)]
                 assert await job.abort() is True
                 # Published to nobody: the listener pauses half a second before it subscribes again.
-                assert admin.pubsub_numsub(channel) == [(channel.encode(), 0)]
+                assert admin.pubsub_shardnumsub(channel) == [(channel.encode(), 0)]
                 took = await wait_for_state(rq, job.id, JobState.ABORTED, 5.0)
             assert took < 2.5
         finally:

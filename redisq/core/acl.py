@@ -38,13 +38,17 @@ def calls(queues: Sequence[QueueKeys], g: GlobalKeys, worker: bool = True) -> li
             ("ZREVRANGE", k.queued, "0", "0"), ("ZCARD", k.queued), ("ZSCORE", k.queued, "m"),
             ("ZREMRANGEBYRANK", k.queued, "0", "0"), ("ZREMRANGEBYSCORE", k.queued, "0", "0"),
             ("ZCOUNT", k.queued, "0", "0"), ("ZPOPMIN", k.queued, "1"),
-            ("PUBLISH", k.done_channel("0"), "x"), ("SUBSCRIBE", k.done_channel("0")),
-            ("UNSUBSCRIBE", k.done_channel("0")),
+            ("SPUBLISH", k.done_channel("0"), "x"), ("SSUBSCRIBE", k.done_channel("0")),
+            ("SUNSUBSCRIBE", k.done_channel("0")),
+            ("SPUBLISH", k.abort_channel("w"), "x"),  # job.abort() of a running job tells its worker
         ]  # fmt: skip
         if worker:
-            out.append(("BLPOP", k.wake, "1"))
+            out += [
+                ("BLPOP", k.wake, "1"),
+                ("SSUBSCRIBE", k.abort_channel("w")),
+                ("SUNSUBSCRIBE", k.abort_channel("w")),
+            ]
     out += [
-        ("PUBLISH", g.abort_channel("w"), "x"),  # job.abort() of a running job tells its worker
         ("SADD", g.queues, "q"),
         ("SMEMBERS", g.queues),
         ("ZRANGE", g.workers, "0", "0"),
@@ -55,7 +59,6 @@ def calls(queues: Sequence[QueueKeys], g: GlobalKeys, worker: bool = True) -> li
     out += [
         ("ZADD", g.workers, "1", "w"), ("ZREMRANGEBYSCORE", g.workers, "0", "0"), ("ZREM", g.workers, "w"),
         ("SET", g.worker("w"), "1"), ("DEL", g.worker("w")),
-        ("SUBSCRIBE", g.abort_channel("w")), ("UNSUBSCRIBE", g.abort_channel("w")),
     ]  # fmt: skip
     return out
 

@@ -25,6 +25,7 @@ from redis.commands.core import AsyncScript, Script
 
 from .errors import CorruptData, RedisPermissionDenied, RedisQError, RedisUnavailable, UnsupportedRedis
 from .scripts import Scripts
+from .topology import AsyncClient, SyncClient
 
 T = TypeVar("T")
 
@@ -43,6 +44,10 @@ class Command:
     # True: an error reply (e.g. WRONGTYPE for a damaged record, NOPERM for INFO on a managed Redis) is
     # answered as the exception object instead of failing the round trip, for the operation to judge.
     tolerant: bool = False
+    # True: sent to every master (each of a Cluster's, else the one server) and answered as {node name:
+    # reply}: the server's settings and health are judged node by node. With `tolerant`, a node that
+    # cannot be reached answers its exception too, so that health can name it.
+    every_node: bool = False
 
 
 Single: TypeAlias = ScriptCall | Command
@@ -76,7 +81,7 @@ def redisq_error(exc: redis.exceptions.RedisError) -> RedisQError | None:
     if isinstance(exc, redis.exceptions.AskError):  # MOVED is a kind of ASK in redis-py
         return UnsupportedRedis(
             f"Redis answered {exc.args[0] if exc.args else message!r}: the URL points at one node of a Redis "
-            "Cluster, and redisq does not run on a Cluster yet; use a single server or a Sentinel-managed one"
+            "Cluster; give the cluster's URL instead: redis+cluster://host:port (or add ?cluster=true)"
         )
     if message.startswith("REDISQ_CORRUPT "):
         return CorruptData(message.removeprefix("REDISQ_CORRUPT ").split(" script:")[0])
@@ -114,6 +119,29 @@ def _tolerated(request: Sequence[Single], replies: list[Any]) -> list[Any]:
     return replies
 
 
+def _cluster_pipeline(pipe: Any, request: Sequence[Single], scripts: Scripts[Any]) -> None:
+    """Queue a round trip on a Cluster pipeline, which routes each call by its keys (one round trip per
+    node, each node's calls in order). redis-py blocks its EVALSHA method there, so scripts go in as
+    plain EVALSHA commands, routed like any other."""
+    for item in request:
+        if isinstance(item, ScriptCall):
+            sha = getattr(scripts, item.name).sha
+            pipe.execute_command("EVALSHA", sha, len(item.keys), *item.keys, *item.args)
+        else:
+            pipe.execute_command(*item.args)
+
+
+def _missing_scripts(request: Sequence[Single], replies: list[Any]) -> list[int]:
+    """The calls a node refused for want of the script (a new node, or a replica promoted by a failover:
+    scripts are not replicated): they did not run, and run again on their own, which loads it."""
+    missing = redis.exceptions.NoScriptError
+    return [
+        i
+        for i, reply in enumerate(replies)
+        if isinstance(reply, missing) and isinstance(request[i], ScriptCall)
+    ]
+
+
 # The hot calls (enqueue, fetch, finish) are single script calls. redis-py's generic command path (pool
 # checkout, retry wrapper, event dispatch, metrics; on asyncio a pure-Python packer) costs more than the
 # script itself, so a backend holds one connection from the pool and sends EVALSHA on it directly. The
@@ -123,14 +151,26 @@ def _tolerated(request: Sequence[Single], replies: list[Any]) -> list[Any]:
 FALLBACK = (redis.exceptions.NoScriptError, *UNAVAILABLE)
 
 
+def node_name(connection_kwargs: dict[str, Any]) -> str:
+    """host:port (or the socket's path) of a single server's client."""
+    path = connection_kwargs.get("path")
+    return (
+        str(path)
+        if path
+        else f"{connection_kwargs.get('host', 'localhost')}:{connection_kwargs.get('port', 6379)}"
+    )
+
+
 def _evalsha(sha: str, call: ScriptCall) -> bytes:
     return hiredis.pack_command(("EVALSHA", sha, len(call.keys), *call.keys, *call.args))  # type: ignore[no-any-return]
 
 
 class AsyncBackend:
-    def __init__(self, client: redis.asyncio.Redis) -> None:
+    def __init__(self, client: AsyncClient) -> None:
         self.client = client
         self.scripts: Scripts[AsyncScript] = Scripts.register(client.register_script)
+        # A Cluster client routes each call by its keys: it has no one connection to hold.
+        self._single = isinstance(client, redis.asyncio.Redis)
         self._held: redis.asyncio.connection.AbstractConnection | None = None
         self._held_timeout: float | None = None
         self._held_busy = False
@@ -141,6 +181,7 @@ class AsyncBackend:
         self._watchdog: asyncio.TimerHandle | None = None
 
     async def _hold(self) -> redis.asyncio.connection.AbstractConnection:
+        assert isinstance(self.client, redis.asyncio.Redis)
         conn: redis.asyncio.connection.AbstractConnection = await self.client.connection_pool.get_connection()
         # The call is bounded as a whole by the client's socket timeout, through `_watch`; left to the
         # connection, the timeout on the write costs a task per call on Python 3.11 (`wait_for`).
@@ -165,7 +206,7 @@ class AsyncBackend:
 
     async def _script(self, call: ScriptCall) -> Any:
         script = getattr(self.scripts, call.name)
-        if self._held_busy:
+        if self._held_busy or not self._single:
             return await script(keys=call.keys, args=call.args)
         self._held_busy = True
         try:
@@ -212,7 +253,26 @@ class AsyncBackend:
                 raise
             raise mapped from exc
 
+    async def _every_node(self, command: Command) -> dict[str, Any]:
+        client = self.client
+        if isinstance(client, redis.asyncio.Redis):
+            targets: list[tuple[str, Any]] = [(node_name(client.connection_pool.connection_kwargs), {})]
+        else:
+            await client.initialize()
+            targets = [(node.name, {"target_nodes": node}) for node in client.get_primaries()]
+        replies: dict[str, Any] = {}
+        for name, target in targets:
+            try:
+                replies[name] = await client.execute_command(*command.args, **target)
+            except redis.exceptions.RedisError as exc:
+                if not command.tolerant:
+                    raise
+                replies[name] = exc
+        return replies
+
     async def _command(self, command: Command) -> Any:
+        if command.every_node:
+            return await self._every_node(command)
         if not command.tolerant:
             return await self.client.execute_command(*command.args)
         try:
@@ -230,6 +290,15 @@ class AsyncBackend:
             if isinstance(item, ScriptCall):
                 return [await self._script(item)]
             return [await self._command(item)]
+        if any(isinstance(item, Command) and item.every_node for item in request):
+            return [await self.execute(item) for item in request]  # health and checks, not the hot path
+        if not self._single:
+            pipe = self.client.pipeline(transaction=False)
+            _cluster_pipeline(pipe, request, self.scripts)
+            replies = await pipe.execute(raise_on_error=False)
+            for i in _missing_scripts(request, replies):
+                replies[i] = await self._script(request[i])  # type: ignore[arg-type]
+            return _tolerated(request, replies)
         # The context resets the pipeline however it ends: a failed SCRIPT EXISTS (Redis gone mid-call)
         # otherwise leaves it holding its connection.
         async with self.client.pipeline(transaction=False) as pipe:
@@ -246,7 +315,7 @@ class AsyncBackend:
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None
-        if self._held is not None:
+        if self._held is not None and isinstance(self.client, redis.asyncio.Redis):
             self._held.socket_timeout = self._held_timeout
             await self.client.connection_pool.release(self._held)
             self._held = None
@@ -256,19 +325,21 @@ class AsyncBackend:
 class SyncBackend:
     """Shared by threads; the held connection by one at a time, and by the process that took it."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: SyncClient) -> None:
         self.client = client
         self.scripts: Scripts[Script] = Scripts.register(client.register_script)
+        self._single = isinstance(client, redis.Redis)
         self._held: redis.connection.Connection | None = None
         self._held_pid = 0
         self._held_lock = threading.Lock()
 
     def _script(self, call: ScriptCall) -> Any:
         script = getattr(self.scripts, call.name)
-        if not self._held_lock.acquire(blocking=False):
+        if not self._single or not self._held_lock.acquire(blocking=False):
             return script(keys=call.keys, args=call.args)
         try:
             if self._held is None or self._held_pid != os.getpid():  # a forked child must not share it
+                assert isinstance(self.client, redis.Redis)
                 self._held, self._held_pid = self.client.connection_pool.get_connection(), os.getpid()
             conn = self._held
             try:
@@ -298,9 +369,27 @@ class SyncBackend:
                 raise
             raise mapped from exc
 
+    def _every_node(self, command: Command) -> dict[str, Any]:
+        client = self.client
+        if isinstance(client, redis.Redis):
+            targets: list[tuple[str, Any]] = [(node_name(client.connection_pool.connection_kwargs), {})]
+        else:
+            targets = [(node.name, {"target_nodes": node}) for node in client.get_primaries()]
+        replies: dict[str, Any] = {}
+        for name, target in targets:
+            try:
+                replies[name] = client.execute_command(*command.args, **target)  # type: ignore[no-untyped-call]
+            except redis.exceptions.RedisError as exc:
+                if not command.tolerant:
+                    raise
+                replies[name] = exc
+        return replies
+
     def _command(self, command: Command) -> Any:
+        if command.every_node:
+            return self._every_node(command)
         try:
-            return self.client.execute_command(*command.args)
+            return self.client.execute_command(*command.args)  # type: ignore[no-untyped-call]
         except redis.exceptions.ResponseError as exc:
             if command.tolerant:
                 return exc
@@ -311,8 +400,15 @@ class SyncBackend:
             return self._script(request)
         if isinstance(request, Command):
             return self._command(request)
-        if len(request) == 1:
-            return [self.execute(request[0])]
+        if len(request) == 1 or any(isinstance(item, Command) and item.every_node for item in request):
+            return [self.execute(item) for item in request]
+        if not self._single:
+            pipe = self.client.pipeline(transaction=False)
+            _cluster_pipeline(pipe, request, self.scripts)
+            replies = pipe.execute(raise_on_error=False)
+            for i in _missing_scripts(request, replies):
+                replies[i] = self._script(request[i])  # type: ignore[arg-type]
+            return _tolerated(request, replies)
         with self.client.pipeline(transaction=False) as pipe:
             for item in request:
                 if isinstance(item, ScriptCall):
@@ -325,7 +421,11 @@ class SyncBackend:
 
     def close(self) -> None:
         with self._held_lock:
-            if self._held is not None and self._held_pid == os.getpid():
+            if (
+                self._held is not None
+                and self._held_pid == os.getpid()
+                and isinstance(self.client, redis.Redis)
+            ):
                 self.client.connection_pool.release(self._held)
             self._held = None
         self.client.close()

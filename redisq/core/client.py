@@ -13,9 +13,6 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any, ParamSpec, TypeVar, overload
 
-import redis
-import redis.asyncio
-
 from . import context, ops
 from .backend import AsyncBackend, Op, SyncBackend
 from .codec import JobMeta
@@ -31,10 +28,10 @@ from .queue_admin import QueueAdministration
 from .schedule_api import Schedules, declare, remember, task_timing
 from .schedules import JobTemplate, Schedule
 from .task import Backoff, JobSpec, Task, TaskOptions
+from .topology import AsyncClient, SyncClient, Topology, async_client, parse_url, sync_client
 
 log = logging.getLogger("redisq")
 
-POOL_WAIT_S = 5.0  # how long a call waits for a free connection before RedisUnavailable
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -58,6 +55,7 @@ class RedisQ(QueueAdministration, HookRegistration):
         self._frozen_by: str | None = None
         self._lock = threading.RLock()  # backend_sync() resolves the url (which may start a server) under it
         self._url: str | None = self.settings.url
+        self._topology = None if self._url is None else parse_url(self._url)  # a bad URL fails here
         self.embedded: EmbeddedServer | None = None
         self._sync: SyncBackend | None = None
         self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncBackend] = (
@@ -242,17 +240,19 @@ class RedisQ(QueueAdministration, HookRegistration):
                     self._url = self.embedded.url
         return self._url
 
-    def async_client(self, **options: Any) -> redis.asyncio.Redis:
+    @property
+    def topology(self) -> Topology:
+        """What the URL names: one server, a Cluster or a Sentinel-run master (topology.py)."""
+        if self._topology is None:
+            self._topology = parse_url(self.url)
+        return self._topology
+
+    def async_client(self, **options: Any) -> AsyncClient:
         """A new asyncio client on this URL (workers hold their own, e.g. for blocking reads)."""
-        pool = redis.asyncio.BlockingConnectionPool.from_url(self.url, **{**self._pool_options(), **options})
-        return redis.asyncio.Redis.from_pool(pool)
+        return async_client(self.topology, **{"max_connections": self.settings.max_connections, **options})
 
-    def sync_client(self, **options: Any) -> redis.Redis:
-        pool = redis.BlockingConnectionPool.from_url(self.url, **{**self._pool_options(), **options})
-        return redis.Redis.from_pool(pool)
-
-    def _pool_options(self) -> dict[str, Any]:
-        return {"max_connections": self.settings.max_connections, "timeout": POOL_WAIT_S}
+    def sync_client(self, **options: Any) -> SyncClient:
+        return sync_client(self.topology, **{"max_connections": self.settings.max_connections, **options})
 
     def backend(self) -> AsyncBackend:
         """The asyncio backend of the running event loop (clients cannot cross loops)."""
@@ -296,7 +296,7 @@ class RedisQ(QueueAdministration, HookRegistration):
             self._probe = None
         if self.embedded is not None:
             self.embedded.stop()
-            self.embedded, self._url = None, self.settings.url
+            self.embedded, self._url, self._topology = None, self.settings.url, None
 
     async def __aenter__(self) -> RedisQ:
         return self

@@ -54,7 +54,19 @@ class ServerCheck:
     problems: list[HealthProblem] = field(default_factory=list)
 
     @classmethod
-    def from_replies(cls, info: Any, config: Any, allow_eviction: bool) -> ServerCheck:
+    def of_nodes(cls, replies: Mapping[str, tuple[Any, Any]], allow_eviction: bool) -> ServerCheck:
+        """One check of every master's (INFO, CONFIG GET) replies: the unsafe policy wins."""
+        named = len(replies) > 1
+        checks = [
+            cls.from_replies(i, c, allow_eviction, node if named else "") for node, (i, c) in replies.items()
+        ]
+        known = [c.maxmemory_policy for c in checks if c.maxmemory_policy is not None]
+        unsafe = [p for p in known if p != SAFE_POLICY]
+        policy = (unsafe or known or [None])[0]  # type: ignore[list-item]
+        return cls(policy, [p for c in checks for p in c.problems])
+
+    @classmethod
+    def from_replies(cls, info: Any, config: Any, allow_eviction: bool, node: str = "") -> ServerCheck:
         policy: str | None = None
         if isinstance(info, Mapping) and info.get("maxmemory_policy"):
             policy = str(info["maxmemory_policy"])
@@ -66,7 +78,8 @@ class ServerCheck:
             problems.append(
                 HealthProblem(
                     "redis_eviction",
-                    f"Redis maxmemory-policy is {policy!r}: when memory runs out Redis evicts keys, and "
+                    f"Redis maxmemory-policy{f' on {node}' if node else ''} is {policy!r}: when memory runs "
+                    "out Redis evicts keys, and "
                     f"an evicted job record or queue index is a lost job. Set it to {SAFE_POLICY!r} (or "
                     "accept the risk with Settings(allow_eviction=True) / REDISQ_ALLOW_EVICTION=1)",
                 )

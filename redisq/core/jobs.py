@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from . import codec, ops
+from . import codec, ops, shard_channels
 from .backend import Op
 from .errors import JobFailed, ResultTimeout
 from .job import JobError, JobInfo, JobState
-from .keys import GlobalKeys, QueueKeys, make_job_id, split_job_id
+from .keys import QueueKeys, make_job_id, split_job_id
 
 if TYPE_CHECKING:
     from .client import RedisQ
@@ -68,8 +68,7 @@ class Job:
         return self.rq.backend_sync().run(ops.cancel(self._keys, self.id, self.uid, self.rq.now_ms()))
 
     def _abort_op(self) -> Op[bool]:
-        channels = GlobalKeys(self.rq.settings.prefix).abort_channel_base
-        return ops.abort(self._keys, self.id, self.uid, self.rq.now_ms(), channels)
+        return ops.abort(self._keys, self.id, self.uid, self.rq.now_ms())
 
     async def abort(self) -> bool:
         """Stop the job: a queued or scheduled one is cancelled; a running one is told to stop through its
@@ -109,10 +108,9 @@ class Job:
         """
         backend = self.rq.backend()
         deadline = None if timeout is None else time.monotonic() + timeout
-        pubsub = backend.client.pubsub()
+        # Subscribed (confirmed) before the watch: a finish after the watch is heard.
+        pubsub = await shard_channels.subscribe(backend.client, self._keys.done_channel(self.uid), _RECHECK_S)
         try:
-            await pubsub.subscribe(self._keys.done_channel(self.uid))
-            await pubsub.get_message(timeout=_RECHECK_S)  # the confirmation: subscribed before the watch
             while True:
                 state, result, error = await backend.run(ops.watch(self._keys, self.id, self.uid))
                 if state.is_final:
@@ -120,17 +118,15 @@ class Job:
                 wait = _RECHECK_S if deadline is None else min(_RECHECK_S, deadline - time.monotonic())
                 if wait <= 0:
                     raise ResultTimeout(f"job {self.id} is still {state.value} after {timeout}s")
-                await pubsub.get_message(ignore_subscribe_messages=True, timeout=wait)
+                await shard_channels.next_message(pubsub, wait)
         finally:
             await pubsub.aclose()
 
     def result_sync(self, timeout: float | None = None) -> Any:
         backend = self.rq.backend_sync()
         deadline = None if timeout is None else time.monotonic() + timeout
-        pubsub = backend.client.pubsub()
+        pubsub = shard_channels.subscribe_sync(backend.client, self._keys.done_channel(self.uid), _RECHECK_S)
         try:
-            pubsub.subscribe(self._keys.done_channel(self.uid))
-            pubsub.get_message(timeout=_RECHECK_S)
             while True:
                 state, result, error = backend.run(ops.watch(self._keys, self.id, self.uid))
                 if state.is_final:
@@ -138,6 +134,6 @@ class Job:
                 wait = _RECHECK_S if deadline is None else min(_RECHECK_S, deadline - time.monotonic())
                 if wait <= 0:
                     raise ResultTimeout(f"job {self.id} is still {state.value} after {timeout}s")
-                pubsub.get_message(ignore_subscribe_messages=True, timeout=wait)
+                shard_channels.next_message_sync(pubsub, wait)
         finally:
             pubsub.close()

@@ -81,6 +81,11 @@ class QueueKeys:
     def job(self, uid: str) -> str:
         return self.base + "job:" + uid
 
+    def abort_channel(self, worker_id: str) -> str:
+        """Where `abort.lua` tells worker `worker_id` to stop a job of this queue that it runs: a shard
+        channel in the queue's slot (SPUBLISH), so the message stays on the node that owns the queue."""
+        return f"{self.base}abort:{worker_id}"
+
     def done_channel(self, uid: str) -> str:
         return self.base + "done:" + uid
 
@@ -147,15 +152,6 @@ class GlobalKeys:
 
     def worker(self, worker_id: str) -> str:
         return f"{self.prefix}:{{workers}}:info:{worker_id}"
-
-    @property
-    def abort_channel_base(self) -> str:
-        """Channels, not keys: a queue's abort script publishes on `<this><worker id>` (a channel has no
-        slot), and each worker subscribes to its own."""
-        return f"{self.prefix}:{{workers}}:abort:"
-
-    def abort_channel(self, worker_id: str) -> str:
-        return self.abort_channel_base + worker_id
 
 
 def make_job_id(queue: str, uid: str) -> str:

@@ -7,8 +7,10 @@ import time
 from collections.abc import Callable, Container, Sequence
 from typing import Any
 
+import redis
+
 from . import acl, codec
-from .backend import Command, Op, ScriptCall, Single
+from .backend import Command, Op, ScriptCall, Single, redisq_error
 from .config import Settings
 from .errors import JobNotFound
 from .health import HealthReport, HealthThresholds, ServerCheck, verdict
@@ -190,9 +192,9 @@ def cancel(k: QueueKeys, job_id: str, uid: str, now_ms: int) -> Op[bool]:
     return bool(reply == 1)
 
 
-def abort(k: QueueKeys, job_id: str, uid: str, now_ms: int, channel_base: str) -> Op[bool]:
+def abort(k: QueueKeys, job_id: str, uid: str, now_ms: int) -> Op[bool]:
     """Cancel a job that has not started, or ask the worker running it to stop; False: it had ended."""
-    reply = yield ScriptCall("abort", (k.queued, k.scheduled, k.stats), (k.base, uid, now_ms, channel_base))
+    reply = yield ScriptCall("abort", (k.queued, k.scheduled, k.stats), (k.base, uid, now_ms))
     if reply == -1:
         raise JobNotFound(f"no job {job_id}")
     return bool(reply != 0)
@@ -334,11 +336,26 @@ def ping() -> Op[float]:
 def server_check(allow_eviction: bool) -> Op[ServerCheck]:
     """The server settings redisq depends on. INFO where CONFIG is disabled (managed services), CONFIG
     where INFO is refused; a user allowed neither gets a check that knows nothing, not an error."""
-    info, config = yield [
-        Command(("INFO", "memory"), tolerant=True),
-        Command(("CONFIG", "GET", "maxmemory-policy"), tolerant=True),
+    infos, configs = yield [
+        Command(("INFO", "memory"), tolerant=True, every_node=True),
+        Command(("CONFIG", "GET", "maxmemory-policy"), tolerant=True, every_node=True),
     ]
-    return ServerCheck.from_replies(info, config, allow_eviction)
+    # Every master of a Cluster: one that evicts loses the jobs of its slots.
+    return ServerCheck.of_nodes({n: (infos[n], configs.get(n)) for n in infos}, allow_eviction)
+
+
+def _typed(exc: Exception) -> Exception:
+    return (redisq_error(exc) if isinstance(exc, redis.RedisError) else None) or exc
+
+
+def unreachable_nodes() -> Op[tuple[float, dict[str, str]]]:
+    """(the slowest round trip in ms, the masters that did not answer a PING and why)."""
+    started = time.perf_counter()
+    replies = yield Command(("PING",), tolerant=True, every_node=True)
+    failed = {n: str(_typed(r)) for n, r in replies.items() if isinstance(r, Exception)}
+    if failed and len(failed) == len(replies):  # all of them: the one answer a single server gives
+        raise _typed(next(iter(replies.values())))
+    return (time.perf_counter() - started) * 1000, failed
 
 
 def health(
@@ -349,7 +366,10 @@ def health(
     heartbeat_ttl_ms: int,
     allow_eviction: bool,
 ) -> Op[HealthReport]:
-    latency_ms = yield from ping()
+    latency_ms, failed = yield from unreachable_nodes()
+    if failed:  # a Cluster master is down: its queues cannot be read, and the report says which it is
+        nodes = "; ".join(f"{n}: {why}" for n, why in failed.items())
+        return HealthReport.unreachable(f"Redis nodes unreachable: {nodes}")
     server = yield from server_check(allow_eviction)
     names = list(queues) if queues is not None else (yield from known_queues(prefix))
     if names:  # can this user run what the queues' scripts run? (a sample: keys share the prefix)

@@ -114,7 +114,9 @@ local function finalize_known(base, uid, job, state, now, ttl, unique_key, watch
     redis.call('EXPIRE', base .. 'unique:' .. unique_key, ttl)
   end
   if watched then
-    redis.call('PUBLISH', base .. 'done:' .. uid, state)
+    -- A shard channel of the queue's slot: on a Cluster the message stays on the node that owns the
+    -- queue. pcall: before Redis 7 (no SPUBLISH) a waiter only misses it and finds out at its recheck.
+    redis.pcall('SPUBLISH', base .. 'done:' .. uid, state)
   end
 end
 

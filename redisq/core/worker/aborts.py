@@ -1,7 +1,8 @@
 """Aborting running jobs on this worker (issue 12).
 
 `abort.lua` marks a running job's record and publishes its uid on the abort channel of the worker that
-holds it. Each worker holds one subscription to its own channel (not a poll per job); the lease renewal
+holds it, a shard channel of the job's queue (`{q}:abort:<worker>`, on the node that owns the queue). Each
+worker holds one subscription per queue it serves (not a poll per job); the lease renewal
 reports marked jobs too, which catches a message lost while the subscription was down. Either way the
 job is found here: an `async def` job's task is cancelled (the runner tells that CancelledError from a
 shutdown's by the job's abort flag), a `def` job gets the flag (`current_job.get().aborted`).
@@ -15,9 +16,9 @@ import logging
 import time
 from dataclasses import dataclass
 
-import redis.asyncio
-
+from .. import shard_channels
 from ..context import JobContext
+from ..topology import AsyncClient
 from .leases import LeaseKeeper
 
 log = logging.getLogger("redisq.worker")
@@ -89,27 +90,27 @@ class Aborts:
         self._early[uid] = now
 
     async def listen(
-        self, client: redis.asyncio.Redis, channel: str, leases: LeaseKeeper, closing: asyncio.Event
+        self, client: AsyncClient, channel: str, leases: LeaseKeeper, closing: asyncio.Event
     ) -> None:
         """Hold one subscription to `channel` until `closing`; resubscribe after a lost connection (with a
         growing pause), then have the leases renewed at once: the renewal reports what was sent meanwhile."""
         pause_s = 0.5
         while not closing.is_set():
-            pubsub = client.pubsub()
+            pubsub = None
             try:
-                await pubsub.subscribe(channel)
-                await pubsub.get_message(timeout=5.0)  # the confirmation: subscribed from here on
+                pubsub = await shard_channels.subscribe(client, channel, 5.0)  # confirmed: heard from here on
                 leases.renew_soon()
                 pause_s = 0.5
                 while not closing.is_set():
-                    message = await pubsub.get_message(timeout=1.0)
-                    if message is not None and message["type"] == "message":
+                    message = await shard_channels.next_message(pubsub, 1.0)
+                    if message is not None and message["type"] in ("smessage", b"smessage"):
                         self.request(message["data"].decode())
             except Exception as exc:  # a lost connection: the lease renewal covers the gap
                 log.warning("abort subscription lost (resubscribing in %.1fs): %s", pause_s, exc)
             finally:
-                with contextlib.suppress(Exception):
-                    await pubsub.aclose()
+                if pubsub is not None:
+                    with contextlib.suppress(Exception):
+                        await pubsub.aclose()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(closing.wait(), pause_s)
             pause_s = min(pause_s * 2, 5.0)

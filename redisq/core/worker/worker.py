@@ -19,13 +19,12 @@ import socket
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from redis.asyncio.retry import Retry as RedisRetry
 from redis.backoff import NoBackoff
 
 from .. import acl, codec
-from ..backend import AsyncBackend, SyncBackend, redisq_errors
+from ..backend import AsyncBackend, SyncBackend
 from ..client import RedisQ
 from ..config import WorkerSettings
 from ..context import WorkerContext
@@ -39,17 +38,12 @@ from .runner import Runner, error_json
 from .scheduler import ScheduleLoop
 from .settle import Settler
 from .threads import JobThreadPool
+from .wakeups import WakeWaiter
 
 log = logging.getLogger("redisq.worker")
 
 MAX_LISTED_JOBS = 100  # running jobs named in a heartbeat (the count is always exact)
 SHORT_WAIT_S = 0.2  # waits shorter than this sleep here instead of blocking in Redis
-
-
-def _retrieve(future: asyncio.Future[Any]) -> None:
-    """Mark an abandoned future's outcome as seen (asyncio would log 'exception was never retrieved')."""
-    if not future.cancelled():
-        future.exception()
 
 
 class Worker:
@@ -145,6 +139,7 @@ class Worker:
             await self._backend.aclose()
             raise
         self._blocking = self.rq.async_client(socket_timeout=s.max_idle_block_s + 10)
+        self._wakeups = WakeWaiter(self._blocking, self._backend)
         # The abort subscription reports its own failures to the listener, which resubscribes after a
         # pause it controls (redis-py's own retries would hide a lost connection).
         self._subscriber = self.rq.async_client(retry=RedisRetry(NoBackoff(), 0))
@@ -163,9 +158,10 @@ class Worker:
         )
         self._leases.start()
         schedules = ScheduleLoop(self.rq, self._backend, self.queues, self._closing)  # issue 12
-        channel = GlobalKeys(self.rq.settings.prefix).abort_channel(self.id)
         duties = [self._settler.run(), self._sweep_loop(), self._heartbeat_loop(), schedules.run()]
-        duties.append(aborts.listen(self._subscriber, channel, self._leases, self._closing))
+        for queue_keys in self._keys.values():  # a shard channel per queue: each lives on its queue's node
+            channel = queue_keys.abort_channel(self.id)
+            duties.append(aborts.listen(self._subscriber, channel, self._leases, self._closing))
         if self.burst:
             keys = list(self._keys.values())
             busy = lambda: bool(self._running)  # noqa: E731
@@ -288,10 +284,7 @@ class Worker:
         # Not the queues this worker is full of (queue_concurrency): their wake is for other workers; one of
         # their jobs ending here ends this wait (_process).
         wake_keys = [self._keys[q].wake for q in self.queues if self._room(q) != 0]
-        # A plain future (not a second task per idle cycle: latency, issue 3) that stop() resolves. stop()
-        # does not cancel the BLPOP: redis-py can swallow a cancellation that races its read, and the
-        # worker then waited out the whole block (seen as 5 s stops). An abandoned BLPOP ends when the
-        # blocking client closes at the end of run().
+        # A plain future (not a second task per idle cycle: latency, issue 3) that stop() resolves.
         stopped = self._idle_wait = asyncio.get_running_loop().create_future()
         # Every queue is at its cap here (only one of its jobs ending can change that), or the wait is short:
         # Redis times out blocked clients on its own clock (hz 10: every 100 ms), so a BLPOP of 20 ms took
@@ -302,22 +295,10 @@ class Worker:
             finally:
                 self._idle_wait = None
             return
-        blpop = asyncio.ensure_future(self._blocking.blpop(wake_keys, timeout=timeout))
         try:
-            await asyncio.wait((blpop, stopped), return_when=asyncio.FIRST_COMPLETED)
+            await self._wakeups.wait(wake_keys, timeout, stopped)
         finally:
             self._idle_wait = None
-            if not blpop.done():
-                blpop.cancel()
-                blpop.add_done_callback(_retrieve)
-        if not blpop.done():
-            return
-        if not blpop.cancelled() and blpop.exception() is not None:
-            try:
-                with redisq_errors():
-                    blpop.result()
-            except CorruptData as exc:
-                raise CorruptData(f"a wake list of {', '.join(wake_keys)} is damaged: {exc}") from exc
 
     # ---- running ----------------------------------------------------------------------------------
 
