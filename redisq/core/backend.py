@@ -72,6 +72,10 @@ def redisq_error(exc: redis.exceptions.RedisError) -> RedisQError | None:
     if isinstance(exc, (*UNAVAILABLE, *PASSING)):
         return RedisUnavailable(f"Redis is unavailable: {exc}")
     message = str(exc)
+    if "non local key" in message or "keys that do not hash to the same slot" in message:
+        # A Cluster slot moving to another node (resharding): the script read a key that has moved, before
+        # its first write (scripts read before they write). Once the slot has moved, calls go there.
+        return RedisUnavailable(f"the queue's slot is moving to another Redis node: {message}")
     # Inside a script, Redis and Valkey word an ACL refusal in their own ways (and not as NOPERM).
     acl_refused = ("ACL failure", "can't run this command", "no permissions to run")
     if isinstance(exc, redis.exceptions.NoPermissionError) or any(p in message for p in acl_refused):

@@ -23,7 +23,7 @@ from .health import HealthReport, HealthThresholds, ServerCheck, log_server_chec
 from .hooks import HookRegistration, Hooks
 from .jobs import Job
 from .keys import QueueKeys, check_queue_name
-from .limits import Limit, QueueLimit, RateLimit, task_limits
+from .limits import Limit, QueueLimit, RateLimit, refuse_shared_on_cluster, task_limits
 from .queue_admin import QueueAdministration
 from .schedule_api import Schedules, declare, remember, task_timing
 from .schedules import JobTemplate, Schedule
@@ -322,11 +322,19 @@ class RedisQ(QueueAdministration, HookRegistration):
             meta["traceparent"] = traceparent
         return meta
 
+    def _on_cluster(self, specs: Sequence[JobSpec]) -> None:
+        if self._topology is not None and self._topology.kind == "cluster":
+            for spec in specs:
+                if spec.limits:
+                    refuse_shared_on_cluster(spec.limits)
+
     def _enqueue_op(self, specs: Sequence[JobSpec]) -> Op[list[tuple[str, str, bool]]]:
+        self._on_cluster(specs)
         registered = self._queues_registered
         return ops.enqueue(self.queue_keys, self.settings, specs, self.now_ms(), self._job_meta(), registered)
 
     def _enqueue_one_op(self, spec: JobSpec) -> Op[tuple[str, str, bool]]:
+        self._on_cluster((spec,))
         return ops.enqueue_one(self.queue_keys, self.settings, spec, self.now_ms(), self._job_meta())
 
     def _jobs(self, specs: Sequence[JobSpec], results: list[tuple[str, str, bool]]) -> list[Job]:

@@ -165,6 +165,19 @@ def job_limits(limits: Sequence[Limit], args: Sequence[Any], kwargs: Mapping[str
     return ITEM_SEP.join(limit.spec(args, kwargs) for limit in limits)
 
 
+def refuse_shared_on_cluster(field: str) -> None:
+    """A shared limit counts the jobs of several queues in one key, and a Redis Cluster keeps each queue
+    in a slot of its own, where a queue's script cannot reach that key: refused at enqueue, before any
+    job would wait on a limit its worker cannot read."""
+    for item in field.split(ITEM_SEP):
+        if item.startswith("g" + FIELD_SEP):
+            name = item.split(FIELD_SEP)[1]
+            raise ConfigurationError(
+                f"Limit {name!r} is shared across queues, which a Redis Cluster cannot do in one atomic step "
+                "(each queue lives in its own slot): on a Cluster, use a limit per queue (shared=False)"
+            )
+
+
 @dataclass(frozen=True)
 class QueueLimit:
     """A limit on a whole queue, enforced by the workers that serve it (`RedisQ.limit_queue`)."""
