@@ -37,7 +37,7 @@ def calls(queues: Sequence[QueueKeys], g: GlobalKeys, worker: bool = True) -> li
             ("ZADD", k.queued, "1", "m"), ("ZREM", k.queued, "m"), ("ZRANGE", k.queued, "0", "0"),
             ("ZREVRANGE", k.queued, "0", "0"), ("ZCARD", k.queued), ("ZSCORE", k.queued, "m"),
             ("ZREMRANGEBYRANK", k.queued, "0", "0"), ("ZREMRANGEBYSCORE", k.queued, "0", "0"),
-            ("ZCOUNT", k.queued, "0", "0"), ("ZPOPMIN", k.queued, "1"),
+            ("ZCOUNT", k.queued, "0", "0"),
             ("SPUBLISH", k.done_channel("0"), "x"), ("SSUBSCRIBE", k.done_channel("0")),
             ("SUNSUBSCRIBE", k.done_channel("0")),
             ("SPUBLISH", k.abort_channel("w"), "x"),  # job.abort() of a running job tells its worker

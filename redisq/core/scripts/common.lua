@@ -110,8 +110,8 @@ local function finalize_known(base, uid, job, state, now, ttl, unique_key, watch
   end
   redis.call('HDEL', job, 'lease', 'due_at')
   redis.call('EXPIRE', job, ttl)
-  if unique_key then
-    redis.call('EXPIRE', base .. 'unique:' .. unique_key, ttl)
+  if unique_key then -- pcall: a unique key that a resharding has just moved keeps its own expiry
+    redis.pcall('EXPIRE', base .. 'unique:' .. unique_key, ttl)
   end
   if watched then
     -- A shard channel of the queue's slot: on a Cluster the message stays on the node that owns the

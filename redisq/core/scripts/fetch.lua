@@ -28,10 +28,14 @@ local due = checked('ZRANGE', scheduled, '-inf', now, 'BYSCORE', 'LIMIT', 0, pro
 if #due > 0 then
   local refused = wrong_queue_types(base, 'queued', 'seq', 'active', 'dead')
   if refused then return refused end
-  for _, uid in ipairs(due) do
+  -- Every record's type first: on a Cluster slot being moved, one that has moved fails here, before any
+  -- write (a script is not rolled back).
+  local kinds = {}
+  for i, uid in ipairs(due) do kinds[i] = redis.call('TYPE', job_key(base, uid)).ok end
+  for i, uid in ipairs(due) do
     redis.call('ZREM', scheduled, uid)
     local job = job_key(base, uid)
-    local kind = redis.call('TYPE', job).ok
+    local kind = kinds[i]
     if kind == 'hash' then
       requeue(base, uid, job, seq_key, false)
     elseif kind ~= 'none' then
@@ -79,20 +83,25 @@ if count > 0 and first_look[2] and tonumber(first_look[2]) <= now then
     else
       local st = limit_state(cache, limit_base(base, lim), lim.conc, now)
       local n, retry_at = room(st, lim.interval, lim.tolerance, lim.conc, now, count, lim.scope == 'g')
-      local back, rounds = {}, 0
-      while #back < 2 * n and rounds < 8 do
-        local popped = checked('ZPOPMIN', parked, n - #back / 2)
-        if #popped == 0 then break end
-        for j = 1, #popped, 2 do
-          local f = read_record(job_key(base, popped[j]), 'state')
+      local taken_back, rounds = 0, 0
+      while taken_back < n and rounds < 8 do
+        -- Each round reads its records before it moves them (on a Cluster slot being moved, a record
+        -- that has moved fails the read, and the rounds before it are complete).
+        local head = checked('ZRANGE', parked, 0, n - taken_back - 1, 'WITHSCORES')
+        if #head == 0 then break end
+        local back = {}
+        for j = 1, #head, 2 do
+          local f = read_record(job_key(base, head[j]), 'state')
           if f and f[1] == 'queued' then -- cancelled or deleted meanwhile: it leaves the line for good
-            back[#back + 1] = popped[j + 1]
-            back[#back + 1] = popped[j]
+            back[#back + 1] = head[j + 1]
+            back[#back + 1] = head[j]
           end
         end
+        redis.call('ZREMRANGEBYRANK', parked, 0, #head / 2 - 1)
+        if #back > 0 then redis.call('ZADD', queued, unpack(back)) end
+        taken_back = taken_back + #back / 2
         rounds = rounds + 1
       end
-      if #back > 0 then redis.call('ZADD', queued, unpack(back)) end
       if redis.call('ZCARD', parked) == 0 then
         redis.call('ZREM', limited, spec)
       else

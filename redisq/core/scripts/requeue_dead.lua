@@ -17,7 +17,7 @@ for _, uid in ipairs(uids) do
   if f and f[1] and tonumber(f[2]) then
     if redis.call('ZREM', dead, uid) == 1 then
       redis.call('PERSIST', job)
-      if f[3] then redis.call('PERSIST', base .. 'unique:' .. f[3]) end
+      if f[3] then redis.pcall('PERSIST', base .. 'unique:' .. f[3]) end -- moved by a resharding: its TTL
       redis.call('HSET', job, 'attempts', 0)
       redis.call('HDEL', job, 'finished_at', 'abort') -- an abort asked of an earlier run is not this one's
       requeue(base, uid, job, seq_key, false)

@@ -16,10 +16,17 @@ local NUMERIC = { attempts = true, max_attempts = true }
 
 local recovered, died, buried, freed = 0, 0, 0, false
 local lapsed = redis.call('ZRANGE', active, '-inf', now, 'BYSCORE', 'LIMIT', 0, limit)
-for _, uid in ipairs(lapsed) do
+-- Every record is read before the first write: on a Cluster slot being moved (resharding), a record that
+-- has already moved fails the read, and the script must then have changed nothing (no rollback).
+local reads = {}
+for i, uid in ipairs(lapsed) do
+  local f, kind = read_record(job_key(base, uid), unpack(FIELDS))
+  reads[i] = { f = f, kind = kind }
+end
+for i, uid in ipairs(lapsed) do
   redis.call('ZREM', active, uid)
   local job = job_key(base, uid)
-  local f, kind = read_record(job, unpack(FIELDS))
+  local f, kind = reads[i].f, reads[i].kind
   local problem, gone = record_problem(job, f, kind, FIELDS, REQUIRED, NUMERIC, 2)
   if problem then
     bury(base, uid, job, kind or 'hash', problem, now, dead_ttl)
