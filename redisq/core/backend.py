@@ -20,6 +20,7 @@ import hiredis
 import redis
 import redis.asyncio
 import redis.asyncio.connection
+import redis.cluster
 import redis.connection
 from redis.commands.core import AsyncScript, Script
 
@@ -432,4 +433,10 @@ class SyncBackend:
             ):
                 self.client.connection_pool.release(self._held)
             self._held = None
+        if isinstance(self.client, redis.cluster.RedisCluster):
+            # Its nodes' pools were made for them (blocking ones, topology.py): closing the cluster
+            # client leaves them open.
+            for node in self.client.get_nodes():
+                if node.redis_connection is not None:
+                    node.redis_connection.connection_pool.disconnect()
         self.client.close()
