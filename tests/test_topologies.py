@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import time
+from urllib.parse import quote
 
 import pytest
 import redis
@@ -190,7 +191,7 @@ def test_a_tls_server_accepts_only_clients_that_trust_its_ca(binary: str) -> Non
         server, url = start_tls_server(binary, files)
         assert server.port is not None
         with server:
-            assert url == f"rediss://127.0.0.1:{server.port}/0?ssl_ca_certs={files.ca_cert}"
+            assert url == f"rediss://127.0.0.1:{server.port}/0?ssl_ca_certs={quote(str(files.ca_cert))}"
             with redis.Redis.from_url(url) as trusting:
                 assert trusting.ping()
             with redis.Redis(

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import redis
 from redis.crc import key_slot
@@ -122,7 +123,7 @@ class ClusterNode:
 
 
 def _slot_map(nodes_text: str) -> dict[int, str]:
-    """CLUSTER NODES as one node sees it: the first slot of each owned range -> owner id, ranges kept."""
+    """CLUSTER NODES as one node sees it, as slot -> id of the master that owns it."""
     owners: dict[int, str] = {}
     for line in nodes_text.splitlines():
         fields = line.split()
@@ -190,7 +191,7 @@ class Cluster:
                 if "cluster_state:ok" not in node.command("CLUSTER", "INFO"):
                     return False
                 views.append(_slot_map(node.command("CLUSTER", "NODES")))
-        except redis.ConnectionError:
+        except (redis.ConnectionError, redis.TimeoutError):
             return False
         return len(views[0]) == SLOTS and all(view == views[0] for view in views)
 
@@ -311,12 +312,13 @@ def _form(cluster: Cluster, masters: int, replicas: int) -> None:
     bounds = [SLOTS * i // masters for i in range(masters + 1)]
     for i, node in enumerate(nodes[:masters]):
         node.command("CLUSTER", "ADDSLOTSRANGE", bounds[i], bounds[i + 1] - 1)
+
     # CLUSTER REPLICATE needs the master already in the replica's table: wait for the handshakes.
-    _wait(
-        lambda: all(n.command("CLUSTER", "NODES").count("\n") == len(nodes) for n in nodes),
-        20.0,
-        "the nodes did not all meet",
-    )
+    def met(node: ClusterNode) -> bool:
+        table = node.command("CLUSTER", "NODES")
+        return "handshake" not in table and all(other.node_id in table for other in nodes)
+
+    _wait(lambda: all(met(node) for node in nodes), 20.0, "the nodes did not all meet")
     for i, node in enumerate(nodes[masters:]):
         node.command("CLUSTER", "REPLICATE", nodes[i % masters].node_id)
         node.role = "replica"
@@ -607,7 +609,7 @@ class TLSServer(EmbeddedServer):
     @property
     def url(self) -> str:
         assert self.files is not None
-        return f"rediss://127.0.0.1:{self.port}/0?ssl_ca_certs={self.files.ca_cert}"
+        return f"rediss://127.0.0.1:{self.port}/0?ssl_ca_certs={quote(str(self.files.ca_cert))}"
 
     def command(self) -> list[str]:
         assert self.files is not None
