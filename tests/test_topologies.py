@@ -179,6 +179,9 @@ def test_sentinels_promote_a_replica_when_asked_and_after_a_crash_and_clients_fo
         finally:
             for client in sentinel.sentinels:
                 client.close()
+        servers = [*group.sentinels, *group.data.values()]
+    assert not any(server.process is None or alive(server.process.pid) for server in servers)
+    assert not any(server.workdir.exists() for server in servers)  # sentinel.conf went with them
 
 
 @BINARIES
