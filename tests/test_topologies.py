@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import os
 import time
+from urllib.parse import quote
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
 from redis.cluster import ClusterNode as Startup
 from redis.cluster import RedisCluster
 from redis.crc import key_slot
+from redis.retry import Retry
 from redis.sentinel import Sentinel
 
 from .topologies import (
@@ -135,29 +138,50 @@ def test_migrate_slot_moves_every_key_while_clients_keep_writing(binary: str) ->
             after.close()
 
 
+def sentinel_write_read(sentinel: Sentinel, service: str, key: str) -> str | None:
+    master = sentinel.master_for(service, decode_responses=True)
+    try:
+        master.set(key, key)
+        return master.get(key)  # type: ignore[no-any-return]
+    finally:
+        master.close()
+
+
 @BINARIES
-def test_a_sentinel_failover_promotes_the_replica_and_clients_follow(binary: str) -> None:
-    with start_sentinel_group(binary, replicas=1) as group:
+def test_sentinels_promote_a_replica_when_asked_and_after_a_crash_and_clients_follow(binary: str) -> None:
+    with start_sentinel_group(binary, replicas=2) as group:
         addresses = [("127.0.0.1", port) for port in group.sentinel_ports]
         assert group.url == "redis+sentinel://" + ",".join(f"{h}:{p}" for h, p in addresses) + "/topo"
-        old = group.master_port()
+        first = group.master_port()
         sentinel = Sentinel(addresses, socket_timeout=2)
         try:
-            assert sentinel.discover_master(group.service) == ("127.0.0.1", old)
-            master = sentinel.master_for(group.service, decode_responses=True)
-            master.set("before", "1")
-            master.close()
-            new = group.failover(timeout=20)
-            assert new != old and new in group.data
-            assert sentinel.discover_master(group.service) == ("127.0.0.1", new)
-            master = sentinel.master_for(group.service, decode_responses=True)
-            assert master.get("before") == "1"
-            master.set("after", "2")
-            assert master.get("after") == "2"
-            master.close()
+            assert sentinel.discover_master(group.service) == ("127.0.0.1", first)
+            assert sentinel_write_read(sentinel, group.service, "first") == "first"
+
+            second = group.failover(timeout=20)
+            assert second != first and second in group.data
+            assert sentinel.discover_master(group.service) == ("127.0.0.1", second)
+            assert sentinel_write_read(sentinel, group.service, "second") == "second"
+
+            with redis.Redis(port=second) as conn:  # on every replica before the crash, whichever wins
+                linked = conn.info("replication")["connected_slaves"]
+                assert linked >= 1 and conn.execute_command("WAIT", linked, 5000) == linked
+            started = time.monotonic()
+            assert group.kill_master() == second
+            third = group.wait_for_new_master(second, timeout=20)
+            took = time.monotonic() - started
+            print(f"sentinel failover after a crash ({os.path.basename(binary)}): {took:.2f}s")
+            assert third != second and third in group.data
+            assert sentinel.discover_master(group.service) == ("127.0.0.1", third)
+            with redis.Redis(port=third, decode_responses=True) as conn:
+                assert conn.mget("first", "second") == ["first", "second"]
+            assert sentinel_write_read(sentinel, group.service, "third") == "third"
         finally:
             for client in sentinel.sentinels:
                 client.close()
+        servers = [*group.sentinels, *group.data.values()]
+    assert not any(server.process is None or alive(server.process.pid) for server in servers)
+    assert not any(server.workdir.exists() for server in servers)  # sentinel.conf went with them
 
 
 @BINARIES
@@ -170,7 +194,7 @@ def test_a_tls_server_accepts_only_clients_that_trust_its_ca(binary: str) -> Non
         server, url = start_tls_server(binary, files)
         assert server.port is not None
         with server:
-            assert url == f"rediss://127.0.0.1:{server.port}/0?ssl_ca_certs={files.ca_cert}"
+            assert url == f"rediss://127.0.0.1:{server.port}/0?ssl_ca_certs={quote(str(files.ca_cert))}"
             with redis.Redis.from_url(url) as trusting:
                 assert trusting.ping()
             with redis.Redis(
@@ -184,7 +208,8 @@ def test_a_tls_server_accepts_only_clients_that_trust_its_ca(binary: str) -> Non
             stranger = redis.Redis.from_url(f"rediss://127.0.0.1:{server.port}/0")
             with stranger, pytest.raises(redis.ConnectionError, match="CERTIFICATE_VERIFY_FAILED"):
                 stranger.ping()
-            plaintext = redis.Redis(port=server.port, socket_timeout=1)
+            # No retries: redis-py's default three, with backoff, would spend seconds on a known refusal.
+            plaintext = redis.Redis(port=server.port, socket_timeout=1, retry=Retry(NoBackoff(), 0))
             with plaintext, pytest.raises(redis.ConnectionError):
                 plaintext.ping()
         assert server.process is not None and server.process.poll() is not None

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import redis
 from redis.crc import key_slot
@@ -30,6 +31,8 @@ from redis.crc import key_slot
 from redisq.core.embedded import EmbeddedServer, free_port
 
 SLOTS = 16384
+# A master holds a new replica's diskless full sync 5 s by default, for others to share it: none will.
+_NO_SYNC_DELAY = ("--repl-diskless-sync-delay", "0")
 
 
 def binaries() -> dict[str, str]:
@@ -62,7 +65,10 @@ def supports_tls(binary: str) -> bool:
     Without certificate files a TLS build exits complaining about `tls-cert-file`; a build without TLS
     says "Failed finding TLS support" (valkey) or rejects `tls-port` as a bad directive (old redis)."""
     args = [binary, "--port", "0", "--tls-port", str(free_port()), "--save", "", "--appendonly", "no"]
-    done = subprocess.run(args, capture_output=True, timeout=10, check=False, stdin=subprocess.DEVNULL)
+    try:
+        done = subprocess.run(args, capture_output=True, timeout=10, check=False, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:  # it found certificates somewhere and served TLS (run() killed it)
+        return True
     return b"tls-cert-file" in done.stdout + done.stderr
 
 
@@ -120,7 +126,7 @@ class ClusterNode:
 
 
 def _slot_map(nodes_text: str) -> dict[int, str]:
-    """CLUSTER NODES as one node sees it: the first slot of each owned range -> owner id, ranges kept."""
+    """CLUSTER NODES as one node sees it, as slot -> id of the master that owns it."""
     owners: dict[int, str] = {}
     for line in nodes_text.splitlines():
         fields = line.split()
@@ -188,7 +194,7 @@ class Cluster:
                 if "cluster_state:ok" not in node.command("CLUSTER", "INFO"):
                     return False
                 views.append(_slot_map(node.command("CLUSTER", "NODES")))
-        except redis.ConnectionError:
+        except (redis.ConnectionError, redis.TimeoutError):
             return False
         return len(views[0]) == SLOTS and all(view == views[0] for view in views)
 
@@ -284,8 +290,7 @@ def start_cluster(binary: str, masters: int = 3, replicas: int = 0, node_timeout
                 "--cluster-replica-validity-factor", "0",
                 "--cluster-allow-reads-when-down", "no",
                 "--cluster-require-full-coverage", "yes",
-                # A replica waits 5 s by default for others to share a diskless full sync: none will.
-                "--repl-diskless-sync-delay", "0",
+                *_NO_SYNC_DELAY,
             )  # fmt: skip
             server = EmbeddedServer(binary=binary, port=port, extra_args=args)
             nodes.append(ClusterNode(server=server, port=port, bus_port=bus_port))
@@ -310,12 +315,13 @@ def _form(cluster: Cluster, masters: int, replicas: int) -> None:
     bounds = [SLOTS * i // masters for i in range(masters + 1)]
     for i, node in enumerate(nodes[:masters]):
         node.command("CLUSTER", "ADDSLOTSRANGE", bounds[i], bounds[i + 1] - 1)
+
     # CLUSTER REPLICATE needs the master already in the replica's table: wait for the handshakes.
-    _wait(
-        lambda: all(n.command("CLUSTER", "NODES").count("\n") == len(nodes) for n in nodes),
-        20.0,
-        "the nodes did not all meet",
-    )
+    def met(node: ClusterNode) -> bool:
+        table = node.command("CLUSTER", "NODES")
+        return "handshake" not in table and all(other.node_id in table for other in nodes)
+
+    _wait(lambda: all(met(node) for node in nodes), 20.0, "the nodes did not all meet")
     for i, node in enumerate(nodes[masters:]):
         node.command("CLUSTER", "REPLICATE", nodes[i % masters].node_id)
         node.role = "replica"
@@ -346,6 +352,7 @@ class SentinelGroup:
     service: str
     data: dict[int, EmbeddedServer]  # port -> master or replica
     sentinels: list[SentinelServer]
+    killed: set[int] = field(default_factory=set)
 
     @property
     def url(self) -> str:
@@ -361,44 +368,86 @@ class SentinelGroup:
             _host, port = conn.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.service)
         return int(port)
 
-    def _ready(self) -> bool:
-        """Every sentinel sees the others and a replica it could promote."""
-        want = len(self.sentinels) - 1
+    @property
+    def live_data_ports(self) -> list[int]:
+        return [port for port, server in self.data.items() if port not in self.killed]
+
+    def _settled(self) -> bool:
+        """Every sentinel sees the others, names one master and runs no failover; every other live server
+        replicates that master, and each sentinel lists it as a reachable replica."""
+        masters = set()
+        replicas = set(self.live_data_ports)
         for port in self.sentinel_ports:
             with _client(port) as conn:
-                if len(conn.execute_command("SENTINEL", "SENTINELS", self.service)) < want:
+                state = _pairs(conn.execute_command("SENTINEL", "MASTER", self.service))
+                if "failover" in state["flags"] or "down" in state["flags"]:
                     return False
-                good = [
-                    r
-                    for r in conn.execute_command("SENTINEL", "REPLICAS", self.service)
-                    if _pairs(r).get("master-link-status") == "ok" and "down" not in _pairs(r)["flags"]
-                ]
-                if len(good) < len(self.data) - 1:
+                masters.add(int(state["port"]))
+                if len(conn.execute_command("SENTINEL", "SENTINELS", self.service)) < len(self.sentinels) - 1:
                     return False
+                # Not master-link-status: a sentinel refreshes it from INFO only every 10 s.
+                listed = [_pairs(r) for r in conn.execute_command("SENTINEL", "REPLICAS", self.service)]
+                reachable = {
+                    int(r["port"]) for r in listed if "down" not in r["flags"] and "disc" not in r["flags"]
+                }
+                replicas &= reachable
+        if len(masters) != 1:
+            return False
+        master = masters.pop()
+        if replicas != set(self.live_data_ports) - {master}:
+            return False
+        for port in replicas:
+            with _client(port) as conn:
+                role = conn.execute_command("ROLE")
+            if role[0] != "slave" or int(role[2]) != master or role[3] != "connected":
+                return False
         return True
 
-    def wait_until_ready(self, timeout: float = 20.0) -> None:
-        _wait(self._ready, timeout, "the sentinels did not see each other and the replicas")
+    def wait_until_settled(self, timeout: float = 20.0) -> None:
+        _wait(self._settled, timeout, "the sentinels did not settle on one master with its replicas")
 
     def failover(self, timeout: float = 20.0) -> int:
         """SENTINEL FAILOVER; the new master's port once every sentinel names it and it takes a write."""
         old = self.master_port()
-        with _client(self.sentinel_ports[0]) as conn:
-            conn.execute_command("SENTINEL", "FAILOVER", self.service)
+
+        def accepted() -> bool:
+            with _client(self.sentinel_ports[0]) as conn:
+                try:
+                    return bool(conn.execute_command("SENTINEL", "FAILOVER", self.service))
+                except redis.ResponseError as exc:  # NOGOODSLAVE, INPROG: the sentinel is not ready yet
+                    if str(exc).startswith(("NOGOODSLAVE", "INPROG")):
+                        return False
+                    raise
+
+        _wait(accepted, timeout, "the sentinel refused to start a failover")
         return self.wait_for_new_master(old, timeout)
 
     def wait_for_new_master(self, old: int, timeout: float = 20.0) -> int:
+        """After a failover (forced, or after kill_master): the new master, once every sentinel names it,
+        none is still failing over, and it answers ROLE master and takes a write.
+
+        A demoted master that is still alive rejoins as a replica only after the sentinels' next INFO to
+        it (every 10 s): call wait_until_settled() before a failover that needs it as a replica."""
+
         def moved() -> bool:
-            ports = {self.master_port(s) for s in self.sentinel_ports}
+            ports = set()
+            for sentinel in self.sentinel_ports:
+                with _client(sentinel) as conn:
+                    state = _pairs(conn.execute_command("SENTINEL", "MASTER", self.service))
+                if "failover" in state["flags"]:
+                    return False
+                ports.add(int(state["port"]))
             if len(ports) != 1 or old in ports:
                 return False
             with _client(ports.pop()) as conn:
                 try:
-                    return conn.execute_command("ROLE")[0] == "master" and bool(
-                        conn.set("topologies:failover-probe", "1")
-                    )
+                    if conn.execute_command("ROLE")[0] != "master":
+                        return False
+                    conn.set("topologies:failover-probe", "1")
                 except redis.ResponseError:  # READONLY: not yet out of its replica role
                     return False
+                conn.delete("topologies:failover-probe")
+            return True
 
         _wait(moved, timeout, f"the sentinels did not replace master {old}")
         return self.master_port()
@@ -409,6 +458,7 @@ class SentinelGroup:
         assert process is not None
         os.kill(process.pid, signal.SIGKILL)
         process.wait(5)
+        self.killed.add(port)
         return port
 
     def stop(self) -> None:
@@ -446,15 +496,16 @@ def start_sentinel_group(
     )
     group = SentinelGroup(service=service, data={}, sentinels=[])
     try:
-        group.data[master_port] = EmbeddedServer(binary=binary, port=master_port).start()
-        for port in replica_ports:
-            replicaof = ("--replicaof", "127.0.0.1", str(master_port))
-            group.data[port] = EmbeddedServer(binary=binary, port=port, extra_args=replicaof).start()
+        for port in [master_port, *replica_ports]:
+            args = () if port == master_port else ("--replicaof", "127.0.0.1", str(master_port))
+            server = EmbeddedServer(binary=binary, port=port, extra_args=(*args, *_NO_SYNC_DELAY))
+            group.data[port] = server
+            server.start()
         for port in sentinel_ports:
             sentinel = SentinelServer(binary=binary, port=port, config=config)
             group.sentinels.append(sentinel)
             sentinel.start()
-        group.wait_until_ready()
+        group.wait_until_settled()
     except BaseException:
         group.stop()
         raise
@@ -561,7 +612,7 @@ class TLSServer(EmbeddedServer):
     @property
     def url(self) -> str:
         assert self.files is not None
-        return f"rediss://127.0.0.1:{self.port}/0?ssl_ca_certs={self.files.ca_cert}"
+        return f"rediss://127.0.0.1:{self.port}/0?ssl_ca_certs={quote(str(self.files.ca_cert))}"
 
     def command(self) -> list[str]:
         assert self.files is not None
