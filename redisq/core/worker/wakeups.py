@@ -33,6 +33,17 @@ class WakeWaiter:
         self._backend = backend
         self._by_slot = isinstance(blocking, redis.asyncio.cluster.RedisCluster)
         self._giving_back: set[asyncio.Future[Any]] = set()
+        self._pending: set[asyncio.Future[Any]] = set()  # BLPOPs not ended yet
+
+    async def close(self) -> None:
+        """End the BLPOPs still blocked, then close the client: a Cluster client's close leaves the
+        connections in use open (one server's closes them, and the BLPOP with them)."""
+        if self._by_slot:
+            for blpop in self._pending:
+                blpop.cancel()
+            if self._pending:
+                await asyncio.wait(self._pending, timeout=5)
+        await self._blocking.aclose()
 
     def _groups(self, keys: Sequence[str]) -> list[list[str]]:
         if not self._by_slot:
@@ -51,6 +62,9 @@ class WakeWaiter:
             asyncio.ensure_future(self._blocking.blpop(group, timeout=timeout))
             for group in self._groups(keys)
         ]
+        for blpop in blpops:
+            self._pending.add(blpop)
+            blpop.add_done_callback(self._pending.discard)
         try:
             await asyncio.wait([*blpops, stopped], return_when=asyncio.FIRST_COMPLETED)
         finally:

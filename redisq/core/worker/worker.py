@@ -184,7 +184,7 @@ class Worker:
             self._pool.shutdown()
             await self.rq.hooks.worker_stopped(self.context)
             await self._backend.aclose()
-            await self._blocking.aclose()
+            await self._wakeups.close()
             await self._subscriber.aclose()
             log.info("worker %s stopped after %d jobs", self.id, self.processed)
 
