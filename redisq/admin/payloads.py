@@ -192,6 +192,8 @@ class HealthReportBody(TypedDict):
     redis_ok: bool
     redis_latency_ms: float | None
     maxmemory_policy: str | None
+    topology: str | None
+    unreachable_nodes: list[str]
     queues: list[QueueHealthBody]
     workers: list[WorkerBody]
 
@@ -345,6 +347,8 @@ def health_body(report: HealthReport) -> HealthReportBody:
         "redis_ok": report.redis_ok,
         "redis_latency_ms": report.redis_latency_ms,
         "maxmemory_policy": report.maxmemory_policy,
+        "topology": report.topology,
+        "unreachable_nodes": report.unreachable_nodes,
         "queues": [
             {
                 "queue": q.queue,

@@ -19,6 +19,9 @@ from .keys import GlobalKeys, QueueKeys
 
 # Read when allowed, to check the eviction policy: a user without them loses only that check.
 OPTIONAL_COMMANDS = ("info", "config|get")
+# What a Cluster client sends besides: the slot map (CLUSTER SLOTS), the key positions of commands
+# (COMMAND, read once), and ASKING, which follows a key to the node a resharding moves it to.
+CLUSTER_COMMANDS = ("cluster|slots", "command", "asking")
 
 
 def calls(queues: Sequence[QueueKeys], g: GlobalKeys, worker: bool = True) -> list[tuple[str, ...]]:
@@ -72,9 +75,13 @@ def commands() -> list[str]:
     return sorted({_name(c) for c in calls([QueueKeys("redisq", "q")], GlobalKeys("redisq"))})
 
 
-def acl_rule(prefix: str = "redisq", user: str = "app", password: str = "<password>") -> str:
-    """The `ACL SETUSER` command that grants exactly what redisq needs under `prefix`."""
-    granted = " ".join(f"+{c}" for c in (*commands(), *OPTIONAL_COMMANDS))
+def acl_rule(
+    prefix: str = "redisq", user: str = "app", password: str = "<password>", cluster: bool = False
+) -> str:
+    """The `ACL SETUSER` command that grants exactly what redisq needs under `prefix` (on every node of
+    a Cluster, with `cluster`)."""
+    extra = CLUSTER_COMMANDS if cluster else ()
+    granted = " ".join(f"+{c}" for c in (*commands(), *OPTIONAL_COMMANDS, *extra))
     return (
         f"ACL SETUSER {user} on >{password} resetkeys ~{prefix}:* resetchannels &{prefix}:* -@all {granted}"
     )

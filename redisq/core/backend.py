@@ -26,7 +26,7 @@ from redis.commands.core import AsyncScript, Script
 
 from .errors import CorruptData, RedisPermissionDenied, RedisQError, RedisUnavailable, UnsupportedRedis
 from .scripts import Scripts
-from .topology import AsyncClient, SyncClient
+from .topology import AsyncClient, SyncClient, cluster_error
 
 T = TypeVar("T")
 
@@ -105,6 +105,8 @@ def redisq_errors() -> Iterator[None]:
         if mapped is None:
             raise
         raise mapped from exc
+    except redis.exceptions.RedisClusterException as exc:
+        raise cluster_error(exc) from exc
 
 
 def drive(op: Op[T], first: bool, reply: Any) -> tuple[bool, Request | T]:
@@ -257,6 +259,8 @@ class AsyncBackend:
             if mapped is None:
                 raise
             raise mapped from exc
+        except redis.exceptions.RedisClusterException as exc:
+            raise cluster_error(exc) from exc
 
     async def _every_node(self, command: Command) -> dict[str, Any]:
         client = self.client
@@ -373,6 +377,8 @@ class SyncBackend:
             if mapped is None:
                 raise
             raise mapped from exc
+        except redis.exceptions.RedisClusterException as exc:
+            raise cluster_error(exc) from exc
 
     def _every_node(self, command: Command) -> dict[str, Any]:
         client = self.client

@@ -452,17 +452,22 @@ class RedisQ(QueueAdministration, HookRegistration):
         """
         budget = timeout_s if timeout_s is not None else 5 * self.settings.health_timeout_s
         try:
-            return await asyncio.wait_for(self.backend().run(self._health_op(queues, limits)), budget)
+            report = await asyncio.wait_for(self.backend().run(self._health_op(queues, limits)), budget)
         except asyncio.TimeoutError:
-            return HealthReport.unreachable(f"Redis did not answer the health check within {budget}s")
+            report = HealthReport.unreachable(f"Redis did not answer the health check within {budget}s")
         except Exception as exc:
-            return report_failure(exc)
+            report = report_failure(exc)
+        return self._with_topology(report)
+
+    def _with_topology(self, report: HealthReport) -> HealthReport:
+        return dataclasses.replace(report, topology=self.topology.describe())
 
     def health_sync(
         self, queues: Sequence[str] | None = None, limits: HealthThresholds | None = None
     ) -> HealthReport:
         """`health()` for sync code; each round trip is bounded by `Settings.health_timeout_s`."""
         try:
-            return self._probe_backend().run(self._health_op(queues, limits))
+            report = self._probe_backend().run(self._health_op(queues, limits))
         except Exception as exc:
-            return report_failure(exc)
+            report = report_failure(exc)
+        return self._with_topology(report)

@@ -16,7 +16,7 @@ component, never an address, a pid or a job id); its `detail` is for operators (
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,6 +107,9 @@ class HealthReport:
     workers: list[WorkerInfo] = field(default_factory=list)
     problems: list[HealthProblem] = field(default_factory=list)
     maxmemory_policy: str | None = None
+    # "single host:port", "cluster h1:p1,h2:p2" (the start-up nodes), "sentinel s1:p1,.../service"
+    topology: str | None = None
+    unreachable_nodes: list[str] = field(default_factory=list)  # masters that did not answer (a Cluster)
 
     @property
     def reasons(self) -> list[str]:
@@ -118,8 +121,11 @@ class HealthReport:
         return [p.name for p in self.problems]
 
     @classmethod
-    def unreachable(cls, detail: str) -> HealthReport:
-        return cls(ok=False, redis_ok=False, redis_latency_ms=None, problems=[HealthProblem("redis", detail)])
+    def unreachable(cls, detail: str, nodes: Sequence[str] = ()) -> HealthReport:
+        problem = HealthProblem("redis", detail)
+        return cls(
+            ok=False, redis_ok=False, redis_latency_ms=None, problems=[problem], unreachable_nodes=[*nodes]
+        )
 
 
 @dataclass(frozen=True)

@@ -327,10 +327,11 @@ def live_workers(prefix: str, now_ms: int, heartbeat_ttl_ms: int) -> Op[list[Wor
 
 
 def ping() -> Op[float]:
-    """Round-trip time in milliseconds."""
-    started = time.perf_counter()
-    yield Command(("PING",))
-    return (time.perf_counter() - started) * 1000
+    """Round-trip time in milliseconds: the slowest master's. Only when no master answers is Redis
+    unavailable: a Cluster with one master down still serves the queues of the others, and readiness must
+    not take every web process out for it (the queues' health names the node)."""
+    latency_ms, _ = yield from unreachable_nodes()
+    return latency_ms
 
 
 def server_check(allow_eviction: bool) -> Op[ServerCheck]:
@@ -369,7 +370,7 @@ def health(
     latency_ms, failed = yield from unreachable_nodes()
     if failed:  # a Cluster master is down: its queues cannot be read, and the report says which it is
         nodes = "; ".join(f"{n}: {why}" for n, why in failed.items())
-        return HealthReport.unreachable(f"Redis nodes unreachable: {nodes}")
+        return HealthReport.unreachable(f"Redis nodes unreachable: {nodes}", list(failed))
     server = yield from server_check(allow_eviction)
     names = list(queues) if queues is not None else (yield from known_queues(prefix))
     if names:  # can this user run what the queues' scripts run? (a sample: keys share the prefix)

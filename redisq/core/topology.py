@@ -24,7 +24,7 @@ import redis.asyncio.sentinel
 import redis.cluster
 import redis.sentinel
 
-from .errors import ConfigurationError
+from .errors import ConfigurationError, RedisQError, RedisUnavailable, UnsupportedRedis
 
 Kind = Literal["single", "cluster", "sentinel"]
 SyncClient: TypeAlias = redis.Redis | redis.cluster.RedisCluster
@@ -61,7 +61,9 @@ def parse_url(url: str) -> Topology:
     query = parse_qsl(parts.query, keep_blank_values=True)
     if variant == "" and scheme in ("redis", "rediss", "unix"):
         cluster = [v for k, v in query if k == "cluster"]
-        if not cluster or cluster[-1].lower() not in _TRUE:
+        if not cluster:
+            return Topology("single", url)
+        if cluster[-1].lower() not in _TRUE:
             return Topology("single", _with(parts, query=[(k, v) for k, v in query if k != "cluster"]))
         variant = "cluster"
         if scheme == "unix":
@@ -122,6 +124,18 @@ def _redacted(url: str) -> str:
     return url.replace(parts.password, "***") if parts.password else url
 
 
+def cluster_error(exc: redis.exceptions.RedisClusterException) -> RedisQError:
+    """redis-py's Cluster client errors (not RedisErrors) as redisq's."""
+    message = str(exc)
+    if "not enabled" in message:
+        return UnsupportedRedis(
+            f"{message}: a redis+cluster:// URL must name nodes of a Redis Cluster, reached by a user "
+            "that may run CLUSTER SLOTS, COMMAND and ASKING (README, 'Production Redis', has the ACL rule "
+            "for a Cluster)"
+        )
+    return RedisUnavailable(f"the Redis Cluster is unavailable: {message}")
+
+
 # ---- clients ------------------------------------------------------------------------------------------
 
 
@@ -155,13 +169,18 @@ def sync_client(t: Topology, max_connections: int, **options: Any) -> SyncClient
         return redis.Redis.from_pool(redis.BlockingConnectionPool.from_url(t.node_url, **pool, **options))
     if t.kind == "cluster":
         nodes = [redis.cluster.ClusterNode(h, p) for h, p in t.nodes]
-        return redis.cluster.RedisCluster.from_url(
-            t.node_url,
-            startup_nodes=nodes,
-            connection_pool_class=redis.BlockingConnectionPool,
-            **pool,
-            **options,
-        )
+        try:  # the sync client reads the slot map here
+            return redis.cluster.RedisCluster.from_url(
+                t.node_url,
+                startup_nodes=nodes,
+                connection_pool_class=redis.BlockingConnectionPool,
+                **pool,
+                **options,
+            )
+        except redis.exceptions.RedisClusterException as exc:
+            raise cluster_error(exc) from exc
+        except redis.exceptions.RedisError as exc:  # no start-up node answered
+            raise RedisUnavailable(f"the Redis Cluster is unavailable: {exc}") from exc
     conn, sentinels = _sentinel_options(t, redis.connection.parse_url)
     manager = redis.sentinel.Sentinel(list(t.nodes), sentinel_kwargs=sentinels, **{**conn, **options})
     client: redis.Redis = manager.master_for(t.service, connection_pool_class=_BlockingSentinelPool, **pool)

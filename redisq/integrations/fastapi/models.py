@@ -184,6 +184,8 @@ class HealthReportModel(BaseModel):
     redis_ok: bool
     redis_latency_ms: float | None
     maxmemory_policy: str | None
+    topology: str | None
+    unreachable_nodes: list[str]
     queues: list[QueueHealthModel]
     workers: list[WorkerModel]
 
