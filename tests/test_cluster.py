@@ -20,6 +20,7 @@ from redisq.core.job import JobState
 
 from . import topologies
 from .conftest import FAST, running_worker
+from .flaskapp import create_app
 
 
 def spread_queues(cluster: topologies.Cluster, prefix: str) -> list[str]:
@@ -181,3 +182,20 @@ async def test_a_master_down_is_named_by_the_queues_health_while_readiness_still
             assert await rq.ping() > 0  # the other masters answer: this process stays ready
         finally:
             await rq.aclose()
+
+
+async def test_a_flask_app_configured_with_a_cluster_url_runs_its_jobs_there(
+    redis_cluster: topologies.Cluster, prefix: str
+) -> None:
+    app = create_app(REDISQ_URL=redis_cluster.url, REDISQ_PREFIX=prefix)
+    rq: RedisQ = app.extensions["redisq"].client
+    try:
+        assert rq.topology.kind == "cluster"
+        response = app.test_client().post("/reports/7")
+        assert response.status_code == 202
+        job = rq.job(response.get_json()["job"])
+        async with running_worker(rq, queues=["reports"]):
+            result = await job.result(timeout=5)
+        assert result["report"] == 7
+    finally:
+        await rq.aclose()
