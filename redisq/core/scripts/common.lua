@@ -10,6 +10,8 @@
 -- pcall. Each redis.call costs ~2 us and each function defined here a little on every call (measured in
 -- benchmarks/README.md): the hot paths check with what they do anyway.
 local PRIORITY_SPAN = 1099511627776 -- 2^40: FIFO sequence space inside one priority level
+-- Lua 5.1 (Redis, Valkey) has `unpack`; Lua 5.4 (Dragonfly) only `table.unpack`.
+local unpack = unpack or table.unpack
 
 local function job_key(base, uid)
   return base .. 'job:' .. uid
