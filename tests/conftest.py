@@ -43,7 +43,14 @@ def redis_server() -> Iterator[EmbeddedServer | None]:
 
 
 # The core and worker tests, run on every kind of server (issue 13): the rest run on the first one.
-ON_EVERY_SERVER = {"test_enqueue", "test_worker", "test_job_actions", "test_leases", "test_retry_control"}
+ON_EVERY_SERVER = {
+    *("test_enqueue", "test_worker", "test_job_actions", "test_leases", "test_retry_control"),
+    *("test_schedules", "test_abort", "test_limits", "test_hooks"),
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "single_server: not run on the Cluster and Valkey variants")
 
 
 def server_kinds() -> list[str]:
@@ -57,7 +64,12 @@ def server_kinds() -> list[str]:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     module = metafunc.module.__name__.rpartition(".")[2]
-    if module in ON_EVERY_SERVER and "redis_url" in metafunc.fixturenames:
+    # A test that takes the URL itself reaches the server with a plain client (to damage a key, count
+    # keys, add a user...): it runs on the first server only.
+    # So does one marked `single_server`: what a Cluster refuses is tested as a refusal in test_cluster.py.
+    direct = metafunc.definition._fixtureinfo.argnames
+    one = "redis_url" in direct or metafunc.definition.get_closest_marker("single_server") is not None
+    if module in ON_EVERY_SERVER and "redis_url" in metafunc.fixturenames and not one:
         metafunc.parametrize("server_kind", server_kinds(), indirect=True, scope="session")
 
 

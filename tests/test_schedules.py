@@ -51,8 +51,8 @@ def ticks_of(raw: redis.Redis, rq: RedisQ, queue: str) -> Counter[str]:
 
 
 @pytest.fixture
-def raw(redis_url: str) -> redis.Redis:
-    client = redis.Redis.from_url(redis_url)
+def raw(rq_sync: RedisQ) -> redis.Redis:
+    client = rq_sync.sync_client()  # of the topology under test (a Cluster client on the cluster)
     yield client  # type: ignore[misc]
     client.close()
 
