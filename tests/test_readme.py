@@ -40,7 +40,16 @@ from .conftest import running_worker
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent  # `redisq` and `flask` as installed with this interpreter
-KNOWN = {"file", "shell", "python", "acl", "browser", "demo", "tests"}
+KNOWN = {
+    "file",
+    "shell",
+    "python",
+    "acl",
+    "browser",
+    "demo",
+    "tests",
+    "urls",
+}  # urls: test_readme_production.py
 OWN_MODULES = ("myapp", "reports_app")
 SECTIONS = {"limits", "schedules", "abort"}  # README sections whose python and shell blocks a test runs
 
@@ -304,7 +313,7 @@ async def test_the_flask_app_and_its_commands(project: Project) -> None:
         rq.close()
 
 
-# ---- Redis requirements ----------------------------------------------------------------------------------
+# ---- Production Redis -------------------------------------------------------------------------------------
 
 
 async def test_the_acl_rule_is_the_one_redisq_checks_and_it_is_enough(prefix: str) -> None:

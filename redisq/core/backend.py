@@ -65,7 +65,7 @@ PASSING = (
     redis.exceptions.ClusterDownError,
     redis.exceptions.TryAgainError,
 )
-PERMISSION_HINT = "grant it to the user (README, 'Redis requirements', has the ACL rule redisq needs)"
+PERMISSION_HINT = "grant it to the user (README, 'Production Redis', has the ACL rule redisq needs)"
 
 
 def redisq_error(exc: redis.exceptions.RedisError) -> RedisQError | None:
