@@ -42,35 +42,34 @@ def redis_server() -> Iterator[EmbeddedServer | None]:
     server.stop()
 
 
-# The core and worker tests, run on every kind of server (issue 13): the rest run on the first one.
-ON_EVERY_SERVER = {
-    *("test_enqueue", "test_worker", "test_job_actions", "test_leases", "test_retry_control"),
-    *("test_schedules", "test_abort", "test_limits", "test_hooks"),
-}
+# The core and worker tests run on every kind of server (issue 13); the modules of later features on the
+# Cluster too (on Valkey they would repeat what the core modules prove, for minutes of the CI's time).
+ON_EVERY_SERVER = {"test_enqueue", "test_worker", "test_job_actions", "test_leases", "test_retry_control"}
+ON_CLUSTER_TOO = {"test_schedules", "test_abort", "test_limits", "test_hooks"}
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "single_server: not run on the Cluster and Valkey variants")
 
 
-def server_kinds() -> list[str]:
-    if os.environ.get("REDISQ_TEST_URL"):
+def server_kinds(module: str) -> list[str]:
+    if os.environ.get("REDISQ_TEST_URL") or module not in ON_EVERY_SERVER | ON_CLUSTER_TOO:
         return ["single"]
     found = topologies.binaries()
     first = find_server_binary()
-    valkey = ["valkey"] if "valkey" in found and found["valkey"] != first else []
+    valkey = ["valkey"] if module in ON_EVERY_SERVER and found.get("valkey", first) != first else []
     return ["single", *valkey, "cluster"]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    module = metafunc.module.__name__.rpartition(".")[2]
+    kinds = server_kinds(metafunc.module.__name__.rpartition(".")[2])
     # A test that takes the URL itself reaches the server with a plain client (to damage a key, count
-    # keys, add a user...): it runs on the first server only.
-    # So does one marked `single_server`: what a Cluster refuses is tested as a refusal in test_cluster.py.
+    # keys, add a user...): it runs on the first server only. So does one marked `single_server`: what a
+    # Cluster refuses is tested as a refusal in test_cluster.py.
     direct = metafunc.definition._fixtureinfo.argnames
     one = "redis_url" in direct or metafunc.definition.get_closest_marker("single_server") is not None
-    if module in ON_EVERY_SERVER and "redis_url" in metafunc.fixturenames and not one:
-        metafunc.parametrize("server_kind", server_kinds(), indirect=True, scope="session")
+    if len(kinds) > 1 and "redis_url" in metafunc.fixturenames and not one:
+        metafunc.parametrize("server_kind", kinds, indirect=True, scope="session")
 
 
 @pytest.fixture(scope="session")
