@@ -86,8 +86,8 @@ def _distinct_ports(count: int) -> list[int]:
     return ports
 
 
-def _client(port: int) -> redis.Redis:
-    return redis.Redis(port=port, decode_responses=True, socket_timeout=5)
+def _client(port: int, password: str | None = None) -> redis.Redis:
+    return redis.Redis(port=port, password=password, decode_responses=True, socket_timeout=5)
 
 
 def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
@@ -346,6 +346,16 @@ class SentinelServer(EmbeddedServer):
             "--dir", str(self.workdir), "--daemonize", "no", "--loglevel", "warning", "--logfile", log,
         ]  # fmt: skip
 
+    def _accepts(self) -> bool:
+        # A sentinel with a password answers the inherited plaintext PING with NOAUTH: up all the same.
+        assert self.port is not None
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith((b"+PONG", b"-NOAUTH"))
+        except OSError:
+            return False
+
 
 @dataclass
 class SentinelGroup:
@@ -353,18 +363,24 @@ class SentinelGroup:
     data: dict[int, EmbeddedServer]  # port -> master or replica
     sentinels: list[SentinelServer]
     killed: set[int] = field(default_factory=set)
+    sentinel_password: str | None = None  # the sentinels' own (`requirepass` in sentinel mode)
 
     @property
     def url(self) -> str:
+        """The URL of the master, with `sentinel_password` in its query when the sentinels need one."""
         ports = ",".join(f"127.0.0.1:{s.port}" for s in self.sentinels)
-        return f"redis+sentinel://{ports}/{self.service}"
+        auth = f"?sentinel_password={quote(self.sentinel_password)}" if self.sentinel_password else ""
+        return f"redis+sentinel://{ports}/{self.service}{auth}"
+
+    def sentinel(self, port: int) -> redis.Redis:
+        return _client(port, self.sentinel_password)
 
     @property
     def sentinel_ports(self) -> list[int]:
         return [s.port for s in self.sentinels if s.port is not None]
 
     def master_port(self, sentinel: int | None = None) -> int:
-        with _client(sentinel or self.sentinel_ports[0]) as conn:
+        with self.sentinel(sentinel or self.sentinel_ports[0]) as conn:
             _host, port = conn.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.service)
         return int(port)
 
@@ -378,7 +394,7 @@ class SentinelGroup:
         masters = set()
         replicas = set(self.live_data_ports)
         for port in self.sentinel_ports:
-            with _client(port) as conn:
+            with self.sentinel(port) as conn:
                 state = _pairs(conn.execute_command("SENTINEL", "MASTER", self.service))
                 if "failover" in state["flags"] or "down" in state["flags"]:
                     return False
@@ -411,7 +427,7 @@ class SentinelGroup:
         old = self.master_port()
 
         def accepted() -> bool:
-            with _client(self.sentinel_ports[0]) as conn:
+            with self.sentinel(self.sentinel_ports[0]) as conn:
                 try:
                     return bool(conn.execute_command("SENTINEL", "FAILOVER", self.service))
                 except redis.ResponseError as exc:  # NOGOODSLAVE, INPROG: the sentinel is not ready yet
@@ -432,7 +448,7 @@ class SentinelGroup:
         def moved() -> bool:
             ports = set()
             for sentinel in self.sentinel_ports:
-                with _client(sentinel) as conn:
+                with self.sentinel(sentinel) as conn:
                     state = _pairs(conn.execute_command("SENTINEL", "MASTER", self.service))
                 if "failover" in state["flags"]:
                     return False
@@ -485,7 +501,10 @@ def start_sentinel_group(
     down_after_ms: int = 1000,
     failover_timeout_ms: int = 5000,
     service: str = "topo",
+    sentinel_password: str | None = None,
 ) -> SentinelGroup:
+    """A master, `replicas` replicas and `sentinels` sentinels watching them as `service`; with
+    `sentinel_password` the sentinels refuse clients (and each other) without it."""
     ports = _distinct_ports(1 + replicas + sentinels)
     master_port, replica_ports, sentinel_ports = ports[0], ports[1 : 1 + replicas], ports[1 + replicas :]
     config = (
@@ -494,7 +513,9 @@ def start_sentinel_group(
         f"sentinel failover-timeout {service} {failover_timeout_ms}\n"
         f"sentinel parallel-syncs {service} 1\n"
     )
-    group = SentinelGroup(service=service, data={}, sentinels=[])
+    if sentinel_password:
+        config += f'requirepass "{sentinel_password}"\nsentinel sentinel-pass "{sentinel_password}"\n'
+    group = SentinelGroup(service=service, data={}, sentinels=[], sentinel_password=sentinel_password)
     try:
         for port in [master_port, *replica_ports]:
             args = () if port == master_port else ("--replicaof", "127.0.0.1", str(master_port))
