@@ -86,8 +86,17 @@ def _distinct_ports(count: int) -> list[int]:
     return ports
 
 
-def _client(port: int, password: str | None = None) -> redis.Redis:
-    return redis.Redis(port=port, password=password, decode_responses=True, socket_timeout=5)
+def _client(port: int, password: str | None = None, tls: TLSFiles | None = None) -> redis.Redis:
+    """An admin client of one server; with `tls`, over TLS with the client certificate."""
+    certificates: dict[str, Any] = {}
+    if tls is not None:
+        certificates = {
+            "ssl": True,
+            "ssl_ca_certs": str(tls.ca_cert),
+            "ssl_certfile": str(tls.client_cert),
+            "ssl_keyfile": str(tls.client_key),
+        }
+    return redis.Redis(port=port, password=password, decode_responses=True, socket_timeout=5, **certificates)
 
 
 def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
@@ -111,6 +120,7 @@ class ClusterNode:
     alive: bool = True
     slots_at_death: set[int] = field(default_factory=set)
     heirs: set[str] = field(default_factory=set)  # ids of its replicas when it was killed
+    tls: TLSFiles | None = None  # set: the node listens on TLS only, and its bus is TLS too
 
     @property
     def pid(self) -> int:
@@ -118,7 +128,7 @@ class ClusterNode:
         return self.server.process.pid
 
     def client(self) -> redis.Redis:
-        return _client(self.port)
+        return _client(self.port, tls=self.tls)
 
     def command(self, *args: Any) -> Any:
         with self.client() as conn:
@@ -149,7 +159,10 @@ class Cluster:
     @property
     def url(self) -> str:
         ports = ",".join(f"127.0.0.1:{node.port}" for node in self.masters_at_start)
-        return f"redis+cluster://{ports}"
+        tls = self.masters_at_start[0].tls
+        if tls is None:
+            return f"redis+cluster://{ports}"
+        return f"rediss+cluster://{ports}?ssl_ca_certs={quote(str(tls.ca_cert))}"
 
     @property
     def live(self) -> list[ClusterNode]:
@@ -271,11 +284,21 @@ class Cluster:
         self.stop()
 
 
-def start_cluster(binary: str, masters: int = 3, replicas: int = 0, node_timeout_ms: int = 1000) -> Cluster:
+def start_cluster(
+    binary: str,
+    masters: int = 3,
+    replicas: int = 0,
+    node_timeout_ms: int = 1000,
+    tls: TLSFiles | None = None,
+) -> Cluster:
     """`masters` masters with the slots split evenly, each with `replicas` replicas.
 
     A short node timeout has a killed master replaced in a few seconds; validity factor 0 lets any replica
-    stand however long it was cut off, so promotion does not hang on replication offsets."""
+    stand however long it was cut off, so promotion does not hang on replication offsets. With `tls`
+    (certificates from make_tls_files) every node listens on TLS only, and the cluster bus and the
+    replication links are TLS too."""
+    if tls is not None and not supports_tls(binary):
+        raise TLSUnsupported(f"{binary} was built without TLS")
     count = masters * (1 + replicas)
     ports = _distinct_ports(2 * count)
     nodes: list[ClusterNode] = []
@@ -292,8 +315,13 @@ def start_cluster(binary: str, masters: int = 3, replicas: int = 0, node_timeout
                 "--cluster-require-full-coverage", "yes",
                 *_NO_SYNC_DELAY,
             )  # fmt: skip
-            server = EmbeddedServer(binary=binary, port=port, extra_args=args)
-            nodes.append(ClusterNode(server=server, port=port, bus_port=bus_port))
+            server: EmbeddedServer
+            if tls is None:
+                server = EmbeddedServer(binary=binary, port=port, extra_args=args)
+            else:
+                tls_links = ("--tls-cluster", "yes", "--tls-replication", "yes")
+                server = TLSServer(binary=binary, port=port, extra_args=(*args, *tls_links), files=tls)
+            nodes.append(ClusterNode(server=server, port=port, bus_port=bus_port, tls=tls))
             server.start()
         cluster = Cluster(nodes=nodes, masters_at_start=nodes[:masters])
         _form(cluster, masters, replicas)
@@ -629,6 +657,8 @@ class TLSServer(EmbeddedServer):
     """A server that listens only on a TLS port (`port` is that port; the plaintext one is off)."""
 
     files: TLSFiles | None = None
+    # "optional": a client may present a certificate (it must then be valid); "yes": it must present one.
+    auth_clients: str = "optional"
 
     @property
     def url(self) -> str:
@@ -646,13 +676,17 @@ class TLSServer(EmbeddedServer):
             "--tls-cert-file", str(self.files.server_cert),
             "--tls-key-file", str(self.files.server_key),
             "--tls-ca-cert-file", str(self.files.ca_cert),
-            "--tls-auth-clients", "optional",
+            # What it presents when it is the client (replication, the cluster bus): a client certificate.
+            "--tls-client-cert-file", str(self.files.client_cert),
+            "--tls-client-key-file", str(self.files.client_key),
+            "--tls-auth-clients", self.auth_clients,
         ]  # fmt: skip
 
     def _accepts(self) -> bool:
         # The inherited check sends a plaintext PING, which a TLS port never answers.
         assert self.files is not None and self.port is not None
         context = ssl.create_default_context(cafile=str(self.files.ca_cert))
+        context.load_cert_chain(str(self.files.client_cert), str(self.files.client_key))
         try:
             with (
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as raw,
@@ -670,12 +704,13 @@ class TLSServer(EmbeddedServer):
         self.stop()
 
 
-def start_tls_server(binary: str, files: TLSFiles) -> tuple[TLSServer, str]:
+def start_tls_server(binary: str, files: TLSFiles, auth_clients: str = "optional") -> tuple[TLSServer, str]:
+    """A TLS-only server; `auth_clients="yes"` refuses clients without a certificate that the CA signed."""
     if not supports_tls(binary):
         raise TLSUnsupported(
             f"{binary} was built without TLS; binaries here that have it: {binaries_with_tls() or 'none'}"
         )
-    server = TLSServer(binary=binary, port=free_port(), files=files)
+    server = TLSServer(binary=binary, port=free_port(), files=files, auth_clients=auth_clients)
     server.start()
     return server, server.url
 
