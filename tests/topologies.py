@@ -364,19 +364,26 @@ class SentinelServer(EmbeddedServer):
     """valkey-server/redis-server in sentinel mode: the config file comes first and must stay writable."""
 
     config: str = ""
+    tls: TLSFiles | None = None  # set: TLS only, to clients, other sentinels and the watched servers
 
     def command(self) -> list[str]:
         conf = self.workdir / "sentinel.conf"
         conf.write_text(self.config)
         log = str(self.workdir / "server.log")
+        assert self.port is not None
+        listen = ["--port", str(self.port)]
+        if self.tls is not None:
+            listen = ["--port", "0", *_tls_args(self.tls, self.port), "--tls-replication", "yes"]
         return [
-            self.binary, str(conf), "--sentinel", "--port", str(self.port), "--bind", "127.0.0.1",
+            self.binary, str(conf), "--sentinel", *listen, "--bind", "127.0.0.1",
             "--dir", str(self.workdir), "--daemonize", "no", "--loglevel", "warning", "--logfile", log,
         ]  # fmt: skip
 
     def _accepts(self) -> bool:
         # A sentinel with a password answers the inherited plaintext PING with NOAUTH: up all the same.
         assert self.port is not None
+        if self.tls is not None:
+            return _tls_ping(self.tls, self.port, (b"+PONG", b"-NOAUTH"))
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
                 sock.sendall(b"PING\r\n")
@@ -392,16 +399,26 @@ class SentinelGroup:
     sentinels: list[SentinelServer]
     killed: set[int] = field(default_factory=set)
     sentinel_password: str | None = None  # the sentinels' own (`requirepass` in sentinel mode)
+    tls: TLSFiles | None = None
 
     @property
     def url(self) -> str:
-        """The URL of the master, with `sentinel_password` in its query when the sentinels need one."""
+        """The URL of the master, with `sentinel_password` (when the sentinels need one) and the CA (TLS)."""
         ports = ",".join(f"127.0.0.1:{s.port}" for s in self.sentinels)
-        auth = f"?sentinel_password={quote(self.sentinel_password)}" if self.sentinel_password else ""
-        return f"redis+sentinel://{ports}/{self.service}{auth}"
+        query = []
+        if self.sentinel_password:
+            query.append(f"sentinel_password={quote(self.sentinel_password)}")
+        if self.tls is not None:
+            query.append(f"ssl_ca_certs={quote(str(self.tls.ca_cert))}")
+        scheme = "redis" if self.tls is None else "rediss"
+        return f"{scheme}+sentinel://{ports}/{self.service}" + (f"?{'&'.join(query)}" if query else "")
 
     def sentinel(self, port: int) -> redis.Redis:
-        return _client(port, self.sentinel_password)
+        return _client(port, self.sentinel_password, self.tls)
+
+    def server(self, port: int) -> redis.Redis:
+        """An admin client of the master or a replica."""
+        return _client(port, tls=self.tls)
 
     @property
     def sentinel_ports(self) -> list[int]:
@@ -441,7 +458,7 @@ class SentinelGroup:
         if replicas != set(self.live_data_ports) - {master}:
             return False
         for port in replicas:
-            with _client(port) as conn:
+            with self.server(port) as conn:
                 role = conn.execute_command("ROLE")
             if role[0] != "slave" or int(role[2]) != master or role[3] != "connected":
                 return False
@@ -483,7 +500,7 @@ class SentinelGroup:
                 ports.add(int(state["port"]))
             if len(ports) != 1 or old in ports:
                 return False
-            with _client(ports.pop()) as conn:
+            with self.server(ports.pop()) as conn:
                 try:
                     if conn.execute_command("ROLE")[0] != "master":
                         return False
@@ -530,9 +547,13 @@ def start_sentinel_group(
     failover_timeout_ms: int = 5000,
     service: str = "topo",
     sentinel_password: str | None = None,
+    tls: TLSFiles | None = None,
 ) -> SentinelGroup:
     """A master, `replicas` replicas and `sentinels` sentinels watching them as `service`; with
-    `sentinel_password` the sentinels refuse clients (and each other) without it."""
+    `sentinel_password` the sentinels refuse clients (and each other) without it; with `tls` every server
+    and sentinel listens on TLS only, and replication and the sentinels' links are TLS too."""
+    if tls is not None and not supports_tls(binary):
+        raise TLSUnsupported(f"{binary} was built without TLS")
     ports = _distinct_ports(1 + replicas + sentinels)
     master_port, replica_ports, sentinel_ports = ports[0], ports[1 : 1 + replicas], ports[1 + replicas :]
     config = (
@@ -543,15 +564,22 @@ def start_sentinel_group(
     )
     if sentinel_password:
         config += f'requirepass "{sentinel_password}"\nsentinel sentinel-pass "{sentinel_password}"\n'
-    group = SentinelGroup(service=service, data={}, sentinels=[], sentinel_password=sentinel_password)
+    group = SentinelGroup(
+        service=service, data={}, sentinels=[], sentinel_password=sentinel_password, tls=tls
+    )
     try:
         for port in [master_port, *replica_ports]:
             args = () if port == master_port else ("--replicaof", "127.0.0.1", str(master_port))
-            server = EmbeddedServer(binary=binary, port=port, extra_args=(*args, *_NO_SYNC_DELAY))
+            server: EmbeddedServer
+            if tls is None:
+                server = EmbeddedServer(binary=binary, port=port, extra_args=(*args, *_NO_SYNC_DELAY))
+            else:
+                args = (*args, *_NO_SYNC_DELAY, "--tls-replication", "yes")
+                server = TLSServer(binary=binary, port=port, extra_args=args, files=tls)
             group.data[port] = server
             server.start()
         for port in sentinel_ports:
-            sentinel = SentinelServer(binary=binary, port=port, config=config)
+            sentinel = SentinelServer(binary=binary, port=port, config=config, tls=tls)
             group.sentinels.append(sentinel)
             sentinel.start()
         group.wait_until_settled()
@@ -670,38 +698,47 @@ class TLSServer(EmbeddedServer):
         plain = super().command()
         # super() puts "--port <port>"; here that port is the TLS one and the plaintext listener is off.
         plain[plain.index("--port") + 1] = "0"
-        return [
-            *plain,
-            "--tls-port", str(self.port),
-            "--tls-cert-file", str(self.files.server_cert),
-            "--tls-key-file", str(self.files.server_key),
-            "--tls-ca-cert-file", str(self.files.ca_cert),
-            # What it presents when it is the client (replication, the cluster bus): a client certificate.
-            "--tls-client-cert-file", str(self.files.client_cert),
-            "--tls-client-key-file", str(self.files.client_key),
-            "--tls-auth-clients", self.auth_clients,
-        ]  # fmt: skip
+        assert self.port is not None
+        return [*plain, *_tls_args(self.files, self.port, self.auth_clients)]
 
     def _accepts(self) -> bool:
         # The inherited check sends a plaintext PING, which a TLS port never answers.
         assert self.files is not None and self.port is not None
-        context = ssl.create_default_context(cafile=str(self.files.ca_cert))
-        context.load_cert_chain(str(self.files.client_cert), str(self.files.client_key))
-        try:
-            with (
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as raw,
-                context.wrap_socket(raw, server_hostname="127.0.0.1") as sock,
-            ):
-                sock.sendall(b"PING\r\n")
-                return sock.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
+        return _tls_ping(self.files, self.port, (b"+PONG",))
 
     def __enter__(self) -> TLSServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _tls_args(files: TLSFiles, port: int, auth_clients: str = "optional") -> list[str]:
+    """A server's arguments to listen on `port` with TLS (its plaintext `--port` must be 0)."""
+    return [
+        "--tls-port", str(port),
+        "--tls-cert-file", str(files.server_cert),
+        "--tls-key-file", str(files.server_key),
+        "--tls-ca-cert-file", str(files.ca_cert),
+        # What it presents when it is the client (replication, the cluster bus, a sentinel's links).
+        "--tls-client-cert-file", str(files.client_cert),
+        "--tls-client-key-file", str(files.client_key),
+        "--tls-auth-clients", auth_clients,
+    ]  # fmt: skip
+
+
+def _tls_ping(files: TLSFiles, port: int, answers: tuple[bytes, ...]) -> bool:
+    context = ssl.create_default_context(cafile=str(files.ca_cert))
+    context.load_cert_chain(str(files.client_cert), str(files.client_key))
+    try:
+        with (
+            socket.create_connection(("127.0.0.1", port), timeout=0.5) as raw,
+            context.wrap_socket(raw, server_hostname="127.0.0.1") as sock,
+        ):
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(answers)
+    except OSError:
+        return False
 
 
 def start_tls_server(binary: str, files: TLSFiles, auth_clients: str = "optional") -> tuple[TLSServer, str]:
