@@ -18,11 +18,13 @@ from dataclasses import dataclass, field
 
 import pytest
 import redis
+import redis.asyncio
 
-from redisq import RedisQ, RedisUnavailable, WorkerSettings
+from redisq import RedisQ, RedisUnavailable, Settings, WorkerSettings
+from redisq.core.backend import redisq_errors
 from redisq.core.errors import ConfigurationError, WriteNotReplicated
 
-from .conftest import running_worker
+from .conftest import own_server, running_worker
 from .topologies import SentinelGroup, binaries, start_sentinel_group
 
 # One binary: the failover runs are the slow part of the suite, and the launcher's own tests already run
@@ -261,3 +263,39 @@ async def test_without_replica_acks_clients_follow_the_new_master(fault: str, cl
         run, fault_at, switched_at = await failover_run(group, clients, fault, replica_acks=0)
     line = report(f"{fault}, replica_acks=0", run, fault_at, switched_at)
     assert len(run.acked) == 1001, line
+
+
+def test_replica_acks_comes_from_the_environment() -> None:
+    settings = Settings.from_env({"REDISQ_REPLICA_ACKS": "2", "REDISQ_REPLICA_ACK_TIMEOUT_MS": "250"})
+    assert (settings.replica_acks, settings.replica_ack_timeout_ms) == (2, 250)
+    assert Settings.from_env({}).replica_acks == 0
+
+
+async def test_a_master_short_of_replicas_and_a_demoted_one_answer_redis_unavailable() -> None:
+    """NOREPLICAS (min-replicas-to-write not met) refuses an enqueue; a BLPOP blocked on a master that
+    becomes a replica ends with UNBLOCKED. Both pass by themselves: RedisUnavailable, which callers retry
+    and workers back off from."""
+    prefix, queue = names()
+    with own_server("--min-replicas-to-write", "1") as server:
+        rq = RedisQ(server.url, prefix=prefix, default_queue=queue)
+
+        @rq.task
+        async def noop() -> None:
+            return None
+
+        try:
+            with pytest.raises(RedisUnavailable, match="NOREPLICAS"):
+                await noop.enqueue()
+        finally:
+            await rq.aclose()
+    with own_server() as master, own_server() as demoted:
+        blocking = redis.asyncio.Redis(port=demoted.port)
+        try:
+            waiting = asyncio.ensure_future(blocking.blpop([f"{prefix}:wake"], timeout=10))
+            await asyncio.sleep(0.2)
+            with redis.Redis(port=demoted.port) as conn:
+                conn.execute_command("REPLICAOF", "127.0.0.1", master.port)
+            with pytest.raises(RedisUnavailable, match="UNBLOCKED"), redisq_errors():
+                await asyncio.wait_for(waiting, 5)
+        finally:
+            await blocking.aclose()

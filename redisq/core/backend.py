@@ -75,7 +75,7 @@ PASSING = (
 PERMISSION_HINT = "grant it to the user (README, 'Production Redis', has the ACL rule redisq needs)"
 # The same, as plain error replies: a master without the replicas `min-replicas-to-write` asks for, and a
 # blocked BLPOP ended because its master was just demoted (a Sentinel failover).
-_FAILOVER_REPLIES = ("NOREPLICAS", "UNBLOCKED")
+_FAILOVER_REPLIES = ("NOREPLICAS ", "UNBLOCKED ")
 
 
 def redisq_error(exc: redis.exceptions.RedisError) -> RedisQError | None:
@@ -83,7 +83,7 @@ def redisq_error(exc: redis.exceptions.RedisError) -> RedisQError | None:
     if isinstance(exc, (*UNAVAILABLE, *PASSING)):
         return RedisUnavailable(f"Redis is unavailable: {exc}")
     message = str(exc)
-    if message.startswith(_FAILOVER_REPLIES):
+    if any(reply in message for reply in _FAILOVER_REPLIES):  # also as a pipeline's "Command # 2 (...) ..."
         return RedisUnavailable(f"Redis refuses this during a failover: {message}")
     if "non local key" in message or "keys that do not hash to the same slot" in message:
         # A Cluster slot moving to another node (resharding): the script read a key that has moved, before
