@@ -86,8 +86,17 @@ def _distinct_ports(count: int) -> list[int]:
     return ports
 
 
-def _client(port: int) -> redis.Redis:
-    return redis.Redis(port=port, decode_responses=True, socket_timeout=5)
+def _client(port: int, password: str | None = None, tls: TLSFiles | None = None) -> redis.Redis:
+    """An admin client of one server; with `tls`, over TLS with the client certificate."""
+    certificates: dict[str, Any] = {}
+    if tls is not None:
+        certificates = {
+            "ssl": True,
+            "ssl_ca_certs": str(tls.ca_cert),
+            "ssl_certfile": str(tls.client_cert),
+            "ssl_keyfile": str(tls.client_key),
+        }
+    return redis.Redis(port=port, password=password, decode_responses=True, socket_timeout=5, **certificates)
 
 
 def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
@@ -111,6 +120,7 @@ class ClusterNode:
     alive: bool = True
     slots_at_death: set[int] = field(default_factory=set)
     heirs: set[str] = field(default_factory=set)  # ids of its replicas when it was killed
+    tls: TLSFiles | None = None  # set: the node listens on TLS only, and its bus is TLS too
 
     @property
     def pid(self) -> int:
@@ -118,7 +128,7 @@ class ClusterNode:
         return self.server.process.pid
 
     def client(self) -> redis.Redis:
-        return _client(self.port)
+        return _client(self.port, tls=self.tls)
 
     def command(self, *args: Any) -> Any:
         with self.client() as conn:
@@ -149,7 +159,10 @@ class Cluster:
     @property
     def url(self) -> str:
         ports = ",".join(f"127.0.0.1:{node.port}" for node in self.masters_at_start)
-        return f"redis+cluster://{ports}"
+        tls = self.masters_at_start[0].tls
+        if tls is None:
+            return f"redis+cluster://{ports}"
+        return f"rediss+cluster://{ports}?ssl_ca_certs={quote(str(tls.ca_cert))}"
 
     @property
     def live(self) -> list[ClusterNode]:
@@ -271,11 +284,21 @@ class Cluster:
         self.stop()
 
 
-def start_cluster(binary: str, masters: int = 3, replicas: int = 0, node_timeout_ms: int = 1000) -> Cluster:
+def start_cluster(
+    binary: str,
+    masters: int = 3,
+    replicas: int = 0,
+    node_timeout_ms: int = 1000,
+    tls: TLSFiles | None = None,
+) -> Cluster:
     """`masters` masters with the slots split evenly, each with `replicas` replicas.
 
     A short node timeout has a killed master replaced in a few seconds; validity factor 0 lets any replica
-    stand however long it was cut off, so promotion does not hang on replication offsets."""
+    stand however long it was cut off, so promotion does not hang on replication offsets. With `tls`
+    (certificates from make_tls_files) every node listens on TLS only, and the cluster bus and the
+    replication links are TLS too."""
+    if tls is not None and not supports_tls(binary):
+        raise TLSUnsupported(f"{binary} was built without TLS")
     count = masters * (1 + replicas)
     ports = _distinct_ports(2 * count)
     nodes: list[ClusterNode] = []
@@ -292,8 +315,13 @@ def start_cluster(binary: str, masters: int = 3, replicas: int = 0, node_timeout
                 "--cluster-require-full-coverage", "yes",
                 *_NO_SYNC_DELAY,
             )  # fmt: skip
-            server = EmbeddedServer(binary=binary, port=port, extra_args=args)
-            nodes.append(ClusterNode(server=server, port=port, bus_port=bus_port))
+            server: EmbeddedServer
+            if tls is None:
+                server = EmbeddedServer(binary=binary, port=port, extra_args=args)
+            else:
+                tls_links = ("--tls-cluster", "yes", "--tls-replication", "yes")
+                server = TLSServer(binary=binary, port=port, extra_args=(*args, *tls_links), files=tls)
+            nodes.append(ClusterNode(server=server, port=port, bus_port=bus_port, tls=tls))
             server.start()
         cluster = Cluster(nodes=nodes, masters_at_start=nodes[:masters])
         _form(cluster, masters, replicas)
@@ -336,15 +364,32 @@ class SentinelServer(EmbeddedServer):
     """valkey-server/redis-server in sentinel mode: the config file comes first and must stay writable."""
 
     config: str = ""
+    tls: TLSFiles | None = None  # set: TLS only, to clients, other sentinels and the watched servers
 
     def command(self) -> list[str]:
         conf = self.workdir / "sentinel.conf"
         conf.write_text(self.config)
         log = str(self.workdir / "server.log")
+        assert self.port is not None
+        listen = ["--port", str(self.port)]
+        if self.tls is not None:
+            listen = ["--port", "0", *_tls_args(self.tls, self.port), "--tls-replication", "yes"]
         return [
-            self.binary, str(conf), "--sentinel", "--port", str(self.port), "--bind", "127.0.0.1",
+            self.binary, str(conf), "--sentinel", *listen, "--bind", "127.0.0.1",
             "--dir", str(self.workdir), "--daemonize", "no", "--loglevel", "warning", "--logfile", log,
         ]  # fmt: skip
+
+    def _accepts(self) -> bool:
+        # A sentinel with a password answers the inherited plaintext PING with NOAUTH: up all the same.
+        assert self.port is not None
+        if self.tls is not None:
+            return _tls_ping(self.tls, self.port, (b"+PONG", b"-NOAUTH"))
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith((b"+PONG", b"-NOAUTH"))
+        except OSError:
+            return False
 
 
 @dataclass
@@ -353,18 +398,34 @@ class SentinelGroup:
     data: dict[int, EmbeddedServer]  # port -> master or replica
     sentinels: list[SentinelServer]
     killed: set[int] = field(default_factory=set)
+    sentinel_password: str | None = None  # the sentinels' own (`requirepass` in sentinel mode)
+    tls: TLSFiles | None = None
 
     @property
     def url(self) -> str:
+        """The URL of the master, with `sentinel_password` (when the sentinels need one) and the CA (TLS)."""
         ports = ",".join(f"127.0.0.1:{s.port}" for s in self.sentinels)
-        return f"redis+sentinel://{ports}/{self.service}"
+        query = []
+        if self.sentinel_password:
+            query.append(f"sentinel_password={quote(self.sentinel_password)}")
+        if self.tls is not None:
+            query.append(f"ssl_ca_certs={quote(str(self.tls.ca_cert))}")
+        scheme = "redis" if self.tls is None else "rediss"
+        return f"{scheme}+sentinel://{ports}/{self.service}" + (f"?{'&'.join(query)}" if query else "")
+
+    def sentinel(self, port: int) -> redis.Redis:
+        return _client(port, self.sentinel_password, self.tls)
+
+    def server(self, port: int) -> redis.Redis:
+        """An admin client of the master or a replica."""
+        return _client(port, tls=self.tls)
 
     @property
     def sentinel_ports(self) -> list[int]:
         return [s.port for s in self.sentinels if s.port is not None]
 
     def master_port(self, sentinel: int | None = None) -> int:
-        with _client(sentinel or self.sentinel_ports[0]) as conn:
+        with self.sentinel(sentinel or self.sentinel_ports[0]) as conn:
             _host, port = conn.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.service)
         return int(port)
 
@@ -378,7 +439,7 @@ class SentinelGroup:
         masters = set()
         replicas = set(self.live_data_ports)
         for port in self.sentinel_ports:
-            with _client(port) as conn:
+            with self.sentinel(port) as conn:
                 state = _pairs(conn.execute_command("SENTINEL", "MASTER", self.service))
                 if "failover" in state["flags"] or "down" in state["flags"]:
                     return False
@@ -397,7 +458,7 @@ class SentinelGroup:
         if replicas != set(self.live_data_ports) - {master}:
             return False
         for port in replicas:
-            with _client(port) as conn:
+            with self.server(port) as conn:
                 role = conn.execute_command("ROLE")
             if role[0] != "slave" or int(role[2]) != master or role[3] != "connected":
                 return False
@@ -411,7 +472,7 @@ class SentinelGroup:
         old = self.master_port()
 
         def accepted() -> bool:
-            with _client(self.sentinel_ports[0]) as conn:
+            with self.sentinel(self.sentinel_ports[0]) as conn:
                 try:
                     return bool(conn.execute_command("SENTINEL", "FAILOVER", self.service))
                 except redis.ResponseError as exc:  # NOGOODSLAVE, INPROG: the sentinel is not ready yet
@@ -432,14 +493,14 @@ class SentinelGroup:
         def moved() -> bool:
             ports = set()
             for sentinel in self.sentinel_ports:
-                with _client(sentinel) as conn:
+                with self.sentinel(sentinel) as conn:
                     state = _pairs(conn.execute_command("SENTINEL", "MASTER", self.service))
                 if "failover" in state["flags"]:
                     return False
                 ports.add(int(state["port"]))
             if len(ports) != 1 or old in ports:
                 return False
-            with _client(ports.pop()) as conn:
+            with self.server(ports.pop()) as conn:
                 try:
                     if conn.execute_command("ROLE")[0] != "master":
                         return False
@@ -485,7 +546,14 @@ def start_sentinel_group(
     down_after_ms: int = 1000,
     failover_timeout_ms: int = 5000,
     service: str = "topo",
+    sentinel_password: str | None = None,
+    tls: TLSFiles | None = None,
 ) -> SentinelGroup:
+    """A master, `replicas` replicas and `sentinels` sentinels watching them as `service`; with
+    `sentinel_password` the sentinels refuse clients (and each other) without it; with `tls` every server
+    and sentinel listens on TLS only, and replication and the sentinels' links are TLS too."""
+    if tls is not None and not supports_tls(binary):
+        raise TLSUnsupported(f"{binary} was built without TLS")
     ports = _distinct_ports(1 + replicas + sentinels)
     master_port, replica_ports, sentinel_ports = ports[0], ports[1 : 1 + replicas], ports[1 + replicas :]
     config = (
@@ -494,15 +562,24 @@ def start_sentinel_group(
         f"sentinel failover-timeout {service} {failover_timeout_ms}\n"
         f"sentinel parallel-syncs {service} 1\n"
     )
-    group = SentinelGroup(service=service, data={}, sentinels=[])
+    if sentinel_password:
+        config += f'requirepass "{sentinel_password}"\nsentinel sentinel-pass "{sentinel_password}"\n'
+    group = SentinelGroup(
+        service=service, data={}, sentinels=[], sentinel_password=sentinel_password, tls=tls
+    )
     try:
         for port in [master_port, *replica_ports]:
             args = () if port == master_port else ("--replicaof", "127.0.0.1", str(master_port))
-            server = EmbeddedServer(binary=binary, port=port, extra_args=(*args, *_NO_SYNC_DELAY))
+            server: EmbeddedServer
+            if tls is None:
+                server = EmbeddedServer(binary=binary, port=port, extra_args=(*args, *_NO_SYNC_DELAY))
+            else:
+                args = (*args, *_NO_SYNC_DELAY, "--tls-replication", "yes")
+                server = TLSServer(binary=binary, port=port, extra_args=args, files=tls)
             group.data[port] = server
             server.start()
         for port in sentinel_ports:
-            sentinel = SentinelServer(binary=binary, port=port, config=config)
+            sentinel = SentinelServer(binary=binary, port=port, config=config, tls=tls)
             group.sentinels.append(sentinel)
             sentinel.start()
         group.wait_until_settled()
@@ -608,6 +685,8 @@ class TLSServer(EmbeddedServer):
     """A server that listens only on a TLS port (`port` is that port; the plaintext one is off)."""
 
     files: TLSFiles | None = None
+    # "optional": a client may present a certificate (it must then be valid); "yes": it must present one.
+    auth_clients: str = "optional"
 
     @property
     def url(self) -> str:
@@ -619,28 +698,13 @@ class TLSServer(EmbeddedServer):
         plain = super().command()
         # super() puts "--port <port>"; here that port is the TLS one and the plaintext listener is off.
         plain[plain.index("--port") + 1] = "0"
-        return [
-            *plain,
-            "--tls-port", str(self.port),
-            "--tls-cert-file", str(self.files.server_cert),
-            "--tls-key-file", str(self.files.server_key),
-            "--tls-ca-cert-file", str(self.files.ca_cert),
-            "--tls-auth-clients", "optional",
-        ]  # fmt: skip
+        assert self.port is not None
+        return [*plain, *_tls_args(self.files, self.port, self.auth_clients)]
 
     def _accepts(self) -> bool:
         # The inherited check sends a plaintext PING, which a TLS port never answers.
         assert self.files is not None and self.port is not None
-        context = ssl.create_default_context(cafile=str(self.files.ca_cert))
-        try:
-            with (
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as raw,
-                context.wrap_socket(raw, server_hostname="127.0.0.1") as sock,
-            ):
-                sock.sendall(b"PING\r\n")
-                return sock.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
+        return _tls_ping(self.files, self.port, (b"+PONG",))
 
     def __enter__(self) -> TLSServer:
         return self
@@ -649,12 +713,41 @@ class TLSServer(EmbeddedServer):
         self.stop()
 
 
-def start_tls_server(binary: str, files: TLSFiles) -> tuple[TLSServer, str]:
+def _tls_args(files: TLSFiles, port: int, auth_clients: str = "optional") -> list[str]:
+    """A server's arguments to listen on `port` with TLS (its plaintext `--port` must be 0)."""
+    return [
+        "--tls-port", str(port),
+        "--tls-cert-file", str(files.server_cert),
+        "--tls-key-file", str(files.server_key),
+        "--tls-ca-cert-file", str(files.ca_cert),
+        # What it presents when it is the client (replication, the cluster bus, a sentinel's links).
+        "--tls-client-cert-file", str(files.client_cert),
+        "--tls-client-key-file", str(files.client_key),
+        "--tls-auth-clients", auth_clients,
+    ]  # fmt: skip
+
+
+def _tls_ping(files: TLSFiles, port: int, answers: tuple[bytes, ...]) -> bool:
+    context = ssl.create_default_context(cafile=str(files.ca_cert))
+    context.load_cert_chain(str(files.client_cert), str(files.client_key))
+    try:
+        with (
+            socket.create_connection(("127.0.0.1", port), timeout=0.5) as raw,
+            context.wrap_socket(raw, server_hostname="127.0.0.1") as sock,
+        ):
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(answers)
+    except OSError:
+        return False
+
+
+def start_tls_server(binary: str, files: TLSFiles, auth_clients: str = "optional") -> tuple[TLSServer, str]:
+    """A TLS-only server; `auth_clients="yes"` refuses clients without a certificate that the CA signed."""
     if not supports_tls(binary):
         raise TLSUnsupported(
             f"{binary} was built without TLS; binaries here that have it: {binaries_with_tls() or 'none'}"
         )
-    server = TLSServer(binary=binary, port=free_port(), files=files)
+    server = TLSServer(binary=binary, port=free_port(), files=files, auth_clients=auth_clients)
     server.start()
     return server, server.url
 

@@ -24,7 +24,14 @@ import redis.cluster
 import redis.connection
 from redis.commands.core import AsyncScript, Script
 
-from .errors import CorruptData, RedisPermissionDenied, RedisQError, RedisUnavailable, UnsupportedRedis
+from .errors import (
+    CorruptData,
+    RedisPermissionDenied,
+    RedisQError,
+    RedisUnavailable,
+    UnsupportedRedis,
+    WriteNotReplicated,
+)
 from .scripts import Scripts
 from .topology import AsyncClient, SyncClient, cluster_error
 
@@ -66,6 +73,9 @@ PASSING = (
     redis.exceptions.TryAgainError,
 )
 PERMISSION_HINT = "grant it to the user (README, 'Production Redis', has the ACL rule redisq needs)"
+# The same, as plain error replies: a master without the replicas `min-replicas-to-write` asks for, and a
+# blocked BLPOP ended because its master was just demoted (a Sentinel failover).
+_FAILOVER_REPLIES = ("NOREPLICAS ", "UNBLOCKED ")
 
 
 def redisq_error(exc: redis.exceptions.RedisError) -> RedisQError | None:
@@ -73,6 +83,8 @@ def redisq_error(exc: redis.exceptions.RedisError) -> RedisQError | None:
     if isinstance(exc, (*UNAVAILABLE, *PASSING)):
         return RedisUnavailable(f"Redis is unavailable: {exc}")
     message = str(exc)
+    if any(reply in message for reply in _FAILOVER_REPLIES):  # also as a pipeline's "Command # 2 (...) ..."
+        return RedisUnavailable(f"Redis refuses this during a failover: {message}")
     if "non local key" in message or "keys that do not hash to the same slot" in message:
         # A Cluster slot moving to another node (resharding): the script read a key that has moved, before
         # its first write (scripts read before they write). Once the slot has moved, calls go there.
@@ -261,6 +273,12 @@ class AsyncBackend:
             raise mapped from exc
         except redis.exceptions.RedisClusterException as exc:
             raise cluster_error(exc) from exc
+        except WriteNotReplicated:
+            if isinstance(self.client, redis.asyncio.Redis):
+                # The master may have been demoted with our pooled connections still on it (it accepts
+                # writes until the sentinels reconfigure it): new connections ask the sentinels again.
+                await self.client.connection_pool.disconnect()
+            raise
 
     async def _every_node(self, command: Command) -> dict[str, Any]:
         client = self.client
@@ -379,6 +397,10 @@ class SyncBackend:
             raise mapped from exc
         except redis.exceptions.RedisClusterException as exc:
             raise cluster_error(exc) from exc
+        except WriteNotReplicated:
+            if isinstance(self.client, redis.Redis):  # as in AsyncBackend.run
+                self.client.connection_pool.disconnect()
+            raise
 
     def _every_node(self, command: Command) -> dict[str, Any]:
         client = self.client

@@ -18,7 +18,14 @@ from .backend import AsyncBackend, Op, SyncBackend
 from .codec import JobMeta
 from .config import Settings
 from .embedded import EmbeddedServer, start_embedded
-from .errors import InvalidArguments, RedisQError, RedisUnavailable, RegistryFrozen, TaskNotFound
+from .errors import (
+    ConfigurationError,
+    InvalidArguments,
+    RedisQError,
+    RedisUnavailable,
+    RegistryFrozen,
+    TaskNotFound,
+)
 from .health import HealthReport, HealthThresholds, ServerCheck, log_server_check, report_failure
 from .hooks import HookRegistration, Hooks
 from .jobs import Job
@@ -56,6 +63,12 @@ class RedisQ(QueueAdministration, HookRegistration):
         self._lock = threading.RLock()  # backend_sync() resolves the url (which may start a server) under it
         self._url: str | None = self.settings.url
         self._topology = None if self._url is None else parse_url(self._url)  # a bad URL fails here
+        if self.settings.replica_acks and self._topology is not None and self._topology.kind == "cluster":
+            # WAIT would have to go, on the enqueue's own connection, to the node of each queue's slot.
+            raise ConfigurationError(
+                "Settings.replica_acks is not supported on a Redis Cluster: use 0 there (a Cluster "
+                "replicates asynchronously, as a Sentinel-run master does with replica_acks=0)"
+            )
         self.embedded: EmbeddedServer | None = None
         self._sync: SyncBackend | None = None
         self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncBackend] = (

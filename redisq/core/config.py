@@ -36,11 +36,18 @@ class Settings:
     # Redis must not evict keys (maxmemory-policy noeviction): an evicted record or index is a lost job.
     # True accepts another policy knowingly (health stops reporting it; startup still logs it).
     allow_eviction: bool = False
+    # Sentinel (or any master with replicas): an enqueue returns only once this many replicas confirm it
+    # (WAIT on the enqueue's connection), else raises WriteNotReplicated. Replication is asynchronous, so
+    # with 0 a job acknowledged just before a failover can be lost; 1 closes that window. Not on a Cluster.
+    replica_acks: int = 0
+    replica_ack_timeout_ms: int = 500
 
     def __post_init__(self) -> None:
         for name in _typed_fields(type(self), "int"):
-            if getattr(self, name) <= 0:
+            if getattr(self, name) <= 0 and name not in _MAY_BE_ZERO:
                 raise ConfigurationError(f"Settings.{name} must be positive")
+        if self.replica_acks < 0:
+            raise ConfigurationError("Settings.replica_acks must be 0 (no wait) or a number of replicas")
         if not 0 < self.health_timeout_s <= 60:
             raise ConfigurationError("Settings.health_timeout_s must be between 0 and 60 seconds")
         if not self.prefix or "{" in self.prefix or "}" in self.prefix:
@@ -61,6 +68,9 @@ class Settings:
             values[f.name] = _parse(f"REDISQ_{f.name.upper()}", _type_name(f), raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+
+_MAY_BE_ZERO = frozenset({"replica_acks"})
 
 
 def _type_name(f: dataclasses.Field[Any]) -> str:

@@ -23,7 +23,9 @@
     ├── JobAborted                       raised in a task by `current_job.get().raise_if_aborted()`
     ├── Retry                            raised by a task: run me again at this time (spends an attempt)
     ├── RedisUnavailable                 (also ConnectionError) Redis cannot be reached right now, or
-    │                                    refuses writes for now (a read-only replica, a failover)
+    │   │                                refuses writes for now (a read-only replica, a failover)
+    │   └── WriteNotReplicated           enqueued on the master, but fewer replicas confirmed it than
+    │                                    `Settings.replica_acks` asks: the job may exist, unconfirmed
     └── RateLimited                      raised BY a task (limits.py): back later, no attempt spent
 
 Adapters map these to HTTP status codes in one place each (see issue 4).
@@ -165,3 +167,10 @@ class CorruptData(RedisQError):
 
 class RedisUnavailable(RedisQError, ConnectionError):
     """Redis could not be reached, or refused writes for now (read-only replica); nothing happened."""
+
+
+class WriteNotReplicated(RedisUnavailable):
+    """With `Settings.replica_acks`, fewer replicas than asked confirmed an enqueue in time.
+
+    Unlike its parent, something may have happened: the master wrote the job, but it may be lost in a
+    failover. Retrying with a unique key (`unique_key=`) is safe: it cannot create the job twice."""

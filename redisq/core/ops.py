@@ -12,7 +12,7 @@ import redis
 from . import acl, codec
 from .backend import Command, Op, ScriptCall, Single, redisq_error
 from .config import Settings
-from .errors import JobNotFound
+from .errors import JobNotFound, WriteNotReplicated
 from .health import HealthReport, HealthThresholds, ServerCheck, verdict
 from .job import JobInfo, JobState
 from .keys import GlobalKeys, QueueKeys, make_job_id
@@ -95,7 +95,9 @@ def enqueue(
         # on another Cluster node) made the call fail although its jobs were written, and a caller that
         # retried wrote them twice (issue 11). A queue registered with no job yet is harmless.
         yield from register_queues(keys_for, settings.prefix, new_queues)
-    replies = yield calls
+    replies = (
+        (yield from _replicated(calls, settings, uids, specs)) if settings.replica_acks else (yield calls)
+    )
     out = [(spec.queue, uid, True) for spec, uid in zip(specs, uids)]  # noqa: B905 - equal by construction
     for (queue, members), reply in zip(positions.items(), replies, strict=True):
         # After the count of jobs created, the reply lists the jobs whose unique key another job held:
@@ -104,6 +106,25 @@ def enqueue(
             for i in range(1, len(reply), 2):
                 out[members[int(reply[i]) - 1]] = (queue, reply[i + 1].decode(), False)
     return out
+
+
+def _replicated(
+    calls: list[Single], settings: Settings, uids: Sequence[str], specs: Sequence[JobSpec]
+) -> Op[list[Any]]:
+    """The calls' replies once `settings.replica_acks` replicas have them: WAIT in the same round trip and
+    on the same connection (WAIT counts the replicas that have this connection's writes)."""
+    wanted, timeout_ms = settings.replica_acks, settings.replica_ack_timeout_ms
+    answer: list[Any] = yield [*calls, Command(("WAIT", wanted, timeout_ms))]
+    replies, acks = answer[:-1], answer[-1]
+    if acks < wanted:
+        ids = ", ".join(make_job_id(spec.queue, uid) for spec, uid in zip(specs[:3], uids[:3], strict=True))
+        ids += f" and {len(uids) - 3} more" if len(uids) > 3 else ""
+        raise WriteNotReplicated(
+            f"{acks} of the {wanted} replicas asked for (Settings.replica_acks) confirmed the enqueue within "
+            f"{timeout_ms} ms: the job(s) may exist on the master and are not confirmed; they can be lost "
+            f"in a failover ({ids}). Retrying with a unique_key cannot create a job twice."
+        )
+    return replies
 
 
 def register_queues(keys_for: KeysFor, prefix: str, queues: Sequence[str]) -> Op[None]:
@@ -125,7 +146,11 @@ def enqueue_one(
     uid = new_uids(1)[0]
     values: list[Any] = [now_ms, 1, settings.result_ttl_s]
     values += _job_args(spec, uid, settings, meta)
-    reply = yield ScriptCall("enqueue", (keys_for(spec.queue).queued,), values)
+    call = ScriptCall("enqueue", (keys_for(spec.queue).queued,), values)
+    if settings.replica_acks:
+        (reply,) = yield from _replicated([call], settings, [uid], [spec])
+    else:
+        reply = yield call
     if reply[0] == 1:
         return spec.queue, uid, True
     return spec.queue, reply[2].decode(), False  # reply: {0, 1, holder}

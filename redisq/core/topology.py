@@ -143,11 +143,21 @@ class _BlockingSentinelPool(redis.sentinel.SentinelConnectionPool, redis.Blockin
     """Sentinel's pool (finds the master, drops connections to a demoted one) with the blocking wait for
     a free connection that a single server's pool has."""
 
+    def disconnect(self, inuse_connections: bool = True) -> None:
+        super().disconnect(inuse_connections)
+        # The sentinels' clients are the pool's alone (one Sentinel per client, topology.py): closing the
+        # master's client must close them too, else their sockets outlive it.
+        for sentinel in self.sentinel_manager.sentinels:
+            sentinel.connection_pool.disconnect()
+
 
 class _AsyncBlockingSentinelPool(
     redis.asyncio.sentinel.SentinelConnectionPool, redis.asyncio.BlockingConnectionPool
 ):
-    pass
+    async def disconnect(self, inuse_connections: bool = True) -> None:
+        await super().disconnect(inuse_connections)
+        for sentinel in self.sentinel_manager.sentinels:  # as in _BlockingSentinelPool
+            await sentinel.connection_pool.disconnect()
 
 
 def _sentinel_options(t: Topology, parse: Any) -> tuple[dict[str, Any], dict[str, Any]]:
