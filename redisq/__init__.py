@@ -36,6 +36,7 @@ from .core.errors import (
     SerializationError,
     TaskNotFound,
     UnsupportedRedis,
+    WriteNotReplicated,
 )
 from .core.health import HealthProblem, HealthReport, HealthThresholds, QueueHealth
 from .core.hooks import JobMiddleware
@@ -101,6 +102,7 @@ __all__ = [
     "WorkerContext",
     "WorkerInfo",
     "WorkerSettings",
+    "WriteNotReplicated",
     "__version__",
     "current_job",
 ]

@@ -18,7 +18,7 @@ from redisq.core.embedded import find_server_binary
 from redisq.core.errors import ConfigurationError, UnsupportedRedis
 from redisq.core.job import JobState
 
-from . import topologies
+from . import readmekit, topologies
 from .conftest import FAST, running_worker
 from .flaskapp import create_app
 
@@ -123,7 +123,12 @@ async def test_a_user_with_exactly_the_cluster_acl_rule_runs_everything(
     redis_cluster: topologies.Cluster, prefix: str
 ) -> None:
     user = f"app{uuid.uuid4().hex[:6]}"
-    rule = acl.acl_rule(prefix=prefix, user=user, password="pw", cluster=True)
+    [block] = readmekit.of_kind("acl", "cluster")  # the README's rule, for this test's prefix and user
+    rule = (
+        block.lines[0]
+        .replace("redisq:*", f"{prefix}:*")
+        .replace("SETUSER app on >secret", f"SETUSER {user} on >pw")
+    )
     for node in redis_cluster.live:  # ACL users are per node
         node.command(*shlex.split(rule))
     url = redis_cluster.url.replace("redis+cluster://", f"redis+cluster://{user}:pw@")

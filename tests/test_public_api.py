@@ -59,6 +59,7 @@ def test_public_names_are_pinned() -> None:
         "WorkerContext",
         "WorkerInfo",
         "WorkerSettings",
+        "WriteNotReplicated",
         "__version__",
         "current_job",
     ]
@@ -73,7 +74,8 @@ def test_every_error_is_a_redisq_error() -> None:
         if isinstance(getattr(redisq, n), type) and issubclass(getattr(redisq, n), Exception)
     ]
     # issue 12: RateLimited, ScheduleNotFound, ConcurrentUpdate, HookFailed, JobAborted, JobTimeout, Retry
-    assert len(errors) == 24
+    # issue 13: WriteNotReplicated
+    assert len(errors) == 25
     assert all(issubclass(e, RedisQError) for e in errors)
     assert issubclass(redisq.JobNotFound, LookupError) and issubclass(
         redisq.RedisUnavailable, ConnectionError

@@ -51,7 +51,12 @@ KNOWN = {
     "urls",
 }  # urls: test_readme_production.py
 OWN_MODULES = ("myapp", "reports_app")
-SECTIONS = {"limits", "schedules", "abort"}  # README sections whose python and shell blocks a test runs
+SECTIONS = {
+    "limits",
+    "schedules",
+    "abort",
+    "production",
+}  # README sections whose python and shell blocks a test runs
 
 
 def test_every_code_block_says_how_it_is_run() -> None:

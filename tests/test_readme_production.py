@@ -6,17 +6,20 @@ and files are this test session's servers. The TLS test runs with each binary he
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis
 
 from redisq import RedisQ, Worker
+from redisq.core import acl
 from redisq.core.embedded import find_server_binary
 from redisq.core.topology import parse_url
 
 from . import readmekit, topologies
 from .conftest import FAST
+from .test_readme import run_python
 
 [URLS] = [block.lines for block in readmekit.of_kind("urls")]
 KINDS = ["single", "single", "single", "cluster", "cluster", "cluster", "sentinel", "sentinel"]
@@ -37,8 +40,10 @@ def localized(url: str, hosts: str, *, keep_user: bool = False, **replace: str) 
 
 
 async def run_a_job(url: str, prefix: str) -> None:
-    rq = RedisQ(url, prefix=prefix)
+    await run_a_job_on(RedisQ(url, prefix=prefix))
 
+
+async def run_a_job_on(rq: RedisQ) -> None:
     @rq.task(queue="production")
     async def double(n: int) -> int:
         return 2 * n
@@ -62,12 +67,25 @@ async def test_the_cluster_urls_run_jobs(redis_cluster: topologies.Cluster, pref
     await run_a_job(localized(URLS[5], hosts.split(",")[0]), prefix)
 
 
-async def test_the_sentinel_url_runs_jobs(prefix: str) -> None:
+async def test_the_sentinel_url_and_the_replica_acks_block_run_jobs(prefix: str) -> None:
     binary = find_server_binary()
     assert binary is not None
     with topologies.start_sentinel_group(binary, service="mymaster") as group:
         hosts = group.url.split("//")[1].split("/")[0]
         await run_a_job(localized(URLS[6], hosts), prefix)
+        [block] = readmekit.of_kind("python", "production")
+        code = block.code.replace("sentinel-1:26379,sentinel-2:26379,sentinel-3:26379", hosts)
+        namespace, _ = await run_python(code)
+        rq: RedisQ = namespace["rq"]
+        assert (rq.topology.kind, rq.settings.replica_acks) == ("sentinel", 1)
+        await rq.aclose()
+        rq = RedisQ(rq.settings.url, settings=dataclasses.replace(rq.settings, prefix=prefix))
+        await run_a_job_on(rq)  # the enqueue waited for the group's replica
+
+
+def test_the_cluster_acl_rule_is_the_one_redisq_builds() -> None:
+    [block] = readmekit.of_kind("acl", "cluster")
+    assert block.lines == [acl.acl_rule(user="app", password="secret", cluster=True)]
 
 
 @pytest.mark.parametrize("binary", sorted(topologies.binaries_with_tls().values()))

@@ -24,7 +24,9 @@ OPTIONAL_COMMANDS = ("info", "config|get")
 CLUSTER_COMMANDS = ("cluster|slots", "command", "asking")
 
 
-def calls(queues: Sequence[QueueKeys], g: GlobalKeys, worker: bool = True) -> list[tuple[str, ...]]:
+def calls(
+    queues: Sequence[QueueKeys], g: GlobalKeys, worker: bool = True, wait: bool = False
+) -> list[tuple[str, ...]]:
     """`worker=False`: what a client that enqueues, inspects and administers needs (no BLPOP, no
     heartbeats)."""
     out: list[tuple[str, ...]] = [("PING",), ("EVALSHA", "0" * 40, "1", queues[0].queued)]
@@ -57,6 +59,8 @@ def calls(queues: Sequence[QueueKeys], g: GlobalKeys, worker: bool = True) -> li
         ("ZRANGE", g.workers, "0", "0"),
         ("MGET", g.worker("w")),
     ]
+    if wait:  # Settings.replica_acks: an enqueue waits for replicas
+        out.append(("WAIT", "1", "0"))
     if not worker:
         return out
     out += [
@@ -76,21 +80,27 @@ def commands() -> list[str]:
 
 
 def acl_rule(
-    prefix: str = "redisq", user: str = "app", password: str = "<password>", cluster: bool = False
+    prefix: str = "redisq",
+    user: str = "app",
+    password: str = "<password>",
+    cluster: bool = False,
+    replica_acks: bool = False,
 ) -> str:
     """The `ACL SETUSER` command that grants exactly what redisq needs under `prefix` (on every node of
-    a Cluster, with `cluster`)."""
-    extra = CLUSTER_COMMANDS if cluster else ()
+    a Cluster, with `cluster`; WAIT too, with `Settings.replica_acks`)."""
+    extra = (*(CLUSTER_COMMANDS if cluster else ()), *(("wait",) if replica_acks else ()))
     granted = " ".join(f"+{c}" for c in (*commands(), *OPTIONAL_COMMANDS, *extra))
     return (
         f"ACL SETUSER {user} on >{password} resetkeys ~{prefix}:* resetchannels &{prefix}:* -@all {granted}"
     )
 
 
-def preflight_call(queues: Sequence[QueueKeys], g: GlobalKeys, worker: bool) -> ScriptCall:
+def preflight_call(
+    queues: Sequence[QueueKeys], g: GlobalKeys, worker: bool, wait: bool = False
+) -> ScriptCall:
     """Asks Redis which of `calls` this user may not run (nothing, before Redis 7: it cannot tell)."""
     flat: list[str] = []
-    for call in calls(queues, g, worker):
+    for call in calls(queues, g, worker, wait):
         flat += [str(len(call)), *call]
     return ScriptCall("preflight", (queues[0].queued,), flat)
 

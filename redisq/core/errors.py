@@ -6,7 +6,8 @@
     │   ├── EmbeddedServerError          no Redis configured and no server binary to start
     │   ├── RegistryFrozen               a task registered after a worker started
     │   ├── RedisPermissionDenied        (also PermissionError) the Redis user may not run a command
-    │   └── UnsupportedRedis             a Redis that redisq cannot work with (a Cluster node's URL)
+    │   └── UnsupportedRedis             a Redis that redisq cannot work with (a Cluster node's URL given
+    │                                    as redis://, a redis+cluster:// URL whose nodes are no Cluster)
     ├── SerializationError               (also TypeError) arguments or result not JSON-encodable
     │   └── PayloadTooLarge              (also ValueError) encoded job over the size limit
     ├── TaskNotFound                     (also LookupError) enqueue by an unregistered name

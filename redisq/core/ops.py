@@ -94,7 +94,7 @@ def enqueue(
         # Its own round trip, before the jobs: in one pipeline, a failed SADD (e.g. MOVED: the set lives
         # on another Cluster node) made the call fail although its jobs were written, and a caller that
         # retried wrote them twice (issue 11). A queue registered with no job yet is harmless.
-        yield from register_queues(keys_for, settings.prefix, new_queues)
+        yield from register_queues(keys_for, settings.prefix, new_queues, wait=settings.replica_acks > 0)
     replies = (
         (yield from _replicated(calls, settings, uids, specs)) if settings.replica_acks else (yield calls)
     )
@@ -127,12 +127,12 @@ def _replicated(
     return replies
 
 
-def register_queues(keys_for: KeysFor, prefix: str, queues: Sequence[str]) -> Op[None]:
+def register_queues(keys_for: KeysFor, prefix: str, queues: Sequence[str], wait: bool = False) -> Op[None]:
     """Add queues to the set of known queues (listings, health, the dashboard), and check that this Redis
     user may run what their scripts run: refused there, a script would stop half-way through its writes."""
     g = GlobalKeys(prefix)
     refused, _ = yield [
-        acl.preflight_call([keys_for(q) for q in queues], g, worker=False),
+        acl.preflight_call([keys_for(q) for q in queues], g, worker=False, wait=wait),
         Command(("SADD", g.queues, *queues)),
     ]
     acl.check(refused)
