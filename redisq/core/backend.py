@@ -37,6 +37,30 @@ class ScriptCall:
     name: str  # a field of `Scripts`
     keys: Sequence[str]
     args: Sequence[Any]
+    # False: the script touches one job record and nothing else (it is whole wherever it is). True: it
+    # reads or writes the queue's shared keys, and on a Cluster it must not run on a half-moved slot
+    # (see `_cluster_keys`).
+    whole_queue: bool = True
+
+
+def _cluster_keys(call: ScriptCall) -> Sequence[str]:
+    """The keys a Cluster is told a script touches: a queue's scripts also declare the queue's base name
+    `<prefix>:{q}:`, a key that never exists.
+
+    While a slot moves (resharding), a script runs on the node that has all its declared keys, and inside
+    it, any key the node lacks is an error ("non local key"), even one the script would create. So a
+    script that ran on the source could fail after its first write, at a key it creates (a new record, a
+    minute's counters); and one sent on to the target (ASK, when the source has none of its keys) would
+    see only the keys moved so far: a record still to come looks missing (fetch drops it: a lost job), and
+    a key it creates (`seq`, `stats`, `queued`) collides with the one still to come (MIGRATE fails with
+    BUSYKEY). With a declared key that exists on neither node, the source answers TRYAGAIN (some keys
+    here, not all) or ASK (none), and the target TRYAGAIN (several keys, one missing): no queue script runs
+    until the move is over, and the caller retries (RedisUnavailable) as for a failover. Measured in
+    tests/test_cluster_faults.py, which moves a queue's slot mid-run."""
+    if not call.whole_queue:
+        return call.keys
+    first = call.keys[0]
+    return (*call.keys, first[: first.index("}") + 2])
 
 
 @dataclass(slots=True)
@@ -131,7 +155,8 @@ def _cluster_pipeline(pipe: Any, request: Sequence[Single], scripts: Scripts[Any
     for item in request:
         if isinstance(item, ScriptCall):
             sha = getattr(scripts, item.name).sha
-            pipe.execute_command("EVALSHA", sha, len(item.keys), *item.keys, *item.args)
+            keys = _cluster_keys(item)
+            pipe.execute_command("EVALSHA", sha, len(keys), *keys, *item.args)
         else:
             pipe.execute_command(*item.args)
 
@@ -211,7 +236,9 @@ class AsyncBackend:
 
     async def _script(self, call: ScriptCall) -> Any:
         script = getattr(self.scripts, call.name)
-        if self._held_busy or not self._single:
+        if not self._single:
+            return await script(keys=_cluster_keys(call), args=call.args)
+        if self._held_busy:
             return await script(keys=call.keys, args=call.args)
         self._held_busy = True
         try:
@@ -340,7 +367,9 @@ class SyncBackend:
 
     def _script(self, call: ScriptCall) -> Any:
         script = getattr(self.scripts, call.name)
-        if not self._single or not self._held_lock.acquire(blocking=False):
+        if not self._single:
+            return script(keys=_cluster_keys(call), args=call.args)
+        if not self._held_lock.acquire(blocking=False):
             return script(keys=call.keys, args=call.args)
         try:
             if self._held is None or self._held_pid != os.getpid():  # a forked child must not share it
