@@ -88,6 +88,9 @@ PASSING = (
     redis.exceptions.MasterDownError,
     redis.exceptions.ClusterDownError,
     redis.exceptions.TryAgainError,
+    # A Cluster client gives up after its redirections and TRYAGAIN retries ("TTL exhausted"): a slot
+    # still moving or a failover not yet agreed on by every node.
+    redis.exceptions.ClusterError,
 )
 PERMISSION_HINT = "grant it to the user (README, 'Redis requirements', has the ACL rule redisq needs)"
 
