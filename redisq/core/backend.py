@@ -19,6 +19,7 @@ from typing import Any, TypeAlias, TypeVar
 import hiredis
 import redis
 import redis.asyncio
+import redis.asyncio.cluster
 import redis.asyncio.connection
 import redis.cluster
 import redis.connection
@@ -162,6 +163,22 @@ def _cluster_pipeline(pipe: Any, request: Sequence[Single], scripts: Scripts[Any
             pipe.execute_command("EVALSHA", sha, len(keys), *keys, *item.args)
         else:
             pipe.execute_command(*item.args)
+
+
+# A Cluster pipeline that cannot reach a node does not refresh the client's slot table (a single command
+# does), nor does a shard-channel subscription: after a failover every later pipeline went to the dead
+# master, forever (tests/test_cluster_faults.py). The call still fails (RedisUnavailable, retried by its
+# caller), and its retry finds the new owner.
+async def relearn_slots(client: AsyncClient) -> None:
+    if isinstance(client, redis.asyncio.cluster.RedisCluster):
+        with contextlib.suppress(redis.exceptions.RedisError):
+            await client.nodes_manager.initialize()
+
+
+def relearn_slots_sync(client: SyncClient) -> None:
+    if isinstance(client, redis.cluster.RedisCluster):
+        with contextlib.suppress(redis.exceptions.RedisError):
+            client.nodes_manager.initialize()
 
 
 def _missing_scripts(request: Sequence[Single], replies: list[Any]) -> list[int]:
@@ -330,7 +347,13 @@ class AsyncBackend:
         if not self._single:
             pipe = self.client.pipeline(transaction=False)
             _cluster_pipeline(pipe, request, self.scripts)
-            replies = await pipe.execute(raise_on_error=False)
+            try:
+                replies = await pipe.execute(raise_on_error=False)
+            except UNAVAILABLE:
+                await relearn_slots(self.client)
+                raise
+            if any(isinstance(reply, UNAVAILABLE) for reply in replies):
+                await relearn_slots(self.client)
             for i in _missing_scripts(request, replies):
                 replies[i] = await self._script(request[i])  # type: ignore[arg-type]
             return _tolerated(request, replies)
@@ -442,7 +465,13 @@ class SyncBackend:
         if not self._single:
             pipe = self.client.pipeline(transaction=False)
             _cluster_pipeline(pipe, request, self.scripts)
-            replies = pipe.execute(raise_on_error=False)
+            try:
+                replies = pipe.execute(raise_on_error=False)
+            except UNAVAILABLE:
+                relearn_slots_sync(self.client)
+                raise
+            if any(isinstance(reply, UNAVAILABLE) for reply in replies):
+                relearn_slots_sync(self.client)
             for i in _missing_scripts(request, replies):
                 replies[i] = self._script(request[i])  # type: ignore[arg-type]
             return _tolerated(request, replies)
