@@ -4,7 +4,7 @@ Its environment:
 
     REDISQ_URL        the Cluster (`redis+cluster://...`)
     FAULT_PREFIX      the test's own key prefix
-    FAULT_QUEUE       the worker's queues, comma-separated (the first is the default queue)
+    FAULT_QUEUE       the worker's `--queues` (`a:4,b:4`: the first queue is the default queue)
     FAULT_RECORD_DIR  a directory: each worker process appends to its own file there
 
 A job's execution is recorded outside Redis (the test kills a master or moves a slot: a record in Redis
@@ -60,5 +60,5 @@ def build(url: str, prefix: str, queue: str, record_dir: str | None) -> RedisQ:
 
 def app() -> RedisQ:
     env = os.environ
-    default_queue = env["FAULT_QUEUE"].split(",")[0]  # the worker's queues, comma-separated
+    default_queue = env["FAULT_QUEUE"].split(",")[0].split(":")[0]  # the worker's `--queues`
     return build(env["REDISQ_URL"], env["FAULT_PREFIX"], default_queue, env.get("FAULT_RECORD_DIR"))
