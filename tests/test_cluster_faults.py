@@ -235,8 +235,11 @@ def test_a_queue_whose_slot_moves_mid_run_loses_no_acknowledged_job(
             wait_until(lambda: len(events(record_dir, "done")) >= 50, 30, "the run to start", workers.logs)
             producer.start()
             # Twice, to two other masters, in batches of 10 keys: the queue is half-moved most of the time.
+            moves = []
             for target in [node for node in cluster.live if node is not first_owner]:
+                began = time.monotonic()
                 cluster.migrate_slot(slot, target, batch=10, between_batches=lambda: time.sleep(0.005))
+                moves.append(time.monotonic() - began)
                 assert cluster.master_for_slot(slot) is target
             final = cluster.master_for_slot(slot)
             time.sleep(0.3)  # a few enqueues after the last move
@@ -269,7 +272,7 @@ def test_a_queue_whose_slot_moves_mid_run_loses_no_acknowledged_job(
             print(
                 f"\nslot moved twice mid-run ({Path(binary).name}): {len(acked)} jobs acknowledged "
                 f"({len(producer.acknowledged)} during the moves), {len(producer.refused)} enqueues refused, "
-                f"{len(duplicates)} ran twice"
+                f"{len(duplicates)} ran twice; the moves took {', '.join(f'{m:.2f}s' for m in moves)}"
             )
             assert len(duplicates) <= 20, duplicates
             workers.stop_all()
