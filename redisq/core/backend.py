@@ -19,6 +19,7 @@ from typing import Any, TypeAlias, TypeVar
 import hiredis
 import redis
 import redis.asyncio
+import redis.asyncio.cluster
 import redis.asyncio.connection
 import redis.cluster
 import redis.connection
@@ -44,6 +45,30 @@ class ScriptCall:
     name: str  # a field of `Scripts`
     keys: Sequence[str]
     args: Sequence[Any]
+    # False: the script touches one job record and nothing else (it is whole wherever it is). True: it
+    # reads or writes the queue's shared keys, and on a Cluster it must not run on a half-moved slot
+    # (see `_cluster_keys`).
+    whole_queue: bool = True
+
+
+def _cluster_keys(call: ScriptCall) -> Sequence[str]:
+    """The keys a Cluster is told a script touches: a queue's scripts also declare the queue's base name
+    `<prefix>:{q}:`, a key that never exists.
+
+    While a slot moves (resharding), a script runs on the node that has all its declared keys, and inside
+    it, any key the node lacks is an error ("non local key"), even one the script would create. So a
+    script that ran on the source could fail after its first write, at a key it creates (a new record, a
+    minute's counters); and one sent on to the target (ASK, when the source has none of its keys) would
+    see only the keys moved so far: a record still to come looks missing (fetch drops it: a lost job), and
+    a key it creates (`seq`, `stats`, `queued`) collides with the one still to come (MIGRATE fails with
+    BUSYKEY). With a declared key that exists on neither node, the source answers TRYAGAIN (some keys
+    here, not all) or ASK (none), and the target TRYAGAIN (several keys, one missing): no queue script runs
+    until the move is over, and the caller retries (RedisUnavailable) as for a failover. Measured in
+    tests/test_cluster_faults.py, which moves a queue's slot mid-run."""
+    if not call.whole_queue:
+        return call.keys
+    first = call.keys[0]
+    return (*call.keys, first[: first.index("}") + 2])
 
 
 @dataclass(slots=True)
@@ -71,6 +96,9 @@ PASSING = (
     redis.exceptions.MasterDownError,
     redis.exceptions.ClusterDownError,
     redis.exceptions.TryAgainError,
+    # A Cluster client gives up after its redirections and TRYAGAIN retries ("TTL exhausted"): a slot
+    # still moving or a failover not yet agreed on by every node.
+    redis.exceptions.ClusterError,
 )
 PERMISSION_HINT = "grant it to the user (README, 'Production Redis', has the ACL rule redisq needs)"
 # The same, as plain error replies: a master without the replicas `min-replicas-to-write` asks for, and a
@@ -145,9 +173,26 @@ def _cluster_pipeline(pipe: Any, request: Sequence[Single], scripts: Scripts[Any
     for item in request:
         if isinstance(item, ScriptCall):
             sha = getattr(scripts, item.name).sha
-            pipe.execute_command("EVALSHA", sha, len(item.keys), *item.keys, *item.args)
+            keys = _cluster_keys(item)
+            pipe.execute_command("EVALSHA", sha, len(keys), *keys, *item.args)
         else:
             pipe.execute_command(*item.args)
+
+
+# A Cluster pipeline that cannot reach a node does not refresh the client's slot table (a single command
+# does), nor does a shard-channel subscription: after a failover every later pipeline went to the dead
+# master, forever (tests/test_cluster_faults.py). The call still fails (RedisUnavailable, retried by its
+# caller), and its retry finds the new owner.
+async def relearn_slots(client: AsyncClient) -> None:
+    if isinstance(client, redis.asyncio.cluster.RedisCluster):
+        with contextlib.suppress(redis.exceptions.RedisError):
+            await client.nodes_manager.initialize()
+
+
+def relearn_slots_sync(client: SyncClient) -> None:
+    if isinstance(client, redis.cluster.RedisCluster):
+        with contextlib.suppress(redis.exceptions.RedisError):
+            client.nodes_manager.initialize()
 
 
 def _missing_scripts(request: Sequence[Single], replies: list[Any]) -> list[int]:
@@ -225,7 +270,9 @@ class AsyncBackend:
 
     async def _script(self, call: ScriptCall) -> Any:
         script = getattr(self.scripts, call.name)
-        if self._held_busy or not self._single:
+        if not self._single:
+            return await script(keys=_cluster_keys(call), args=call.args)
+        if self._held_busy:
             return await script(keys=call.keys, args=call.args)
         self._held_busy = True
         try:
@@ -322,7 +369,13 @@ class AsyncBackend:
         if not self._single:
             pipe = self.client.pipeline(transaction=False)
             _cluster_pipeline(pipe, request, self.scripts)
-            replies = await pipe.execute(raise_on_error=False)
+            try:
+                replies = await pipe.execute(raise_on_error=False)
+            except UNAVAILABLE:
+                await relearn_slots(self.client)
+                raise
+            if any(isinstance(reply, UNAVAILABLE) for reply in replies):
+                await relearn_slots(self.client)
             for i in _missing_scripts(request, replies):
                 replies[i] = await self._script(request[i])  # type: ignore[arg-type]
             return _tolerated(request, replies)
@@ -362,7 +415,9 @@ class SyncBackend:
 
     def _script(self, call: ScriptCall) -> Any:
         script = getattr(self.scripts, call.name)
-        if not self._single or not self._held_lock.acquire(blocking=False):
+        if not self._single:
+            return script(keys=_cluster_keys(call), args=call.args)
+        if not self._held_lock.acquire(blocking=False):
             return script(keys=call.keys, args=call.args)
         try:
             if self._held is None or self._held_pid != os.getpid():  # a forked child must not share it
@@ -438,7 +493,13 @@ class SyncBackend:
         if not self._single:
             pipe = self.client.pipeline(transaction=False)
             _cluster_pipeline(pipe, request, self.scripts)
-            replies = pipe.execute(raise_on_error=False)
+            try:
+                replies = pipe.execute(raise_on_error=False)
+            except UNAVAILABLE:
+                relearn_slots_sync(self.client)
+                raise
+            if any(isinstance(reply, UNAVAILABLE) for reply in replies):
+                relearn_slots_sync(self.client)
             for i in _missing_scripts(request, replies):
                 replies[i] = self._script(request[i])  # type: ignore[arg-type]
             return _tolerated(request, replies)

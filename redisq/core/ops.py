@@ -249,7 +249,9 @@ def retry(k: QueueKeys, job_id: str, uid: str) -> Op[bool]:
 
 
 def set_progress(k: QueueKeys, uid: str, value: float, note: str | None) -> Op[bool]:
-    reply = yield ScriptCall("progress", (k.job(uid),), (codec.dumps({"value": value, "note": note}),))
+    reply = yield ScriptCall(
+        "progress", (k.job(uid),), (codec.dumps({"value": value, "note": note}),), whole_queue=False
+    )
     return bool(reply == 1)
 
 
@@ -263,7 +265,7 @@ def set_paused(k: QueueKeys, paused: bool) -> Op[None]:
 
 def watch(k: QueueKeys, job_id: str, uid: str) -> Op[tuple[JobState, Any, Any]]:
     """Mark the job awaited; return (state, raw result, raw error)."""
-    reply = yield ScriptCall("watch", (k.job(uid),), ())
+    reply = yield ScriptCall("watch", (k.job(uid),), (), whole_queue=False)
     if not reply:
         raise JobNotFound(f"no job {job_id} (never enqueued, or its record expired)")
     state, result, error = reply

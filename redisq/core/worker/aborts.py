@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 
 from .. import shard_channels
+from ..backend import relearn_slots
 from ..context import JobContext
 from ..topology import AsyncClient
 from .leases import LeaseKeeper
@@ -107,6 +108,7 @@ class Aborts:
                         self.request(message["data"].decode())
             except Exception as exc:  # a lost connection: the lease renewal covers the gap
                 log.warning("abort subscription lost (resubscribing in %.1fs): %s", pause_s, exc)
+                await relearn_slots(client)  # on a Cluster, the channel's node may have failed over
             finally:
                 if pubsub is not None:
                     with contextlib.suppress(Exception):
