@@ -154,7 +154,7 @@ async def test_a_user_with_exactly_the_cluster_acl_rule_runs_everything(
             node.command("ACL", "DELUSER", user)
 
 
-def test_without_the_cluster_commands_a_user_is_told_what_is_missing(
+async def test_without_the_cluster_commands_a_user_is_told_what_is_missing(
     redis_cluster: topologies.Cluster, prefix: str
 ) -> None:
     user = f"app{uuid.uuid4().hex[:6]}"
@@ -164,9 +164,9 @@ def test_without_the_cluster_commands_a_user_is_told_what_is_missing(
     rq = RedisQ(redis_cluster.url.replace("redis+cluster://", f"redis+cluster://{user}:pw@"), prefix=prefix)
     try:
         with pytest.raises(UnsupportedRedis, match="CLUSTER SLOTS, COMMAND and ASKING"):
-            rq.stats_sync("q")
+            await rq.stats("q")
     finally:
-        rq.close()
+        await rq.aclose()
         for node in redis_cluster.live:
             node.command("ACL", "DELUSER", user)
 

@@ -12,7 +12,7 @@ import contextlib
 import os
 import sys
 import threading
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias, TypeVar
 
@@ -329,20 +329,23 @@ class AsyncBackend:
 
     async def _every_node(self, command: Command) -> dict[str, Any]:
         client = self.client
-        if isinstance(client, redis.asyncio.Redis):
-            targets: list[tuple[str, Any]] = [(node_name(client.connection_pool.connection_kwargs), {})]
-        else:
-            await client.initialize()
-            targets = [(node.name, {"target_nodes": node}) for node in client.get_primaries()]
-        replies: dict[str, Any] = {}
-        for name, target in targets:
+
+        async def ask(send: Callable[..., Awaitable[Any]]) -> Any:
             try:
-                replies[name] = await client.execute_command(*command.args, **target)
+                return await send(*command.args)
             except redis.exceptions.RedisError as exc:
                 if not command.tolerant:
                     raise
-                replies[name] = exc
-        return replies
+                return exc
+
+        if isinstance(client, redis.asyncio.Redis):
+            return {node_name(client.connection_pool.connection_kwargs): await ask(client.execute_command)}
+        await client.initialize()
+        # Each master directly and at once, without the Cluster client's retries and slot-map refreshes:
+        # a dead master must be named within the health budget, not retried past it.
+        nodes = client.get_primaries()
+        replies = await asyncio.gather(*(ask(node.execute_command) for node in nodes))
+        return {node.name: reply for node, reply in zip(nodes, replies, strict=True)}
 
     async def _command(self, command: Command) -> Any:
         if command.every_node:
@@ -460,13 +463,13 @@ class SyncBackend:
     def _every_node(self, command: Command) -> dict[str, Any]:
         client = self.client
         if isinstance(client, redis.Redis):
-            targets: list[tuple[str, Any]] = [(node_name(client.connection_pool.connection_kwargs), {})]
-        else:
-            targets = [(node.name, {"target_nodes": node}) for node in client.get_primaries()]
+            targets: list[tuple[str, Any]] = [(node_name(client.connection_pool.connection_kwargs), client)]
+        else:  # each master's own client: no Cluster retries (as in AsyncBackend._every_node)
+            targets = [(node.name, client.get_redis_connection(node)) for node in client.get_primaries()]
         replies: dict[str, Any] = {}
         for name, target in targets:
             try:
-                replies[name] = client.execute_command(*command.args, **target)  # type: ignore[no-untyped-call]
+                replies[name] = target.execute_command(*command.args)
             except redis.exceptions.RedisError as exc:
                 if not command.tolerant:
                     raise
