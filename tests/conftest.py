@@ -158,4 +158,3 @@ async def running_worker(
 # every test module (a test module that imported them itself would shadow them with its parameters).
 from .dashboardbrowserkit import browser, open_page, served  # noqa: E402, F401
 from .dashboardstreamkit import assets, gunicorn, streams  # noqa: E402, F401
-
