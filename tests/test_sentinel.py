@@ -21,8 +21,8 @@ import redis
 import redis.asyncio
 
 from redisq import RedisQ, RedisUnavailable, Settings, WorkerSettings
-from redisq.core.backend import redisq_errors
 from redisq.core.errors import ConfigurationError, WriteNotReplicated
+from redisq.core.redis_errors import redisq_errors
 
 from .conftest import own_server, running_worker
 from .topologies import SentinelGroup, binaries, start_sentinel_group

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .backend import PERMISSION_HINT, Op, ScriptCall
 from .errors import RedisPermissionDenied
 from .keys import GlobalKeys, QueueKeys
+from .operation import Op, ScriptCall
+from .redis_errors import PERMISSION_HINT
 
 # Read when allowed, to check the eviction policy: a user without them loses only that check.
 OPTIONAL_COMMANDS = ("info", "config|get")

@@ -1,160 +1,37 @@
-"""Sans-I/O operations and the two drivers that run them.
-
-An operation is a generator: it yields a request (a script call, a command, or a list of them meaning one
-pipelined round trip), receives the reply, and finally returns its value. Each operation is written once
-(in `ops.py`); `AsyncBackend` and `SyncBackend` only do the I/O, as httpx does with its two clients.
-"""
+"""The two drivers that run sans-I/O operations (`requests.py`): `AsyncBackend` and `SyncBackend` only do
+the I/O, as httpx does with its two clients."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import sys
 import threading
-from collections.abc import Awaitable, Callable, Generator, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any, TypeAlias, TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 import hiredis
 import redis
 import redis.asyncio
-import redis.asyncio.cluster
 import redis.asyncio.connection
 import redis.cluster
 import redis.connection
 from redis.commands.core import AsyncScript, Script
 
-from .errors import (
-    CorruptData,
-    RedisPermissionDenied,
-    RedisQError,
-    RedisUnavailable,
-    UnsupportedRedis,
-    WriteNotReplicated,
+from .cluster_io import (
+    cluster_keys,
+    missing_scripts,
+    queue_on_cluster_pipeline,
+    relearn_slots,
+    relearn_slots_sync,
 )
+from .errors import WriteNotReplicated
+from .operation import Command, Op, Request, ScriptCall, Single, drive
+from .redis_errors import UNAVAILABLE, redisq_error
 from .scripts import Scripts
 from .topology import AsyncClient, SyncClient, cluster_error
 
 T = TypeVar("T")
-
-
-# Not frozen: a frozen dataclass sets each field through object.__setattr__, slower on the hot path.
-@dataclass(slots=True)
-class ScriptCall:
-    name: str  # a field of `Scripts`
-    keys: Sequence[str]
-    args: Sequence[Any]
-    # False: the script touches one job record and nothing else (it is whole wherever it is). True: it
-    # reads or writes the queue's shared keys, and on a Cluster it must not run on a half-moved slot
-    # (see `_cluster_keys`).
-    whole_queue: bool = True
-
-
-def _cluster_keys(call: ScriptCall) -> Sequence[str]:
-    """The keys a Cluster is told a script touches: a queue's scripts also declare the queue's base name
-    `<prefix>:{q}:`, a key that never exists.
-
-    While a slot moves (resharding), a script runs on the node that has all its declared keys, and inside
-    it, any key the node lacks is an error ("non local key"), even one the script would create. So a
-    script that ran on the source could fail after its first write, at a key it creates (a new record, a
-    minute's counters); and one sent on to the target (ASK, when the source has none of its keys) would
-    see only the keys moved so far: a record still to come looks missing (fetch drops it: a lost job), and
-    a key it creates (`seq`, `stats`, `queued`) collides with the one still to come (MIGRATE fails with
-    BUSYKEY). With a declared key that exists on neither node, the source answers TRYAGAIN (some keys
-    here, not all) or ASK (none), and the target TRYAGAIN (several keys, one missing): no queue script runs
-    until the move is over, and the caller retries (RedisUnavailable) as for a failover. Measured in
-    tests/test_cluster_faults.py, which moves a queue's slot mid-run."""
-    if not call.whole_queue:
-        return call.keys
-    first = call.keys[0]
-    return (*call.keys, first[: first.index("}") + 2])
-
-
-@dataclass(slots=True)
-class Command:
-    args: tuple[Any, ...]
-    # True: an error reply (e.g. WRONGTYPE for a damaged record, NOPERM for INFO on a managed Redis) is
-    # answered as the exception object instead of failing the round trip, for the operation to judge.
-    tolerant: bool = False
-    # True: sent to every master (each of a Cluster's, else the one server) and answered as {node name:
-    # reply}: the server's settings and health are judged node by node. With `tolerant`, a node that
-    # cannot be reached answers its exception too, so that health can name it.
-    every_node: bool = False
-
-
-Single: TypeAlias = ScriptCall | Command
-# A list is one round trip and is answered with a list of replies; a list of one needs no pipeline.
-Request: TypeAlias = Single | list[Single]
-Op: TypeAlias = Generator[Request, Any, T]
-
-UNAVAILABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
-# Refusals that pass by themselves (a replica or a demoted master refuses writes until a failover ends):
-# the operation did not happen, and trying again later is right.
-PASSING = (
-    redis.exceptions.ReadOnlyError,
-    redis.exceptions.MasterDownError,
-    redis.exceptions.ClusterDownError,
-    redis.exceptions.TryAgainError,
-    # A Cluster client gives up after its redirections and TRYAGAIN retries ("TTL exhausted"): a slot
-    # still moving or a failover not yet agreed on by every node.
-    redis.exceptions.ClusterError,
-)
-PERMISSION_HINT = "grant it to the user (README, 'Production Redis', has the ACL rule redisq needs)"
-# The same, as plain error replies: a master without the replicas `min-replicas-to-write` asks for, and a
-# blocked BLPOP ended because its master was just demoted (a Sentinel failover).
-_FAILOVER_REPLIES = ("NOREPLICAS ", "UNBLOCKED ")
-
-
-def redisq_error(exc: redis.exceptions.RedisError) -> RedisQError | None:
-    """The typed error for a Redis error that means something to a caller, else None (a bug: re-raise)."""
-    if isinstance(exc, (*UNAVAILABLE, *PASSING)):
-        return RedisUnavailable(f"Redis is unavailable: {exc}")
-    message = str(exc)
-    if any(reply in message for reply in _FAILOVER_REPLIES):  # also as a pipeline's "Command # 2 (...) ..."
-        return RedisUnavailable(f"Redis refuses this during a failover: {message}")
-    if "non local key" in message or "keys that do not hash to the same slot" in message:
-        # A Cluster slot moving to another node (resharding): the script read a key that has moved, before
-        # its first write (scripts read before they write). Once the slot has moved, calls go there.
-        return RedisUnavailable(f"the queue's slot is moving to another Redis node: {message}")
-    # Inside a script, Redis and Valkey word an ACL refusal in their own ways (and not as NOPERM).
-    acl_refused = ("ACL failure", "can't run this command", "no permissions to run")
-    if isinstance(exc, redis.exceptions.NoPermissionError) or any(p in message for p in acl_refused):
-        return RedisPermissionDenied(
-            f"the Redis user may not do what redisq needs: {message}; {PERMISSION_HINT}"
-        )
-    if isinstance(exc, redis.exceptions.AskError):  # MOVED is a kind of ASK in redis-py
-        return UnsupportedRedis(
-            f"Redis answered {exc.args[0] if exc.args else message!r}: the URL points at one node of a Redis "
-            "Cluster; give the cluster's URL instead: redis+cluster://host:port (or add ?cluster=true)"
-        )
-    if message.startswith("REDISQ_CORRUPT "):
-        return CorruptData(message.removeprefix("REDISQ_CORRUPT ").split(" script:")[0])
-    if message.startswith("WRONGTYPE"):  # a plain command on a key of another type: nothing was written
-        return CorruptData(f"a key holds data of another type than redisq keeps there: {message}")
-    return None
-
-
-@contextlib.contextmanager
-def redisq_errors() -> Iterator[None]:
-    """Raise redis-py's errors that mean something to a caller as redisq's own (see `redisq_error`)."""
-    try:
-        yield
-    except redis.exceptions.RedisError as exc:
-        mapped = redisq_error(exc)
-        if mapped is None:
-            raise
-        raise mapped from exc
-    except redis.exceptions.RedisClusterException as exc:
-        raise cluster_error(exc) from exc
-
-
-def drive(op: Op[T], first: bool, reply: Any) -> tuple[bool, Request | T]:
-    """Advance an operation by one step: (False, its next request) or (True, its value)."""
-    try:
-        return False, (next(op) if first else op.send(reply))
-    except StopIteration as stop:
-        return True, stop.value
 
 
 def _tolerated(request: Sequence[Single], replies: list[Any]) -> list[Any]:
@@ -164,46 +41,6 @@ def _tolerated(request: Sequence[Single], replies: list[Any]) -> list[Any]:
         if isinstance(reply, Exception) and not (isinstance(item, Command) and item.tolerant):
             raise reply
     return replies
-
-
-def _cluster_pipeline(pipe: Any, request: Sequence[Single], scripts: Scripts[Any]) -> None:
-    """Queue a round trip on a Cluster pipeline, which routes each call by its keys (one round trip per
-    node, each node's calls in order). redis-py blocks its EVALSHA method there, so scripts go in as
-    plain EVALSHA commands, routed like any other."""
-    for item in request:
-        if isinstance(item, ScriptCall):
-            sha = getattr(scripts, item.name).sha
-            keys = _cluster_keys(item)
-            pipe.execute_command("EVALSHA", sha, len(keys), *keys, *item.args)
-        else:
-            pipe.execute_command(*item.args)
-
-
-# A Cluster pipeline that cannot reach a node does not refresh the client's slot table (a single command
-# does), nor does a shard-channel subscription: after a failover every later pipeline went to the dead
-# master, forever (tests/test_cluster_faults.py). The call still fails (RedisUnavailable, retried by its
-# caller), and its retry finds the new owner.
-async def relearn_slots(client: AsyncClient) -> None:
-    if isinstance(client, redis.asyncio.cluster.RedisCluster):
-        with contextlib.suppress(redis.exceptions.RedisError):
-            await client.nodes_manager.initialize()
-
-
-def relearn_slots_sync(client: SyncClient) -> None:
-    if isinstance(client, redis.cluster.RedisCluster):
-        with contextlib.suppress(redis.exceptions.RedisError):
-            client.nodes_manager.initialize()
-
-
-def _missing_scripts(request: Sequence[Single], replies: list[Any]) -> list[int]:
-    """The calls a node refused for want of the script (a new node, or a replica promoted by a failover:
-    scripts are not replicated): they did not run, and run again on their own, which loads it."""
-    missing = redis.exceptions.NoScriptError
-    return [
-        i
-        for i, reply in enumerate(replies)
-        if isinstance(reply, missing) and isinstance(request[i], ScriptCall)
-    ]
 
 
 # The hot calls (enqueue, fetch, finish) are single script calls. redis-py's generic command path (pool
@@ -271,7 +108,7 @@ class AsyncBackend:
     async def _script(self, call: ScriptCall) -> Any:
         script = getattr(self.scripts, call.name)
         if not self._single:
-            return await script(keys=_cluster_keys(call), args=call.args)
+            return await script(keys=cluster_keys(call), args=call.args)
         if self._held_busy:
             return await script(keys=call.keys, args=call.args)
         self._held_busy = True
@@ -371,7 +208,7 @@ class AsyncBackend:
             return [await self.execute(item) for item in request]  # health and checks, not the hot path
         if not self._single:
             pipe = self.client.pipeline(transaction=False)
-            _cluster_pipeline(pipe, request, self.scripts)
+            queue_on_cluster_pipeline(pipe, request, self.scripts)
             try:
                 replies = await pipe.execute(raise_on_error=False)
             except UNAVAILABLE:
@@ -379,7 +216,7 @@ class AsyncBackend:
                 raise
             if any(isinstance(reply, UNAVAILABLE) for reply in replies):
                 await relearn_slots(self.client)
-            for i in _missing_scripts(request, replies):
+            for i in missing_scripts(request, replies):
                 replies[i] = await self._script(request[i])  # type: ignore[arg-type]
             return _tolerated(request, replies)
         # The context resets the pipeline however it ends: a failed SCRIPT EXISTS (Redis gone mid-call)
@@ -419,7 +256,7 @@ class SyncBackend:
     def _script(self, call: ScriptCall) -> Any:
         script = getattr(self.scripts, call.name)
         if not self._single:
-            return script(keys=_cluster_keys(call), args=call.args)
+            return script(keys=cluster_keys(call), args=call.args)
         if not self._held_lock.acquire(blocking=False):
             return script(keys=call.keys, args=call.args)
         try:
@@ -495,7 +332,7 @@ class SyncBackend:
             return [self.execute(item) for item in request]
         if not self._single:
             pipe = self.client.pipeline(transaction=False)
-            _cluster_pipeline(pipe, request, self.scripts)
+            queue_on_cluster_pipeline(pipe, request, self.scripts)
             try:
                 replies = pipe.execute(raise_on_error=False)
             except UNAVAILABLE:
@@ -503,7 +340,7 @@ class SyncBackend:
                 raise
             if any(isinstance(reply, UNAVAILABLE) for reply in replies):
                 relearn_slots_sync(self.client)
-            for i in _missing_scripts(request, replies):
+            for i in missing_scripts(request, replies):
                 replies[i] = self._script(request[i])  # type: ignore[arg-type]
             return _tolerated(request, replies)
         with self.client.pipeline(transaction=False) as pipe:

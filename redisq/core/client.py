@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any, ParamSpec, TypeVar, overload
 
 from . import context, ops
-from .backend import AsyncBackend, Op, SyncBackend
+from .backend import AsyncBackend, SyncBackend
 from .codec import JobMeta
 from .config import Settings
 from .embedded import EmbeddedServer, start_embedded
@@ -31,6 +31,7 @@ from .hooks import HookRegistration, Hooks
 from .jobs import Job
 from .keys import QueueKeys, check_queue_name
 from .limits import Limit, QueueLimit, RateLimit, refuse_shared_on_cluster, task_limits
+from .operation import Op
 from .queue_admin import QueueAdministration
 from .schedule_api import Schedules, declare, remember, task_timing
 from .schedules import JobTemplate, Schedule

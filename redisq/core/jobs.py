@@ -6,10 +6,10 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from . import codec, ops, shard_channels
-from .backend import Op
 from .errors import JobFailed, ResultTimeout
 from .job import JobError, JobInfo, JobState
 from .keys import QueueKeys, make_job_id, split_job_id
+from .operation import Op
 
 if TYPE_CHECKING:
     from .client import RedisQ

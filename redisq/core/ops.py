@@ -10,13 +10,14 @@ from typing import Any
 import redis
 
 from . import acl, codec
-from .backend import Command, Op, ScriptCall, Single, redisq_error
 from .config import Settings
 from .errors import JobNotFound, WriteNotReplicated
 from .health import HealthReport, HealthThresholds, ServerCheck, verdict
 from .job import JobInfo, JobState
 from .keys import GlobalKeys, QueueKeys, make_job_id
 from .limits import parked_key_of
+from .operation import Command, Op, ScriptCall, Single
+from .redis_errors import redisq_error
 from .stats import QueueStats, WorkerInfo, parse_stats
 from .task import JobSpec
 

@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from . import context, ops
-from .backend import AsyncBackend, Op, SyncBackend
+from .backend import AsyncBackend, SyncBackend
 from .config import Settings
 from .job import JobInfo, JobState
 from .keys import QueueKeys, split_job_id
+from .operation import Op
 from .stats import QueueStats
 
 

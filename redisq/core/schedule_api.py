@@ -12,10 +12,10 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import schedule_ops
-from .backend import Op
 from .errors import ConfigurationError, RedisQError, ScheduleNotFound, TaskNotFound
 from .jobs import Job
 from .keys import QueueKeys
+from .operation import Op
 from .ops import register_queues
 from .schedules import JobTemplate, Origin, Schedule, ScheduleInfo, Timing
 

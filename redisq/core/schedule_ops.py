@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import codec
-from .backend import Command, Op, ScriptCall, Single
 from .config import Settings
 from .errors import ConcurrentUpdate, ScheduleNotFound
 from .keys import QueueKeys, make_job_id
+from .operation import Command, Op, ScriptCall, Single
 from .ops import known_queues, new_uids, register_queues
 from .schedules import JobTemplate, Origin, Schedule, ScheduleInfo
 from .task import Task, resolve_spec

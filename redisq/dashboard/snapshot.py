@@ -20,10 +20,10 @@ from typing import Any, TypedDict
 
 from redisq.admin.payloads import LimitBody, QueueSummary, WorkerBody, queue_summary, worker_body
 from redisq.core import ops
-from redisq.core.backend import Command, Op, Request, Single, drive
 from redisq.core.errors import JobNotFound
 from redisq.core.job import JobInfo
 from redisq.core.keys import GlobalKeys, QueueKeys, split_job_id
+from redisq.core.operation import Command, Op, Request, Single, drive
 from redisq.core.stats import QueueStats, WorkerInfo
 
 HISTORY_MINUTES = 60

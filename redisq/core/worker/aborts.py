@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 
 from .. import shard_channels
-from ..backend import relearn_slots
+from ..cluster_io import relearn_slots
 from ..context import JobContext
 from ..topology import AsyncClient
 from .leases import LeaseKeeper

@@ -15,9 +15,10 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
-from ..backend import AsyncBackend, Command, Op
+from ..backend import AsyncBackend
 from ..errors import RedisUnavailable
 from ..keys import QueueKeys
+from ..operation import Command, Op
 
 log = logging.getLogger("redisq.worker")
 

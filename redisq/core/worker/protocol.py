@@ -6,9 +6,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from ..backend import Command, Op, ScriptCall, Single
 from ..keys import GlobalKeys, QueueKeys
 from ..limits import QueueLimit
+from ..operation import Command, Op, ScriptCall, Single
 
 NO_LIMIT = QueueLimit()
 

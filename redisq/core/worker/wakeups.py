@@ -16,8 +16,10 @@ from typing import Any
 import redis.asyncio.cluster
 from redis.crc import key_slot
 
-from ..backend import AsyncBackend, Command, redisq_errors
+from ..backend import AsyncBackend
 from ..errors import CorruptData
+from ..operation import Command
+from ..redis_errors import redisq_errors
 from ..topology import AsyncClient
 
 
