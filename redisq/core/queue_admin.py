@@ -12,7 +12,7 @@ from .config import Settings
 from .job import JobInfo, JobState
 from .keys import QueueKeys, split_job_id
 from .operation import Op
-from .stats import QueueStats
+from .stats import QueueStats, WorkerInfo
 
 
 class QueueAdministration:
@@ -66,6 +66,16 @@ class QueueAdministration:
         return self.backend_sync().run(
             ops.jobs_by_state(self.queue_keys(queue), state, offset, limit, newest_first)
         )
+
+    def _workers_op(self) -> Op[list[WorkerInfo]]:
+        return ops.live_workers(self.settings.prefix, self.now_ms(), self.settings.worker_ttl_s * 1000)
+
+    async def workers(self) -> list[WorkerInfo]:
+        """The workers whose heartbeat is live: what each serves, runs now and has done."""
+        return await self.backend().run(self._workers_op())
+
+    def workers_sync(self) -> list[WorkerInfo]:
+        return self.backend_sync().run(self._workers_op())
 
     def _requeue_op(self, queue: str, job_ids: Sequence[str] | None) -> Op[int]:
         uids = None if job_ids is None else [split_job_id(i)[1] for i in job_ids]

@@ -1,0 +1,98 @@
+"""`redisq worker [APP]`: one worker, N under a supervisor (`--processes`), or one reloaded on changes."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from redisq.console import worker_queues_option
+from redisq.core.errors import ConfigurationError
+from redisq.core.keys import split_worker_queues
+
+from .supervisor import Supervisor, child_args, run_reloading
+from .target import TARGET, CliTarget, load_app
+
+# The worker's options as config keys, and the option each is given by (for `redisq config`'s sources).
+OPTION_KEYS = {
+    "app": ("app", "APP"),
+    "queues": ("worker.queues", "--queues"),
+    "concurrency": ("worker.concurrency", "--concurrency"),
+    "grace": ("worker.shutdown_grace_s", "--grace"),
+    "lease": ("worker.lease_s", "--lease"),
+}
+
+
+def _queue_spec(value: tuple[list[str], dict[str, int]] | None) -> str | None:
+    if value is None:
+        return None
+    names, caps = value
+    return ",".join(f"{n}:{caps[n]}" if n in caps else n for n in names)
+
+
+@click.command()
+@click.argument("app", required=False)
+@click.option(
+    "--queues",
+    callback=worker_queues_option,
+    help="Comma-separated, highest priority first; NAME:N runs at most N jobs of that queue at once "
+    "(e.g. emails:5,reports:2). Default: REDISQ_QUEUES, the file's, else every queue the tasks use.",
+)
+@click.option(
+    "--concurrency", type=int, help="Jobs at once. Default: REDISQ_CONCURRENCY, the file's, else 10."
+)
+@click.option("--grace", type=float, help="Seconds to finish jobs on SIGTERM. Default: 25.")
+@click.option("--lease", type=float, help="Lease length in seconds. Default: 10.")
+@click.option("--burst", is_flag=True, help="Exit (0) once nothing is queued, due or running on the queues.")
+@click.option(
+    "--processes",
+    type=click.IntRange(1, 256),
+    default=1,
+    show_default=True,
+    help="Worker processes under one supervisor (SIGTERM/SIGINT reach each; a crashed one is restarted).",
+)
+@click.option("--reload", is_flag=True, help="Development: restart when a .py file under the cwd changes.")
+def worker(
+    app: str | None,
+    queues: tuple[list[str], dict[str, int]] | None,
+    concurrency: int | None,
+    grace: float | None,
+    lease: float | None,
+    burst: bool,
+    processes: int,
+    reload: bool,
+) -> None:
+    """Run a worker for APP (module:attribute; default: REDISQ_APP or the config file's `app`) until SIGTERM
+    or SIGINT (or, with --burst, drained). Settings: options > REDISQ_* > redisq.toml > defaults."""
+    given: dict[str, Any] = {
+        "app": app,
+        "queues": _queue_spec(queues),
+        "concurrency": concurrency,
+        "grace": grace,
+        "lease": lease,
+    }
+    target = click.get_current_context().meta[TARGET]
+    assert isinstance(target, CliTarget)
+    try:
+        resolved = target.config(
+            {OPTION_KEYS[k][0]: v for k, v in given.items()},
+            dict(OPTION_KEYS.values()),
+        )
+        names, caps = split_worker_queues(resolved.queues) if resolved.queues else (None, None)
+    except ConfigurationError as exc:
+        raise click.UsageError(str(exc)) from None
+    if resolved.app is None:
+        raise click.UsageError(
+            "no app to run: give APP (module:attribute), REDISQ_APP, or app in redisq.toml"
+        )
+    if reload:
+        sys.exit(run_reloading(child_args(sys.argv[1:]), Path.cwd()))
+    if processes > 1:
+        sys.exit(Supervisor(child_args(sys.argv[1:]), processes).run())
+    from redisq.core.worker import Worker
+
+    rq = load_app(resolved.app)
+    run = Worker(rq, names, queue_concurrency=caps, settings=resolved.worker, burst=burst)
+    sys.exit(run.run_standalone())
