@@ -1,16 +1,21 @@
-"""`flask redisq worker|stats|requeue-dead`: the `redisq` CLI for the app that `flask` loads."""
+"""`flask redisq worker|stats|requeue-dead` and the operator commands (`queues`, `jobs`, `job`, `retry`,
+`monitor`, ...): the `redisq` CLI for the app that `flask` loads, on that app's own client."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import click
 from flask import current_app
-from flask.cli import AppGroup, with_appcontext
+from flask.cli import AppGroup, ScriptInfo, with_appcontext
 
 from redisq.console import worker_queues_option
 from redisq.core.client import RedisQ as Client
 from redisq.core.config import WorkerSettings
+
+T = TypeVar("T")
 
 
 def _client() -> Client:
@@ -71,10 +76,43 @@ def requeue_dead(queue: str) -> None:
     click.echo(f"requeued {_client().requeue_dead_sync(queue)} jobs")
 
 
+class FlaskTarget:
+    """What the shared operator commands (redisq/cli/) work on here: the loaded app's client, its async
+    handlers run on the app's own loop thread (as its admin views run them)."""
+
+    def __init__(self, info: ScriptInfo) -> None:
+        self.info = info
+
+    def client(self) -> Client:
+        return self.info.load_app().extensions["redisq"].client  # type: ignore[no-any-return]
+
+    def call(self, fn: Callable[[Client], Awaitable[T]]) -> T:
+        state = self.info.load_app().extensions["redisq"]
+
+        async def run() -> T:
+            return await fn(state.client)
+
+        return state.bridge.run(run())  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        """The app's client is the app's to close."""
+
+
+@click.pass_context
+def _with_target(ctx: click.Context) -> None:
+    from redisq.cli.target import TARGET
+
+    ctx.meta[TARGET] = FlaskTarget(ctx.ensure_object(ScriptInfo))
+
+
 def make_cli() -> AppGroup:
     """The `flask redisq` group (one per app: no module-level state); commands run in the app's context."""
-    group = AppGroup("redisq", help="Background jobs of this app (redisq).")
+    from redisq.cli import OPERATOR_COMMANDS
+
+    group = AppGroup("redisq", help="Background jobs of this app (redisq).", callback=_with_target)
     group.add_command(worker)
     group.add_command(stats)
     group.add_command(requeue_dead)
+    for command in OPERATOR_COMMANDS:
+        group.add_command(command)
     return group
