@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
+from redisq.core.config_file import show
+
 from .output import console, echo_json, json_option, operator_command
 from .target import TARGET, CliTarget
 
@@ -33,5 +35,5 @@ def config(as_json: bool) -> None:
     for column in ("setting", "value", "source"):
         table.add_column(column)
     for key, value, origin in rows:
-        table.add_row(key, value, str(origin))
+        table.add_row(key, show(value), str(origin))
     console().print(table)

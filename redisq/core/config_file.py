@@ -61,16 +61,16 @@ class ResolvedConfig:
     file: Path | None
     origins: dict[str, Origin]  # by dotted key: "client.url", "worker.concurrency", "app"
 
-    def rows(self) -> list[tuple[str, str, Origin]]:
-        """(key, value as shown, origin) for every setting, secrets masked."""
-        out: list[tuple[str, str, Origin]] = [("app", _show(self.app), self.origins["app"])]
+    def rows(self) -> list[tuple[str, Any, Origin]]:
+        """(key, value, origin) for every setting, secrets masked."""
+        out: list[tuple[str, Any, Origin]] = [("app", self.app, self.origins["app"])]
         for f in dataclasses.fields(Settings):
             key = f"client.{f.name}"
-            out.append((key, _show(mask(f.name, getattr(self.settings, f.name))), self.origins[key]))
+            out.append((key, mask(f.name, getattr(self.settings, f.name)), self.origins[key]))
         for f in dataclasses.fields(WorkerSettings):
             key = f"worker.{f.name}"
-            out.append((key, _show(getattr(self.worker, f.name)), self.origins[key]))
-        out.append(("worker.queues", _show(self.queues), self.origins["worker.queues"]))
+            out.append((key, getattr(self.worker, f.name), self.origins[key]))
+        out.append(("worker.queues", self.queues, self.origins["worker.queues"]))
         return out
 
 
@@ -91,7 +91,8 @@ def mask(name: str, value: Any) -> Any:
     return value
 
 
-def _show(value: Any) -> str:
+def show(value: Any) -> str:
+    """A value as `redisq config` prints it."""
     if value is None:
         return "-"
     if isinstance(value, bool):
