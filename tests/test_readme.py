@@ -49,13 +49,15 @@ KNOWN = {
     "demo",
     "tests",
     "urls",
-}  # urls: test_readme_production.py
+    "toml",
+}  # urls: test_readme_production.py; toml: test_readme_cli.py
 OWN_MODULES = ("myapp", "reports_app")
 SECTIONS = {
     "limits",
     "schedules",
     "abort",
     "production",
+    "cli",
 }  # README sections whose python and shell blocks a test runs
 
 
