@@ -75,7 +75,9 @@ def test_flask_redisq_operator_commands(app: Flask) -> None:
     assert rq.stats_sync("reports").paused
     assert parsed(flask_cli(app, "resume", "reports", "--json"))["paused"] is False
     assert flask_cli(app, "purge", "reports", "--state", "succeeded", input="n\n").exit_code == 1
-    assert parsed(flask_cli(app, "purge", "reports", "--state", "succeeded", "--yes", "--json"))["deleted"] == 1
+    assert (
+        parsed(flask_cli(app, "purge", "reports", "--state", "succeeded", "--yes", "--json"))["deleted"] == 1
+    )
     assert parsed(flask_cli(app, "workers", "--json")) == {"workers": []}
     view = flask_cli(app, "monitor", "--once", "--interval", "0.1")
     assert view.exit_code == 0 and "redisq monitor" in view.stdout and "reports" in view.stdout
