@@ -65,9 +65,16 @@ async def test_the_operator_cli_section(project: Project) -> None:  # noqa: F811
             assert rq.job(dead).result_sync(timeout=10) == "sent to user 5"  # the retried job, now
         finally:
             rq.close()
-    with project.running(reloading) as process:
-        await asyncio.sleep(2)
-        assert process.poll() is None
+    rq = RedisQ(project.url, prefix=project.prefix)
+    try:
+        before = {w.pid for w in rq.workers_sync()}
+        with project.running(reloading) as process:
+            deadline = time.monotonic() + 30
+            while not {w.pid for w in rq.workers_sync()} - before:  # the reloader's worker is up
+                assert process.poll() is None and time.monotonic() < deadline, "no worker under --reload"
+                await asyncio.sleep(0.1)
+    finally:
+        rq.close()
 
 
 async def test_the_configuration_section(project: Project) -> None:  # noqa: F811

@@ -49,6 +49,12 @@ def _start(args: Sequence[str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "redisq.cli", *args], start_new_session=True)
 
 
+def _stopped_code(code: int) -> int:
+    """A child that the SIGTERM reached before it had installed its handlers (still importing) died of the
+    signal: it held no job yet, so for the supervisor it stopped cleanly."""
+    return 0 if code == -signal.SIGTERM else code
+
+
 def _signal_all(children: Sequence[subprocess.Popen[bytes] | None]) -> None:
     for child in children:
         if child is not None and child.poll() is None:
@@ -84,7 +90,7 @@ class Supervisor:
                 if child is None or i in codes or (code := child.poll()) is None:
                     continue
                 if self.stopping or code == 0:
-                    codes[i] = code
+                    codes[i] = _stopped_code(code) if self.stopping else code
                 elif self._may_restart():
                     log.error("worker process %d exited with %d: starting another", child.pid, code)
                     self.children[i] = _start(self.args)
@@ -143,6 +149,7 @@ def run_reloading(args: Sequence[str], root: Path) -> int:
 
 
 def _stop(child: subprocess.Popen[bytes]) -> int:
-    if child.poll() is None:
-        child.send_signal(signal.SIGTERM)
-    return child.wait()
+    if child.poll() is not None:
+        return child.returncode
+    child.send_signal(signal.SIGTERM)
+    return _stopped_code(child.wait())
