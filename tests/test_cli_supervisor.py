@@ -158,3 +158,26 @@ def test_reload_without_watchfiles_says_what_to_install() -> None:
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     assert "--reload needs watchfiles: pip install 'redisq[reload]'" in done.stderr
+
+
+def test_flask_redisq_worker_runs_processes_too(rq: RedisQ) -> None:
+    command = [
+        sys.executable,
+        "-m",
+        "flask",
+        "--app",
+        "tests.flaskapp:app",
+        "redisq",
+        "worker",
+        "--processes",
+        "2",
+    ]
+    supervisor = subprocess.Popen(command, cwd=ROOT, env=env_for(rq), stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: len(live_pids(rq)) == 2, "two flask worker processes")
+        assert {parent_of(pid) for pid in live_pids(rq)} == {supervisor.pid}
+        assert {w.queues[0] for w in rq.workers_sync()} == {"reports"}  # the app's REDISQ_QUEUES
+    finally:
+        code, err = stop(supervisor)
+    assert code == 0, err
+    assert err.count("stopping: no new jobs") == 2, err

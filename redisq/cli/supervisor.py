@@ -22,6 +22,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
+import click
+
 log = logging.getLogger("redisq.supervisor")
 
 RESTART_BUDGET = 5
@@ -45,8 +47,13 @@ def child_args(argv: Sequence[str]) -> list[str]:
     return out
 
 
-def _start(args: Sequence[str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "redisq.cli", *args], start_new_session=True)
+def rerun_command(module: str) -> list[str]:
+    """This process's command line as a child runs it: `python -m redisq.cli ...` (or `-m flask ...`)."""
+    return [sys.executable, "-m", module, *child_args(sys.argv[1:])]
+
+
+def _start(command: Sequence[str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(list(command), start_new_session=True)
 
 
 def _stopped_code(code: int) -> int:
@@ -62,8 +69,8 @@ def _signal_all(children: Sequence[subprocess.Popen[bytes] | None]) -> None:
 
 
 class Supervisor:
-    def __init__(self, args: Sequence[str], processes: int) -> None:
-        self.args = list(args)
+    def __init__(self, command: Sequence[str], processes: int) -> None:
+        self.command = list(command)
         self.processes = processes
         self.children: list[subprocess.Popen[bytes] | None] = []
         self.stopping = False
@@ -81,7 +88,7 @@ class Supervisor:
     def run(self) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._on_signal)
-        self.children = [_start(self.args) for _ in range(self.processes)]
+        self.children = [_start(self.command) for _ in range(self.processes)]
         log.info("supervising %d worker processes: %s", self.processes, [c.pid for c in self.children if c])
         codes: dict[int, int] = {}
         while len(codes) < self.processes:
@@ -93,7 +100,7 @@ class Supervisor:
                     codes[i] = _stopped_code(code) if self.stopping else code
                 elif self._may_restart():
                     log.error("worker process %d exited with %d: starting another", child.pid, code)
-                    self.children[i] = _start(self.args)
+                    self.children[i] = _start(self.command)
                 else:
                     log.error(
                         "worker process %d exited with %d; too many restarts: stopping", child.pid, code
@@ -111,7 +118,7 @@ class Supervisor:
         return True
 
 
-def run_reloading(args: Sequence[str], root: Path) -> int:
+def run_reloading(command: Sequence[str], root: Path) -> int:
     """Run the worker command, and run it anew whenever a .py file under `root` changes (development)."""
     try:
         import watchfiles
@@ -124,7 +131,7 @@ def run_reloading(args: Sequence[str], root: Path) -> int:
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, on_signal)
-    child = _start(args)
+    child = _start(command)
     log.info("watching %s for .py changes (worker process %d)", root, child.pid)
     changes_seen = watchfiles.watch(
         root,
@@ -143,7 +150,7 @@ def run_reloading(args: Sequence[str], root: Path) -> int:
         names = sorted({Path(path).name for _, path in changes})
         log.info("%s changed: restarting the worker", ", ".join(names))
         _stop(child)
-        child = _start(args)
+        child = _start(command)
         log.info("worker process %d started", child.pid)
     return _stop(child)
 
@@ -153,3 +160,21 @@ def _stop(child: subprocess.Popen[bytes]) -> int:
         return child.returncode
     child.send_signal(signal.SIGTERM)
     return _stopped_code(child.wait())
+
+
+def supervise(command: Sequence[str], processes: int, reload: bool) -> int:
+    """`--reload` (which re-runs the command with `--processes` kept), else `--processes N`."""
+    return run_reloading(command, Path.cwd()) if reload else Supervisor(command, processes).run()
+
+
+# The options of `redisq worker` and `flask redisq worker` alike.
+processes_option = click.option(
+    "--processes",
+    type=click.IntRange(1, 256),
+    default=1,
+    show_default=True,
+    help="Worker processes under one supervisor (SIGTERM/SIGINT reach each; a crashed one is restarted).",
+)
+reload_option = click.option(
+    "--reload", is_flag=True, help="Development: restart when a .py file under the cwd changes."
+)

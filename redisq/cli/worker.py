@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
@@ -12,7 +11,7 @@ from redisq.console import worker_queues_option
 from redisq.core.errors import ConfigurationError
 from redisq.core.keys import split_worker_queues
 
-from .supervisor import Supervisor, child_args, run_reloading
+from .supervisor import processes_option, reload_option, rerun_command, supervise
 from .target import TARGET, CliTarget, load_app
 
 # The worker's options as config keys, and the option each is given by (for `redisq config`'s sources).
@@ -46,14 +45,8 @@ def _queue_spec(value: tuple[list[str], dict[str, int]] | None) -> str | None:
 @click.option("--grace", type=float, help="Seconds to finish jobs on SIGTERM. Default: 25.")
 @click.option("--lease", type=float, help="Lease length in seconds. Default: 10.")
 @click.option("--burst", is_flag=True, help="Exit (0) once nothing is queued, due or running on the queues.")
-@click.option(
-    "--processes",
-    type=click.IntRange(1, 256),
-    default=1,
-    show_default=True,
-    help="Worker processes under one supervisor (SIGTERM/SIGINT reach each; a crashed one is restarted).",
-)
-@click.option("--reload", is_flag=True, help="Development: restart when a .py file under the cwd changes.")
+@processes_option
+@reload_option
 def worker(
     app: str | None,
     queues: tuple[list[str], dict[str, int]] | None,
@@ -87,10 +80,8 @@ def worker(
         raise click.UsageError(
             "no app to run: give APP (module:attribute), REDISQ_APP, or app in redisq.toml"
         )
-    if reload:
-        sys.exit(run_reloading(child_args(sys.argv[1:]), Path.cwd()))
-    if processes > 1:
-        sys.exit(Supervisor(child_args(sys.argv[1:]), processes).run())
+    if reload or processes > 1:
+        sys.exit(supervise(rerun_command("redisq.cli"), processes, reload))
     from redisq.core.worker import Worker
 
     rq = load_app(resolved.app)

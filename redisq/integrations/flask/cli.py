@@ -11,6 +11,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, ScriptInfo, with_appcontext
 
+from redisq.cli.supervisor import processes_option, reload_option, rerun_command, supervise
 from redisq.console import worker_queues_option
 from redisq.core.client import RedisQ as Client
 from redisq.core.config import WorkerSettings
@@ -36,18 +37,24 @@ def _client() -> Client:
 )
 @click.option("--lease", type=float, default=10.0, show_default=True, help="Lease length in seconds.")
 @click.option("--burst", is_flag=True, help="Exit (0) once nothing is queued, due or running on the queues.")
+@processes_option
+@reload_option
 def worker(
     queues: tuple[list[str], dict[str, int]] | None,
     concurrency: int | None,
     grace: float,
     lease: float,
     burst: bool,
+    processes: int,
+    reload: bool,
 ) -> None:
     """Run a worker until SIGTERM or SIGINT; every task runs inside this app's app context."""
     from redisq.console import configure_logging
     from redisq.core.worker import Worker
 
     configure_logging()
+    if reload or processes > 1:  # `python -m flask ... redisq worker` in each child, without these two
+        sys.exit(supervise(rerun_command("flask"), processes, reload))
     state = current_app.extensions["redisq"]
     names, caps = queues if queues is not None else (state.worker_queues, None)
     settings = WorkerSettings(
