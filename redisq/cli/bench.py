@@ -15,11 +15,11 @@ from typing import Any, TypedDict
 
 import click
 
-from redisq.core.operation import Command, Op
 from redisq.core.client import RedisQ
 from redisq.core.config import WorkerSettings
 from redisq.core.job import JobState
 from redisq.core.keys import GlobalKeys, QueueKeys
+from redisq.core.operation import Command, Op
 from redisq.core.worker import Worker
 
 from .output import echo_json, json_option, operator_command
