@@ -206,3 +206,8 @@ def test_app_option_uses_the_apps_client(rq: RedisQ, redis_url: str, prefix: str
     env = {"REDISQ_URL": redis_url, "REDISQ_PREFIX": prefix, "CLI_QUEUE": queue}
     result = CliRunner().invoke(main, ["--app", "tests.cliapp:rq", "queues", "--json"], env=env)
     assert [q["queue"] for q in as_json(result)["queues"]] == [queue]
+
+
+def test_worker_refuses_url_which_only_operator_commands_use() -> None:
+    result = CliRunner().invoke(main, ["--url", "redis://127.0.0.1:1/0", "worker", "tests.cliapp:rq"])
+    assert result.exit_code == 2 and "a worker uses its app's client" in result.output

@@ -59,15 +59,19 @@ def worker(
 ) -> None:
     """Run a worker for APP (module:attribute; default: REDISQ_APP or the config file's `app`) until SIGTERM
     or SIGINT (or, with --burst, drained). Settings: options > REDISQ_* > redisq.toml > defaults."""
+    target = click.get_current_context().meta[TARGET]
+    assert isinstance(target, CliTarget)
+    if target.url is not None:  # silently ignored, it would look like the worker used it
+        raise click.UsageError(
+            "--url is for the operator commands: a worker uses its app's client (REDISQ_URL)"
+        )
     given: dict[str, Any] = {
-        "app": app,
+        "app": app or target.app,
         "queues": _queue_spec(queues),
         "concurrency": concurrency,
         "grace": grace,
         "lease": lease,
     }
-    target = click.get_current_context().meta[TARGET]
-    assert isinstance(target, CliTarget)
     try:
         resolved = target.config(
             {OPTION_KEYS[k][0]: v for k, v in given.items()},
