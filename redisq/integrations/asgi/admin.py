@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from redisq.admin import actions, schedules
+from redisq.admin import actions, backlog, schedules
 from redisq.admin.access import Access, AccessPolicy, check_auth_callable, require_json
 from redisq.admin.errors import allowed_methods, error_response, http_error
 from redisq.admin.payloads import Enqueued, ScheduleChanged
@@ -123,6 +123,7 @@ def admin_app(
     POST   /{queue}/dead/requeue      requeue every dead job
     POST   /{queue}/pause, /{queue}/resume
     GET    /{queue}/jobs/{uid}/events one job's changes (SSE) until its final state
+    GET    /{queue}/backlog           backlog and desired workers, for autoscalers: ?drain_s=60
 
     The poller reads Redis every `dashboard_interval_s` while a stream is open. The app's lifespan stops
     it (when it runs: not for an app mounted in another Starlette app); it also stops by itself a few
@@ -230,6 +231,9 @@ def admin_app(
     async def resume(request: Request) -> Any:
         return await actions.set_paused(rq, queue(request), False)
 
+    async def queue_backlog(request: Request) -> Any:
+        return await backlog.backlog(rq, queue(request), request.query_params.get("drain_s"))
+
     def schedule_id(request: Request) -> str:
         return str(request.path_params["schedule_id"])
 
@@ -291,6 +295,9 @@ def admin_app(
         Route("/{queue}/dead/requeue", endpoint(requeue_dead, admin), methods=["POST"]),
         Route("/{queue}/pause", endpoint(pause, admin), methods=["POST"]),
         Route("/{queue}/resume", endpoint(resume, admin), methods=["POST"]),
+        Route(
+            "/{queue}/backlog", endpoint(queue_backlog, read, query=backlog.BACKLOG_PARAMS), methods=["GET"]
+        ),
     ]
     routes += _method_routes(routes)
 

@@ -20,15 +20,17 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.requests import Request
 
-from redisq.admin import actions, schedules
+from redisq.admin import actions, backlog, schedules
 from redisq.admin.access import Access, AccessPolicy
 from redisq.admin.errors import allowed_methods, error_response, http_error, invalid_request
+from redisq.core.autoscale import DEFAULT_DRAIN_S
 from redisq.core.client import RedisQ
 from redisq.dashboard.poller import Poller
 from redisq.integrations.asgi import dashboard
 from redisq.integrations.asgi.protocol import limit_body
 
 from .models import (
+    BacklogModel,
     EnqueuedModel,
     EnqueueModel,
     ErrorModel,
@@ -295,6 +297,21 @@ def admin_router(
     @router.post("/{queue}/resume", response_model=PauseStateModel, **writes, summary="resume a queue")
     async def resume(queue: Queue) -> Any:
         return await actions.set_paused(rq, queue, False)
+
+    @router.get(
+        "/{queue}/backlog",
+        response_model=BacklogModel,
+        dependencies=read,
+        summary="backlog and desired workers, for an autoscaler (KEDA metrics-api)",
+    )
+    async def queue_backlog(
+        queue: Queue,
+        drain_s: Annotated[
+            float,
+            Query(ge=1, le=backlog.MAX_DRAIN_S, allow_inf_nan=False, description="clear the backlog within"),
+        ] = DEFAULT_DRAIN_S,
+    ) -> Any:
+        return await backlog.backlog(rq, queue, drain_s)
 
     _add_method_routes(router)
     return router

@@ -16,7 +16,7 @@ import orjson
 from flask import Blueprint, Request, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
-from redisq.admin import actions, schedules
+from redisq.admin import actions, backlog, schedules
 from redisq.admin.access import Access, AccessPolicy, check_auth_callable, require_json
 from redisq.admin.errors import BodyTooLarge, allowed_methods, error_response, http_error
 from redisq.core.client import RedisQ as Client
@@ -219,6 +219,9 @@ def admin_blueprint(
     def resume(rq: Client, queue: str) -> Coroutine[Any, Any, Any]:
         return actions.set_paused(rq, queue, False)
 
+    def queue_backlog(rq: Client, queue: str) -> Coroutine[Any, Any, Any]:
+        return backlog.backlog(rq, queue, request.args.get("drain_s"))
+
     def created_or_found(body: Any) -> int:
         return 201 if body["created"] else 200
 
@@ -251,6 +254,7 @@ def admin_blueprint(
         ("/<queue>/dead/requeue", "POST", endpoint(requeue_dead, admin)),
         ("/<queue>/pause", "POST", endpoint(pause, admin)),
         ("/<queue>/resume", "POST", endpoint(resume, admin)),
+        ("/<queue>/backlog", "GET", endpoint(queue_backlog, read, query=backlog.BACKLOG_PARAMS)),
     ]
     allowed: dict[str, list[str]] = {}
     for rule, method, view in routes:
