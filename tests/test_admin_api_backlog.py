@@ -104,3 +104,32 @@ async def test_backlog_checks_its_input(flavor: str, rq: RedisQ, queue: str) -> 
         assert wrong.status_code == 405 and wrong.headers["allow"] == "GET, HEAD, OPTIONS"
     async with api_client(flavor, rq, headers={}) as anonymous:
         assert (await anonymous.get(f"/{queue}/backlog")).status_code == 401
+
+
+async def test_a_tier_adds_its_queues_slots_up(flavor: str, rq: RedisQ, queue: str) -> None:
+    other = f"{queue}-b"
+
+    @rq.task(name="backlog.a", queue=queue)
+    async def a() -> None: ...
+
+    @rq.task(name="backlog.b", queue=other)
+    async def b() -> None: ...
+
+    await rq.enqueue_many([a.call() for _ in range(300)] + [b.call() for _ in range(300)])
+    async with api_client(flavor, rq, headers=READER) as client:
+        tier = (await client.get("/_backlog", params={"queues": f"{queue},{other}", "drain_s": "20"})).json()
+        assert set(tier) == {"queues", "workers", "concurrency", "drain_s", "desired_workers"}
+        assert [q["queue"] for q in tier["queues"]] == [queue, other]
+        assert all(set(q) == FIELDS for q in tier["queues"])
+        # Each: 300 waiting, an assumed 1 s each, within 20 s: 15 slots of 10, 2 workers. Together 30 slots:
+        # 3 workers, one more than the largest per-queue figure (what KEDA's max over triggers would run).
+        assert [q["desired_workers"] for q in tier["queues"]] == [2, 2]
+        assert (tier["workers"], tier["concurrency"], tier["desired_workers"]) == (0, 10.0, 3)
+        everything = (await client.get("/_backlog")).json()  # every queue when none is named
+        assert sorted(q["queue"] for q in everything["queues"]) == sorted([queue, other])
+        assert everything["desired_workers"] == math.ceil(600 / 60 / 10) == 1
+        missing = await client.get("/_backlog", params={"queues": f"{queue},nope"})
+        assert (missing.status_code, missing.json()["error"]) == (404, "queue_not_found")
+        bad = await client.get("/_backlog", params={"drain_s": "0"})
+        assert (bad.status_code, bad.json()["field"]) == (422, "drain_s")
+        assert (await client.get("/_backlog", params={"queue": queue})).status_code == 422

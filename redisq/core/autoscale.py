@@ -155,7 +155,9 @@ class ScalingReport:
 
     queues: dict[str, Scaling]
     stats: dict[str, QueueStats]
+    worker_infos: list[WorkerInfo]  # the live workers serving any of these queues
     workers: int  # live workers serving any of these queues
+    concurrency: float  # slots of one of the tier's workers (their mean; the default when none is alive)
     desired_workers: int  # for the tier
 
 
@@ -174,6 +176,5 @@ def report(
     }
     # A tier's worker has its whole concurrency for these queues together.
     tier = sum(w.concurrency for w in serving) / len(serving) if serving else default_concurrency
-    return ScalingReport(
-        each, {s.queue: s for s in stats}, len(serving), tier_workers(list(each.values()), tier)
-    )
+    desired = tier_workers(list(each.values()), tier)
+    return ScalingReport(each, {s.queue: s for s in stats}, serving, len(serving), tier, desired)

@@ -108,6 +108,7 @@ def admin_app(
     GET    /                          every queue with its stats (a browser gets the dashboard's page)
     GET    /_me                       {"access": "read" | "admin"}
     GET    /_health                   the queues' health with every detail (workers, reasons)
+    GET    /_backlog                  desired workers of a tier serving ?queues=a,b (default: all)
     GET    /_events                   the dashboard's stream (SSE), from one poller per app
     GET    /_static/{file}            the dashboard's files
     GET    /_schedules                every periodic job; PUT|GET|DELETE /_schedules/{id}, and
@@ -234,6 +235,10 @@ def admin_app(
     async def queue_backlog(request: Request) -> Any:
         return await backlog.backlog(rq, queue(request), request.query_params.get("drain_s"))
 
+    async def tier_backlog(request: Request) -> Any:
+        q = request.query_params
+        return await backlog.tier_backlog(rq, q.get("queues"), q.get("drain_s"))
+
     def schedule_id(request: Request) -> str:
         return str(request.path_params["schedule_id"])
 
@@ -270,6 +275,7 @@ def admin_app(
         # Before "/{queue}", which would take them (queue names cannot start with "_").
         Route("/_me", endpoint(me, read), methods=["GET"]),
         Route("/_health", endpoint(health, read), methods=["GET"]),
+        Route("/_backlog", endpoint(tier_backlog, read, query=backlog.TIER_PARAMS), methods=["GET"]),
         Route("/_events", endpoint(events, read, query=None), methods=["GET"]),
         Route("/_static/{file}", endpoint(static, read, query=None), methods=["GET"]),
         Route("/_schedules", endpoint(list_schedules, read), methods=["GET"]),

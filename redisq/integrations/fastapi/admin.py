@@ -48,12 +48,16 @@ from .models import (
     ScheduleModel,
     SchedulePutModel,
     ScheduleRunModel,
+    TierBacklogModel,
 )
 
 Queue = Annotated[str, Path(description="the queue's name")]
 Uid = Annotated[str, Path(description="the job's uid: its id is '<queue>:<uid>'")]
 ScheduleId = Annotated[str, Path(description="the schedule's id (by default its task's name)")]
 RouteHandler = Callable[[Request], Coroutine[Any, Any, Response]]
+DrainSeconds = Annotated[
+    float, Query(ge=1, le=backlog.MAX_DRAIN_S, allow_inf_nan=False, description="clear the backlog within")
+]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorModel, "description": text}
@@ -206,6 +210,18 @@ def admin_router(
     async def health() -> Any:
         return await actions.health_report(rq)
 
+    @router.get(
+        "/_backlog",
+        response_model=TierBacklogModel,
+        dependencies=read,
+        summary="desired workers of a tier serving these queues, for an autoscaler",
+    )
+    async def tier_backlog(
+        queues: Annotated[str | None, Query(description="comma-separated; default: every queue")] = None,
+        drain_s: DrainSeconds = DEFAULT_DRAIN_S,
+    ) -> Any:
+        return await backlog.tier_backlog(rq, queues, drain_s)
+
     @router.get("/_events", **stream, summary="the dashboard's snapshots (Server-Sent Events)")
     async def events() -> Response:
         return dashboard.events_response(poller)
@@ -304,13 +320,7 @@ def admin_router(
         dependencies=read,
         summary="backlog and desired workers, for an autoscaler (KEDA metrics-api)",
     )
-    async def queue_backlog(
-        queue: Queue,
-        drain_s: Annotated[
-            float,
-            Query(ge=1, le=backlog.MAX_DRAIN_S, allow_inf_nan=False, description="clear the backlog within"),
-        ] = DEFAULT_DRAIN_S,
-    ) -> Any:
+    async def queue_backlog(queue: Queue, drain_s: DrainSeconds = DEFAULT_DRAIN_S) -> Any:
         return await backlog.backlog(rq, queue, drain_s)
 
     _add_method_routes(router)

@@ -261,3 +261,13 @@ class BacklogModel(BaseModel):
     busy_slots: float
     drain_slots: float
     desired_workers: int = Field(description="ceil((busy_slots + drain_slots) / concurrency); 0 when idle")
+
+
+class TierBacklogModel(BaseModel):
+    """`GET /_backlog`: one pool of workers serving several queues."""
+
+    queues: list[BacklogModel]
+    workers: int = Field(description="live workers serving any of these queues")
+    concurrency: float = Field(description="slots of one of their workers")
+    drain_s: float
+    desired_workers: int = Field(description="the queues' slots added up, then shared out")

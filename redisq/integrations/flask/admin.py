@@ -222,6 +222,9 @@ def admin_blueprint(
     def queue_backlog(rq: Client, queue: str) -> Coroutine[Any, Any, Any]:
         return backlog.backlog(rq, queue, request.args.get("drain_s"))
 
+    def tier_backlog(rq: Client) -> Coroutine[Any, Any, Any]:
+        return backlog.tier_backlog(rq, request.args.get("queues"), request.args.get("drain_s"))
+
     def created_or_found(body: Any) -> int:
         return 201 if body["created"] else 200
 
@@ -231,6 +234,7 @@ def admin_blueprint(
         # Before "/<queue>", which would take them (queue names cannot start with "_").
         ("/_me", "GET", guarded(me, read)),
         ("/_health", "GET", endpoint(health, read)),
+        ("/_backlog", "GET", endpoint(tier_backlog, read, query=backlog.TIER_PARAMS)),
         ("/_events", "GET", guarded(events, read, query=None)),
         ("/_static/<file>", "GET", guarded(static, read, query=None)),
         ("/_schedules", "GET", endpoint(list_schedules, read)),
