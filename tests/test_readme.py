@@ -56,6 +56,7 @@ SECTIONS = {
     "schedules",
     "abort",
     "production",
+    "autoscale",  # tests/test_readme_autoscale.py
 }  # README sections whose python and shell blocks a test runs
 
 
