@@ -56,13 +56,13 @@ function queueCard(name) {
       h("span", { class: "rate" }, rate, " done/min"),
       h("span", { class: "rate rate-failed" }, failRate, " failed/min"),
       h("span", { class: "rate" }, "oldest waiting ", oldest),
-      h("span", { class: "rate" }, workers),
       h(
         "span",
         { class: "rate rate-desired", title: "workers wanted to keep up and clear the backlog within a minute" },
         "desired ",
         desired,
       ),
+      h("span", { class: "rate" }, workers),
     ),
     chart.el,
   );
