@@ -63,7 +63,8 @@ async def test_snapshots_stream_live(streams: Streams, queue: str) -> None:
             mine = queue_in(snapshot, queue)
             assert mine is not None and mine["queued"] == 1
             summary = (await client.get(f"{queue}")).json()
-            assert set(mine) == {*summary, "history"}  # one item of GET M/'s "queues", and its hour
+            assert set(mine) == {*summary, "history", "desired_workers"}  # GET M/'s "queues" item, its hour
+            assert mine["desired_workers"] == 1  # one job waiting, no worker: core/autoscale.py
             assert len(mine["history"]) == HISTORY_MINUTES
             minutes = [m for m, _, _ in mine["history"]]
             assert minutes == list(range(minutes[0], minutes[0] + HISTORY_MINUTES))

@@ -58,6 +58,7 @@ SECTIONS = {
     "abort",
     "production",
     "cli",
+    "autoscale",  # tests/test_readme_autoscale.py
 }  # README sections whose python and shell blocks a test runs
 
 

@@ -183,6 +183,7 @@ class QueueHealthBody(TypedDict):
     workers: int
     queued: int
     oldest_queued_age_s: float | None
+    desired_workers: int  # core/autoscale.py, draining the backlog within its default 60 s
 
 
 class HealthReportBody(TypedDict):
@@ -355,6 +356,7 @@ def health_body(report: HealthReport) -> HealthReportBody:
                 "workers": q.workers,
                 "queued": q.queued,
                 "oldest_queued_age_s": q.oldest_queued_age_s,
+                "desired_workers": q.desired_workers,
             }
             for q in report.queues
         ],

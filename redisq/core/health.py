@@ -22,6 +22,7 @@ from typing import Any
 
 import redis
 
+from .autoscale import scaling_of
 from .errors import RedisPermissionDenied, RedisQError, RedisUnavailable
 from .stats import QueueStats, WorkerInfo
 
@@ -93,6 +94,7 @@ class QueueHealth:
     workers: int
     queued: int
     oldest_queued_age_s: float | None
+    desired_workers: int = 0  # from backlog, throughput and concurrency (core/autoscale.py)
 
 
 @dataclass(frozen=True)
@@ -146,7 +148,8 @@ def verdict(
     queues: list[QueueHealth] = []
     for s in stats:
         serving = sum(1 for w in workers if s.queue in w.queues)
-        queues.append(QueueHealth(s.queue, serving, s.queued, s.oldest_queued_age_s))
+        desired = scaling_of(s, workers).desired_workers
+        queues.append(QueueHealth(s.queue, serving, s.queued, s.oldest_queued_age_s, desired))
         waiting = s.queued + s.scheduled + s.active
         if limits.require_workers and serving == 0 and waiting > 0:
             detail = f"queue {s.queue!r} has {waiting} jobs and no live worker"

@@ -354,6 +354,21 @@ def live_workers(prefix: str, now_ms: int, heartbeat_ttl_ms: int) -> Op[list[Wor
     return [WorkerInfo.from_json(raw) for raw in infos if raw is not None]
 
 
+def queues_and_workers(
+    keys_for: KeysFor, prefix: str, names: Sequence[str], now_ms: int, heartbeat_ttl_ms: int
+) -> Op[tuple[list[QueueStats], list[WorkerInfo]]]:
+    """The queues' stats and the live workers in two round trips (an autoscaler polls this): the stats
+    go with the worker registry, then the heartbeats of the workers it lists."""
+    g = GlobalKeys(prefix)
+    registry = Command(("ZRANGE", g.workers, now_ms - heartbeat_ttl_ms, "+inf", "BYSCORE"))
+    *replies, members = yield [*(_stats_call(keys_for(name), now_ms) for name in names), registry]
+    stats = [parse_stats(name, now_ms, reply) for name, reply in zip(names, replies, strict=True)]
+    if not members:
+        return stats, []
+    infos = yield Command(("MGET", *(g.worker(m.decode()) for m in members)))
+    return stats, [WorkerInfo.from_json(raw) for raw in infos if raw is not None]
+
+
 def ping() -> Op[float]:
     """Round-trip time in milliseconds: the slowest master's. Only when no master answers is Redis
     unavailable: a Cluster with one master down still serves the queues of the others, and readiness must

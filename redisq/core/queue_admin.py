@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from . import context, ops
+from .autoscale import DEFAULT_CONCURRENCY, DEFAULT_DRAIN_S, ScalingReport, report
 from .backend import AsyncBackend, SyncBackend
 from .config import Settings
 from .job import JobInfo, JobState
@@ -38,6 +39,36 @@ class QueueAdministration:
 
     def stats_many_sync(self, queues: Sequence[str]) -> list[QueueStats]:
         return self.backend_sync().run(ops.stats_many(self.queue_keys, queues, self.now_ms()))
+
+    def _scaling_op(
+        self, queues: str | Sequence[str], drain_s: float, default_concurrency: float
+    ) -> Op[ScalingReport]:
+        names = [queues] if isinstance(queues, str) else list(queues)
+        stats, workers = yield from ops.queues_and_workers(
+            self.queue_keys, self.settings.prefix, names, self.now_ms(), self.settings.worker_ttl_s * 1000
+        )
+        return report(stats, workers, drain_s=drain_s, default_concurrency=default_concurrency)
+
+    async def scaling(
+        self,
+        queues: str | Sequence[str],
+        *,
+        drain_s: float = DEFAULT_DRAIN_S,
+        default_concurrency: float = DEFAULT_CONCURRENCY,
+    ) -> ScalingReport:
+        """How many workers each queue wants, and a tier serving all of them (see `core/autoscale.py`):
+        from backlog, throughput and the live workers' concurrency (`default_concurrency` when none is
+        alive), to clear the backlog within `drain_s`. Two round trips."""
+        return await self.backend().run(self._scaling_op(queues, drain_s, default_concurrency))
+
+    def scaling_sync(
+        self,
+        queues: str | Sequence[str],
+        *,
+        drain_s: float = DEFAULT_DRAIN_S,
+        default_concurrency: float = DEFAULT_CONCURRENCY,
+    ) -> ScalingReport:
+        return self.backend_sync().run(self._scaling_op(queues, drain_s, default_concurrency))
 
     async def history(self, queue: str, minutes: int = 60) -> list[tuple[int, int, int]]:
         """(epoch minute, succeeded, failed) per minute, oldest first; kept for two hours."""

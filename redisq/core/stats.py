@@ -109,6 +109,7 @@ class WorkerInfo:
     last_seen: float
     jobs: list[RunningJob] = field(default_factory=list)  # the jobs it runs now (up to 100)
     processed: int = 0
+    queue_concurrency: dict[str, int] = field(default_factory=dict)  # its per-queue caps (`--queues q:5`)
 
     @classmethod
     def from_json(cls, raw: bytes) -> WorkerInfo:
@@ -124,4 +125,5 @@ class WorkerInfo:
             last_seen=data["last_seen"],
             jobs=[RunningJob.from_json(j) for j in data.get("jobs", [])],  # older heartbeats lack these
             processed=data.get("processed", 0),
+            queue_concurrency=data.get("queue_concurrency", {}),
         )

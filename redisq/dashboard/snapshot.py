@@ -20,6 +20,7 @@ from typing import Any, TypedDict
 
 from redisq.admin.payloads import LimitBody, QueueSummary, WorkerBody, queue_summary, worker_body
 from redisq.core import ops
+from redisq.core.autoscale import scaling_of
 from redisq.core.errors import JobNotFound
 from redisq.core.job import JobInfo
 from redisq.core.keys import GlobalKeys, QueueKeys, split_job_id
@@ -34,6 +35,7 @@ MinuteCount = tuple[int, int, int]  # (epoch minute, succeeded, failed)
 
 class QueueSnapshot(QueueSummary):
     history: list[MinuteCount]  # HISTORY_MINUTES entries, oldest first, the current minute last
+    desired_workers: int  # core/autoscale.py, from these stats and the live workers' heartbeats
 
 
 WorkerSnapshot = WorkerBody  # a live worker, as the admin API's /_health shows it
@@ -118,8 +120,8 @@ def _queues_op(
     memory: PollMemory,
     registered: Iterable[str],
     now_ms: int,
-    limits_for: Callable[[str], list[LimitBody]],
-) -> Op[list[QueueSnapshot]]:
+) -> Op[tuple[list[QueueStats], dict[str, list[MinuteCount]]]]:
+    """Every queue's stats, by name, and its hour of history."""
     minute = now_ms // 60_000
 
     def reads(names: Sequence[str]) -> list[Op[Any]]:
@@ -149,10 +151,10 @@ def _queues_op(
         # A whole hour, or this minute alone over the hour read earlier in this same minute.
         history[name] = got if len(got) == HISTORY_MINUTES else [*memory.history[name][:-1], *got]
     memory.queues, memory.history, memory.history_minute = names, history, minute
-    return [{**queue_summary(stats[name], limits_for(name)), "history": history[name]} for name in names]
+    return [stats[name] for name in names], history
 
 
-def _workers_op(prefix: str, memory: PollMemory, now_ms: int, ttl_ms: int) -> Op[list[WorkerSnapshot]]:
+def _workers_op(prefix: str, memory: PollMemory, now_ms: int, ttl_ms: int) -> Op[list[WorkerInfo]]:
     """The live workers (as `ops.live_workers`), their heartbeats read with the registry when known."""
     g = GlobalKeys(prefix)
     registry = Command(("ZRANGE", g.workers, now_ms - ttl_ms, "+inf", "BYSCORE"))
@@ -164,7 +166,7 @@ def _workers_op(prefix: str, memory: PollMemory, now_ms: int, ttl_ms: int) -> Op
     if new:
         beats.update(zip(new, (yield Command(("MGET", *map(g.worker, new)))), strict=True))
     memory.worker_ids = live
-    return [worker_body(WorkerInfo.from_json(raw)) for w in live if (raw := beats.get(w)) is not None]
+    return [WorkerInfo.from_json(raw) for w in live if (raw := beats.get(w)) is not None]
 
 
 def poll(
@@ -184,11 +186,19 @@ def poll(
     job_reads = [optional_job(keys_for, job_id) for job_id in jobs]
     if not overview:
         return PollResult([], [], dict(zip(jobs, (yield from gather(job_reads)), strict=True)))
-    queues, workers, *infos = yield from gather(
+    (stats, history), workers, *infos = yield from gather(
         [
-            _queues_op(keys_for, prefix, memory, registered, now_ms, limits_for),
+            _queues_op(keys_for, prefix, memory, registered, now_ms),
             _workers_op(prefix, memory, now_ms, worker_ttl_ms),
             *job_reads,
         ]
     )
-    return PollResult(queues, workers, dict(zip(jobs, infos, strict=True)))
+    queues: list[QueueSnapshot] = [
+        {
+            **queue_summary(s, limits_for(s.queue)),
+            "history": history[s.queue],
+            "desired_workers": scaling_of(s, workers).desired_workers,
+        }
+        for s in stats
+    ]
+    return PollResult(queues, [worker_body(w) for w in workers], dict(zip(jobs, infos, strict=True)))

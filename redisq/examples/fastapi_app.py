@@ -12,6 +12,9 @@ Environment:
     ADMIN_TOKEN            the bearer token of the /queues admin API. Unset: a random one, logged at startup
                            (it changes on every start and differs between `uvicorn --workers` processes).
     WEBHOOK_RETRY_BASE_S   first retry delay of a webhook delivery, doubled on each attempt (default 2).
+    AUTOSCALER_TOKEN       a bearer token with read access only, for an autoscaler's poll of
+                           /queues/<queue>/backlog (examples/k8s/: KEDA). Unset: none.
+    EMBEDDED_WORKERS       workers inside each web process (default 1; 0 when a worker Deployment runs them).
 
 The tasks log through `logging`; give a handler `redisq.LogContext` and a format with `%(job_id)s` and
 `%(request_id)s`, and each line names its job and the request that enqueued it (`redisq demo` does).
@@ -40,7 +43,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from redisq import Backoff, InvalidJobId, JobNotFound, RedisQ, current_job
-from redisq.fastapi import RedisQMiddleware, admin_router, enqueue_after_response, health_router
+from redisq.fastapi import Access, RedisQMiddleware, admin_router, enqueue_after_response, health_router
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +51,8 @@ rq = RedisQ()  # nothing connects here: the middleware connects at startup
 
 ADMIN_TOKEN = os.environ.get("ADMIN_TOKEN") or secrets.token_urlsafe(18)
 RETRY_BASE_S = float(os.environ.get("WEBHOOK_RETRY_BASE_S", "2"))
+AUTOSCALER_TOKEN = os.environ.get("AUTOSCALER_TOKEN")
+EMBEDDED_WORKERS = int(os.environ.get("EMBEDDED_WORKERS", "1"))
 
 # Two simulated subscribers of our webhooks: one is down for two attempts and then answers, the other is gone
 # for good, so its deliveries end in the dead letters (GET /queues/webhooks/jobs?state=dead).
@@ -124,9 +129,19 @@ def is_admin_token(given: str | None) -> bool:
 async def require_admin(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     session: Annotated[str | None, Cookie(alias=SESSION_COOKIE)] = None,
-) -> bool:
+) -> Access | bool:
     # A browser cannot put a header on the dashboard's event stream: it sends the cookie that /login set.
-    return is_admin_token(credentials.credentials if credentials else None) or is_admin_token(session)
+    given = credentials.credentials if credentials else None
+    if is_admin_token(given) or is_admin_token(session):
+        return True
+    # An autoscaler reads the backlog and nothing else: read access, never the admin token.
+    if (
+        AUTOSCALER_TOKEN
+        and given is not None
+        and secrets.compare_digest(given.encode(), AUTOSCALER_TOKEN.encode())
+    ):
+        return Access.READ
+    return False
 
 
 @asynccontextmanager
@@ -141,7 +156,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 app = FastAPI(title="redisq example shop", lifespan=lifespan)
 # One worker in this process, started and drained by the lifespan. To run workers apart from the web
 # processes instead: workers=0 here, and `redisq worker redisq.examples.fastapi_app:rq` (REDISQ_URL set).
-app.add_middleware(RedisQMiddleware, redisq=rq, workers=1)
+app.add_middleware(RedisQMiddleware, redisq=rq, workers=EMBEDDED_WORKERS)
 app.include_router(admin_router(rq, auth=require_admin), prefix="/queues", tags=["queues"])
 app.include_router(health_router(rq), prefix="/health")  # /health (readiness, 200 or 503), /health/live
 

@@ -386,6 +386,7 @@ class Worker:
                 "pid": os.getpid(),
                 "queues": self.queues,
                 "concurrency": self.settings.concurrency,
+                "queue_concurrency": self.queue_concurrency,  # autoscaling counts a queue's slots with it
                 "active": len(self._running),
                 "jobs": [
                     {"id": r.job_id, "task": r.task, "started_at": r.started_at}

@@ -42,6 +42,8 @@ function queueCard(name) {
   const failRate = h("span", null, "–");
   const oldest = h("span", null, "–");
   const workers = h("span", null, "–");
+  // What an autoscaler would run for this queue (core/autoscale.py: backlog, throughput, concurrency).
+  const desired = h("span", { class: "desired-value" }, "–");
   const chart = historyChart();
   const el = h(
     "article",
@@ -54,6 +56,12 @@ function queueCard(name) {
       h("span", { class: "rate" }, rate, " done/min"),
       h("span", { class: "rate rate-failed" }, failRate, " failed/min"),
       h("span", { class: "rate" }, "oldest waiting ", oldest),
+      h(
+        "span",
+        { class: "rate rate-desired", title: "workers wanted to keep up and clear the backlog within a minute" },
+        "desired ",
+        desired,
+      ),
       h("span", { class: "rate" }, workers),
     ),
     chart.el,
@@ -71,6 +79,8 @@ function queueCard(name) {
     const n = workersOn(snapshot, q.queue);
     setText(workers, n === 1 ? "1 worker" : `${fmtInt(n)} workers`);
     workers.parentElement.classList.toggle("is-bad", n === 0 && q.queued + q.scheduled + q.active > 0);
+    setText(desired, q.desired_workers === undefined ? "–" : fmtInt(q.desired_workers));
+    desired.parentElement.classList.toggle("is-bad", q.desired_workers > n);
     chart.update(q.history);
   }
 

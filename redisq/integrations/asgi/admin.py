@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from redisq.admin import actions, schedules
+from redisq.admin import actions, backlog, schedules
 from redisq.admin.access import Access, AccessPolicy, check_auth_callable, require_json
 from redisq.admin.errors import allowed_methods, error_response, http_error
 from redisq.admin.payloads import Enqueued, ScheduleChanged
@@ -108,6 +108,7 @@ def admin_app(
     GET    /                          every queue with its stats (a browser gets the dashboard's page)
     GET    /_me                       {"access": "read" | "admin"}
     GET    /_health                   the queues' health with every detail (workers, reasons)
+    GET    /_backlog                  desired workers of a tier serving ?queues=a,b (default: all)
     GET    /_events                   the dashboard's stream (SSE), from one poller per app
     GET    /_static/{file}            the dashboard's files
     GET    /_schedules                every periodic job; PUT|GET|DELETE /_schedules/{id}, and
@@ -123,6 +124,7 @@ def admin_app(
     POST   /{queue}/dead/requeue      requeue every dead job
     POST   /{queue}/pause, /{queue}/resume
     GET    /{queue}/jobs/{uid}/events one job's changes (SSE) until its final state
+    GET    /{queue}/backlog           backlog and desired workers, for autoscalers: ?drain_s=60
 
     The poller reads Redis every `dashboard_interval_s` while a stream is open. The app's lifespan stops
     it (when it runs: not for an app mounted in another Starlette app); it also stops by itself a few
@@ -230,6 +232,13 @@ def admin_app(
     async def resume(request: Request) -> Any:
         return await actions.set_paused(rq, queue(request), False)
 
+    async def queue_backlog(request: Request) -> Any:
+        return await backlog.backlog(rq, queue(request), request.query_params.get("drain_s"))
+
+    async def tier_backlog(request: Request) -> Any:
+        q = request.query_params
+        return await backlog.tier_backlog(rq, q.get("queues"), q.get("drain_s"))
+
     def schedule_id(request: Request) -> str:
         return str(request.path_params["schedule_id"])
 
@@ -266,6 +275,7 @@ def admin_app(
         # Before "/{queue}", which would take them (queue names cannot start with "_").
         Route("/_me", endpoint(me, read), methods=["GET"]),
         Route("/_health", endpoint(health, read), methods=["GET"]),
+        Route("/_backlog", endpoint(tier_backlog, read, query=backlog.TIER_PARAMS), methods=["GET"]),
         Route("/_events", endpoint(events, read, query=None), methods=["GET"]),
         Route("/_static/{file}", endpoint(static, read, query=None), methods=["GET"]),
         Route("/_schedules", endpoint(list_schedules, read), methods=["GET"]),
@@ -291,6 +301,9 @@ def admin_app(
         Route("/{queue}/dead/requeue", endpoint(requeue_dead, admin), methods=["POST"]),
         Route("/{queue}/pause", endpoint(pause, admin), methods=["POST"]),
         Route("/{queue}/resume", endpoint(resume, admin), methods=["POST"]),
+        Route(
+            "/{queue}/backlog", endpoint(queue_backlog, read, query=backlog.BACKLOG_PARAMS), methods=["GET"]
+        ),
     ]
     routes += _method_routes(routes)
 

@@ -20,15 +20,17 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.requests import Request
 
-from redisq.admin import actions, schedules
+from redisq.admin import actions, backlog, schedules
 from redisq.admin.access import Access, AccessPolicy
 from redisq.admin.errors import allowed_methods, error_response, http_error, invalid_request
+from redisq.core.autoscale import DEFAULT_DRAIN_S
 from redisq.core.client import RedisQ
 from redisq.dashboard.poller import Poller
 from redisq.integrations.asgi import dashboard
 from redisq.integrations.asgi.protocol import limit_body
 
 from .models import (
+    BacklogModel,
     EnqueuedModel,
     EnqueueModel,
     ErrorModel,
@@ -46,12 +48,16 @@ from .models import (
     ScheduleModel,
     SchedulePutModel,
     ScheduleRunModel,
+    TierBacklogModel,
 )
 
 Queue = Annotated[str, Path(description="the queue's name")]
 Uid = Annotated[str, Path(description="the job's uid: its id is '<queue>:<uid>'")]
 ScheduleId = Annotated[str, Path(description="the schedule's id (by default its task's name)")]
 RouteHandler = Callable[[Request], Coroutine[Any, Any, Response]]
+DrainSeconds = Annotated[
+    float, Query(ge=1, le=backlog.MAX_DRAIN_S, allow_inf_nan=False, description="clear the backlog within")
+]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorModel, "description": text}
@@ -204,6 +210,18 @@ def admin_router(
     async def health() -> Any:
         return await actions.health_report(rq)
 
+    @router.get(
+        "/_backlog",
+        response_model=TierBacklogModel,
+        dependencies=read,
+        summary="desired workers of a tier serving these queues, for an autoscaler",
+    )
+    async def tier_backlog(
+        queues: Annotated[str | None, Query(description="comma-separated; default: every queue")] = None,
+        drain_s: DrainSeconds = DEFAULT_DRAIN_S,
+    ) -> Any:
+        return await backlog.tier_backlog(rq, queues, drain_s)
+
     @router.get("/_events", **stream, summary="the dashboard's snapshots (Server-Sent Events)")
     async def events() -> Response:
         return dashboard.events_response(poller)
@@ -295,6 +313,15 @@ def admin_router(
     @router.post("/{queue}/resume", response_model=PauseStateModel, **writes, summary="resume a queue")
     async def resume(queue: Queue) -> Any:
         return await actions.set_paused(rq, queue, False)
+
+    @router.get(
+        "/{queue}/backlog",
+        response_model=BacklogModel,
+        dependencies=read,
+        summary="backlog and desired workers, for an autoscaler (KEDA metrics-api)",
+    )
+    async def queue_backlog(queue: Queue, drain_s: DrainSeconds = DEFAULT_DRAIN_S) -> Any:
+        return await backlog.backlog(rq, queue, drain_s)
 
     _add_method_routes(router)
     return router

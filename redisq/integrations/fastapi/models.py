@@ -175,6 +175,7 @@ class QueueHealthModel(BaseModel):
     workers: int = Field(description="live workers serving it")
     queued: int
     oldest_queued_age_s: float | None
+    desired_workers: int = Field(description="from backlog, throughput and concurrency (Little's law)")
 
 
 class HealthReportModel(BaseModel):
@@ -240,3 +241,33 @@ class SchedulePutModel(BaseModel):
     start: str | None = Field(default=None, description="ISO 8601; no tick before it")
     end: str | None = Field(default=None, description="ISO 8601; no tick after it")
     catch_up: Literal["skip", "last"] = "last"
+
+
+class BacklogModel(BaseModel):
+    """`GET /{queue}/backlog`: what an autoscaler reads (KEDA's metrics-api: `desired_workers`)."""
+
+    queue: str
+    backlog: int = Field(description="ready jobs waiting for a worker")
+    scheduled: int
+    active: int
+    limited: int = Field(description="ready jobs held back by a rate or concurrency limit")
+    paused: bool
+    oldest_age_s: float | None = Field(description="how long the job at the head of the queue has waited")
+    throughput_per_minute: float
+    workers: int = Field(description="live workers serving the queue")
+    concurrency: float = Field(description="slots per worker, from their heartbeats (a default when none)")
+    mean_run_s: float | None = Field(description="Little's law: active / completion rate; null when unknown")
+    drain_s: float = Field(description="the backlog is to be cleared within this")
+    busy_slots: float
+    drain_slots: float
+    desired_workers: int = Field(description="ceil((busy_slots + drain_slots) / concurrency); 0 when idle")
+
+
+class TierBacklogModel(BaseModel):
+    """`GET /_backlog`: one pool of workers serving several queues."""
+
+    queues: list[BacklogModel]
+    workers: int = Field(description="live workers serving any of these queues")
+    concurrency: float = Field(description="slots of one of their workers")
+    drain_s: float
+    desired_workers: int = Field(description="the queues' slots added up, then shared out")

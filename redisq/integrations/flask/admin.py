@@ -16,7 +16,7 @@ import orjson
 from flask import Blueprint, Request, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
-from redisq.admin import actions, schedules
+from redisq.admin import actions, backlog, schedules
 from redisq.admin.access import Access, AccessPolicy, check_auth_callable, require_json
 from redisq.admin.errors import BodyTooLarge, allowed_methods, error_response, http_error
 from redisq.core.client import RedisQ as Client
@@ -219,6 +219,12 @@ def admin_blueprint(
     def resume(rq: Client, queue: str) -> Coroutine[Any, Any, Any]:
         return actions.set_paused(rq, queue, False)
 
+    def queue_backlog(rq: Client, queue: str) -> Coroutine[Any, Any, Any]:
+        return backlog.backlog(rq, queue, request.args.get("drain_s"))
+
+    def tier_backlog(rq: Client) -> Coroutine[Any, Any, Any]:
+        return backlog.tier_backlog(rq, request.args.get("queues"), request.args.get("drain_s"))
+
     def created_or_found(body: Any) -> int:
         return 201 if body["created"] else 200
 
@@ -228,6 +234,7 @@ def admin_blueprint(
         # Before "/<queue>", which would take them (queue names cannot start with "_").
         ("/_me", "GET", guarded(me, read)),
         ("/_health", "GET", endpoint(health, read)),
+        ("/_backlog", "GET", endpoint(tier_backlog, read, query=backlog.TIER_PARAMS)),
         ("/_events", "GET", guarded(events, read, query=None)),
         ("/_static/<file>", "GET", guarded(static, read, query=None)),
         ("/_schedules", "GET", endpoint(list_schedules, read)),
@@ -251,6 +258,7 @@ def admin_blueprint(
         ("/<queue>/dead/requeue", "POST", endpoint(requeue_dead, admin)),
         ("/<queue>/pause", "POST", endpoint(pause, admin)),
         ("/<queue>/resume", "POST", endpoint(resume, admin)),
+        ("/<queue>/backlog", "GET", endpoint(queue_backlog, read, query=backlog.BACKLOG_PARAMS)),
     ]
     allowed: dict[str, list[str]] = {}
     for rule, method, view in routes:
