@@ -11,7 +11,7 @@ import time
 import weakref
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import Any, ParamSpec, TypeVar, overload
+from typing import Any, ParamSpec, Protocol, TypeVar, overload
 
 from . import context, ops
 from .backend import AsyncBackend, SyncBackend
@@ -43,6 +43,13 @@ log = logging.getLogger("redisq")
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+
+class EagerRunner(Protocol):
+    """What `RedisQ.eager` holds in tests (redisq.testing.eager): called with the jobs an enqueue wrote."""
+
+    async def run(self, jobs: list[Job]) -> None: ...
+    def run_sync(self, jobs: list[Job]) -> None: ...
 
 
 class RedisQ(QueueAdministration, HookRegistration):
@@ -79,6 +86,8 @@ class RedisQ(QueueAdministration, HookRegistration):
         self._queues_registered: set[str] = set()
         self._server_checked = False  # the first enqueue reads the server's settings (check_server)
         self._probe: SyncBackend | None = None  # sync health checks: socket timeouts of the health budget
+        self.clock_offset_ms = 0  # added to now_ms(): redisq.testing's time travel; 0 in production
+        self.eager: EagerRunner | None = None  # redisq.testing.eager: runs enqueued jobs at once
 
     def __repr__(self) -> str:
         return f"<RedisQ prefix={self.settings.prefix!r} tasks={len(self.tasks)}>"
@@ -283,15 +292,29 @@ class RedisQ(QueueAdministration, HookRegistration):
                     self._sync = SyncBackend(self.sync_client())
         return self._sync
 
+    def retarget(self, url: str | None, *, prefix: str | None = None) -> None:
+        """Point this client at another server (None: REDISQ_URL, else an embedded one) and key prefix,
+        closing its connections: what redisq.testing does to an app's module-level client before a test.
+        Not while its workers run."""
+        self.close()
+        self._async = weakref.WeakKeyDictionary()  # those of other event loops: they cannot be awaited here
+        changes: dict[str, Any] = {"url": url} if prefix is None else {"url": url, "prefix": prefix}
+        self.settings = dataclasses.replace(self.settings, **changes)
+        self._url, self._topology = url, None if url is None else parse_url(url)
+        self._keys.clear()
+        self._queues_registered.clear()
+        self._server_checked = False
+
     def queue_keys(self, queue: str) -> QueueKeys:
         k = self._keys.get(queue)
         if k is None:
             k = self._keys[queue] = QueueKeys(self.settings.prefix, queue)
         return k
 
-    @staticmethod
-    def now_ms() -> int:
-        return int(time.time() * 1000)
+    def now_ms(self) -> int:
+        """The time every script is given (Redis' own clock is never used for job times), in epoch ms.
+        `clock_offset_ms` moves it for tests (redisq.testing.advance): one attribute read, no branch."""
+        return int(time.time() * 1000) + self.clock_offset_ms
 
     async def aclose(self) -> None:
         loop = asyncio.get_running_loop()
@@ -362,7 +385,10 @@ class RedisQ(QueueAdministration, HookRegistration):
         if not self._server_checked:
             with contextlib.suppress(RedisQError):  # the enqueue reports an outage itself
                 await self.check_server()
-        return self._jobs(specs, await self.backend().run(self._enqueue_op(specs)))
+        jobs = self._jobs(specs, await self.backend().run(self._enqueue_op(specs)))
+        if self.eager is not None:
+            await self.eager.run(jobs)
+        return jobs
 
     def enqueue_many_sync(self, specs: Sequence[JobSpec]) -> list[Job]:
         if not specs:
@@ -370,18 +396,27 @@ class RedisQ(QueueAdministration, HookRegistration):
         if not self._server_checked:
             with contextlib.suppress(RedisQError):
                 self.check_server_sync()
-        return self._jobs(specs, self.backend_sync().run(self._enqueue_op(specs)))
+        jobs = self._jobs(specs, self.backend_sync().run(self._enqueue_op(specs)))
+        if self.eager is not None:
+            self.eager.run_sync(jobs)
+        return jobs
 
     # What `task.enqueue()` and `task.delay()` call: one job, the lean operation once its queue is known.
     async def _enqueue_one(self, spec: JobSpec) -> Job:
         if spec.queue not in self._queues_registered:
             return (await self.enqueue_many([spec]))[0]
-        return Job.from_parts(self, *await self.backend().run(self._enqueue_one_op(spec)))
+        job = Job.from_parts(self, *await self.backend().run(self._enqueue_one_op(spec)))
+        if self.eager is not None:
+            await self.eager.run([job])
+        return job
 
     def _enqueue_one_sync(self, spec: JobSpec) -> Job:
         if spec.queue not in self._queues_registered:
             return self.enqueue_many_sync([spec])[0]
-        return Job.from_parts(self, *self.backend_sync().run(self._enqueue_one_op(spec)))
+        job = Job.from_parts(self, *self.backend_sync().run(self._enqueue_one_op(spec)))
+        if self.eager is not None:
+            self.eager.run_sync([job])
+        return job
 
     def job(self, job_id: str) -> Job:
         return Job(self, job_id)

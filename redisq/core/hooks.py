@@ -89,6 +89,13 @@ class Hooks:
             if getattr(type(middleware), event) is not getattr(JobMiddleware, event):
                 self._by_event[event].append(getattr(middleware, event))
 
+    def remove_middleware(self, middleware: JobMiddleware) -> None:
+        """Take back what `add_middleware` added (redisq.testing's drain watches one run this way); workers
+        that already started keep the middleware they were started with."""
+        self.middleware.remove(middleware)
+        for handlers in self._by_event.values():
+            handlers[:] = [h for h in handlers if getattr(h, "__self__", None) is not middleware]
+
     def has(self, event: str) -> bool:
         return bool(self._by_event[event])
 

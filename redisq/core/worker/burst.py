@@ -50,11 +50,12 @@ async def stop_when_drained(
     busy: Callable[[], bool],
     stop: Callable[[], None],
     closing: asyncio.Event,
+    now_ms: Callable[[], int] = lambda: int(time.time() * 1000),
 ) -> None:
     while not closing.is_set():
         if not busy():
             try:
-                if await backend.run(drained(keys, int(time.time() * 1000))):
+                if await backend.run(drained(keys, now_ms())):
                     log.info("burst: the queues are drained")
                     stop()
                     return

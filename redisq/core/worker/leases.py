@@ -39,6 +39,7 @@ class LeaseKeeper:
         lease_ms: int,
         every_s: float,
         on_abort: Callable[[str], None] | None = None,
+        now_ms: Callable[[], int] = lambda: int(time.time() * 1000),
     ) -> None:
         self._backend = backend
         self._keys = keys
@@ -51,6 +52,7 @@ class LeaseKeeper:
         # Told (from this thread) the uid of each held job that a renewal found marked for abort: the
         # backstop for an abort message lost while the worker's subscription was down.
         self._on_abort = on_abort
+        self._now_ms = now_ms  # the client's clock: deadlines on the clock that fetch and sweep use
         self._thread = threading.Thread(target=self._run, name="redisq-leases", daemon=True)
         self.renewals = 0
 
@@ -109,7 +111,7 @@ class LeaseKeeper:
             ]
         if not held:
             return
-        deadline_ms = int(time.time() * 1000) + self._lease_ms
+        deadline_ms = self._now_ms() + self._lease_ms
         lost, aborted = self._backend.run(protocol.renew(self._keys, held, deadline_ms))
         self.renewals += 1
         if aborted and self._on_abort is not None:

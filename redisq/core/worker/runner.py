@@ -153,7 +153,7 @@ class Runner:
                 return await self._aborted(d, job, exc)
             if isinstance(exc, RateLimited):  # not a failure: back without spending the attempt
                 log.info("job %s:%s rate limited; due again in %.2fs", d.queue, d.uid, exc.retry_after_s)
-                return Settlement(d, "defer", b"", int((time.time() + exc.retry_after_s) * 1000))
+                return Settlement(d, "defer", b"", self._rq.now_ms() + int(exc.retry_after_s * 1000))
             return await self._failure(d, task, job, exc)
         self._aborts.untrack(d.uid)
         if job.aborted:  # it finished (a `def` job that did not look, a late abort): aborted all the same
@@ -187,7 +187,7 @@ class Runner:
         self, d: Delivery, task: Task[Any, Any], job: JobContext, exc: BaseException
     ) -> Settlement:
         hooks = self._hooks
-        now_ms = int(time.time() * 1000)
+        now_ms = self._rq.now_ms()
         if isinstance(exc, Retry):  # asked for, not a failure: logged as a plan, and no on_failure
             if d.attempt < d.max_attempts:
                 due_ms = exc.due_ms(now_ms) or now_ms + int(task.options.backoff.delay_s(d.attempt) * 1000)

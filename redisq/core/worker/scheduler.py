@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 import random
-import time
 from collections.abc import Sequence
 
 from .. import schedule_ops
@@ -58,7 +57,7 @@ class ScheduleLoop:
             # never past the earliest next run, so that a tick is claimed on time.
             delay = MAX_SLEEP_S * random.uniform(0.8, 1.0)
             if earliest is not None:
-                delay = min(delay, max(0.0, earliest / 1000 - time.time()))
+                delay = min(delay, max(0.0, (earliest - self.rq.now_ms()) / 1000))
             await self._sleep(delay)
 
     async def sync_declared(self) -> None:

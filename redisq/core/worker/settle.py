@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from ..backend import AsyncBackend
 from ..errors import CorruptData, RedisUnavailable
@@ -30,12 +30,14 @@ class Settler:
         leases: LeaseKeeper,
         dead_ttl_s: int,
         limits: Mapping[str, QueueLimit],
+        now_ms: Callable[[], int] = lambda: int(time.time() * 1000),
     ) -> None:
         self._backend = backend
         self._keys = keys
         self._limits = limits
         self._leases = leases
         self._dead_ttl_s = dead_ttl_s
+        self._now_ms = now_ms  # the client's clock (RedisQ.now_ms), which tests may move
         self._pending: list[protocol.Settlement] = []
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -66,9 +68,7 @@ class Settler:
                 self._leases.settling(s.delivery.queue, s.delivery.uid, s.delivery.token)
             try:
                 stale = await self._backend.run(
-                    protocol.finish(
-                        self._keys, batch, int(time.time() * 1000), self._dead_ttl_s, self._limits
-                    )
+                    protocol.finish(self._keys, batch, self._now_ms(), self._dead_ttl_s, self._limits)
                 )
             except (RedisUnavailable, CorruptData) as exc:
                 # Kept, with their leases renewed, until written: Redis comes back, or an operator repairs

@@ -150,12 +150,14 @@ class Worker:
             int(s.lease_s * 1000),
             s.renew_interval_s,
             on_abort=aborts.request_threadsafe,
+            now_ms=self.rq.now_ms,
         )
         self._pool = JobThreadPool(s.concurrency)
         self._runner = Runner(self.rq, self._pool, self._leases, s.lease_s, aborts, self.context)
         self._settler = Settler(
-            self._backend, self._keys, self._leases, self.rq.settings.dead_ttl_s, self.rq.queue_limits
-        )
+            self._backend, self._keys, self._leases, self.rq.settings.dead_ttl_s, self.rq.queue_limits,
+            self.rq.now_ms,
+        )  # fmt: skip
         self._leases.start()
         schedules = ScheduleLoop(self.rq, self._backend, self.queues, self._closing)  # issue 12
         duties = [self._settler.run(), self._sweep_loop(), self._heartbeat_loop(), schedules.run()]
@@ -165,7 +167,8 @@ class Worker:
         if self.burst:
             keys = list(self._keys.values())
             busy = lambda: bool(self._running)  # noqa: E731
-            duties.append(stop_when_drained(self._backend, keys, busy, self.stop, self._closing))
+            clock = self.rq.now_ms
+            duties.append(stop_when_drained(self._backend, keys, busy, self.stop, self._closing, clock))
         helpers = [asyncio.create_task(c) for c in duties]
         log.info("worker %s serving %s with concurrency %d", self.id, ", ".join(self.queues), s.concurrency)
         try:
@@ -252,7 +255,7 @@ class Worker:
             due, deliveries = await self._backend.run(
                 protocol.fetch(
                     self._keys[queue],
-                    int(time.time() * 1000),
+                    self.rq.now_ms(),
                     count,
                     int(s.lease_s * 1000),
                     self.id,
@@ -278,7 +281,7 @@ class Worker:
         """Block on the queues' wake lists, at most until the next scheduled job is due."""
         timeout = self.settings.max_idle_block_s
         if next_due_ms is not None:
-            timeout = min(timeout, max(0.0, next_due_ms / 1000 - time.time()))
+            timeout = min(timeout, max(0.0, (next_due_ms - self.rq.now_ms()) / 1000))
         if timeout < 0.001:
             return
         # Not the queues this worker is full of (queue_concurrency): their wake is for other workers; one of
@@ -309,9 +312,7 @@ class Worker:
             self._settler.add(protocol.Settlement(d, "release"))
         except Exception as exc:  # a bug of ours must not leave the job active forever
             log.exception("internal error running job %s:%s", d.queue, d.uid)
-            self._settler.add(
-                protocol.Settlement(d, "retry", error_json(exc), int(time.time() * 1000) + 1000)
-            )
+            self._settler.add(protocol.Settlement(d, "retry", error_json(exc), self.rq.now_ms() + 1000))
         else:
             self._settler.add(settlement)
             self.processed += 1
@@ -361,9 +362,7 @@ class Worker:
         keys = list(self._keys.values())
         while not self._closing.is_set():
             try:
-                recovered, died = await self._backend.run(
-                    protocol.sweep(keys, int(time.time() * 1000), retention)
-                )
+                recovered, died = await self._backend.run(protocol.sweep(keys, self.rq.now_ms(), retention))
                 if recovered or died:
                     log.warning(
                         "recovered %d jobs from lapsed leases (%d of them dead: no attempts left)",
