@@ -297,7 +297,10 @@ class RedisQ(QueueAdministration, HookRegistration):
         closing its connections: what redisq.testing does to an app's module-level client before a test.
         Not while its workers run."""
         self.close()
-        self._async = weakref.WeakKeyDictionary()  # those of other event loops: they cannot be awaited here
+        for loop, backend in list(self._async.items()):
+            if not loop.is_closed() and not loop.is_running():  # a test's loop, between tests
+                loop.run_until_complete(backend.aclose())
+        self._async = weakref.WeakKeyDictionary()
         changes: dict[str, Any] = {"url": url} if prefix is None else {"url": url, "prefix": prefix}
         self.settings = dataclasses.replace(self.settings, **changes)
         self._url, self._topology = url, None if url is None else parse_url(url)
