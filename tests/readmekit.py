@@ -13,7 +13,7 @@ _MARKER = re.compile(r"<!-- (?:test: (\w+)(?: (\S+))?|(demo|tests):begin) -->")
 
 @dataclass(frozen=True)
 class Block:
-    kind: str  # file, shell, python, acl, browser, demo, tests; "" when unmarked
+    kind: str  # file, shell, python, acl, browser, demo, tests, pytest (a test file to run); "" if unmarked
     arg: str  # the file's path, for `file`
     lang: str
     code: str
@@ -44,8 +44,8 @@ def blocks() -> list[Block]:
 
 def of_kind(kind: str, section: str = "") -> list[Block]:
     """The blocks of a kind; with `section`, those marked for it (`<!-- test: python limits -->`), else
-    those marked with no section. File blocks are all returned (their argument is their path)."""
-    return [b for b in blocks() if b.kind == kind and (kind == "file" or b.arg == section)]
+    those marked with no section. File and pytest blocks are all returned (their argument is their path)."""
+    return [b for b in blocks() if b.kind == kind and (kind in ("file", "pytest") or b.arg == section)]
 
 
 def file_block(path: str) -> Block:

@@ -50,7 +50,8 @@ KNOWN = {
     "tests",
     "urls",
     "toml",
-}  # urls: test_readme_production.py; toml: test_readme_cli.py
+    "pytest",
+}  # urls: test_readme_production.py; toml: test_readme_cli.py; pytest: a test file of the user's own, below
 OWN_MODULES = ("myapp", "reports_app")
 SECTIONS = {
     "limits",
@@ -319,6 +320,44 @@ async def test_the_flask_app_and_its_commands(project: Project) -> None:
         assert client.get("/health").get_json() == {"status": "ready", "failing": []}
     finally:
         rq.close()
+
+
+# ---- Testing your tasks -----------------------------------------------------------------------------------
+
+
+# pytest-asyncio (installed here) warns at start when its loop scope is not configured.
+PYTEST = (
+    "-m",
+    "pytest",
+    "-q",
+    "-p",
+    "no:cacheprovider",
+    "-W",
+    "error",
+    "-o",
+    "asyncio_default_fixture_loop_scope=function",
+)
+
+
+def test_the_users_own_tests_pass_with_the_plugin(project: Project) -> None:
+    """The "Testing your tasks" blocks are written where they say and run by pytest, as the user would,
+    with the plugin's own server (none of this suite's REDISQ_* settings reach it)."""
+    blocks = readmekit.of_kind("pytest")
+    for block in blocks:
+        (project.folder / block.arg).parent.mkdir(parents=True, exist_ok=True)
+        (project.folder / block.arg).write_text(block.code)
+    tests = sum(len(re.findall(r"^def test_", b.code, re.M)) for b in blocks)
+    assert tests >= 5
+    env = {k: v for k, v in project.env.items() if not k.startswith(("REDISQ_", "PYTEST_"))}
+    done = subprocess.run(
+        [sys.executable, *PYTEST, "tests"],
+        cwd=project.folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=110,
+    )
+    assert done.returncode == 0 and f"{tests} passed" in done.stdout, done.stdout + done.stderr
 
 
 # ---- Production Redis -------------------------------------------------------------------------------------

@@ -45,6 +45,9 @@ class Lifecycle:
 
     async def start(self) -> None:
         self.started = True
+        # An app may live through several lifespans (a module-level app under TestClient, test after test):
+        # the last one's workers ran on an event loop that is gone.
+        self.workers, self._tasks, self.draining = [], [], False
         # Connect now, so that a wrong URL or an evicting Redis shows in the startup log; an outage is
         # readiness' to report.
         try:
