@@ -22,7 +22,8 @@ from ..operation import Command, Op
 
 log = logging.getLogger("redisq.worker")
 
-CHECK_EVERY_S = 0.2  # how often an idle burst worker looks (it polls only while it has nothing to run)
+CHECK_EVERY_S = 0.05  # how often an idle burst worker looks (it polls only while it has nothing to run;
+# 0.2 s made every in-process drain of a test (redisq.testing) last 200 ms more than its jobs)
 
 
 def drained(keys: Sequence[QueueKeys], now_ms: int) -> Op[bool]:
