@@ -45,7 +45,14 @@ def redis_server() -> Iterator[EmbeddedServer | None]:
 # The core and worker tests run on every kind of server (issue 13); the modules of later features on the
 # Cluster too (on Valkey they would repeat what the core modules prove, for minutes of the CI's time).
 ON_EVERY_SERVER = {"test_enqueue", "test_worker", "test_job_actions", "test_leases", "test_retry_control"}
-ON_CLUSTER_TOO = {"test_schedules", "test_abort", "test_limits", "test_hooks", "test_autoscale"}
+ON_CLUSTER_TOO = {
+    "test_schedules",
+    "test_abort",
+    "test_limits",
+    "test_hooks",
+    "test_autoscale",
+    "test_testing_drain",
+}
 
 
 def pytest_configure(config: pytest.Config) -> None:
