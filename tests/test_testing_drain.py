@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+import redisq.testing
 from redisq import JobFailed, JobState, RedisQ, Retry
 from redisq.testing import advance, drain, eager
 
@@ -65,3 +66,8 @@ async def test_eager_runs_the_jobs_that_a_job_enqueues_within_the_same_enqueue(r
         job = await parent.enqueue(1)
         assert (await job.info()).state is JobState.SUCCEEDED
         assert await rq.job(await job.result()).result() == 2
+
+
+def test_the_public_names_are_pinned() -> None:
+    names = ["DrainReport", "Failure", "advance", "drain", "drain_sync", "eager"]
+    assert sorted(redisq.testing.__all__) == names
