@@ -297,9 +297,12 @@ class RedisQ(QueueAdministration, HookRegistration):
         closing its connections: what redisq.testing does to an app's module-level client before a test.
         Not while its workers run."""
         self.close()
-        for loop, backend in list(self._async.items()):
-            if not loop.is_closed() and not loop.is_running():  # a test's loop, between tests
-                loop.run_until_complete(backend.aclose())
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # no loop runs in this thread: the connections of idle loops can be closed
+            for loop, backend in list(self._async.items()):
+                if not loop.is_closed() and not loop.is_running():  # a test's loop, between tests
+                    loop.run_until_complete(backend.aclose())
         self._async = weakref.WeakKeyDictionary()
         changes: dict[str, Any] = {"url": url} if prefix is None else {"url": url, "prefix": prefix}
         self.settings = dataclasses.replace(self.settings, **changes)
