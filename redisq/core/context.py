@@ -37,6 +37,7 @@ class WorkerContext:
     id: str
     queues: tuple[str, ...]
     state: dict[str, Any] = field(default_factory=dict)
+    concurrency: int = 0  # the most jobs it runs at once (0: not a worker's, e.g. a test's context)
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class JobContext:
     attempt: int
     max_attempts: int
     worker: WorkerContext | None = None  # None only outside a worker (a task called directly)
+    enqueued_at: float | None = None  # epoch seconds (the record's): when the job entered its queue
     _abort: AbortFlag = field(default_factory=AbortFlag, repr=False, compare=False)
 
     @property

@@ -125,6 +125,10 @@ class QueueKeys:
     def paused(self) -> str:
         return self.base + "paused"
 
+    @property
+    def tasks(self) -> str:  # the counters per task, fields `<counter>:<task>` (issue 14, common.lua)
+        return self.base + "tasks"
+
     def minute(self, minute: int) -> str:
         return f"{self.base}minute:{minute}"
 

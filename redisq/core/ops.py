@@ -41,7 +41,7 @@ def new_uids(n: int) -> list[str]:
 
 
 def _job_args(spec: JobSpec, uid: str, settings: Settings, meta: codec.JobMeta) -> list[Any]:
-    """One job's values for enqueue.lua: five, plus field/value pairs for the options it uses."""
+    """One job's values for enqueue.lua: six, plus field/value pairs for the options it uses."""
     opts = spec.options
     payload = spec.encode(
         {**meta, "timeout": opts.timeout_s} if opts.timeout_s is not None else meta,
@@ -60,7 +60,7 @@ def _job_args(spec: JobSpec, uid: str, settings: Settings, meta: codec.JobMeta) 
         extra += ("sig", codec.sign(payload, settings.signing_key))
     if spec.limits:
         extra += ("limits", spec.limits)
-    return [uid, payload, opts.priority, opts.retries + 1, len(extra) // 2, *extra]
+    return [uid, payload, opts.priority, opts.retries + 1, spec.task, len(extra) // 2, *extra]
 
 
 def enqueue(

@@ -13,6 +13,18 @@ local function wrong_queue_types(base, ...)
   return wrong_types(checks)
 end
 
+-- The task a payload names, for the counters per task on the rare paths where the worker does not say
+-- (expiry, recovery): orjson writes `{"v":1,"task":"<name>",...`, so an anchored match reads it without
+-- decoding the arguments; a name with escapes is decoded. '' when the payload is not an envelope.
+local function task_of(payload)
+  if type(payload) ~= 'string' then return '' end
+  local name = string.match(payload, '^{"v":1,"task":"([^"\\]*)"')
+  if name then return name end
+  local ok, data = pcall(cjson.decode, payload)
+  if ok and type(data) == 'table' and type(data.task) == 'string' then return data.task end
+  return ''
+end
+
 -- A job record that cannot be used goes to the dead letters, never run, with the reason as its error. A
 -- record of another type is kept for inspection as `corrupt:<uid>` (expiring with the dead letter) and
 -- replaced by a dead record that the API can show. Counted as a failure and a death, as the worker counts

@@ -76,6 +76,15 @@ local function add_to(stats, field, n)
   redis.pcall('HINCRBY', stats, field, n)
 end
 
+-- The queue's counters per task (issue 14, Prometheus): `<base>tasks`, fields `<counter>:<task>` (the
+-- counter is a word without ':', so the first ':' splits them); `counts` maps a task to its count. A job
+-- whose task is not known here ('') is counted per queue only.
+local function count_tasks(base, counter, counts)
+  for task, n in pairs(counts) do
+    if task ~= '' then redis.pcall('HINCRBY', base .. 'tasks', counter .. ':' .. task, n) end
+  end
+end
+
 local function count_minute(base, now, field, n)
   local key = base .. 'minute:' .. math.floor(now / 60000)
   redis.pcall('HINCRBY', key, field, n)

@@ -2,7 +2,8 @@
 -- KEYS: queued, scheduled, active, seq, stats, wake
 -- ARGV: base, now_ms, count, lease_ms, worker_id, promote_limit, dead_ttl_s, then the queue's own limit:
 --       interval_ms, tolerance_ms (a rate; 0: none), max_running (0: none)
--- Returns: next_due_ms (or -1), then per leased job: uid, payload, attempts, max_attempts, signature.
+-- Returns: next_due_ms (or -1), then per leased job: uid, payload, attempts, max_attempts, signature,
+-- enqueued_at (or '': the queue wait of the worker's metrics).
 -- next_due_ms is when to fetch again without a wake: the next scheduled job, the next time a limit frees
 -- (or now, when jobs were set aside for their limits and others may be behind them).
 -- The lease token of a delivery is "<worker_id>/<attempts>": unique per delivery, so a worker whose lease
@@ -44,7 +45,8 @@ if #due > 0 then
   end
 end
 
-local FIELDS = { 'payload', 'expires_at', 'max_attempts', 'sig', 'result_ttl', 'attempts', 'limits' }
+local FIELDS = { 'payload', 'expires_at', 'max_attempts', 'sig', 'result_ttl', 'attempts', 'limits',
+  'enqueued_at' }
 local REQUIRED = { payload = true, max_attempts = true }
 local NUMERIC = { expires_at = true, max_attempts = true, result_ttl = true, attempts = true }
 local SCAN_MAX = 200 -- jobs looked at past the first `count` when some are parked: a bound per call
@@ -152,7 +154,7 @@ if count > 0 then
           end
         end
         if expires and expires <= now then
-          expired[#expired + 1] = { uid, job, tonumber(f[5]) or 3600 }
+          expired[#expired + 1] = { uid, job, tonumber(f[5]) or 3600, f[1] }
         elseif blocked then
           parked[#parked + 1] = { uid, redis.call('ZSCORE', queued, uid), blocked, retry_at }
           checks[#checks + 1] = parked_key(base, blocked)
@@ -195,6 +197,7 @@ if count > 0 then
     out[#out + 1] = attempts
     out[#out + 1] = f[3]
     out[#out + 1] = f[4] or ''
+    out[#out + 1] = f[8] or ''
   end
   for _, st in pairs(cache) do limit_write(st, now) end
   if q_state and q_interval > 0 then
@@ -208,10 +211,16 @@ if count > 0 then
     if not score or score > p[4] then redis.call('ZADD', limited, math.max(p[4], now + 1), p[3].spec) end
     parked_any = true
   end
+  local expired_tasks = {}
   for _, e in ipairs(expired) do
     finalize(base, e[1], e[2], 'expired', now, e[3])
+    local task = task_of(e[4])
+    expired_tasks[task] = (expired_tasks[task] or 0) + 1
   end
-  if #expired > 0 then add_to(stats, 'expired', #expired) end
+  if #expired > 0 then
+    add_to(stats, 'expired', #expired)
+    count_tasks(base, 'expired', expired_tasks)
+  end
   for _, d in ipairs(damaged) do
     bury(base, d[1], d[2], d[3], d[4], now, dead_ttl)
   end

@@ -4,10 +4,10 @@
 -- or aborted (abort.lua marked it).
 -- KEYS: active, scheduled, succeeded, dead, stats, wake, seq
 -- ARGV: base, now_ms, dead_ttl_s, count, the queue's own limit (interval_ms, tolerance_ms, max_running;
---       zeros: none), then per delivery 5 values:
+--       zeros: none), then per delivery 6 values:
 --       uid, lease_token, outcome ('ok' | 'retry' | 'dead' | 'release' | 'defer' |
 --       'abort'), data (result or error
---       JSON), retry_at_ms
+--       JSON), retry_at_ms, task (its name, for the counters per task; '' when the worker could not tell)
 -- Every settled job frees its place under its limits (limits.lua).
 -- A delivery whose lease is no longer held (it lapsed and the job was recovered, or the record is not a
 -- hash any more) changes nothing: the sweeper deals with what is left in `active`.
@@ -22,7 +22,7 @@ local done_fields = {}
 local stale, settled, by_outcome = {}, {}, { ok = {}, retry = {}, dead = {}, release = {}, defer = {},
   abort = {} }
 for i = 0, n - 1 do
-  local b = 8 + i * 5
+  local b = 8 + i * 6
   local uid, token, outcome = ARGV[b], ARGV[b + 1], ARGV[b + 2]
   local job = job_key(base, uid)
   local f = read_record(job, 'lease', 'attempts', 'max_attempts', 'result_ttl', 'unique_key', 'watched',
@@ -41,7 +41,7 @@ for i = 0, n - 1 do
     settled[#settled + 1] = uid
     done_fields[uid] = f
     local group = by_outcome[outcome]
-    group[#group + 1] = { uid, job, f, ARGV[b + 3], tonumber(ARGV[b + 4]) }
+    group[#group + 1] = { uid, job, f, ARGV[b + 3], tonumber(ARGV[b + 4]), ARGV[b + 5] }
   end
 end
 if #settled == 0 then return stale end
@@ -123,6 +123,23 @@ if n_retried + n_dead > 0 then
 end
 if n_retried > 0 then add_to(stats, 'retried', n_retried) end
 if n_dead > 0 then add_to(stats, 'dead', n_dead) end
+-- The same per task (a batch holds few tasks: one HINCRBY per task and counter).
+local function per_task(group)
+  local counts = {}
+  for _, d in ipairs(group) do counts[d[6]] = (counts[d[6]] or 0) + 1 end
+  return counts
+end
+if n_ok > 0 then count_tasks(base, 'succeeded', per_task(by_outcome.ok)) end
+if n_retried > 0 then
+  local counts = per_task(by_outcome.retry)
+  count_tasks(base, 'failed', counts)
+  count_tasks(base, 'retried', counts)
+end
+if n_dead > 0 then
+  local counts = per_task(by_outcome.dead)
+  count_tasks(base, 'failed', counts)
+  count_tasks(base, 'dead', counts)
+end
 if #by_outcome.abort > 0 then add_to(stats, 'aborted', #by_outcome.abort) end
 if n_retried > 0 or #by_outcome.release > 0 or #by_outcome.defer > 0 or freed or q_conc > 0 then
   -- An idle worker takes released jobs, re-reads the next due time, or takes the place a job freed.

@@ -4,8 +4,9 @@
 -- Enqueue one or many jobs of one queue, atomically; `queued` and `argv` are enqueue.lua's KEYS[1] and ARGV.
 -- KEYS: queued (its name is <base>queued; the queue's other keys are derived from <base>: same slot)
 -- ARGV: now_ms, count, default_result_ttl_s, then per job:
---       uid, payload, priority, max_attempts, n_extra, then n_extra field/value pairs among
+--       uid, payload, priority, max_attempts, task, n_extra, then n_extra field/value pairs among
 --       due_at, expires_at, result_ttl, unique_key, sig (rare options cost nothing when absent)
+--       (task: the task's name, only counted per task in `tasks` (issue 14); the payload names it too)
 -- Returns {created, then (position, holder uid) for each job whose unique key an existing job holds}.
 local function enqueue_jobs(queued, argv)
   local base = string.sub(queued, 1, -7)
@@ -21,8 +22,8 @@ local function enqueue_jobs(queued, argv)
   local checks = {}
   local b = 4
   for _ = 1, count do
-    local n_extra = tonumber(argv[b + 4])
-    for i = b + 5, b + 4 + 2 * n_extra, 2 do
+    local n_extra = tonumber(argv[b + 5])
+    for i = b + 6, b + 5 + 2 * n_extra, 2 do
       if argv[i] == 'unique_key' then
         checks[#checks + 1] = base .. 'unique:' .. argv[i + 1]
         checks[#checks + 1] = 'string'
@@ -31,7 +32,7 @@ local function enqueue_jobs(queued, argv)
         checks[#checks + 1] = 'zset'
       end
     end
-    b = b + 5 + 2 * n_extra
+    b = b + 6 + 2 * n_extra
   end
   if #checks > 0 then
     local refused = wrong_types(checks)
@@ -43,10 +44,11 @@ local function enqueue_jobs(queued, argv)
 
   local out, created, n_queued, n_scheduled = { 0 }, 0, 0, 0
   local ready = {} -- score, uid pairs for one ZADD per chunk instead of one per job
+  local by_task = {}
   b = 4
   for position = 1, count do
     local uid, payload, priority, max_attempts = argv[b], argv[b + 1], tonumber(argv[b + 2]), argv[b + 3]
-    local n_extra = tonumber(argv[b + 4])
+    local task, n_extra = argv[b + 4], tonumber(argv[b + 5])
     local job = job_key(base, uid)
     local due, holder = 0, false
     if n_extra == 0 then
@@ -56,7 +58,7 @@ local function enqueue_jobs(queued, argv)
       local fields = { 'payload', payload, 'priority', priority, 'max_attempts', max_attempts,
         'enqueued_at', now, 'result_ttl', default_ttl }
       local unique_key = nil
-      for i = b + 5, b + 4 + 2 * n_extra, 2 do
+      for i = b + 6, b + 5 + 2 * n_extra, 2 do
         local name, value = argv[i], argv[i + 1]
         if name == 'due_at' then due = tonumber(value) end
         if name == 'unique_key' then unique_key = value end
@@ -80,10 +82,11 @@ local function enqueue_jobs(queued, argv)
         redis.call('HSET', job, unpack(fields))
       end
     end
-    b = b + 5 + 2 * n_extra
+    b = b + 6 + 2 * n_extra
 
     if not holder then
       created = created + 1
+      by_task[task] = (by_task[task] or 0) + 1
       if due > now then
         redis.call('ZADD', scheduled, due, uid)
         n_scheduled = n_scheduled + 1
@@ -103,6 +106,7 @@ local function enqueue_jobs(queued, argv)
   out[1] = created
   if created > 0 then
     add_to(base .. 'stats', 'enqueued', created)
+    count_tasks(base, 'enqueued', by_task)
     -- Idle workers only block when they found the queue empty: wake one when it stops being empty (the
     -- woken worker passes the wake on while work remains, see fetch.lua). A new scheduled job may be due
     -- before an idle worker's wait ends: wake one to shorten it.

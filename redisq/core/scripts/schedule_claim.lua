@@ -16,7 +16,7 @@ local now, default_ttl, id, mode, uid = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARG
 local key = base .. 'schedule:' .. id
 
 local f, kind = read_record(key, 'version', 'next', 'paused', 'payload', 'priority', 'max_attempts',
-  'result_ttl', 'ttl_ms', 'sig', 'limits')
+  'result_ttl', 'ttl_ms', 'sig', 'limits', 'task')
 if not f then
   return redis.error_reply('REDISQ_CORRUPT key ' .. key .. ' is a ' .. kind .. ', not a hash: redisq '
     .. 'cannot use this schedule until it is deleted')
@@ -37,12 +37,12 @@ if refused then return refused end
 
 local created, job_uid = 0, '0'
 if tick > 0 then
-  local argv = { now, 1, default_ttl, uid, f[4], f[5], f[6], 0, 'unique_key', unique }
+  local argv = { now, 1, default_ttl, uid, f[4], f[5], f[6], f[11] or '', 0, 'unique_key', unique }
   if f[7] then argv[#argv + 1] = 'result_ttl'; argv[#argv + 1] = f[7] end
   if tonumber(f[8]) then argv[#argv + 1] = 'expires_at'; argv[#argv + 1] = now + tonumber(f[8]) end
   if f[9] then argv[#argv + 1] = 'sig'; argv[#argv + 1] = f[9] end
   if f[10] then argv[#argv + 1] = 'limits'; argv[#argv + 1] = f[10] end -- the task's rate/concurrency limits
-  argv[8] = (#argv - 8) / 2
+  argv[9] = (#argv - 9) / 2
   local out = enqueue_jobs(base .. 'queued', argv) -- checks its keys before its first write
   if out.err then return out end
   created, job_uid = out[1], uid

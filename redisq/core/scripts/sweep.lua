@@ -10,11 +10,12 @@ local base, now, limit, dead_ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local refused = wrong_queue_types(base, 'active', 'seq', 'dead', 'succeeded', 'queued')
 if refused then return refused end
 
-local FIELDS = { 'attempts', 'max_attempts', 'worker', 'limits' }
+local FIELDS = { 'attempts', 'max_attempts', 'worker', 'limits', 'payload' }
 local REQUIRED = { max_attempts = true }
 local NUMERIC = { attempts = true, max_attempts = true }
 
 local recovered, died, buried, freed = 0, 0, 0, false
+local recovered_tasks, died_tasks = {}, {}
 local lapsed = redis.call('ZRANGE', active, '-inf', now, 'BYSCORE', 'LIMIT', 0, limit)
 -- Every record is read before the first write: on a Cluster slot being moved (resharding), a record that
 -- has already moved fails the read, and the script must then have changed nothing (no rollback).
@@ -43,18 +44,27 @@ for i, uid in ipairs(lapsed) do
       finalize(base, uid, job, 'dead', now, dead_ttl)
       redis.call('ZADD', dead, now, uid)
       died = died + 1
+      local task = task_of(f[5])
+      died_tasks[task] = (died_tasks[task] or 0) + 1
     else
       requeue(base, uid, job, seq_key, true)
       recovered = recovered + 1
+      local task = task_of(f[5])
+      recovered_tasks[task] = (recovered_tasks[task] or 0) + 1
     end
   end
 end
-if recovered > 0 then add_to(stats, 'recovered', recovered) end
+if recovered > 0 then
+  add_to(stats, 'recovered', recovered)
+  count_tasks(base, 'recovered', recovered_tasks)
+end
 if recovered > 0 or freed then wake_one(wake) end
 if died > 0 then
   add_to(stats, 'failed', died)
   add_to(stats, 'dead', died)
   count_minute(base, now, 'failed', died)
+  count_tasks(base, 'failed', died_tasks)
+  count_tasks(base, 'dead', died_tasks)
 end
 
 -- Index entries outlive nothing: their records expire on their own TTL, the index is cut to match.

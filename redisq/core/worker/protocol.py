@@ -26,6 +26,8 @@ class Delivery:
     max_attempts: int
     signature: str | None
     token: str  # "<worker id>/<attempt>", what fetch.lua stored as the lease
+    enqueued_at: float | None = None  # epoch seconds, from the record (the queue wait of metrics)
+    task: str = ""  # its name once the runner decoded the payload (finish.lua counts per task)
 
 
 @dataclass(slots=True)
@@ -64,7 +66,7 @@ def fetch(
     )
     next_due = int(reply[0])
     deliveries = []
-    for i in range(1, len(reply), 5):
+    for i in range(1, len(reply), 6):
         attempt = int(reply[i + 2])
         deliveries.append(
             Delivery(
@@ -75,6 +77,7 @@ def fetch(
                 max_attempts=int(reply[i + 3]),
                 signature=reply[i + 4].decode() or None,
                 token=f"{worker_id}/{attempt}",
+                enqueued_at=float(reply[i + 5]) / 1000 if reply[i + 5] else None,
             )
         )
     return (None if next_due < 0 else next_due), deliveries
@@ -97,7 +100,7 @@ def finish(
         limit = limits.get(queue, NO_LIMIT) if limits else NO_LIMIT
         args: list[object] = [k.base, now_ms, dead_ttl_s, len(items), *limit.fetch_args()]
         for s in items:
-            args += [s.delivery.uid, s.delivery.token, s.outcome, s.data, s.retry_at_ms]
+            args += [s.delivery.uid, s.delivery.token, s.outcome, s.data, s.retry_at_ms, s.delivery.task]
         calls.append(
             ScriptCall("finish", (k.active, k.scheduled, k.succeeded, k.dead, k.stats, k.wake, k.seq), args)
         )

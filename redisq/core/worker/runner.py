@@ -94,6 +94,7 @@ class Runner:
         except codec.MalformedPayload as exc:
             return await self._refuse(d, "", "MalformedPayload", str(exc))
         task = self._rq.tasks.get(envelope["task"])
+        d.task = envelope["task"]
         if running is not None:
             running.task = envelope["task"]
         if task is None:
@@ -113,7 +114,8 @@ class Runner:
         self._leases.hold(d.queue, d.uid, d.token, renew_until)
         # What the job (and jobs it enqueues, and its log lines) can see of itself; reset afterwards.
         job = JobContext(
-            make_job_id(d.queue, d.uid), d.queue, task.name, d.attempt, d.max_attempts, self._worker
+            make_job_id(d.queue, d.uid), d.queue, task.name, d.attempt, d.max_attempts, self._worker,
+            d.enqueued_at,
         )
         job_token = context.current_job.set(job)
         request_token = context.request_id.set(meta.get("request_id"))

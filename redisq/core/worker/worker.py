@@ -88,7 +88,8 @@ class Worker:
         self._started_at = time.time()
         self.processed = 0
         self.burst = burst
-        self.context = WorkerContext(self.id, tuple(self.queues))  # what hooks and tasks see of it
+        # What hooks and tasks see of it.
+        self.context = WorkerContext(self.id, tuple(self.queues), concurrency=self.settings.concurrency)
 
     def __repr__(self) -> str:
         return f"<Worker {self.id} queues={self.queues} concurrency={self.settings.concurrency}>"
