@@ -16,6 +16,7 @@ from redisq.core.errors import (
     InvalidArguments,
     InvalidJobId,
     JobNotFound,
+    MissingDependency,
     PayloadTooLarge,
     RedisQError,
     RedisUnavailable,
@@ -89,6 +90,8 @@ _STATUS: tuple[tuple[type[BaseException], int, str], ...] = (
     (InvalidArguments, 422, "invalid_arguments"),
     (SerializationError, 422, "invalid_arguments"),
     (RedisUnavailable, 503, "redis_unavailable"),
+    # /_metrics on a server without redisq[prometheus]: the detail names the pip command.
+    (MissingDependency, 501, "not_installed"),
     # Not the client's mistake, and nothing was written: a queue's key holds another type (the detail
     # names it, for the operator who must repair it).
     (CorruptData, 500, "corrupt_data"),

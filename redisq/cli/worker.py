@@ -10,6 +10,7 @@ import click
 from redisq.console import worker_queues_option
 from redisq.core.errors import ConfigurationError
 from redisq.core.keys import split_worker_queues
+from redisq.prometheus.options import metrics_options, serve_metrics
 
 from .supervisor import processes_option, reload_option, rerun_command, supervise
 from .target import TARGET, CliTarget, load_app
@@ -47,6 +48,7 @@ def _queue_spec(value: tuple[list[str], dict[str, int]] | None) -> str | None:
 @click.option("--burst", is_flag=True, help="Exit (0) once nothing is queued, due or running on the queues.")
 @processes_option
 @reload_option
+@metrics_options
 def worker(
     app: str | None,
     queues: tuple[list[str], dict[str, int]] | None,
@@ -56,6 +58,8 @@ def worker(
     burst: bool,
     processes: int,
     reload: bool,
+    metrics_port: int | None,
+    metrics_host: str,
 ) -> None:
     """Run a worker for APP (module:attribute; default: REDISQ_APP or the config file's `app`) until SIGTERM
     or SIGINT (or, with --burst, drained). Settings: options > REDISQ_* > redisq.toml > defaults."""
@@ -89,5 +93,6 @@ def worker(
     from redisq.core.worker import Worker
 
     rq = load_app(resolved.app)
+    serve_metrics(rq, metrics_port, metrics_host)
     run = Worker(rq, names, queue_concurrency=caps, settings=resolved.worker, burst=burst)
     sys.exit(run.run_standalone())

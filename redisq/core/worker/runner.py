@@ -114,7 +114,12 @@ class Runner:
         self._leases.hold(d.queue, d.uid, d.token, renew_until)
         # What the job (and jobs it enqueues, and its log lines) can see of itself; reset afterwards.
         job = JobContext(
-            make_job_id(d.queue, d.uid), d.queue, task.name, d.attempt, d.max_attempts, self._worker,
+            make_job_id(d.queue, d.uid),
+            d.queue,
+            task.name,
+            d.attempt,
+            d.max_attempts,
+            self._worker,
             d.enqueued_at,
         )
         job_token = context.current_job.set(job)

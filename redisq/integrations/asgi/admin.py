@@ -24,6 +24,7 @@ from starlette.routing import Route
 from redisq.admin import actions, backlog, schedules
 from redisq.admin.access import Access, AccessPolicy, check_auth_callable, require_json
 from redisq.admin.errors import allowed_methods, error_response, http_error
+from redisq.admin.metrics import MetricsRoute
 from redisq.admin.payloads import Enqueued, ScheduleChanged
 from redisq.core.client import RedisQ
 from redisq.dashboard.poller import Poller
@@ -111,6 +112,7 @@ def admin_app(
     GET    /_backlog                  desired workers of a tier serving ?queues=a,b (default: all)
     GET    /_events                   the dashboard's stream (SSE), from one poller per app
     GET    /_static/{file}            the dashboard's files
+    GET    /_metrics                  Prometheus metrics (needs redisq[prometheus]; see redisq.prometheus)
     GET    /_schedules                every periodic job; PUT|GET|DELETE /_schedules/{id}, and
     POST   /_schedules/{id}/pause|resume|run   (see redisq.admin.schedules)
     GET    /{queue}                   one queue's stats
@@ -139,6 +141,7 @@ def admin_app(
     )
     call_auth = _auth_caller(auth)
     poller = Poller(rq, interval_s=dashboard_interval_s)
+    metrics_route = MetricsRoute(rq)
 
     async def authorize(request: Request, needed: Access) -> Access:
         policy.check_request(request.method, request.url.scheme, request.headers)
@@ -183,6 +186,10 @@ def admin_app(
 
     async def health(request: Request) -> Any:
         return await actions.health_report(rq)
+
+    async def metrics(request: Request) -> Any:
+        body, content_type = await metrics_route.render(request.headers.get("accept"))
+        return Response(body, headers={"content-type": content_type, "cache-control": "no-store"})
 
     async def me(request: Request) -> Any:
         granted: Access = request.state.redisq_access  # what `endpoint` found
@@ -276,6 +283,7 @@ def admin_app(
         Route("/_me", endpoint(me, read), methods=["GET"]),
         Route("/_health", endpoint(health, read), methods=["GET"]),
         Route("/_backlog", endpoint(tier_backlog, read, query=backlog.TIER_PARAMS), methods=["GET"]),
+        Route("/_metrics", endpoint(metrics, read, query=None), methods=["GET"]),
         Route("/_events", endpoint(events, read, query=None), methods=["GET"]),
         Route("/_static/{file}", endpoint(static, read, query=None), methods=["GET"]),
         Route("/_schedules", endpoint(list_schedules, read), methods=["GET"]),

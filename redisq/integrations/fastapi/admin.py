@@ -23,6 +23,7 @@ from starlette.requests import Request
 from redisq.admin import actions, backlog, schedules
 from redisq.admin.access import Access, AccessPolicy
 from redisq.admin.errors import allowed_methods, error_response, http_error, invalid_request
+from redisq.admin.metrics import MetricsRoute
 from redisq.core.autoscale import DEFAULT_DRAIN_S
 from redisq.core.client import RedisQ
 from redisq.dashboard.poller import Poller
@@ -221,6 +222,18 @@ def admin_router(
         drain_s: DrainSeconds = DEFAULT_DRAIN_S,
     ) -> Any:
         return await backlog.tier_backlog(rq, queues, drain_s)
+
+    metrics_route = MetricsRoute(rq)
+
+    @router.get(
+        "/_metrics",
+        dependencies=read,
+        response_class=Response,
+        summary="Prometheus metrics, text exposition format (needs redisq[prometheus])",
+    )
+    async def metrics(request: Request) -> Response:
+        body, content_type = await metrics_route.render(request.headers.get("accept"))
+        return Response(body, headers={"content-type": content_type, "cache-control": "no-store"})
 
     @router.get("/_events", **stream, summary="the dashboard's snapshots (Server-Sent Events)")
     async def events() -> Response:

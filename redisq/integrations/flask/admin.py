@@ -19,6 +19,7 @@ from werkzeug.exceptions import HTTPException
 from redisq.admin import actions, backlog, schedules
 from redisq.admin.access import Access, AccessPolicy, check_auth_callable, require_json
 from redisq.admin.errors import BodyTooLarge, allowed_methods, error_response, http_error
+from redisq.admin.metrics import MetricsRoute
 from redisq.core.client import RedisQ as Client
 
 from .dashboard import FlaskDashboard
@@ -73,6 +74,7 @@ def admin_blueprint(
     dashboard = FlaskDashboard(dashboard_interval_s)
     # Per client (one per app): the body limit follows the client's payload limit.
     policies: weakref.WeakKeyDictionary[Client, AccessPolicy] = weakref.WeakKeyDictionary()
+    metrics_routes: weakref.WeakKeyDictionary[Client, MetricsRoute] = weakref.WeakKeyDictionary()
 
     def state() -> AppState:
         found: AppState = current_app.extensions["redisq"]
@@ -135,6 +137,11 @@ def admin_blueprint(
         if dashboard.wants_page():
             return dashboard.page()
         return _json(current.bridge.run(actions.list_queues(current.client)))
+
+    def metrics(current: AppState, level: Access) -> Response:
+        route = metrics_routes.setdefault(current.client, MetricsRoute(current.client))
+        body, content_type = current.bridge.run(route.render(request.headers.get("accept")))
+        return Response(body, headers={"content-type": content_type, "cache-control": "no-store"})
 
     def me(current: AppState, level: Access) -> Response:
         return _json({"access": level.value})
@@ -235,6 +242,7 @@ def admin_blueprint(
         ("/_me", "GET", guarded(me, read)),
         ("/_health", "GET", endpoint(health, read)),
         ("/_backlog", "GET", endpoint(tier_backlog, read, query=backlog.TIER_PARAMS)),
+        ("/_metrics", "GET", guarded(metrics, read, query=None)),
         ("/_events", "GET", guarded(events, read, query=None)),
         ("/_static/<file>", "GET", guarded(static, read, query=None)),
         ("/_schedules", "GET", endpoint(list_schedules, read)),

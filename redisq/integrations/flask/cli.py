@@ -15,6 +15,7 @@ from redisq.cli.supervisor import processes_option, reload_option, rerun_command
 from redisq.console import worker_queues_option
 from redisq.core.client import RedisQ as Client
 from redisq.core.config import WorkerSettings
+from redisq.prometheus.options import metrics_options, serve_metrics
 
 T = TypeVar("T")
 
@@ -39,6 +40,7 @@ def _client() -> Client:
 @click.option("--burst", is_flag=True, help="Exit (0) once nothing is queued, due or running on the queues.")
 @processes_option
 @reload_option
+@metrics_options
 def worker(
     queues: tuple[list[str], dict[str, int]] | None,
     concurrency: int | None,
@@ -47,6 +49,8 @@ def worker(
     burst: bool,
     processes: int,
     reload: bool,
+    metrics_port: int | None,
+    metrics_host: str,
 ) -> None:
     """Run a worker until SIGTERM or SIGINT; every task runs inside this app's app context."""
     from redisq.console import configure_logging
@@ -60,6 +64,7 @@ def worker(
     settings = WorkerSettings(
         concurrency=concurrency or state.concurrency, shutdown_grace_s=grace, lease_s=lease
     )
+    serve_metrics(state.client, metrics_port, metrics_host)
     sys.exit(
         Worker(state.client, names, queue_concurrency=caps, settings=settings, burst=burst).run_standalone()
     )
