@@ -4,10 +4,13 @@ with prometheus_client's parser; the cost of a scrape in Redis commands; the cac
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import shutil
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,10 +21,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from redisq import Backoff, RedisQ, current_job
 from redisq.core.worker import protocol
-from redisq.prometheus import MetricsEndpoint, names, serve_worker_metrics
+from redisq.prometheus import MetricsEndpoint, instrument, names, serve_worker_metrics
 
 from .conftest import FAST, running_worker
 
+ROOT = Path(__file__).resolve().parent.parent
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
@@ -263,3 +267,39 @@ def test_without_prometheus_client_the_error_names_the_extra() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "pip install 'redisq[prometheus]'" in done.stdout
+
+
+async def test_every_grafana_expression_uses_exposed_metrics(rq: RedisQ, queue: str) -> None:
+    """examples/grafana/redisq.json: each expr names only series that a real scrape holds."""
+    registry = CollectorRegistry()
+    instrument(rq, registry)
+
+    @rq.task(name="shown")
+    async def shown() -> None:
+        return None
+
+    await shown.enqueue()
+    async with running_worker(rq):
+        await wait_for(lambda: _succeeded(rq, queue, 1))
+        body, _ = await MetricsEndpoint(rq, registry=registry).render(None)
+    # The series each family declares (a counter of nothing yet has no sample, and is still exposed).
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum"), "gauge": ("",)}
+    exposed = {
+        family.name + suffix
+        for family in text_string_to_metric_families(body.decode())
+        for suffix in suffixes[family.type]
+    }
+    dashboard = json.loads((ROOT / "examples" / "grafana" / "redisq.json").read_text())
+    exprs = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    exprs.append(dashboard["templating"]["list"][1]["query"])
+    assert len(exprs) > 20
+    for expr in exprs:
+        used = set(re.findall(r"\bredisq_[a-z_]+", expr))
+        assert used, expr
+        assert used <= exposed, (expr, used - exposed)
+        for label in re.findall(r"by \(([^)]*)\)", expr):
+            assert {part.strip() for part in label.split(",")} <= {"queue", "task", "state", "le"}, expr
+
+
+async def _succeeded(rq: RedisQ, queue: str, n: int) -> bool:
+    return (await rq.stats(queue)).counters["succeeded"] >= n
