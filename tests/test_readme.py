@@ -60,6 +60,7 @@ SECTIONS = {
     "production",
     "cli",
     "autoscale",  # tests/test_readme_autoscale.py
+    "metrics",  # run by tests/test_readme_metrics.py
 }  # README sections whose python and shell blocks a test runs
 
 
