@@ -52,6 +52,7 @@ ON_CLUSTER_TOO = {
     "test_hooks",
     "test_autoscale",
     "test_testing_drain",
+    "test_prometheus",
 }
 
 
