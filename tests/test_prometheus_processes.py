@@ -158,3 +158,32 @@ def test_multiprocess_mode_sums_the_processes(
     assert samples[("redisq_job_run_seconds_count", labels)] == 40
     assert samples[("redisq_job_wait_seconds_count", labels)] == 40
     assert samples[("redisq_jobs_succeeded_total", labels)] == 40
+
+
+def test_flask_redisq_worker_metrics_port(
+    rq_sync: RedisQ, redis_url: str, prefix: str, workers: list[subprocess.Popen[str]]
+) -> None:
+    port = free_port()
+    env = {**os.environ, "REDISQ_URL": redis_url, "REDISQ_PREFIX": prefix, "PYTHONPATH": str(ROOT)}
+    flask = [sys.executable, "-m", "flask", "--app", "tests.flaskapp:app", "redisq", "worker"]
+    command = [*flask, "--queues", "reports", "--metrics-port", str(port)]
+    workers.append(
+        subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+    )
+    url = f"http://127.0.0.1:{port}/metrics"
+    wait_until_up(url, workers[0])
+    assert listening_addresses(port) == {"0100007F"}
+
+    @rq_sync.task(name="tests.flaskapp.build_report", queue="reports")
+    def build_report(report_id: int) -> dict[str, object]:
+        raise AssertionError("runs in the Flask worker")
+
+    job = build_report.delay(4)
+    assert job.result_sync(timeout=15)["report"] == 4
+    samples = scrape(url)
+    labels = (("queue", "reports"), ("task", "tests.flaskapp.build_report"))
+    assert samples[("redisq_job_run_seconds_count", labels)] == 1
+    assert samples[("redisq_worker_concurrency", ())] == 10
+    stop(workers[0])

@@ -94,7 +94,8 @@ def _queues(keys_for: KeysFor, prefix: str, memory: ScrapeMemory, now_ms: int) -
     known, stats, tasks = yield from gather(
         [ops.known_queues(prefix), ops.stats_many(keys_for, guess, now_ms), _task_counters(keys_for, guess)]
     )
-    new = [name for name in known if name not in set(guess)]
+    asked = set(guess)
+    new = [name for name in known if name not in asked]
     if new:  # queues that appeared since the last scrape: one more round trip
         more_stats, more_tasks = yield from gather(
             [ops.stats_many(keys_for, new, now_ms), _task_counters(keys_for, new)]

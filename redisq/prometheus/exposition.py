@@ -73,15 +73,20 @@ class MetricsEndpoint:
 
     def registry(self) -> CollectorRegistry:
         """A registry that reads through this endpoint (for prometheus_client's own servers)."""
-        endpoint = self
-
-        class Live(Collector):
-            def describe(self) -> list[Any]:
-                return []
-
-            def collect(self) -> Iterator[Any]:
-                yield from _Scrape(endpoint.cluster.numbers_sync(), endpoint.process).collect()
-
         out = CollectorRegistry(auto_describe=False)
-        out.register(Live())
+        out.register(_Live(self))
         return out
+
+
+class _Live(Collector):
+    """An endpoint as a collector: each collect() is a scrape (through the endpoint's cache)."""
+
+    def __init__(self, endpoint: MetricsEndpoint) -> None:
+        self._endpoint = endpoint
+
+    def describe(self) -> list[Any]:
+        return []  # registering must not read Redis
+
+    def collect(self) -> Iterator[Any]:
+        endpoint = self._endpoint
+        yield from _Scrape(endpoint.cluster.numbers_sync(), endpoint.process).collect()
