@@ -21,10 +21,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from redisq.core import ops
-from redisq.core.backend import Command, Op
 from redisq.core.client import RedisQ
 from redisq.core.errors import RedisQError
 from redisq.core.keys import GlobalKeys, QueueKeys
+from redisq.core.operation import Command, Op
 from redisq.core.stats import QueueStats, WorkerInfo
 from redisq.dashboard.snapshot import gather
 
