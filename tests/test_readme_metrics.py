@@ -31,16 +31,16 @@ async def test_the_metrics_section(project: Project) -> None:  # noqa: F811 - th
     port = free_port()
     with project.running(worker.replace("9108", str(port))):
         deadline = time.monotonic() + 30
+        samples: Samples = {}
         async with httpx.AsyncClient(timeout=1) as http:
-            while True:
+            # The server is up before the worker's start hooks have set its gauges.
+            while samples.get(("redisq_worker_concurrency", ())) != 10:
+                assert time.monotonic() < deadline, f"the worker's metrics did not come up: {samples}"
+                await asyncio.sleep(0.1)
                 try:
-                    response = await http.get(f"http://127.0.0.1:{port}/metrics")
-                    break
+                    samples = parse((await http.get(f"http://127.0.0.1:{port}/metrics")).text)
                 except httpx.TransportError:
-                    assert time.monotonic() < deadline, "the worker's metrics server did not come up"
-                    await asyncio.sleep(0.1)
-        samples = parse(response.text)
-        assert samples[("redisq_worker_concurrency", ())] == 10
+                    continue
         assert samples[("redisq_up", ())] == 1
 
     [use] = readmekit.of_kind("python", "metrics")
