@@ -187,3 +187,18 @@ def test_flask_redisq_worker_metrics_port(
     assert samples[("redisq_job_run_seconds_count", labels)] == 1
     assert samples[("redisq_worker_concurrency", ())] == 10
     stop(workers[0])
+
+
+def test_metrics_port_with_several_processes_is_refused(redis_url: str, prefix: str, queue: str) -> None:
+    command = ["worker", "tests.promapp:rq", "--processes", "2", "--metrics-port", str(free_port())]
+    env = {**os.environ, "REDISQ_URL": redis_url, "PROM_PREFIX": prefix, "PROM_QUEUE": queue}
+    done = subprocess.run(
+        [sys.executable, "-c", "from redisq.cli import run; run()", *command],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "--metrics-port serves one process" in done.stderr

@@ -32,19 +32,19 @@ def metrics_options(command: F) -> F:
             )
         return command(*args, **kwargs)
 
-    command = cast(F, refusing_processes)
-    command = click.option(
+    with_host = click.option(
         "--metrics-host",
         default="127.0.0.1",
         show_default=True,
         help="Interface of the metrics server (0.0.0.0: every interface, only if you mean it).",
-    )(command)
-    return click.option(
+    )(refusing_processes)
+    with_port = click.option(
         "--metrics-port",
         type=click.IntRange(0, 65535),
         default=None,
         help="Serve Prometheus metrics on this port at /metrics (needs redisq[prometheus]).",
-    )(command)
+    )(with_host)
+    return cast(F, with_port)
 
 
 def serve_metrics(rq: RedisQ, port: int | None, host: str) -> None:
