@@ -121,5 +121,7 @@ async def test_operators_get_the_detailed_health(flavor: str, rq: RedisQ, queue:
                 await asyncio.sleep(0.05)
         assert served["status"] == "ok", served
         assert [w["id"] for w in served["workers"]] == [worker.id]
-        assert served["queues"] == [{"queue": queue, "workers": 1, "queued": 0, "oldest_queued_age_s": None}]
+        assert served["queues"] == [
+            {"queue": queue, "workers": 1, "queued": 0, "oldest_queued_age_s": None, "desired_workers": 0}
+        ]
         assert (await client.get("/_health", headers={"x-role": "nobody"})).status_code == 401
