@@ -10,6 +10,7 @@ import click
 from redisq.console import worker_queues_option
 from redisq.core.errors import ConfigurationError
 from redisq.core.keys import split_worker_queues
+from redisq.logs import log_format_option
 
 from .supervisor import processes_option, reload_option, rerun_command, supervise
 from .target import TARGET, CliTarget, load_app
@@ -47,6 +48,7 @@ def _queue_spec(value: tuple[list[str], dict[str, int]] | None) -> str | None:
 @click.option("--burst", is_flag=True, help="Exit (0) once nothing is queued, due or running on the queues.")
 @processes_option
 @reload_option
+@log_format_option
 def worker(
     app: str | None,
     queues: tuple[list[str], dict[str, int]] | None,

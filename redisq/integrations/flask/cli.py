@@ -15,6 +15,7 @@ from redisq.cli.supervisor import processes_option, reload_option, rerun_command
 from redisq.console import worker_queues_option
 from redisq.core.client import RedisQ as Client
 from redisq.core.config import WorkerSettings
+from redisq.logs import log_format_option
 
 T = TypeVar("T")
 
@@ -39,6 +40,7 @@ def _client() -> Client:
 @click.option("--burst", is_flag=True, help="Exit (0) once nothing is queued, due or running on the queues.")
 @processes_option
 @reload_option
+@log_format_option
 def worker(
     queues: tuple[list[str], dict[str, int]] | None,
     concurrency: int | None,
