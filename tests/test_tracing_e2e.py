@@ -89,7 +89,3 @@ def test_the_request_its_enqueue_and_the_job_form_one_trace(
     assert process["attributes"]["messaging.system"] == "redisq"
     assert process["attributes"]["redisq.task"] == "tracedapp.welcome"
     assert (process["service"], send["service"]) == ("worker", "web")
-    print(
-        "span tree:",
-        *(f"{s['service']}: {s['name']} ({s['kind']})" for s in (request, send, process, inside)),
-    )
