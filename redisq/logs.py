@@ -3,6 +3,7 @@
 `redisq worker --log-format json` (and `flask redisq worker --log-format json`) switches the worker's
 stderr lines to this. In your own logging config, add the two pieces to a handler:
 
+    "disable_existing_loggers": False,
     "formatters": {"json": {"()": "redisq.logs.JsonFormatter"}},
     "filters": {"job": {"()": "redisq.logs.JobContextFilter"}},
     "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["job"]}},

@@ -60,6 +60,8 @@ SECTIONS = {
     "production",
     "cli",
     "autoscale",  # tests/test_readme_autoscale.py
+    "otel",  # test_readme_observability.py
+    "logs",
 }  # README sections whose python and shell blocks a test runs
 
 

@@ -23,6 +23,7 @@ With a provider:
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -52,20 +53,29 @@ def _import_api() -> ModuleType | None:
     return trace
 
 
-class Tracing:
-    """A client's tracing switch (`rq.tracing`): off until a tracer provider exists, then on for good."""
+# How long "no tracer provider" is believed before asking OpenTelemetry again: asking costs ~3 us (a missed
+# os.environ lookup raises and catches a KeyError), more than the rest of the untraced branch by far.
+RECHECK_S = 1.0
 
-    __slots__ = ("_api", "_provider", "_tracer")
+
+class Tracing:
+    """A client's tracing switch (`rq.tracing`): off until a tracer provider exists, then on for good.
+
+    A provider set after this client first looked is seen within RECHECK_S: set it at start, before the
+    first enqueue, as OpenTelemetry's own instrumentations expect."""
+
+    __slots__ = ("_api", "_look_after", "_provider", "_tracer")
 
     def __init__(self) -> None:
         self._api: ModuleType | bool | None = False  # False: not imported yet; None: not installed
         self._provider: TracerProvider | None = None
         self._tracer: Tracer | None = None
+        self._look_after = 0.0
 
     def use(self, provider: TracerProvider | None) -> None:
         """Trace this client's enqueues and workers with `provider` instead of the global one (a test's
         in-memory exporter, or two apps in one process with different pipelines); None: the global one."""
-        self._provider, self._tracer = provider, None
+        self._provider, self._tracer, self._look_after = provider, None, 0.0
 
     def tracer(self) -> Tracer | None:
         """The tracer, or None when there is nothing to trace to (the untraced branch)."""
@@ -75,6 +85,10 @@ class Tracing:
         api = self._api
         if api is None:
             return None
+        now = time.monotonic()
+        if now < self._look_after:
+            return None
+        self._look_after = now + RECHECK_S
         if api is False:
             api = self._api = _import_api()
             if api is None:
