@@ -14,15 +14,16 @@ import pytest
 from redisq import RedisQ
 
 from . import readmekit
-from .test_readme import Project, project
+from .test_readme import Project, project  # noqa: F401 - the fixture, for getfixturevalue
 
 PYTHON = sys.executable
 
 
 @pytest.fixture
-def readme(project: Project) -> Project:
-    """The project folder the README's files make (test_readme.py's fixture)."""
-    return project
+def readme(request: pytest.FixtureRequest) -> Project:
+    """The project folder the README's files make (test_readme.py's `project` fixture)."""
+    found: Project = request.getfixturevalue("project")
+    return found
 
 
 def console_spans(text: str) -> list[dict[str, Any]]:
