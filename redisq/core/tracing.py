@@ -127,8 +127,9 @@ def _enqueue_parent() -> Context | None:
 
 
 class Sending:
-    """The spans of one enqueue call; the client runs the call inside `with sending:` and hands the
-    envelope meta of `sending.metas` (one per job, or one for all) to the operation."""
+    """The spans of one enqueue call. The client runs the call inside `with Sending(...) as sent:`, gives
+    the operation `sent.meta` (one job) or `sent.metas` (one per job: each its own creation context), and
+    passes the operation's results through `sent(results)`, which names the job ids on the spans."""
 
     def __init__(self, tracer: Tracer, specs: Sequence[JobSpec], meta: JobMeta) -> None:
         from opentelemetry.trace import Link, SpanKind
