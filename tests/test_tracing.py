@@ -174,7 +174,7 @@ async def test_failures_retries_aborts_and_refusals_are_visible(
         @elsewhere.task(name="t.nobody_here")
         async def ghost() -> None: ...
 
-        unknown = await ghost.enqueue()
+        unknown = rq.job((await ghost.enqueue()).id)  # read through this test's client
     finally:
         await elsewhere.aclose()
     failing = await flaky.enqueue()
