@@ -104,9 +104,15 @@ class Tracing:
         return self._tracer
 
 
-def _traceparent(span: Span) -> str:
-    ctx = span.get_span_context()
-    return f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-{int(ctx.trace_flags):02x}"
+def _with_context(meta: JobMeta, span: Span) -> JobMeta:
+    """The meta with the span's context as `traceparent`, written by the W3C propagator (a span with no
+    valid context writes none: the meta keeps the request's header)."""
+    from opentelemetry.trace import set_span_in_context
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    carrier: dict[str, str] = {}
+    TraceContextTextMapPropagator().inject(carrier, context=set_span_in_context(span))
+    return {**meta, "traceparent": carrier["traceparent"]} if "traceparent" in carrier else meta
 
 
 def _remote_context(traceparent: str | None) -> Context | None:
@@ -152,7 +158,7 @@ class Sending:
             self.span = tracer.start_span(
                 f"send {queue}", context=parent, kind=SpanKind.PRODUCER, attributes=attributes
             )
-            self.meta = {**meta, "traceparent": _traceparent(self.span)}
+            self.meta = _with_context(meta, self.span)
             self.metas = [self.meta]
         else:
             for spec in specs:
@@ -178,7 +184,7 @@ class Sending:
                 attributes=attributes,
                 links=[Link(span.get_span_context()) for span in self._creates],
             )
-            self.metas = [{**meta, "traceparent": _traceparent(span)} for span in self._creates]
+            self.metas = [_with_context(meta, span) for span in self._creates]
         self._token: object = None
 
     def __call__(self, results: list[tuple[str, str, bool]]) -> list[tuple[str, str, bool]]:
