@@ -20,6 +20,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -61,6 +62,8 @@ SECTIONS = {
     "cli",
     "autoscale",  # tests/test_readme_autoscale.py
     "metrics",  # run by tests/test_readme_metrics.py
+    "otel",  # test_readme_observability.py
+    "logs",
 }  # README sections whose python and shell blocks a test runs
 
 
@@ -129,11 +132,19 @@ class Project:
             stderr=subprocess.STDOUT,
             text=True,
         )
+        # Read as it comes: a worker logs a line per job (issue 14), more than a pipe holds unread.
+        lines: list[str] = []
+        reader = threading.Thread(target=lambda: lines.extend(process.stdout or ()), daemon=True)
+        reader.start()
         try:
             yield process
         finally:
             process.send_signal(signal.SIGTERM)
-            output, _ = process.communicate(timeout=40)
+            process.wait(timeout=40)
+            reader.join(timeout=10)
+            if process.stdout is not None:
+                process.stdout.close()
+            output = "".join(lines)
             assert process.returncode == 0, f"{line!r} exited {process.returncode}:\n{output}"
 
 

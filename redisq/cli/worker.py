@@ -10,6 +10,7 @@ import click
 from redisq.console import worker_queues_option
 from redisq.core.errors import ConfigurationError
 from redisq.core.keys import split_worker_queues
+from redisq.logs import log_format_option
 from redisq.prometheus.options import metrics_options, serve_metrics
 
 from .supervisor import processes_option, reload_option, rerun_command, supervise
@@ -49,6 +50,7 @@ def _queue_spec(value: tuple[list[str], dict[str, int]] | None) -> str | None:
 @processes_option
 @reload_option
 @metrics_options
+@log_format_option
 def worker(
     app: str | None,
     queues: tuple[list[str], dict[str, int]] | None,

@@ -37,6 +37,7 @@ from .schedule_api import Schedules, declare, remember, task_timing
 from .schedules import JobTemplate, Schedule
 from .task import Backoff, JobSpec, Task, TaskOptions
 from .topology import AsyncClient, SyncClient, Topology, async_client, parse_url, sync_client
+from .tracing import Sending, Tracing
 
 log = logging.getLogger("redisq")
 
@@ -63,6 +64,7 @@ class RedisQ(QueueAdministration, HookRegistration):
         self.settings = settings if settings is not None else Settings.from_env(url=url, **overrides)
         self.tasks: dict[str, Task[Any, Any]] = {}
         self.hooks = Hooks()  # on_worker_start, on_worker_stop, add_middleware (hooks.py)
+        self.tracing = Tracing()  # OpenTelemetry spans, once a tracer provider exists (tracing.py)
         self.queue_limits: dict[str, QueueLimit] = {}  # enforced by the workers that serve each queue
         # Periodic jobs declared in code (issue 12), by id; workers upsert them at start.
         self.declared_schedules: dict[str, tuple[Schedule, JobTemplate]] = {}
@@ -371,14 +373,17 @@ class RedisQ(QueueAdministration, HookRegistration):
                 if spec.limits:
                     refuse_shared_on_cluster(spec.limits)
 
-    def _enqueue_op(self, specs: Sequence[JobSpec]) -> Op[list[tuple[str, str, bool]]]:
+    def _enqueue_op(
+        self, specs: Sequence[JobSpec], metas: Sequence[JobMeta] = ()
+    ) -> Op[list[tuple[str, str, bool]]]:
         self._on_cluster(specs)
-        registered = self._queues_registered
-        return ops.enqueue(self.queue_keys, self.settings, specs, self.now_ms(), self._job_meta(), registered)
+        registered, now_ms = self._queues_registered, self.now_ms()
+        return ops.enqueue(self.queue_keys, self.settings, specs, now_ms, self._job_meta(), registered, metas)
 
-    def _enqueue_one_op(self, spec: JobSpec) -> Op[tuple[str, str, bool]]:
+    def _enqueue_one_op(self, spec: JobSpec, meta: JobMeta | None = None) -> Op[tuple[str, str, bool]]:
         self._on_cluster((spec,))
-        return ops.enqueue_one(self.queue_keys, self.settings, spec, self.now_ms(), self._job_meta())
+        meta = self._job_meta() if meta is None else meta
+        return ops.enqueue_one(self.queue_keys, self.settings, spec, self.now_ms(), meta)
 
     def _jobs(self, specs: Sequence[JobSpec], results: list[tuple[str, str, bool]]) -> list[Job]:
         self._queues_registered.update(s.queue for s in specs)
@@ -391,7 +396,12 @@ class RedisQ(QueueAdministration, HookRegistration):
         if not self._server_checked:
             with contextlib.suppress(RedisQError):  # the enqueue reports an outage itself
                 await self.check_server()
-        jobs = self._jobs(specs, await self.backend().run(self._enqueue_op(specs)))
+        if (tracer := self.tracing.tracer()) is not None:
+            with Sending(tracer, specs, self._job_meta()) as sent:
+                results = sent(await self.backend().run(self._enqueue_op(specs, sent.metas)))
+        else:
+            results = await self.backend().run(self._enqueue_op(specs))
+        jobs = self._jobs(specs, results)
         if self.eager is not None:
             await self.eager.run(jobs)
         return jobs
@@ -402,7 +412,12 @@ class RedisQ(QueueAdministration, HookRegistration):
         if not self._server_checked:
             with contextlib.suppress(RedisQError):
                 self.check_server_sync()
-        jobs = self._jobs(specs, self.backend_sync().run(self._enqueue_op(specs)))
+        if (tracer := self.tracing.tracer()) is not None:
+            with Sending(tracer, specs, self._job_meta()) as sent:
+                results = sent(self.backend_sync().run(self._enqueue_op(specs, sent.metas)))
+        else:
+            results = self.backend_sync().run(self._enqueue_op(specs))
+        jobs = self._jobs(specs, results)
         if self.eager is not None:
             self.eager.run_sync(jobs)
         return jobs
@@ -411,7 +426,12 @@ class RedisQ(QueueAdministration, HookRegistration):
     async def _enqueue_one(self, spec: JobSpec) -> Job:
         if spec.queue not in self._queues_registered:
             return (await self.enqueue_many([spec]))[0]
-        job = Job.from_parts(self, *await self.backend().run(self._enqueue_one_op(spec)))
+        if (tracer := self.tracing.tracer()) is not None:
+            with Sending(tracer, (spec,), self._job_meta()) as sent:
+                [result] = sent([await self.backend().run(self._enqueue_one_op(spec, sent.meta))])
+        else:
+            result = await self.backend().run(self._enqueue_one_op(spec))
+        job = Job.from_parts(self, *result)
         if self.eager is not None:
             await self.eager.run([job])
         return job
@@ -419,7 +439,12 @@ class RedisQ(QueueAdministration, HookRegistration):
     def _enqueue_one_sync(self, spec: JobSpec) -> Job:
         if spec.queue not in self._queues_registered:
             return self.enqueue_many_sync([spec])[0]
-        job = Job.from_parts(self, *self.backend_sync().run(self._enqueue_one_op(spec)))
+        if (tracer := self.tracing.tracer()) is not None:
+            with Sending(tracer, (spec,), self._job_meta()) as sent:
+                [result] = sent([self.backend_sync().run(self._enqueue_one_op(spec, sent.meta))])
+        else:
+            result = self.backend_sync().run(self._enqueue_one_op(spec))
+        job = Job.from_parts(self, *result)
         if self.eager is not None:
             self.eager.run_sync([job])
         return job

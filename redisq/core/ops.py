@@ -70,11 +70,13 @@ def enqueue(
     now_ms: int,
     meta: codec.JobMeta,
     registered: Container[str] = (),
+    metas: Sequence[codec.JobMeta] = (),
 ) -> Op[list[tuple[str, str, bool]]]:
     """Enqueue specs in one round trip; returns (queue, uid, created) in the order given.
 
     One script call per queue (usually one), and the queues not in `registered` are added to the set of
     known queues. Every payload is encoded and checked before anything is sent: bad input writes nothing.
+    `metas`, if given, is each spec's own meta instead of `meta` (traced: each job's creation context).
     """
     uids = new_uids(len(specs))
     positions: dict[str, list[int]] = {}
@@ -88,7 +90,8 @@ def enqueue(
     for queue, members in positions.items():
         values: list[Any] = [now_ms, len(members), settings.result_ttl_s]
         for position in members:
-            values += _job_args(specs[position], uids[position], settings, meta)
+            job_meta = metas[position] if metas else meta
+            values += _job_args(specs[position], uids[position], settings, job_meta)
         calls.append(ScriptCall("enqueue", (keys_for(queue).queued,), values))
     new_queues = [queue for queue in positions if queue not in registered]
     if new_queues:

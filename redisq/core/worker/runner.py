@@ -21,6 +21,7 @@ from ..job import JobError
 from ..keys import make_job_id
 from ..limits import RateLimited
 from ..task import Task
+from ..tracing import Processing
 from .aborts import Aborts
 from .leases import LeaseKeeper
 from .protocol import Delivery, Running, Settlement
@@ -73,17 +74,38 @@ class Runner:
         self._before, self._after = rq.hooks.has("before"), rq.hooks.has("after")
 
     async def _refuse(self, d: Delivery, task: str, kind: str, message: str) -> Settlement:
-        log.error("job %s:%s sent to the dead letters unexecuted: %s: %s", d.queue, d.uid, kind, message)
-        if self._hooks.has("on_dead"):
-            job = JobContext(
-                make_job_id(d.queue, d.uid), d.queue, task, d.attempt, d.max_attempts, self._worker
+        job = JobContext(make_job_id(d.queue, d.uid), d.queue, task, d.attempt, d.max_attempts, self._worker)
+        token = context.current_job.set(job)  # the line below carries the job's fields (logs.py)
+        try:
+            log.error(
+                "job %s sent to the dead letters unexecuted: %s: %s",
+                job.id,
+                kind,
+                message,
+                extra={"outcome": "refused"},
             )
-            await self._hooks.notify("on_dead", job, f"{kind}: {message}")
+            if self._hooks.has("on_dead"):
+                await self._hooks.notify("on_dead", job, f"{kind}: {message}")
+        finally:
+            context.current_job.reset(token)
         return Settlement(d, "dead", _dead(kind, message))
 
     async def run(self, d: Delivery, running: Running | None = None) -> Settlement:
         """Never raises but CancelledError (shutdown: the caller releases the job). `running` learns the
         task's name once the payload is decoded (the heartbeat shows it)."""
+        tracer = self._rq.tracing.tracer()
+        if tracer is None:
+            return await self._run(d, running, None)
+        span = Processing(tracer, d)  # the attempt's `process {queue}` span (tracing.py)
+        try:
+            settlement = await self._run(d, running, span)
+        except BaseException as exc:
+            span.interrupted(exc)
+            raise
+        span.settled(settlement)
+        return settlement
+
+    async def _run(self, d: Delivery, running: Running | None, span: Processing | None) -> Settlement:
         key = self._rq.settings.signing_key
         if key is not None and not codec.verify(d.payload, d.signature, key):
             return await self._refuse(
@@ -93,6 +115,8 @@ class Runner:
             envelope = codec.decode_envelope(d.payload)
         except codec.MalformedPayload as exc:
             return await self._refuse(d, "", "MalformedPayload", str(exc))
+        if span is not None:
+            span.start(envelope)
         task = self._rq.tasks.get(envelope["task"])
         d.task = envelope["task"]
         if running is not None:
@@ -125,8 +149,14 @@ class Runner:
         job_token = context.current_job.set(job)
         request_token = context.request_id.set(meta.get("request_id"))
         trace_token = context.traceparent.set(meta.get("traceparent"))
+        started = time.perf_counter()
         try:
-            return await self._attempt(d, task, job, args, kwargs, timeout)
+            settlement = await self._attempt(d, task, job, args, kwargs, timeout)
+            if log.isEnabledFor(logging.INFO):  # one end line per attempt, in the job's context (logs.py)
+                took = time.perf_counter() - started
+                extra = {"outcome": settlement.outcome, "duration_s": round(took, 6)}
+                log.info("job %s %s in %.3fs", job.id, settlement.outcome, took, extra=extra)
+            return settlement
         finally:
             context.traceparent.reset(trace_token)
             context.request_id.reset(request_token)

@@ -15,6 +15,7 @@ from redisq.cli.supervisor import processes_option, reload_option, rerun_command
 from redisq.console import worker_queues_option
 from redisq.core.client import RedisQ as Client
 from redisq.core.config import WorkerSettings
+from redisq.logs import log_format_option
 from redisq.prometheus.options import metrics_options, serve_metrics
 
 T = TypeVar("T")
@@ -41,6 +42,7 @@ def _client() -> Client:
 @processes_option
 @reload_option
 @metrics_options
+@log_format_option
 def worker(
     queues: tuple[list[str], dict[str, int]] | None,
     concurrency: int | None,
