@@ -22,11 +22,9 @@ from .errors import (
     ConfigurationError,
     InvalidArguments,
     RedisQError,
-    RedisUnavailable,
     RegistryFrozen,
     TaskNotFound,
 )
-from .health import HealthReport, HealthThresholds, ServerCheck, log_server_check, report_failure
 from .hooks import HookRegistration, Hooks
 from .jobs import Job
 from .keys import QueueKeys, check_queue_name
@@ -35,6 +33,7 @@ from .operation import Op
 from .queue_admin import QueueAdministration
 from .schedule_api import Schedules, declare, remember, task_timing
 from .schedules import JobTemplate, Schedule
+from .server_health import ServerHealth
 from .task import Backoff, JobSpec, Task, TaskOptions
 from .topology import AsyncClient, SyncClient, Topology, async_client, parse_url, sync_client
 from .tracing import Sending, Tracing
@@ -53,7 +52,7 @@ class EagerRunner(Protocol):
     def run_sync(self, jobs: list[Job]) -> None: ...
 
 
-class RedisQ(QueueAdministration, HookRegistration):
+class RedisQ(QueueAdministration, ServerHealth, HookRegistration):
     """The entry point: `rq = RedisQ()`, `@rq.task(...)`, `await task.enqueue(...)`.
 
     Connections open lazily on first use and close with `aclose()`/`close()` or a `with` block. With no
@@ -467,87 +466,3 @@ class RedisQ(QueueAdministration, HookRegistration):
             return (task.with_options(**options) if options else task).call(*args, **kwargs)
         except Exception as exc:  # binding or converting: TypeError, ValueError, pydantic's errors
             raise InvalidArguments(f"arguments do not fit {name}: {exc}") from exc
-
-    # ---- the server and health (see health.py) -----------------------------------------------------
-
-    def _checked(self, check: ServerCheck) -> ServerCheck:
-        self._server_checked = True
-        log_server_check(check, self.settings.allow_eviction)
-        return check
-
-    async def check_server(self) -> ServerCheck:
-        """Read the server settings redisq depends on (the eviction policy) and log what is wrong."""
-        return self._checked(await self.backend().run(ops.server_check(self.settings.allow_eviction)))
-
-    def check_server_sync(self) -> ServerCheck:
-        return self._checked(self.backend_sync().run(ops.server_check(self.settings.allow_eviction)))
-
-    def _probe_backend(self) -> SyncBackend:
-        """Sync health checks get connections whose every wait is bounded by the health budget."""
-        if self._probe is None:
-            with self._lock:
-                if self._probe is None:
-                    budget = self.settings.health_timeout_s
-                    client = self.sync_client(
-                        socket_timeout=budget,
-                        socket_connect_timeout=budget,
-                        timeout=budget,
-                        max_connections=4,
-                    )
-                    self._probe = SyncBackend(client)
-        return self._probe
-
-    async def ping(self) -> float:
-        """Redis' round-trip time in ms; RedisUnavailable if no answer came within
-        `Settings.health_timeout_s` (readiness: a hung Redis must not hang a load balancer's probe)."""
-        budget = self.settings.health_timeout_s
-        try:
-            return await asyncio.wait_for(self.backend().run(ops.ping()), budget)
-        except asyncio.TimeoutError:
-            raise RedisUnavailable(f"Redis did not answer within {budget}s") from None
-
-    def ping_sync(self) -> float:
-        return self._probe_backend().run(ops.ping())
-
-    def _health_op(self, queues: Sequence[str] | None, limits: HealthThresholds | None) -> Op[HealthReport]:
-        return ops.health(
-            self.queue_keys,
-            self.settings.prefix,
-            queues,
-            limits or HealthThresholds(),
-            self.settings.worker_ttl_s * 1000,
-            self.settings.allow_eviction,
-        )
-
-    async def health(
-        self,
-        queues: Sequence[str] | None = None,
-        limits: HealthThresholds | None = None,
-        timeout_s: float | None = None,
-    ) -> HealthReport:
-        """The queues' health: Redis reachable (and how fast) with a safe eviction policy, live workers
-        per queue, backlog and wait within `limits`. Never raises: a failed check is a reason.
-
-        It reads more than `ping()`, so its budget is five times `Settings.health_timeout_s` by default.
-        """
-        budget = timeout_s if timeout_s is not None else 5 * self.settings.health_timeout_s
-        try:
-            report = await asyncio.wait_for(self.backend().run(self._health_op(queues, limits)), budget)
-        except asyncio.TimeoutError:
-            report = HealthReport.unreachable(f"Redis did not answer the health check within {budget}s")
-        except Exception as exc:
-            report = report_failure(exc)
-        return self._with_topology(report)
-
-    def _with_topology(self, report: HealthReport) -> HealthReport:
-        return dataclasses.replace(report, topology=self.topology.describe())
-
-    def health_sync(
-        self, queues: Sequence[str] | None = None, limits: HealthThresholds | None = None
-    ) -> HealthReport:
-        """`health()` for sync code; each round trip is bounded by `Settings.health_timeout_s`."""
-        try:
-            report = self._probe_backend().run(self._health_op(queues, limits))
-        except Exception as exc:
-            report = report_failure(exc)
-        return self._with_topology(report)
