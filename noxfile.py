@@ -32,7 +32,11 @@ def tests(session: nox.Session) -> None:
     # The dashboard's browser tests drive a Chromium: the one found here, else one installed now (Debian's
     # package as root, else Playwright's download); without one this fails, saying what to do.
     session.run("python", "-m", "tests.browserkit")
-    session.run("pytest", *session.posargs)
+    # Prometheus' linter of the metrics exposition: found, else installed (Debian's package, as root).
+    found = session.run("python", "-m", "tests.promtoolkit", silent=True) or ""
+    print(found.strip())
+    env = {"REDISQ_TEST_PROMTOOL": "required"} if "promtool at" in found else {}
+    session.run("pytest", *session.posargs, env=env)
 
 
 # The peers that `bench` measures redisq against, each at its latest release.

@@ -10,6 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from redisq import RedisQ
 
+from . import promtoolkit
 from .adminkit import FLAVORS, READER, api_client
 
 pytestmark = pytest.mark.parametrize("flavor", FLAVORS)
@@ -29,6 +30,7 @@ async def test_metrics_are_read_access(flavor: str, rq: RedisQ, queue: str) -> N
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
     assert response.headers["cache-control"] == "no-store"
+    promtoolkit.check(response.text)
     samples = {
         (s.name, tuple(sorted(s.labels.items()))): s.value
         for family in text_string_to_metric_families(response.text)

@@ -314,9 +314,10 @@ async def test_unknown_task_and_garbage_payload_go_to_the_dead_letters_unrun(rq:
     # Bytes that are not JSON, through the enqueue script with raw ARGV.
     k = rq.queue_keys(queue)
     garbage_uid = uuid.uuid4().hex
-    # ARGV: now, count, default result ttl, then uid, payload, priority, max_attempts, no extra options
+    # ARGV: now, count, default result ttl, then uid, payload, priority, max_attempts, task (the per-task
+    # counters), no extra options
     garbage_bytes = b"\x80\xfe{not json\x00\xff"
-    args = [rq.now_ms(), 1, 3600, garbage_uid, garbage_bytes, 0, 4, 0]
+    args = [rq.now_ms(), 1, 3600, garbage_uid, garbage_bytes, 0, 4, "fault.garbage", 0]
     reply = await rq.backend().scripts.enqueue(keys=[k.queued], args=args)
     assert reply == [1]  # created, and no unique key already held
     garbage = rq.job(f"{queue}:{garbage_uid}")
