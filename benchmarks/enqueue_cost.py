@@ -79,7 +79,7 @@ async def async_figures(rq: RedisQ, calls: int, passes: int) -> dict[str, float]
     payload = b'{"v":1,"task":"bench.noop_async","args":[1],"kwargs":{},"meta":{}}'
 
     async def bare_script(i: int) -> Any:
-        args = (rq.now_ms(), 1, 3600, os.urandom(16).hex(), payload, 0, 4, 0)
+        args = (rq.now_ms(), 1, 3600, os.urandom(16).hex(), payload, 0, 4, "bench.noop_async", 0)
         await conn.send_packed_command([hiredis.pack_command(("EVALSHA", sha, 1, queued, *args))], False)
         return await conn.read_response()
 
