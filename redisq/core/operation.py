@@ -50,3 +50,35 @@ def drive(op: Op[T], first: bool, reply: Any) -> tuple[bool, Request | T]:
         return False, (next(op) if first else op.send(reply))
     except StopIteration as stop:
         return True, stop.value
+
+
+def gather(operations: Sequence[Op[Any]]) -> Op[list[Any]]:
+    """Run operations side by side: each round trip sends the pending requests of all of them at once.
+
+    Returns their values in order. An operation that raises stops the whole (as it would alone).
+    """
+    results: list[Any] = [None] * len(operations)
+    pending: dict[int, Request] = {}
+    for i, op in enumerate(operations):
+        done, value = drive(op, True, None)
+        if done:
+            results[i] = value
+        else:
+            pending[i] = value
+    while pending:
+        batch: list[Single] = []
+        spans: list[tuple[int, int, int, bool]] = []  # (operation, first reply, how many, asked a list)
+        for i, request in pending.items():
+            items = request if isinstance(request, list) else [request]
+            spans.append((i, len(batch), len(items), isinstance(request, list)))
+            batch.extend(items)
+        replies = yield batch
+        pending = {}
+        for i, start, count, as_list in spans:
+            reply = replies[start : start + count] if as_list else replies[start]
+            done, value = drive(operations[i], False, reply)
+            if done:
+                results[i] = value
+            else:
+                pending[i] = value
+    return results

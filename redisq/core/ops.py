@@ -357,6 +357,24 @@ def live_workers(prefix: str, now_ms: int, heartbeat_ttl_ms: int) -> Op[list[Wor
     return [WorkerInfo.from_json(raw) for raw in infos if raw is not None]
 
 
+def live_workers_known(
+    prefix: str, known: Sequence[str], now_ms: int, heartbeat_ttl_ms: int
+) -> Op[tuple[list[str], list[WorkerInfo]]]:
+    """`live_workers` for a poller that asks again and again (the dashboard, a metrics scrape): the
+    heartbeats of the workers it saw last time go with the registry, in one round trip; only workers new
+    since then cost a second. Returns the live ids (to pass as `known` next time) and their heartbeats."""
+    g = GlobalKeys(prefix)
+    registry = Command(("ZRANGE", g.workers, now_ms - heartbeat_ttl_ms, "+inf", "BYSCORE"))
+    guess = list(known)
+    replies = yield [registry, Command(("MGET", *map(g.worker, guess)))] if guess else [registry]
+    live = sorted(m.decode() for m in replies[0])
+    beats: dict[str, bytes | None] = dict(zip(guess, replies[1], strict=True)) if guess else {}
+    new = [worker_id for worker_id in live if worker_id not in beats]
+    if new:
+        beats.update(zip(new, (yield Command(("MGET", *map(g.worker, new)))), strict=True))
+    return live, [WorkerInfo.from_json(raw) for w in live if (raw := beats.get(w)) is not None]
+
+
 def queues_and_workers(
     keys_for: KeysFor, prefix: str, names: Sequence[str], now_ms: int, heartbeat_ttl_ms: int
 ) -> Op[tuple[list[QueueStats], list[WorkerInfo]]]:

@@ -1,11 +1,11 @@
 """What one dashboard poll reads from Redis, as a sans-I/O operation, and the JSON it becomes.
 
 A poll reads every queue's stats, the live workers, the queues' per-minute history and the jobs that
-per-job streams watch. Each of those is a core operation (`core/ops.py`); `gather` runs them in lockstep,
-so that one round trip carries the next request of every one of them. Two of them need a name list
-before they can ask (the stats need the queue names, the heartbeats need the worker ids): they ask with
-the names of the previous poll in the same round trip as the lists themselves, and only a name that is
-new since then costs a second round trip (a new queue, a new worker).
+per-job streams watch. Each of those is a core operation (`core/ops.py`); `operation.gather` runs them
+in lockstep, so that one round trip carries the next request of every one of them. Two of them need a
+name list before they can ask (the stats need the queue names, the heartbeats need the worker ids): they
+ask with the names of the previous poll in the same round trip as the lists themselves, and only a name
+that is new since then costs a second round trip (a new queue, a new worker).
 
 The 60-minute history changes only in its current minute, so each poll reads that minute alone and the
 whole hour is read again once a minute (when the minute turns, which also completes the minute before).
@@ -23,8 +23,8 @@ from redisq.core import ops
 from redisq.core.autoscale import scaling_of
 from redisq.core.errors import JobNotFound
 from redisq.core.job import JobInfo
-from redisq.core.keys import GlobalKeys, QueueKeys, split_job_id
-from redisq.core.operation import Command, Op, Request, Single, drive
+from redisq.core.keys import QueueKeys, split_job_id
+from redisq.core.operation import Op, gather
 from redisq.core.stats import QueueStats, WorkerInfo
 
 HISTORY_MINUTES = 60
@@ -51,38 +51,6 @@ class Snapshot(TypedDict):
 
 
 # ---- running several operations as one ---------------------------------------------------------------
-
-
-def gather(operations: Sequence[Op[Any]]) -> Op[list[Any]]:
-    """Run operations side by side: each round trip sends the pending requests of all of them at once.
-
-    Returns their values in order. An operation that raises stops the whole (as it would alone).
-    """
-    results: list[Any] = [None] * len(operations)
-    pending: dict[int, Request] = {}
-    for i, op in enumerate(operations):
-        done, value = drive(op, True, None)
-        if done:
-            results[i] = value
-        else:
-            pending[i] = value
-    while pending:
-        batch: list[Single] = []
-        spans: list[tuple[int, int, int, bool]] = []  # (operation, first reply, how many, asked a list)
-        for i, request in pending.items():
-            items = request if isinstance(request, list) else [request]
-            spans.append((i, len(batch), len(items), isinstance(request, list)))
-            batch.extend(items)
-        replies = yield batch
-        pending = {}
-        for i, start, count, as_list in spans:
-            reply = replies[start : start + count] if as_list else replies[start]
-            done, value = drive(operations[i], False, reply)
-            if done:
-                results[i] = value
-            else:
-                pending[i] = value
-    return results
 
 
 def optional_job(keys_for: KeysFor, job_id: str) -> Op[JobInfo | None]:
@@ -155,18 +123,8 @@ def _queues_op(
 
 
 def _workers_op(prefix: str, memory: PollMemory, now_ms: int, ttl_ms: int) -> Op[list[WorkerInfo]]:
-    """The live workers (as `ops.live_workers`), their heartbeats read with the registry when known."""
-    g = GlobalKeys(prefix)
-    registry = Command(("ZRANGE", g.workers, now_ms - ttl_ms, "+inf", "BYSCORE"))
-    guess = list(memory.worker_ids)
-    replies = yield [registry, Command(("MGET", *map(g.worker, guess)))] if guess else [registry]
-    live = sorted(m.decode() for m in replies[0])
-    beats: dict[str, bytes | None] = dict(zip(guess, replies[1], strict=True)) if guess else {}
-    new = [worker_id for worker_id in live if worker_id not in beats]
-    if new:
-        beats.update(zip(new, (yield Command(("MGET", *map(g.worker, new)))), strict=True))
-    memory.worker_ids = live
-    return [WorkerInfo.from_json(raw) for w in live if (raw := beats.get(w)) is not None]
+    memory.worker_ids, workers = yield from ops.live_workers_known(prefix, memory.worker_ids, now_ms, ttl_ms)
+    return workers
 
 
 def poll(

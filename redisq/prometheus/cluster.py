@@ -23,10 +23,9 @@ from prometheus_client.registry import Collector
 from redisq.core import ops
 from redisq.core.client import RedisQ
 from redisq.core.errors import RedisQError
-from redisq.core.keys import GlobalKeys, QueueKeys
-from redisq.core.operation import Command, Op
+from redisq.core.keys import QueueKeys
+from redisq.core.operation import Command, Op, gather
 from redisq.core.stats import QueueStats, WorkerInfo
-from redisq.dashboard.snapshot import gather
 
 from . import names
 
@@ -76,17 +75,8 @@ def _task_counters(keys_for: KeysFor, queues: Sequence[str]) -> Op[dict[str, Tas
 
 
 def _workers(prefix: str, memory: ScrapeMemory, now_ms: int, ttl_ms: int) -> Op[list[WorkerInfo]]:
-    g = GlobalKeys(prefix)
-    registry = Command(("ZRANGE", g.workers, now_ms - ttl_ms, "+inf", "BYSCORE"))
-    guess = list(memory.worker_ids)
-    replies = yield [registry, Command(("MGET", *map(g.worker, guess)))] if guess else [registry]
-    live = sorted(m.decode() for m in replies[0])
-    beats: dict[str, bytes | None] = dict(zip(guess, replies[1], strict=True)) if guess else {}
-    new = [worker_id for worker_id in live if worker_id not in beats]
-    if new:
-        beats.update(zip(new, (yield Command(("MGET", *map(g.worker, new)))), strict=True))
-    memory.worker_ids = live
-    return [WorkerInfo.from_json(raw) for w in live if (raw := beats.get(w)) is not None]
+    memory.worker_ids, workers = yield from ops.live_workers_known(prefix, memory.worker_ids, now_ms, ttl_ms)
+    return workers
 
 
 def _queues(keys_for: KeysFor, prefix: str, memory: ScrapeMemory, now_ms: int) -> Op[tuple[Any, Any]]:
