@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
@@ -33,6 +34,19 @@ def _queue_spec(value: tuple[list[str], dict[str, int]] | None) -> str | None:
     return ",".join(f"{n}:{caps[n]}" if n in caps else n for n in names)
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def run_options(command: F) -> F:
+    """How a worker runs, the same for `redisq worker` and `flask redisq worker`: --burst, --processes,
+    --reload, --metrics-port/--metrics-host and --log-format."""
+    for option in (log_format_option, metrics_options, reload_option, processes_option):
+        command = option(command)
+    return click.option(
+        "--burst", is_flag=True, help="Exit (0) once nothing is queued, due or running on the queues."
+    )(command)
+
+
 @click.command()
 @click.argument("app", required=False)
 @click.option(
@@ -46,11 +60,7 @@ def _queue_spec(value: tuple[list[str], dict[str, int]] | None) -> str | None:
 )
 @click.option("--grace", type=float, help="Seconds to finish jobs on SIGTERM. Default: 25.")
 @click.option("--lease", type=float, help="Lease length in seconds. Default: 10.")
-@click.option("--burst", is_flag=True, help="Exit (0) once nothing is queued, due or running on the queues.")
-@processes_option
-@reload_option
-@metrics_options
-@log_format_option
+@run_options
 def worker(
     app: str | None,
     queues: tuple[list[str], dict[str, int]] | None,

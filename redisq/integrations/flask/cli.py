@@ -11,12 +11,12 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, ScriptInfo, with_appcontext
 
-from redisq.cli.supervisor import processes_option, reload_option, rerun_command, supervise
+from redisq.cli.supervisor import rerun_command, supervise
+from redisq.cli.worker import run_options
 from redisq.console import worker_queues_option
 from redisq.core.client import RedisQ as Client
 from redisq.core.config import WorkerSettings
-from redisq.logs import log_format_option
-from redisq.prometheus.options import metrics_options, serve_metrics
+from redisq.prometheus.options import serve_metrics
 
 T = TypeVar("T")
 
@@ -38,11 +38,7 @@ def _client() -> Client:
     "--grace", type=float, default=25.0, show_default=True, help="Seconds to finish jobs on SIGTERM."
 )
 @click.option("--lease", type=float, default=10.0, show_default=True, help="Lease length in seconds.")
-@click.option("--burst", is_flag=True, help="Exit (0) once nothing is queued, due or running on the queues.")
-@processes_option
-@reload_option
-@metrics_options
-@log_format_option
+@run_options
 def worker(
     queues: tuple[list[str], dict[str, int]] | None,
     concurrency: int | None,
