@@ -295,3 +295,32 @@ async def test_every_grafana_expression_uses_exposed_metrics(rq: RedisQ, queue: 
 
 async def _succeeded(rq: RedisQ, queue: str, n: int) -> bool:
     return (await rq.stats(queue)).counters["succeeded"] >= n
+
+
+def test_the_collector_joins_a_metrics_route_the_app_already_has(rq_sync: RedisQ, queue: str) -> None:
+    """An app that serves prometheus_client's own /metrics registers the collector in its registry: the
+    redisq numbers come out of that route (prometheus_client's WSGI server, over real HTTP)."""
+    from prometheus_client import start_http_server
+
+    from redisq.prometheus import ClusterCollector
+
+    @rq_sync.task(name="joined")
+    def joined() -> None:
+        return None
+
+    for _ in range(4):
+        joined.delay()
+    registry = CollectorRegistry()
+    registry.register(ClusterCollector(rq_sync))
+    server, thread = start_http_server(0, addr="127.0.0.1", registry=registry)
+    try:
+        text = httpx.get(f"http://127.0.0.1:{server.server_port}/metrics").text
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+    promtoolkit.check(text)
+    samples = parse(text)
+    assert value(samples, "redisq_jobs_enqueued_total", queue=queue, task="joined") == 4
+    assert value(samples, names.QUEUE_DEPTH, queue=queue, state="queued") == 4
+    assert value(samples, names.UP) == 1
