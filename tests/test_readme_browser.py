@@ -14,8 +14,10 @@ def test_the_readme_job_stream_snippet_follows_a_job_to_its_end(
 ) -> None:
     [block] = readmekit.of_kind("browser")
     assert "`/queues/" in block.code
-    uid = served.enqueue("work", 4, 0.2)
+    # The page first (it can take a second on a loaded machine), then a job long enough (8 x 0.25 s) for
+    # its stream to open before it ends: enqueued before the page, a 0.8 s job had ended in a CI run.
     page = open_page(served).page  # a page of the same origin, holding the session cookie
+    uid = served.enqueue("work", 8, 0.25)
     snippet = block.code.replace("`/queues/", f"`{MOUNT}")
     follow = (
         "([queue, uid]) => new Promise((resolve) => {\n"
