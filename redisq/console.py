@@ -16,19 +16,6 @@ from .core.errors import ConfigurationError
 from .core.keys import split_queue_names, split_worker_queues
 from .core.schedules import ScheduleInfo
 
-STATS_COLUMNS = (
-    "queue",
-    "queued",
-    "limited",
-    "scheduled",
-    "active",
-    "succeeded",
-    "failed",
-    "dead",
-    "per min",
-    "oldest s",
-)
-
 
 def queues_option(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
     """`--queues a,b` of `redisq worker|stats` and `flask redisq worker`: each name usable, or a usage error
@@ -54,20 +41,11 @@ def worker_queues_option(
 
 
 def print_stats(rq: RedisQ, queues: Sequence[str]) -> None:
-    """One row per queue: gauges, counters, throughput over the last minute, age of the oldest job."""
-    table = Table()
-    for column in STATS_COLUMNS:
-        table.add_column(column, justify="right")
-    for name in queues:
-        s = rq.stats_sync(name)
-        age = "-" if s.oldest_queued_age_s is None else f"{s.oldest_queued_age_s:.1f}"
-        paused = " (paused)" if s.paused else ""
-        table.add_row(
-            name + paused,
-            *(str(v) for v in (s.queued, s.limited, s.scheduled, s.active, s.succeeded, s.failed, s.dead)),
-            f"{s.throughput_per_minute:.0f}",
-            age,
-        )
+    """One row per queue (`redisq stats APP`, `flask redisq stats`): the table of `redisq queues`."""
+    from .admin.payloads import queue_summary
+    from .cli.render import queues_table
+
+    table = queues_table([queue_summary(s) for s in rq.stats_many_sync(queues)])
     console = Console()
     if not console.is_terminal:  # piped or captured: rich would squeeze the table into 80 columns
         console = Console(width=160)
