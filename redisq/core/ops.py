@@ -16,7 +16,7 @@ from .health import HealthReport, HealthThresholds, ServerCheck, verdict
 from .job import JobInfo, JobState
 from .keys import GlobalKeys, QueueKeys, make_job_id
 from .limits import parked_key_of
-from .operation import Command, Op, ScriptCall, Single
+from .operation import Command, Op, ScriptCall, Single, gather
 from .redis_errors import redisq_error
 from .stats import QueueStats, WorkerInfo, parse_stats
 from .task import JobSpec
@@ -380,14 +380,10 @@ def queues_and_workers(
 ) -> Op[tuple[list[QueueStats], list[WorkerInfo]]]:
     """The queues' stats and the live workers in two round trips (an autoscaler polls this): the stats
     go with the worker registry, then the heartbeats of the workers it lists."""
-    g = GlobalKeys(prefix)
-    registry = Command(("ZRANGE", g.workers, now_ms - heartbeat_ttl_ms, "+inf", "BYSCORE"))
-    *replies, members = yield [*(_stats_call(keys_for(name), now_ms) for name in names), registry]
-    stats = [parse_stats(name, now_ms, reply) for name, reply in zip(names, replies, strict=True)]
-    if not members:
-        return stats, []
-    infos = yield Command(("MGET", *(g.worker(m.decode()) for m in members)))
-    return stats, [WorkerInfo.from_json(raw) for raw in infos if raw is not None]
+    stats, workers = yield from gather(
+        [stats_many(keys_for, names, now_ms), live_workers(prefix, now_ms, heartbeat_ttl_ms)]
+    )
+    return stats, workers
 
 
 def ping() -> Op[float]:
