@@ -7,23 +7,13 @@ import asyncio
 import time
 
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
 
 from redisq.core.embedded import free_port
 
 from . import readmekit
 from .asgikit import lifespan
+from .test_prometheus import Samples, parse
 from .test_readme import Project, project, run_python  # noqa: F401  (the fixture)
-
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
-
-
-def parse(text: str) -> Samples:
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
 
 
 async def test_the_metrics_section(project: Project) -> None:  # noqa: F811 - the fixture
