@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Callable, Sequence
 
 from ..backend import AsyncBackend
@@ -51,7 +50,7 @@ async def stop_when_drained(
     busy: Callable[[], bool],
     stop: Callable[[], None],
     closing: asyncio.Event,
-    now_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+    now_ms: Callable[[], int],
 ) -> None:
     while not closing.is_set():
         if not busy():

@@ -38,8 +38,8 @@ class LeaseKeeper:
         keys: dict[str, QueueKeys],
         lease_ms: int,
         every_s: float,
+        now_ms: Callable[[], int],
         on_abort: Callable[[str], None] | None = None,
-        now_ms: Callable[[], int] = lambda: int(time.time() * 1000),
     ) -> None:
         self._backend = backend
         self._keys = keys

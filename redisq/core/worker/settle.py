@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable, Mapping
 
 from ..backend import AsyncBackend
@@ -30,7 +29,7 @@ class Settler:
         leases: LeaseKeeper,
         dead_ttl_s: int,
         limits: Mapping[str, QueueLimit],
-        now_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+        now_ms: Callable[[], int],
     ) -> None:
         self._backend = backend
         self._keys = keys
