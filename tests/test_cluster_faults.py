@@ -113,7 +113,11 @@ def test_a_master_killed_mid_run_loses_no_job_and_its_queue_resumes_on_the_repli
 
         # A job runs twice only if it ran, or had just finished, on the killed master: its fetch or its
         # finish was not yet on the replica. Never on the other queues, never a job first started later.
-        first_start = {(q, n): at for e, q, n, at in reversed(records) if e == "start"}
+        # Records are grouped by worker file, not sorted by time: the first start is the earliest one.
+        first_start: dict[tuple[str, int], float] = {}
+        for e, q, n, at in records:
+            if e == "start":
+                first_start[(q, n)] = min(at, first_start.get((q, n), at))
         duplicates = {key for key, count in starts.items() if count > 1}
         assert all(q == victim_queue for q, _ in duplicates), duplicates
         assert all(first_start[key] < killed_at + 0.5 for key in duplicates)
