@@ -76,7 +76,7 @@ async def async_figures(rq: RedisQ, calls: int, passes: int) -> dict[str, float]
     conn: Any = held
     sha = backend.scripts.enqueue.sha
     queued = rq.queue_keys(noop.queue).queued
-    payload = b'{"v":1,"task":"bench.noop_async","args":[1],"kwargs":{},"meta":{}}'
+    payload = b'[2,"bench.noop_async",[1]]'
 
     async def bare_script(i: int) -> Any:
         args = (rq.now_ms(), 1, 3600, os.urandom(16).hex(), payload, 0, 4, "bench.noop_async", 0)

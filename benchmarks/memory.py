@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from redisq import RedisQ
+from redisq.core.job import record_payload
 from redisq.core.worker import protocol
 from redisq.testing import drain_sync
 
@@ -49,7 +50,7 @@ def one_record(rq: RedisQ, queue: str) -> tuple[int, str, int]:
     return (
         int(client.memory_usage(key, samples=0) or 0),  # every field (the default samples 5)
         client.object("encoding", key).decode(),
-        int(client.hstrlen(key, "payload")),
+        len(record_payload(client.hgetall(key))),
     )
 
 

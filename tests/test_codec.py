@@ -21,11 +21,40 @@ TZ_530 = dt.timezone(dt.timedelta(hours=5, minutes=30))
 
 def test_envelope_round_trip_and_version() -> None:
     payload = codec.encode_envelope("t", (1, "a"), {"k": [1.5]}, {"request_id": "r"}, 10_000)
+    assert payload == b'[2,"t",[1,"a"],{"k":[1.5]},{"request_id":"r"}]'
     assert codec.decode_envelope(payload) == {
-        "v": 1,
+        "v": 2,
         "task": "t",
         "args": [1, "a"],
         "kwargs": {"k": [1.5]},
+        "meta": {"request_id": "r"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "meta", "written"),
+    [
+        ({}, {}, b'[2,"t",[1]]'),
+        ({"k": 1}, {}, b'[2,"t",[1],{"k":1}]'),
+        ({}, {"request_id": "r"}, b'[2,"t",[1],{},{"request_id":"r"}]'),
+    ],
+)
+def test_empty_kwargs_and_meta_are_left_out(
+    kwargs: dict[str, int], meta: codec.JobMeta, written: bytes
+) -> None:
+    payload = codec.encode_envelope("t", (1,), kwargs, meta, 10_000)
+    assert payload == written
+    decoded = codec.decode_envelope(payload)
+    assert (decoded["args"], decoded["kwargs"], decoded["meta"]) == ([1], kwargs, meta)
+
+
+def test_version_1_envelopes_of_jobs_enqueued_before_are_still_read() -> None:
+    payload = b'{"v":1,"task":"t","args":[1],"kwargs":{"k":2},"meta":{"request_id":"r"}}'
+    assert codec.decode_envelope(payload) == {
+        "v": 1,
+        "task": "t",
+        "args": [1],
+        "kwargs": {"k": 2},
         "meta": {"request_id": "r"},
     }
 
@@ -36,6 +65,11 @@ def test_envelope_round_trip_and_version() -> None:
         b"\xff\xfe garbage",
         b"[1, 2]",
         b'{"v": 2, "task": "t"}',
+        b'[2, "t"]',
+        b"[2, 5, []]",
+        b'[2, "t", {}]',
+        b'[2, "t", [], [], {}]',
+        b'[3, "t", []]',
         b'{"v": 1, "task": 5, "args": [], "kwargs": {}}',
     ],
 )

@@ -15,6 +15,7 @@ import pytest
 
 from redisq import Backoff, JobFailed, JobState, RedisQ, ResultTimeout, Worker, WorkerSettings, current_job
 from redisq.core import context
+from redisq.core.job import record_payload
 
 from .conftest import FAST, running_worker
 
@@ -178,8 +179,8 @@ async def test_ttl_expires_a_job_that_was_not_started_in_time(rq: RedisQ, queue:
 
     old = await perishable.enqueue(1)
     await asyncio.sleep(0.3)
-    fresh = await perishable.enqueue(2)
-    async with running_worker(rq):
+    async with running_worker(rq):  # enqueued once the worker runs: a slow start must not expire it too
+        fresh = await perishable.enqueue(2)
         await fresh.result(timeout=5)
         with pytest.raises(JobFailed) as failed:
             await old.result(timeout=5)
@@ -302,8 +303,9 @@ async def test_signed_payloads_are_verified(redis_url: str, prefix: str, queue: 
 
         good, forged = await guarded.enqueue(1), await guarded.enqueue(2)
         client = rq.backend().client
-        payload = await client.hget(rq.queue_keys(queue).job(forged.uid), "payload")
-        await client.hset(rq.queue_keys(queue).job(forged.uid), "payload", payload.replace(b"[2]", b"[666]"))
+        key = rq.queue_keys(queue).job(forged.uid)
+        payload = record_payload(await client.hgetall(key))  # whole or in pieces (issue 15)
+        await client.hset(key, "payload", payload.replace(b"[2]", b"[666]"))  # `payload` wins over pieces
         async with running_worker(rq):
             await good.result(timeout=5)
             with pytest.raises(JobFailed) as failed:

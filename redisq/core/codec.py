@@ -34,7 +34,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("redisq")
 
-ENVELOPE_VERSION = 1
+# Version 2 (issue 15) is a JSON array, `[2, task, args, kwargs, meta]` with an empty meta, then empty
+# kwargs, left out: 40 bytes shorter than version 1's object `{"v":1,"task":...,"args":...,"kwargs":...,
+# "meta":...}`, for every job kept in Redis. Version 1 payloads (jobs enqueued before) are still read.
+ENVELOPE_VERSION = 2
 
 
 class JobMeta(TypedDict, total=False):
@@ -105,22 +108,22 @@ def loads(data: bytes | str) -> Any:
 def encode_envelope(
     task: str, args: tuple[Any, ...], kwargs: Mapping[str, Any], meta: JobMeta, max_bytes: int
 ) -> bytes:
-    # An Envelope on the wire; built as a plain dict that orjson takes as it is (a tuple is an array), with
-    # no copies and one call: this runs for every job enqueued.
-    envelope = {
-        "v": ENVELOPE_VERSION,
-        "task": task,
-        "args": args,
-        "kwargs": kwargs if isinstance(kwargs, dict) else dict(kwargs),
-        "meta": meta,
-    }
+    # A version 2 envelope, built as a plain list that orjson takes as it is (a tuple is an array), with no
+    # copies and one call: this runs for every job enqueued.
+    plain_kwargs = kwargs if isinstance(kwargs, dict) else dict(kwargs)
+    if meta:
+        envelope: list[Any] = [ENVELOPE_VERSION, task, args, plain_kwargs, meta]
+    elif plain_kwargs:
+        envelope = [ENVELOPE_VERSION, task, args, plain_kwargs]
+    else:
+        envelope = [ENVELOPE_VERSION, task, args]
     try:
         payload = orjson.dumps(envelope, default=_encode_extra, option=_OPTIONS)
     except (TypeError, orjson.JSONEncodeError) as exc:
         raise SerializationError(f"not JSON-serializable: {exc}") from exc
     if payload.find(b"null") != -1:  # the only cost of the check on the hot path (see dumps)
         _refuse_non_finite(args, "args")
-        _refuse_non_finite(envelope["kwargs"], "kwargs")
+        _refuse_non_finite(plain_kwargs, "kwargs")
         _refuse_non_finite(meta, "meta")
     if len(payload) > max_bytes:
         raise PayloadTooLarge(len(payload), max_bytes)
@@ -188,15 +191,19 @@ def decode_envelope(payload: bytes) -> Envelope:
         data = orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
         raise MalformedPayload(f"payload is not JSON: {exc}") from exc
-    if not isinstance(data, dict) or data.get("v") != ENVELOPE_VERSION:
-        raise MalformedPayload("payload is not a version-1 redisq envelope")
-    task, args, kwargs = data.get("task"), data.get("args", []), data.get("kwargs", {})
+    if isinstance(data, list) and 3 <= len(data) <= 5 and data[0] == ENVELOPE_VERSION:
+        version, task, args = ENVELOPE_VERSION, data[1], data[2]
+        kwargs, raw_meta = (data[3] if len(data) > 3 else {}), (data[4] if len(data) > 4 else {})
+    elif isinstance(data, dict) and data.get("v") == 1:
+        version, task, args = 1, data.get("task"), data.get("args", [])
+        kwargs, raw_meta = data.get("kwargs", {}), data.get("meta")
+    else:
+        raise MalformedPayload("payload is not a redisq envelope (version 1 or 2)")
     if not isinstance(task, str) or not isinstance(args, list) or not isinstance(kwargs, dict):
         raise MalformedPayload("envelope fields task/args/kwargs have the wrong types")
-    raw_meta = data.get("meta")
     meta: JobMeta = typing.cast(JobMeta, raw_meta) if isinstance(raw_meta, dict) else {}
     return {
-        "v": ENVELOPE_VERSION,
+        "v": version,
         "task": task,
         "args": args,
         "kwargs": kwargs,

@@ -73,6 +73,21 @@ class JobError:
 # A record's fields are read leniently: a damaged one (issue 11) must still be shown, with its error.
 
 
+def record_payload(fields: dict[bytes, bytes]) -> bytes:
+    """A record's payload: its `payload` field, else its pieces `p1`..`pN` (`pn` of them), which keep the
+    record in Redis's compact encoding (see add_payload in common.lua); b"" when it has neither."""
+    whole = fields.get(b"payload")
+    if whole is not None:
+        return whole
+    pieces = []
+    for i in range(1, _int(fields.get(b"pn"), 0) + 1):
+        piece = fields.get(b"p%d" % i)
+        if piece is None:
+            return b""
+        pieces.append(piece)
+    return b"".join(pieces)
+
+
 def _int(raw: bytes | None, default: int) -> int:
     try:
         return default if raw is None else int(raw)
@@ -150,7 +165,7 @@ class JobInfo:
         task, args, kwargs = "", [], {}
         meta: codec.JobMeta = {}
         try:
-            envelope = codec.decode_envelope(fields.get(b"payload", b""))
+            envelope = codec.decode_envelope(record_payload(fields))
             task, args, kwargs, meta = (
                 envelope["task"],
                 envelope["args"],

@@ -14,14 +14,19 @@ local function wrong_queue_types(base, ...)
 end
 
 -- The task a payload names, for the counters per task on the rare paths where the worker does not say
--- (expiry, recovery): orjson writes `{"v":1,"task":"<name>",...`, so an anchored match reads it without
--- decoding the arguments; a name with escapes is decoded. '' when the payload is not an envelope.
+-- (expiry, recovery): orjson writes `[2,"<name>",...` (version 1: `{"v":1,"task":"<name>",...`), so an
+-- anchored match reads it without decoding the arguments; a name with escapes is decoded. '' when the
+-- payload is not an envelope.
 local function task_of(payload)
   if type(payload) ~= 'string' then return '' end
-  local name = string.match(payload, '^{"v":1,"task":"([^"\\]*)"')
+  local name = string.match(payload, '^%[2,"([^"\\]*)"')
+    or string.match(payload, '^{"v":1,"task":"([^"\\]*)"')
   if name then return name end
   local ok, data = pcall(cjson.decode, payload)
-  if ok and type(data) == 'table' and type(data.task) == 'string' then return data.task end
+  if ok and type(data) == 'table' then
+    if data[1] == 2 and type(data[2]) == 'string' then return data[2] end
+    if type(data.task) == 'string' then return data.task end
+  end
   return ''
 end
 
@@ -36,7 +41,9 @@ local function bury(base, uid, job, kind, reason, now, dead_ttl)
     redis.call('EXPIRE', kept, dead_ttl)
     reason = reason .. ' (its data is kept as ' .. kept .. ')'
   end
-  redis.call('HSET', job, 'error', cjson.encode({ type = 'CorruptRecord', message = reason, traceback = '' }))
+  local error_json = cjson.encode({ type = 'CorruptRecord', message = reason, traceback = '' })
+  unpiece_for(job, error_json)
+  redis.call('HSET', job, 'error', error_json)
   finalize(base, uid, job, 'dead', now, dead_ttl)
   redis.call('ZADD', base .. 'dead', now, uid)
   add_to(base .. 'stats', 'failed', 1)

@@ -21,6 +21,59 @@ local function queue_score(priority, seq)
   return -priority * PRIORITY_SPAN + seq
 end
 
+-- A record stays a listpack (Redis's compact hash encoding, about a third of a hash table's memory) only
+-- while each value is at most `hash-max-listpack-value` bytes (64 by default) and it has at most
+-- `hash-max-listpack-entries` fields (128). The payload is the only long value of a waiting job, so one
+-- longer than a piece is written as `pn` pieces `p1`..`pN` of 64 bytes (issue 15). One of more than
+-- MAX_PIECES stays whole in `payload`: its record is a hash table anyway, where pieces only add entries.
+-- Readers take `payload` when present (records written before issue 15, and short payloads), else the
+-- pieces: `joined_payload`.
+local PIECE, MAX_PIECES = 64, 16
+
+local function add_payload(fields, payload)
+  local n = math.ceil(#payload / PIECE)
+  if n <= 1 or n > MAX_PIECES then
+    fields[#fields + 1] = 'payload'
+    fields[#fields + 1] = payload
+    return
+  end
+  fields[#fields + 1] = 'pn'
+  fields[#fields + 1] = n
+  for i = 1, n do
+    fields[#fields + 1] = 'p' .. i
+    fields[#fields + 1] = string.sub(payload, (i - 1) * PIECE + 1, i * PIECE)
+  end
+end
+
+-- The payload of a hash record, given its `payload` and `pn` fields as read: nil when it has neither, or
+-- when its pieces are not all there (a damaged record: callers bury it).
+local function joined_payload(job, payload, pieces)
+  if payload then return payload end
+  local n = tonumber(pieces)
+  if not n or n < 1 or n > MAX_PIECES or n ~= math.floor(n) then return nil end
+  local names = {}
+  for i = 1, n do names[i] = 'p' .. i end
+  local parts = redis.call('HMGET', job, unpack(names))
+  for i = 1, n do
+    if not parts[i] then return nil end
+  end
+  return table.concat(parts)
+end
+
+-- A value longer than a piece (a result, an error, a progress report) is about to turn `job` into a hash
+-- table: there each piece costs an entry of its own, so the payload goes back to one field first. A
+-- record whose pieces are damaged is left as it is (a fetch buries it).
+local function unpiece_for(job, value)
+  if not value or #value <= PIECE then return end
+  local pieces = redis.call('HGET', job, 'pn')
+  local payload = pieces and joined_payload(job, false, pieces)
+  if not payload then return end
+  local names = { 'pn' }
+  for i = 1, tonumber(pieces) do names[#names + 1] = 'p' .. i end
+  redis.call('HSET', job, 'payload', payload)
+  redis.call('HDEL', job, unpack(names))
+end
+
 -- nil if every key holds its expected type (or does not exist yet), else an error reply that names the
 -- first that does not: call it before the first write. `checks` is a flat list: key, type, key, type...
 local function wrong_types(checks)
@@ -115,6 +168,7 @@ end
 -- Deleting the lease makes a repeated settle of the same delivery (a retry after a lost reply) stale.
 local function finalize_known(base, uid, job, state, now, ttl, unique_key, watched, field, value)
   if field then
+    unpiece_for(job, value)
     redis.call('HSET', job, 'state', state, 'finished_at', now, field, value)
   else
     redis.call('HSET', job, 'state', state, 'finished_at', now)

@@ -46,8 +46,8 @@ if #due > 0 then
 end
 
 local FIELDS = { 'payload', 'expires_at', 'max_attempts', 'sig', 'result_ttl', 'attempts', 'limits',
-  'enqueued_at' }
-local REQUIRED = { payload = true, max_attempts = true }
+  'enqueued_at', 'pn' }
+local REQUIRED = { max_attempts = true } -- and a payload, whole or in pieces (joined_payload)
 local NUMERIC = { expires_at = true, max_attempts = true, result_ttl = true, attempts = true }
 local SCAN_MAX = 200 -- jobs looked at past the first `count` when some are parked: a bound per call
 local cache = {} -- limit states, read once per call
@@ -133,6 +133,10 @@ if count > 0 then
       local job = job_key(base, uid)
       local f, kind = read_record(job, unpack(FIELDS))
       local problem, gone = record_problem(job, f, kind, FIELDS, REQUIRED, NUMERIC, 3)
+      if not problem and not gone then
+        f[1] = joined_payload(job, f[1], f[9])
+        if not f[1] then problem = 'the record has no payload' end
+      end
       local list = nil
       if not problem and not gone and f[7] then
         list, problem = limits_of(f[7])

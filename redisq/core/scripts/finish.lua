@@ -73,6 +73,7 @@ end
 if #done > 0 then call_with('ZADD', succeeded, done) end
 for _, d in ipairs(by_outcome.retry) do
   local uid, job = d[1], d[2]
+  unpiece_for(job, d[4])
   redis.call('HSET', job, 'error', d[4], 'state', 'scheduled', 'due_at', d[5])
   redis.call('HDEL', job, 'lease')
   redis.call('ZADD', scheduled, d[5], uid)

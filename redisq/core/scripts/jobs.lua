@@ -51,12 +51,14 @@ local function enqueue_jobs(queued, argv)
     local task, n_extra = argv[b + 4], tonumber(argv[b + 5])
     local job = job_key(base, uid)
     local due, holder = 0, false
+    local fields = { 'priority', priority, 'max_attempts', max_attempts, 'enqueued_at', now,
+      'result_ttl', default_ttl }
+    add_payload(fields, payload)
     if n_extra == 0 then
-      redis.call('HSET', job, 'payload', payload, 'priority', priority, 'max_attempts', max_attempts,
-        'enqueued_at', now, 'result_ttl', default_ttl, 'state', 'queued')
+      fields[#fields + 1] = 'state'
+      fields[#fields + 1] = 'queued'
+      redis.call('HSET', job, unpack(fields))
     else
-      local fields = { 'payload', payload, 'priority', priority, 'max_attempts', max_attempts,
-        'enqueued_at', now, 'result_ttl', default_ttl }
       local unique_key = nil
       for i = b + 6, b + 5 + 2 * n_extra, 2 do
         local name, value = argv[i], argv[i + 1]

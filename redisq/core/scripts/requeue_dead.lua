@@ -13,8 +13,8 @@ if #uids == 0 then uids = redis.call('ZRANGE', dead, offset, offset + limit - 1)
 local n, kept = 0, 0
 for _, uid in ipairs(uids) do
   local job = job_key(base, uid)
-  local f = read_record(job, 'payload', 'max_attempts', 'unique_key')
-  if f and f[1] and tonumber(f[2]) then
+  local f = read_record(job, 'payload', 'max_attempts', 'unique_key', 'pn')
+  if f and joined_payload(job, f[1], f[4]) and tonumber(f[2]) then
     if redis.call('ZREM', dead, uid) == 1 then
       redis.call('PERSIST', job)
       if f[3] then redis.pcall('PERSIST', base .. 'unique:' .. f[3]) end -- moved by a resharding: its TTL

@@ -10,7 +10,7 @@ local base, now, limit, dead_ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local refused = wrong_queue_types(base, 'active', 'seq', 'dead', 'succeeded', 'queued')
 if refused then return refused end
 
-local FIELDS = { 'attempts', 'max_attempts', 'worker', 'limits', 'payload' }
+local FIELDS = { 'attempts', 'max_attempts', 'worker', 'limits', 'payload', 'pn' }
 local REQUIRED = { max_attempts = true }
 local NUMERIC = { attempts = true, max_attempts = true }
 
@@ -37,19 +37,21 @@ for i, uid in ipairs(lapsed) do
     if list and release(base, uid, list, now) then freed = true end
     redis.pcall('HINCRBY', job, 'recovered', 1) -- a count, not worth failing for
     if (tonumber(f[1]) or 0) >= tonumber(f[2]) then
-      redis.call('HSET', job, 'error', cjson.encode({
+      local error_json = cjson.encode({
         type = 'LeaseExpired',
         message = 'worker ' .. tostring(f[3]) .. ' stopped renewing its lease on the last attempt',
-        traceback = '' }))
+        traceback = '' })
+      unpiece_for(job, error_json)
+      redis.call('HSET', job, 'error', error_json)
       finalize(base, uid, job, 'dead', now, dead_ttl)
       redis.call('ZADD', dead, now, uid)
       died = died + 1
-      local task = task_of(f[5])
+      local task = task_of(joined_payload(job, f[5], f[6]))
       died_tasks[task] = (died_tasks[task] or 0) + 1
     else
       requeue(base, uid, job, seq_key, true)
       recovered = recovered + 1
-      local task = task_of(f[5])
+      local task = task_of(joined_payload(job, f[5], f[6]))
       recovered_tasks[task] = (recovered_tasks[task] or 0) + 1
     end
   end

@@ -1,0 +1,111 @@
+"""A job record stays in Redis's compact encoding (issue 15): the payload, the one long value of a waiting
+job, is kept in pieces of 64 bytes (`pn`, `p1`..`pN`) so that the record is a listpack rather than a hash
+table, about a third of the memory. Whatever the form, the job runs with its exact arguments, shows them,
+and a record that turns into a hash table anyway (a long result, error or progress note) gets its payload
+back in one field."""
+
+from __future__ import annotations
+
+import asyncio
+
+from redisq import JobState, RedisQ, current_job
+
+from .conftest import FAST, running_worker
+
+
+async def record(rq: RedisQ, queue: str, uid: str) -> dict[bytes, bytes]:
+    fields: dict[bytes, bytes] = await rq.backend().client.hgetall(rq.queue_keys(queue).job(uid))
+    return fields
+
+
+async def encoding(rq: RedisQ, queue: str, uid: str) -> str:
+    found: bytes = await rq.backend().client.object("encoding", rq.queue_keys(queue).job(uid))
+    return found.decode()
+
+
+async def test_a_waiting_job_is_a_compact_record_up_to_1_kb_of_payload(rq: RedisQ, queue: str) -> None:
+    @rq.task(name="mem.echo")
+    async def echo(text: str) -> str:
+        return text[:10]
+
+    texts = ["short", "x" * 100, "é" * 450]  # one piece, two, and a payload of ~960 bytes: 16 pieces
+    jobs = [await echo.enqueue(text) for text in texts]
+    for job, text in zip(jobs, texts, strict=True):
+        fields = await record(rq, queue, job.uid)
+        assert await encoding(rq, queue, job.uid) == "listpack"
+        assert all(len(value) <= 64 for value in fields.values())
+        assert (b"payload" in fields) == (len(text) < 20), fields.keys()
+        assert (await job.info()).args == [text]
+
+    async with running_worker(rq, FAST):
+        results = [await job.result(timeout=10) for job in jobs]
+    assert results == [text[:10] for text in texts]
+
+
+async def test_a_payload_beyond_sixteen_pieces_stays_whole(rq: RedisQ, queue: str) -> None:
+    @rq.task(name="mem.size")
+    async def size(text: str) -> int:
+        return len(text)
+
+    job = await size.enqueue("y" * 5000)
+    fields = await record(rq, queue, job.uid)
+    assert b"pn" not in fields and len(fields[b"payload"]) > 5000
+    async with running_worker(rq, FAST):
+        assert await job.result(timeout=10) == 5000
+
+
+async def test_a_long_error_result_or_progress_joins_the_payload_back(rq: RedisQ, queue: str) -> None:
+    failed_once: set[str] = set()
+    reported = asyncio.Event()
+
+    @rq.task(name="mem.flaky", retries=1, backoff=0.3)
+    async def flaky(text: str) -> str:
+        job_id = current_job.get().id  # type: ignore[union-attr]
+        if job_id not in failed_once:
+            failed_once.add(job_id)
+            raise RuntimeError("a first attempt that fails with a long message " + "!" * 80)
+        return text + "?" * 100  # a result longer than a piece
+
+    @rq.task(name="mem.slow")
+    async def slow(text: str) -> None:
+        await rq.set_progress(0.5, "a progress note longer than one piece of a payload " + "." * 40)
+        reported.set()
+        await asyncio.sleep(0.5)
+
+    text = "z" * 100
+    retried, progressed = await flaky.enqueue(text), await slow.enqueue(text)
+    assert b"pn" in await record(rq, queue, retried.uid)
+    async with running_worker(rq, FAST):
+        for _ in range(200):  # the first attempt failed: waiting for its retry, with its long error
+            if (await retried.info()).state is JobState.SCHEDULED:
+                break
+            await asyncio.sleep(0.02)
+        waiting = await record(rq, queue, retried.uid)
+        assert b"error" in waiting and b"pn" not in waiting and b"p1" not in waiting
+        assert waiting[b"payload"].count(b"z") == 100
+        assert await retried.result(timeout=10) == text + "?" * 100
+        await asyncio.wait_for(reported.wait(), 10)
+        running = await record(rq, queue, progressed.uid)
+        assert b"progress" in running and b"pn" not in running and b"p1" not in running
+        await progressed.result(timeout=10)
+    done = await record(rq, queue, retried.uid)
+    assert b"pn" not in done and (await retried.info()).args == [text]
+
+
+async def test_a_record_written_whole_before_pieces_still_runs(rq: RedisQ, queue: str) -> None:
+    """Records of jobs enqueued by a version before issue 15 hold their payload in one field."""
+
+    @rq.task(name="mem.legacy")
+    async def legacy(text: str) -> int:
+        return len(text)
+
+    job = await legacy.enqueue("w" * 300)
+    fields = await record(rq, queue, job.uid)
+    pieces = [fields[b"p%d" % i] for i in range(1, int(fields[b"pn"]) + 1)]
+    key = rq.queue_keys(queue).job(job.uid)
+    client = rq.backend().client
+    await client.hdel(key, "pn", *(f"p{i}" for i in range(1, len(pieces) + 1)))
+    await client.hset(key, "payload", b"".join(pieces))
+    assert (await job.info()).args == ["w" * 300]
+    async with running_worker(rq, FAST):
+        assert await job.result(timeout=10) == 300
