@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import asyncio
 
-from redisq import JobState, RedisQ, current_job
+import orjson
+import pytest
+
+from redisq import ConfigurationError, JobState, RedisQ, Settings, current_job
 
 from .conftest import FAST, running_worker
 
@@ -109,3 +112,38 @@ async def test_a_record_written_whole_before_pieces_still_runs(rq: RedisQ, queue
     assert (await job.info()).args == ["w" * 300]
     async with running_worker(rq, FAST):
         assert await job.result(timeout=10) == 300
+
+
+async def test_envelope_version_1_writes_the_records_the_previous_version_reads(
+    redis_url: str, prefix: str, queue: str
+) -> None:
+    """A rolling upgrade: workers of the previous version require a whole `payload` holding a version-1
+    envelope (they bury anything else as malformed). A client set to version 1 writes exactly that, and
+    this version's workers run it."""
+    rq = RedisQ(redis_url, prefix=prefix, default_queue=queue, envelope_version=1)
+    try:
+
+        @rq.task(name="mem.compat")
+        async def compat(text: str, *, times: int) -> str:
+            return text * times
+
+        job = await compat.enqueue("v" * 200, times=2)
+        fields = await record(rq, queue, job.uid)
+        assert b"pn" not in fields and b"p1" not in fields
+        assert orjson.loads(fields[b"payload"]) == {
+            "v": 1,
+            "task": "mem.compat",
+            "args": ["v" * 200],
+            "kwargs": {"times": 2},
+            "meta": {},
+        }
+        async with running_worker(rq, FAST):
+            assert await job.result(timeout=10) == "v" * 400
+    finally:
+        await rq.aclose()
+
+
+def test_envelope_version_is_1_or_2() -> None:
+    assert Settings.from_env({"REDISQ_ENVELOPE_VERSION": "1"}).envelope_version == 1
+    with pytest.raises(ConfigurationError, match="envelope_version"):
+        Settings(envelope_version=3)

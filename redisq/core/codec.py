@@ -106,13 +106,21 @@ def loads(data: bytes | str) -> Any:
 
 
 def encode_envelope(
-    task: str, args: tuple[Any, ...], kwargs: Mapping[str, Any], meta: JobMeta, max_bytes: int
+    task: str,
+    args: tuple[Any, ...],
+    kwargs: Mapping[str, Any],
+    meta: JobMeta,
+    max_bytes: int,
+    version: int = ENVELOPE_VERSION,
 ) -> bytes:
     # A version 2 envelope, built as a plain list that orjson takes as it is (a tuple is an array), with no
     # copies and one call: this runs for every job enqueued.
     plain_kwargs = kwargs if isinstance(kwargs, dict) else dict(kwargs)
-    if meta:
-        envelope: list[Any] = [ENVELOPE_VERSION, task, args, plain_kwargs, meta]
+    envelope: list[Any] | dict[str, Any]
+    if version == 1:  # Settings.envelope_version, during a rolling upgrade
+        envelope = {"v": 1, "task": task, "args": args, "kwargs": plain_kwargs, "meta": meta}
+    elif meta:
+        envelope = [ENVELOPE_VERSION, task, args, plain_kwargs, meta]
     elif plain_kwargs:
         envelope = [ENVELOPE_VERSION, task, args, plain_kwargs]
     else:

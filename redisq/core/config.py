@@ -41,6 +41,11 @@ class Settings:
     # with 0 a job acknowledged just before a failover can be lost; 1 closes that window. Not on a Cluster.
     replica_acks: int = 0
     replica_ack_timeout_ms: int = 500
+    # The job envelope this client writes. 2 (issue 15) is shorter and lets Redis keep the record compact;
+    # 1 is what redisq wrote before, for a rolling upgrade: workers of the previous version cannot read
+    # version 2 (they bury such jobs as malformed), so set 1 until every worker runs this version (which
+    # reads both), then remove it.
+    envelope_version: int = 2
 
     def __post_init__(self) -> None:
         for name in _typed_fields(type(self), "int"):
@@ -48,6 +53,8 @@ class Settings:
                 raise ConfigurationError(f"Settings.{name} must be positive")
         if self.replica_acks < 0:
             raise ConfigurationError("Settings.replica_acks must be 0 (no wait) or a number of replicas")
+        if self.envelope_version not in (1, 2):
+            raise ConfigurationError("Settings.envelope_version must be 1 (the previous format) or 2")
         if not 0 < self.health_timeout_s <= 60:
             raise ConfigurationError("Settings.health_timeout_s must be between 0 and 60 seconds")
         if not self.prefix or "{" in self.prefix or "}" in self.prefix:

@@ -49,6 +49,7 @@ def _job_args(spec: JobSpec, uid: str, settings: Settings, meta: codec.JobMeta) 
     payload = spec.encode(
         {**meta, "timeout": opts.timeout_s} if opts.timeout_s is not None else meta,
         settings.max_payload_bytes,
+        settings.envelope_version,
     )
     extra: list[Any] = []
     if spec.due_ms:

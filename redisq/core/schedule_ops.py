@@ -32,7 +32,7 @@ def job_template(task: Task[Any, Any], schedule: Schedule, settings: Settings) -
     spec = resolve_spec(task.name, task.options, schedule.queue, schedule.args, schedule.kwargs, None, 0)
     opts = spec.options
     meta: codec.JobMeta = {"timeout": opts.timeout_s} if opts.timeout_s is not None else {}
-    payload = spec.encode(meta, settings.max_payload_bytes)
+    payload = spec.encode(meta, settings.max_payload_bytes, settings.envelope_version)
     return JobTemplate(
         payload=payload,
         priority=opts.priority,

@@ -136,8 +136,8 @@ class JobSpec:
     unique_key: str
     limits: str = ""  # the record's `limits` field: the specs of the limits it counts against
 
-    def encode(self, meta: codec.JobMeta, max_bytes: int) -> bytes:
-        return codec.encode_envelope(self.task, self.args, self.kwargs, meta, max_bytes)
+    def encode(self, meta: codec.JobMeta, max_bytes: int, version: int = codec.ENVELOPE_VERSION) -> bytes:
+        return codec.encode_envelope(self.task, self.args, self.kwargs, meta, max_bytes, version)
 
 
 def resolve_spec(

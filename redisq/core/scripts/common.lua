@@ -27,12 +27,13 @@ end
 -- longer than a piece is written as `pn` pieces `p1`..`pN` of 64 bytes (issue 15). One of more than
 -- MAX_PIECES stays whole in `payload`: its record is a hash table anyway, where pieces only add entries.
 -- Readers take `payload` when present (records written before issue 15, and short payloads), else the
--- pieces: `joined_payload`.
+-- pieces: `joined_payload`. Only version-2 envelopes (`[2,...`) are cut: a client that writes version 1
+-- (Settings.envelope_version, during a rolling upgrade) writes records that the previous version reads.
 local PIECE, MAX_PIECES = 64, 16
 
 local function add_payload(fields, payload)
   local n = math.ceil(#payload / PIECE)
-  if n <= 1 or n > MAX_PIECES then
+  if n <= 1 or n > MAX_PIECES or string.byte(payload, 1) ~= 91 then -- 91: '['
     fields[#fields + 1] = 'payload'
     fields[#fields + 1] = payload
     return
