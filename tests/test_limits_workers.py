@@ -69,8 +69,8 @@ def test_max_concurrency_holds_across_three_worker_processes(
     rq, raw, workers = world
     capped = rq.get_task("limit.capped")
     jobs = rq.enqueue_many_sync([capped.call(i, 0.3) for i in range(12)])
-    for _ in range(3):
-        workers.start(concurrency=5)
+    for _ in range(3):  # a lease of 5 s: a worker starved for a second on a loaded machine must not lose
+        workers.start(concurrency=5, lease=5.0)  # its jobs to recovery, which runs them twice (14 of 12)
     wait_until(
         lambda: rq.stats_sync(rq.settings.default_queue).counters["succeeded"] == len(jobs),
         30,
