@@ -25,8 +25,9 @@ class SystemResult:
 
 
 def interpreter(system: str, overrides: dict[str, str]) -> str:
-    """`--python SYSTEM=PATH`, else BENCH_PYTHON_<SYSTEM>, else this interpreter."""
-    return overrides.get(system) or os.environ.get(f"BENCH_PYTHON_{system.upper()}") or sys.executable
+    """`--python SYSTEM=PATH`, else BENCH_PYTHON_<SYSTEM> (BULLMQ_NODE for bullmq-node), else this one."""
+    name = system.upper().replace("-", "_")
+    return overrides.get(system) or os.environ.get(f"BENCH_PYTHON_{name}") or sys.executable
 
 
 @dataclass(frozen=True)

@@ -2,26 +2,42 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import Sequence
-from contextlib import AsyncExitStack
 from typing import Any
 
 from .base import Adapter, AsyncBulk, AsyncProducer, WorkerRun
 
 
 class _Async:
-    """The worker object is also streaq's producer: enqueueing needs it entered (`async with worker`)."""
+    """The worker object is also streaq's producer: enqueueing needs it entered (`async with worker`).
+
+    streaq's context (its client's task group) must be left by the task that entered it, and the latency
+    figure drives an async producer call by call (a task each, enqueue.sync_enqueue): one holder task
+    enters it and leaves it when closed, and every call in between uses the entered worker."""
 
     def __init__(self) -> None:
         from . import streaq_tasks
 
         self.worker = streaq_tasks.worker
         self.task = streaq_tasks.noop
-        self.stack = AsyncExitStack()
+        self.entered = asyncio.Event()
+        self.leave = asyncio.Event()
+        self.holder: asyncio.Task[None] | None = None
+
+    async def _hold(self) -> None:
+        async with self.worker:
+            self.entered.set()
+            await self.leave.wait()
 
     async def open(self) -> _Async:
-        await self.stack.enter_async_context(self.worker)
+        self.holder = asyncio.create_task(self._hold())
+        entered = asyncio.create_task(self.entered.wait())
+        await asyncio.wait([self.holder, entered], return_when=asyncio.FIRST_COMPLETED)
+        if not self.entered.is_set():
+            entered.cancel()
+            await self.holder  # raises what failed
         return self
 
     async def enqueue(self, index: int, enqueued_at: float = 0.0) -> None:
@@ -34,7 +50,9 @@ class _Async:
         await self.worker.enqueue_many(prepared)
 
     async def aclose(self) -> None:
-        await self.stack.aclose()
+        self.leave.set()
+        if self.holder is not None:
+            await self.holder
 
 
 class StreaqAdapter(Adapter):
