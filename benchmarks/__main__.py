@@ -1,7 +1,8 @@
 """Measure redisq and its peers on one throwaway redis-server; write a markdown table and a JSON file.
 
 python -m benchmarks [--systems redisq,arq,...] [--jobs 10000] [--drain-jobs 100000] [--runs 3]
-                     [--cap 60] [--out benchmarks/results] [--python arq=/path/to/python]
+                     [--cap 30] [--large-cap 60] [--budget 45] [--out benchmarks/results]
+                     [--python arq=/path/to/python]
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import redis
@@ -27,6 +29,8 @@ from .raw import raw_limits
 from .report import Header, write
 from .runs import capped_steps, combine
 
+MIN_SYSTEM_S = 60.0  # a system's run is not started with less of the budget left
+
 
 def parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
@@ -38,7 +42,14 @@ def parse() -> argparse.Namespace:
         "--drain-jobs", type=int, default=100_000, help="jobs of the large drain, 1 process (0: none)"
     )
     parser.add_argument("--runs", type=int, default=3, help="runs of every figure; the report gives medians")
-    parser.add_argument("--cap", type=float, default=60.0, help="seconds before one measurement is stopped")
+    parser.add_argument("--cap", type=float, default=30.0, help="seconds before one measurement is stopped")
+    parser.add_argument("--large-cap", type=float, default=60.0, help="the same for the large drain")
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=45.0,
+        help="minutes for the whole run: a system's run not started by then is not run (a row says so)",
+    )
     parser.add_argument(
         "--system-cap",
         type=float,
@@ -84,7 +95,8 @@ def main() -> None:
     when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     runs: list[list[Figure]] = []
     versions: dict[str, dict[str, object]] = {}
-    limits = Limits(args.jobs, args.drain_jobs, args.cap, args.system_cap or 12 * args.cap)
+    limits = Limits(args.jobs, args.drain_jobs, args.cap, args.large_cap, args.system_cap or 20 * args.cap)
+    deadline = started + 60 * args.budget
     skip: dict[str, set[str]] = {system: set() for system in args.systems}
     srv = server()
     try:
@@ -94,7 +106,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="redisq-bench-") as tmp:
             for number in range(1, args.runs + 1):
                 print(f"run {number} of {args.runs}:", file=sys.stderr, flush=True)
-                figures = one_run(url, srv.port, args, limits, Path(tmp), skip, versions)
+                figures = one_run(url, srv.port, args, limits, Path(tmp), skip, versions, deadline)
                 runs.append(figures)
     finally:
         srv.stop()
@@ -120,9 +132,11 @@ def one_run(
     tmp: Path,
     skip: dict[str, set[str]],
     versions: dict[str, dict[str, object]],
+    deadline: float,
 ) -> list[Figure]:
     """Every figure once: the raw limit, the body-alone ceiling, then each system in its child process.
-    Steps capped in this run are added to `skip` (not measured again in the next runs)."""
+    Steps capped in this run are added to `skip` (not measured again in the next runs). A system's run
+    ends by `deadline` (the budget): stopped there, or not started past it, with a row that says so."""
     figures: list[Figure] = []
     redis.Redis.from_url(url).flushdb()
     try:
@@ -132,10 +146,17 @@ def one_run(
     redis.Redis.from_url(url).flushdb()
     figures.append(ceiling.in_child(url, args.jobs, limits.cap_s))
     for system in args.systems:
+        left = deadline - time.monotonic()
+        if left < MIN_SYSTEM_S:
+            note = f"not run: the --budget of {args.budget:.0f} min was spent"
+            figures.append(Figure(system, "run", None, "", note=note, kind="error"))
+            continue
         print(f"{system}:", file=sys.stderr, flush=True)
         redis.Redis.from_url(url).flushdb()
         t0 = time.monotonic()
-        result = run_system(system, interpreter(system, args.python), url, limits, tmp, sorted(skip[system]))
+        bounded = replace(limits, timeout_s=min(limits.timeout_s, left))
+        python = interpreter(system, args.python)
+        result = run_system(system, python, url, bounded, tmp, sorted(skip[system]))
         seconds = round(time.monotonic() - t0, 1)
         previous = versions.get(system, {}).get("seconds_per_run", [])
         assert isinstance(previous, list)

@@ -35,6 +35,7 @@ class Limits:
     jobs: int  # per figure
     drain_jobs: int  # the large drain's (0: none)
     cap_s: float  # one measurement
+    large_cap_s: float  # the large drain
     timeout_s: float  # all of one system's figures in one run
 
 
@@ -48,7 +49,7 @@ def run_system(
     timeout_s = limits.timeout_s
     argv = [python, "-m", "benchmarks.peers.run", system, "--url", url, "--jobs", str(limits.jobs)]
     argv += ["--cap", str(limits.cap_s), "--out", str(out), "--workdir", str(sysdir)]
-    argv += ["--drain-jobs", str(limits.drain_jobs)]
+    argv += ["--drain-jobs", str(limits.drain_jobs), "--large-cap", str(limits.large_cap_s)]
     for step in skip:
         argv += ["--skip", step]
     path = os.environ.get("PYTHONPATH", "")
