@@ -100,7 +100,7 @@ class _Node:
 
 class BullmqNodeAdapter(Adapter):
     system = "bullmq-node"
-    distribution = "bullmq"
+    distribution = ""  # an npm package: see version()
     async_api = "await queue.add(...) (node)"
     bulk_api = "await queue.addBulk([...]) (node), one call"
     self_timed = True
@@ -116,7 +116,7 @@ class BullmqNodeAdapter(Adapter):
             bullmq = json.loads((node_modules() / "bullmq" / "package.json").read_text())["version"]
             node = subprocess.run(["node", "--version"], capture_output=True, text=True, timeout=10)
         except (OSError, ValueError, KeyError, subprocess.SubprocessError):
-            return None
+            return "not installed"
         return f"{bullmq} (node {node.stdout.strip().lstrip('v')})"
 
     def timed_single(self, jobs: int, cap_s: float) -> tuple[int, float]:
