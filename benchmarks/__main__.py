@@ -27,7 +27,7 @@ from .harness import Figure, server
 from .peers import SYSTEMS
 from .raw import raw_limits
 from .report import Header, write
-from .runs import capped_steps, combine
+from .runs import CAPPED, capped_steps, combine, fit_later_runs, step_seconds
 
 MIN_SYSTEM_S = 60.0  # a system's run is not started with less of the budget left
 
@@ -98,6 +98,8 @@ def main() -> None:
     limits = Limits(args.jobs, args.drain_jobs, args.cap, args.large_cap, args.system_cap or 20 * args.cap)
     deadline = started + 60 * args.budget
     skip: dict[str, set[str]] = {system: set() for system in args.systems}
+    left_out: dict[str, dict[str, str]] = {}
+    seconds: dict[str, dict[str, float]] = {}  # per system and step, in the last run
     srv = server()
     try:
         assert srv.port is not None
@@ -108,6 +110,14 @@ def main() -> None:
                 print(f"run {number} of {args.runs}:", file=sys.stderr, flush=True)
                 figures = one_run(url, srv.port, args, limits, Path(tmp), skip, versions, deadline)
                 runs.append(figures)
+                for system in args.systems:
+                    mine = [f for f in figures if f.system == system]
+                    for step in capped_steps(mine) - skip[system]:
+                        left_out.setdefault(system, {})[step] = CAPPED
+                    skip[system] |= capped_steps(mine)
+                    if step_seconds(mine):
+                        seconds[system] = step_seconds(mine)
+                fit_later_runs(seconds, skip, left_out, args.runs - number, deadline - time.monotonic())
     finally:
         srv.stop()
     header = Header(
@@ -121,7 +131,7 @@ def main() -> None:
         seconds=time.monotonic() - started,
         versions=versions,
     )
-    print(write(args.out, header, args.systems, combine(runs)))
+    print(write(args.out, header, args.systems, combine(runs, left_out)))
 
 
 def one_run(
@@ -135,8 +145,8 @@ def one_run(
     deadline: float,
 ) -> list[Figure]:
     """Every figure once: the raw limit, the body-alone ceiling, then each system in its child process.
-    Steps capped in this run are added to `skip` (not measured again in the next runs). A system's run
-    ends by `deadline` (the budget): stopped there, or not started past it, with a row that says so."""
+    Steps in `skip` are not measured. A system's run ends by `deadline` (the budget): stopped there, or
+    not started past it, with a row that says so."""
     figures: list[Figure] = []
     redis.Redis.from_url(url).flushdb()
     try:
@@ -161,7 +171,6 @@ def one_run(
         previous = versions.get(system, {}).get("seconds_per_run", [])
         assert isinstance(previous, list)
         versions[system] = {**result.info, "seconds_per_run": [*previous, seconds]}
-        skip[system] |= capped_steps(result.figures)
         figures += result.figures
     return figures
 
