@@ -1,7 +1,7 @@
 """Measure redisq and its peers on one throwaway redis-server; write a markdown table and a JSON file.
 
 python -m benchmarks [--systems redisq,arq,...] [--jobs 10000] [--drain-jobs 100000] [--runs 3]
-                     [--cap 30] [--large-cap 60] [--budget 45] [--out benchmarks/results]
+                     [--cap 20] [--large-cap 60] [--budget 45] [--out benchmarks/results]
                      [--python arq=/path/to/python]
 """
 
@@ -42,7 +42,7 @@ def parse() -> argparse.Namespace:
         "--drain-jobs", type=int, default=100_000, help="jobs of the large drain, 1 process (0: none)"
     )
     parser.add_argument("--runs", type=int, default=3, help="runs of every figure; the report gives medians")
-    parser.add_argument("--cap", type=float, default=30.0, help="seconds before one measurement is stopped")
+    parser.add_argument("--cap", type=float, default=20.0, help="seconds before one measurement is stopped")
     parser.add_argument("--large-cap", type=float, default=60.0, help="the same for the large drain")
     parser.add_argument(
         "--budget",
