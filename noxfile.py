@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import nox
@@ -48,6 +49,8 @@ PEERS = (
     "taskiq-redis>=1.2",
     "dramatiq[redis]>=2.2",
     "huey>=3.5",
+    "bullmq>=3.4",
+    "streaq>=7.2",
 )
 # arq 0.28 requires redis-py < 6, which kombu[redis] 5.7 (>= 6.4) and taskiq-redis 1.2 (>= 8) exclude: it
 # gets an environment of its own, inside the session's, and the harness runs its figures from there.
@@ -63,4 +66,19 @@ def bench(session: nox.Session) -> None:
     if not arq_python.exists():
         session.run("python", "-m", "venv", str(arq_env))
     session.run(str(arq_python), "-m", "pip", "install", "-q", "--upgrade", ARQ, external=True)
-    session.run("python", "-m", "benchmarks", *session.posargs, env={"BENCH_PYTHON_ARQ": str(arq_python)})
+    env = {"BENCH_PYTHON_ARQ": str(arq_python), "BENCH_NODE_MODULES": bench_node(session)}
+    session.run("python", "-m", "benchmarks", *session.posargs, env=env)
+
+
+def bench_node(session: nox.Session) -> str:
+    """BullMQ on Node's packages, at their latest releases, in `.nox/bench/node` (its node_modules is
+    returned). Without npm nothing is installed: the harness then gives BullMQ on Node a failure row."""
+    node_dir = Path(str(session.virtualenv.location)) / "node"
+    if shutil.which("npm") is None:
+        session.warn("npm is not on PATH: BullMQ on Node will be a failure row")
+        return str(node_dir / "node_modules")
+    node_dir.mkdir(exist_ok=True)
+    shutil.copy(Path("benchmarks/peers/bullmq_node/package.json"), node_dir / "package.json")
+    npm = ("npm", "install", "--prefix", str(node_dir), "--no-audit", "--no-fund")
+    session.run(*npm, "bullmq@latest", "ioredis@latest", external=True)  # upgraded as pip's --upgrade
+    return str(node_dir / "node_modules")

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,19 +25,33 @@ class SystemResult:
 
 
 def interpreter(system: str, overrides: dict[str, str]) -> str:
-    """`--python SYSTEM=PATH`, else BENCH_PYTHON_<SYSTEM>, else this interpreter."""
-    return overrides.get(system) or os.environ.get(f"BENCH_PYTHON_{system.upper()}") or sys.executable
+    """`--python SYSTEM=PATH`, else BENCH_PYTHON_<SYSTEM> (BULLMQ_NODE for bullmq-node), else this one."""
+    name = system.upper().replace("-", "_")
+    return overrides.get(system) or os.environ.get(f"BENCH_PYTHON_{name}") or sys.executable
+
+
+@dataclass(frozen=True)
+class Limits:
+    jobs: int  # per figure
+    drain_jobs: int  # the large drain's (0: none)
+    cap_s: float  # one measurement
+    large_cap_s: float  # the large drain
+    timeout_s: float  # all of one system's figures in one run
 
 
 def run_system(
-    system: str, python: str, url: str, jobs: int, cap_s: float, timeout_s: float, workdir: Path
+    system: str, python: str, url: str, limits: Limits, workdir: Path, skip: Iterable[str] = ()
 ) -> SystemResult:
     sysdir = workdir / system
     sysdir.mkdir(parents=True, exist_ok=True)
     out = sysdir / "figures.jsonl"
     out.unlink(missing_ok=True)
-    argv = [python, "-m", "benchmarks.peers.run", system, "--url", url, "--jobs", str(jobs)]
-    argv += ["--cap", str(cap_s), "--out", str(out), "--workdir", str(sysdir)]
+    timeout_s = limits.timeout_s
+    argv = [python, "-m", "benchmarks.peers.run", system, "--url", url, "--jobs", str(limits.jobs)]
+    argv += ["--cap", str(limits.cap_s), "--out", str(out), "--workdir", str(sysdir)]
+    argv += ["--drain-jobs", str(limits.drain_jobs), "--large-cap", str(limits.large_cap_s)]
+    for step in skip:
+        argv += ["--skip", step]
     path = os.environ.get("PYTHONPATH", "")
     env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{path}" if path else str(REPO)}
     result = SystemResult(system)

@@ -31,6 +31,7 @@ class Figure:
     kind: str = ""  # single, bulk, drain1, drain2, p50, p99, dupes, raw, error: what the ratios compare
     variant: str = ""  # "" for the system's defaults; otherwise what was changed (tuned settings, API)
     setup: str = ""  # how the system ran for it: the worker command and settings, or the API called
+    step: str = ""  # the step of peers/run.py that measured it (what `--skip` names)
 
     def row(self) -> dict[str, Any]:
         return asdict(self)

@@ -11,13 +11,13 @@ from typing import Any, ClassVar
 
 from arq.connections import RedisSettings
 
-from .record import record
+from . import body
 
 REDIS = RedisSettings.from_dsn(os.environ["BENCH_REDIS_URL"])
 
 
 async def noop(ctx: dict[str, Any], index: int, enqueued_at: float = 0.0) -> None:
-    record(index, enqueued_at)
+    await body.run(index, enqueued_at)
 
 
 class WorkerSettings:

@@ -7,6 +7,7 @@ lazily, inside its methods, so that the harness runs without the peers installed
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from abc import ABC, abstractmethod
@@ -85,6 +86,11 @@ def cli(name: str) -> str:
     return str(here) if here.exists() else name
 
 
+def module(system: str) -> str:
+    """The adapter's module name for a system name ("bullmq-node" -> "bullmq_node")."""
+    return system.replace("-", "_")
+
+
 class Adapter(ABC):
     system: str = ""
     distribution: str = ""  # for the version in the report
@@ -92,10 +98,29 @@ class Adapter(ABC):
     async_api: str = ""
     bulk_api: str = ""  # how the bulk figure enqueues; "" when the system has no bulk API
     no_bulk_reason: str = "no bulk API"
+    # A producer in another runtime times its own enqueue calls (timed_single, timed_bulk): a pipe between
+    # the harness and each call would be part of the figure otherwise.
+    self_timed: bool = False
 
     def __init__(self, url: str) -> None:
         self.url = url
         os.environ["BENCH_REDIS_URL"] = url  # the tasks modules read it, here and in the workers
+
+    def check(self) -> None:
+        """Raise if the system cannot run here (its library is not installed)."""
+        importlib.import_module(f"benchmarks.peers.{module(self.system)}_tasks")
+
+    def version(self) -> str | None:
+        """The system's version for the report, where it is not the installed `distribution`."""
+        return None
+
+    def timed_single(self, jobs: int, cap_s: float) -> tuple[int, float]:
+        """Self-timed producers: (jobs enqueued, seconds) for `jobs` awaited single enqueues."""
+        raise NotImplementedError
+
+    def timed_bulk(self, jobs: int) -> tuple[float, float]:
+        """Self-timed producers: (seconds to build the call's input, seconds of the bulk call)."""
+        raise NotImplementedError
 
     # Producers: an adapter implements the ones its library documents.
     def sync_producer(self) -> Producer | None:

@@ -7,7 +7,7 @@ import os
 
 from celery import Celery
 
-from .record import record
+from . import body
 
 app = Celery("bench", broker=os.environ["BENCH_REDIS_URL"])
 app.conf.broker_connection_retry_on_startup = True  # silences a deprecation warning; same behaviour
@@ -15,4 +15,4 @@ app.conf.broker_connection_retry_on_startup = True  # silences a deprecation war
 
 @app.task(name="bench.noop")
 def noop(index: int, enqueued_at: float = 0.0) -> None:
-    record(index, enqueued_at)
+    body.run_sync(index, enqueued_at)

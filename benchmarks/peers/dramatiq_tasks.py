@@ -7,8 +7,8 @@ import os
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 
+from . import body
 from .base import QUEUE
-from .record import record
 
 broker = RedisBroker(url=os.environ["BENCH_REDIS_URL"])
 dramatiq.set_broker(broker)
@@ -16,4 +16,4 @@ dramatiq.set_broker(broker)
 
 @dramatiq.actor(actor_name="bench.noop", queue_name=QUEUE)
 def noop(index: int, enqueued_at: float = 0.0) -> None:
-    record(index, enqueued_at)
+    body.run_sync(index, enqueued_at)

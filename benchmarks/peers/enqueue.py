@@ -16,6 +16,8 @@ from .base import Adapter, Bulk, Context
 
 
 def _single_sync(adapter: Adapter, ctx: Context) -> Figure | None:
+    if adapter.self_timed:  # its producers are async (BullMQ on Node)
+        return None
     producer = adapter.sync_producer()
     if producer is None:
         return None
@@ -35,6 +37,11 @@ def _loop(enqueue: Callable[[int], object], ctx: Context) -> tuple[int, float]:
         if i % 256 == 255 and time.perf_counter() > deadline:
             return i + 1, time.perf_counter() - started
     return ctx.jobs, time.perf_counter() - started
+
+
+def _single_self_timed(adapter: Adapter, ctx: Context) -> Figure:
+    done, elapsed = adapter.timed_single(ctx.jobs, ctx.cap_s)
+    return _enqueue_figure(adapter, "single enqueue (async, awaited)", "single", done, elapsed, ctx)
 
 
 async def _single_async(adapter: Adapter, ctx: Context) -> Figure | None:
@@ -85,7 +92,12 @@ def single_enqueue(adapter: Adapter, ctx: Context, mode: str) -> list[Figure]:
             client = ctx.client()
             client.flushdb()
             client.close()
-        fig = _single_sync(adapter, ctx) if mode == "sync" else asyncio.run(_single_async(adapter, ctx))
+        if mode == "sync":
+            fig = _single_sync(adapter, ctx)
+        elif adapter.self_timed:
+            fig = _single_self_timed(adapter, ctx)
+        else:
+            fig = asyncio.run(_single_async(adapter, ctx))
         if fig is None:
             return []
         passes.append(round(fig.value or 0))
@@ -102,7 +114,12 @@ def bulk_enqueue(
     adapter: Adapter, ctx: Context, mode: str, tuned: tuple[str, Bulk] | None = None
 ) -> list[Figure]:
     """`jobs` jobs in one documented bulk call; building its input is not timed (reported in extra)."""
-    if mode == "sync":
+    if adapter.self_timed:
+        if mode == "sync":
+            return []
+        prepare_s, send_s = adapter.timed_bulk(ctx.jobs)
+        t0, t1, t2 = 0.0, prepare_s, prepare_s + send_s
+    elif mode == "sync":
         bulk = tuned[1] if tuned is not None else adapter.sync_bulk()
         if bulk is None:
             return []

@@ -6,12 +6,12 @@ import os
 
 from huey import RedisHuey
 
+from . import body
 from .base import QUEUE
-from .record import record
 
 huey = RedisHuey(QUEUE, url=os.environ["BENCH_REDIS_URL"])
 
 
 @huey.task(name="bench.noop")
 def noop(index: int, enqueued_at: float = 0.0) -> None:
-    record(index, enqueued_at)
+    body.run_sync(index, enqueued_at)

@@ -77,11 +77,12 @@ def _dead(groups: Sequence[Group]) -> Group | None:
     return None
 
 
-def drain(adapter: Adapter, run: WorkerRun, ctx: Context, kind: str) -> tuple[Figure, Observed | None]:
-    """`jobs` queued no-ops, then the workers start; rate from the first job's start to the last's."""
-    n = ctx.jobs
-    label = f"drain, {'1 process' if kind == 'drain1' else '2 processes'}"
-    label += f" ({run.variant})" if run.variant else ""
+def drain(
+    adapter: Adapter, run: WorkerRun, ctx: Context, kind: str, label: str, n: int
+) -> tuple[Figure, Observed | None]:
+    """`n` queued jobs, then the workers start; rate from the first job's start to the last's.
+
+    The workers run the body their environment selects (run.env: BENCH_BODY=io for the I/O body)."""
     fig = Figure(adapter.system, label, None, "jobs/s", kind=kind, variant=run.variant, setup=run.label)
     r = ctx.client()
     fill(adapter, range(n), time.monotonic() + ctx.cap_s)
@@ -108,6 +109,18 @@ def drain(adapter: Adapter, run: WorkerRun, ctx: Context, kind: str) -> tuple[Fi
         "launch_to_done_s": round(wall, 2),
     }
     return fig, obs
+
+
+def memory_per_job(adapter: Adapter, ctx: Context) -> Figure:
+    """`INFO used_memory` after `jobs` no-op jobs were queued (by the fastest API), minus before, per job."""
+    r = ctx.client()
+    before = int(r.info("memory")["used_memory"])
+    fill(adapter, range(ctx.jobs), time.monotonic() + ctx.cap_s)
+    after = int(r.info("memory")["used_memory"])
+    r.close()
+    fig = Figure(adapter.system, "memory per queued job", (after - before) / ctx.jobs, "B", kind="mem")
+    fig.setup = f"{ctx.jobs:,} no-op jobs queued by " + (adapter.bulk_api or "single enqueues")
+    return fig
 
 
 def latency(adapter: Adapter, run: WorkerRun, ctx: Context) -> tuple[list[Figure], Observed | None]:

@@ -10,8 +10,8 @@ import os
 
 from redisq import RedisQ
 
+from . import body
 from .base import QUEUE
-from .record import record
 
 rq = RedisQ(os.environ["BENCH_REDIS_URL"], prefix="bench", default_queue=QUEUE)
 
@@ -19,10 +19,10 @@ if os.environ.get("BENCH_REDISQ_SYNC") == "1":
 
     @rq.task(name="bench.noop")
     def noop(index: int, enqueued_at: float = 0.0) -> None:
-        record(index, enqueued_at)
+        body.run_sync(index, enqueued_at)
 
 else:
 
     @rq.task(name="bench.noop")
     async def noop(index: int, enqueued_at: float = 0.0) -> None:
-        record(index, enqueued_at)
+        await body.run(index, enqueued_at)

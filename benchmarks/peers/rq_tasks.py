@@ -3,8 +3,8 @@ adapter sets BENCH_FLUSH_EACH=1 there (record.py)."""
 
 from __future__ import annotations
 
-from .record import record
+from . import body
 
 
 def noop(index: int, enqueued_at: float = 0.0) -> None:
-    record(index, enqueued_at)
+    body.run_sync(index, enqueued_at)

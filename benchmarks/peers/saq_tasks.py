@@ -7,12 +7,12 @@ from typing import Any
 
 from saq import Queue
 
+from . import body
 from .base import QUEUE
-from .record import record
 
 
 async def noop(ctx: Any, *, index: int, enqueued_at: float = 0.0) -> None:
-    record(index, enqueued_at)
+    await body.run(index, enqueued_at)
 
 
 def make_queue() -> Queue:

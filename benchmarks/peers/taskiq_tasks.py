@@ -7,11 +7,11 @@ import os
 
 from taskiq_redis import RedisStreamBroker
 
-from .record import record
+from . import body
 
 broker = RedisStreamBroker(url=os.environ["BENCH_REDIS_URL"])
 
 
 @broker.task(task_name="bench.noop")
 async def noop(index: int, enqueued_at: float = 0.0) -> None:
-    record(index, enqueued_at)
+    await body.run(index, enqueued_at)
