@@ -53,6 +53,7 @@ ON_CLUSTER_TOO = {
     "test_autoscale",
     "test_testing_drain",
     "test_prometheus",
+    "test_ready_index",
 }
 
 
