@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from redisq import Job, JobState, RedisQ, Task
+from redisq import CorruptData, Job, JobState, RedisQ, Task
 from redisq.core.keys import QueueKeys
 from redisq.core.worker import protocol
 
@@ -65,7 +65,8 @@ async def test_order_across_levels_after_a_release_and_a_recovery(
     # Jobs enqueued now go to the back of their levels; the released and the recovered to the front.
     late_high = await noop.with_options(priority=5).enqueue(9)
     late_low = await noop.with_options(priority=0).enqueue(9)
-    await rq.backend().run(protocol.finish({queue: k}, [protocol.Settlement(held[1], "release")], rq.now_ms(), 60))
+    released = [protocol.Settlement(held[1], "release")]
+    await rq.backend().run(protocol.finish({queue: k}, released, rq.now_ms(), 60))
     recovered, _ = await rq.backend().run(protocol.sweep([k], rq.now_ms() + 5, RETENTION))
     assert recovered == 1
 
@@ -158,7 +159,8 @@ async def _legacy(rq: RedisQ, queue: str, jobs: list[Job[Any]], priorities: list
     for level in set(priorities):
         await raw.delete(k.ready(level))
     await raw.delete(k.levels)
-    scores = {j.uid: -p * PRIORITY_SPAN + seq for seq, (j, p) in enumerate(zip(jobs, priorities, strict=True))}
+    pairs = zip(jobs, priorities, strict=True)
+    scores = {j.uid: -p * PRIORITY_SPAN + seq for seq, (j, p) in enumerate(pairs)}
     for start in range(0, len(jobs), 1000):
         await raw.zadd(k.queued, dict(list(scores.items())[start : start + 1000]))
     await raw.set(k.part("seq"), len(jobs))
@@ -183,8 +185,9 @@ async def test_a_queue_written_by_the_previous_version_runs_its_jobs_in_their_or
         taken += [d.uid for d in batch]
         if len(taken) == 4501:
             break
-    high = [j.uid for j, p in zip(jobs, priorities, strict=True) if p == 3] + [late[1].uid]
-    low = [j.uid for j, p in zip(jobs, priorities, strict=True) if p == 0 and j is not jobs[1]] + [late[0].uid]
+    by_level = list(zip(jobs, priorities, strict=True))
+    high = [j.uid for j, p in by_level if p == 3] + [late[1].uid]
+    low = [j.uid for j, p in by_level if p == 0 and j is not jobs[1]] + [late[0].uid]
     assert taken == high + low
     assert not await raw.exists(k.queued, k.part("seq"))
     assert await _levels(rq, k, {0, 3}) == {}
@@ -205,8 +208,6 @@ async def test_a_sweep_upgrades_a_queue_that_no_worker_fetches(
 async def test_a_damaged_legacy_index_is_reported_before_anything_moves(
     rq: RedisQ, queue: str, noop: Task[Any, Any]
 ) -> None:
-    from redisq import CorruptData
-
     await noop.enqueue(0)
     k = rq.queue_keys(queue)
     await _raw(rq).set(k.queued, "not a sorted set")
