@@ -214,3 +214,28 @@ async def test_a_damaged_legacy_index_is_reported_before_anything_moves(
     with pytest.raises(CorruptData, match="queued is a string"):
         await _fetch(rq, queue, 1)
     assert await _levels(rq, k, {0}) == {0: 1}
+
+
+async def test_parked_jobs_go_back_to_the_front_of_their_level_in_their_order(rq: RedisQ, queue: str) -> None:
+    @rq.task(max_concurrency=2, priority=3)
+    async def capped(n: int) -> None: ...
+
+    @rq.task
+    async def free(n: int) -> None: ...
+
+    limited = [await capped.enqueue(n) for n in range(5)]
+    first = await free.enqueue(0)
+    k = rq.queue_keys(queue)
+    taken = await _fetch(rq, queue, 10)
+    assert [d.uid for d in taken] == [limited[0].uid, limited[1].uid, first.uid]  # 2..4 set aside
+    assert (await rq.stats(queue)).limited == 3
+    later_free, later_capped = await free.enqueue(1), await capped.enqueue(9)
+    done = [protocol.Settlement(d, "ok", b"null") for d in taken[:2]]
+    await rq.backend().run(protocol.finish({queue: k}, done, rq.now_ms(), 60))
+
+    again = await _fetch(rq, queue, 10)  # the limit has room for two: the first two set aside come back
+    assert [d.uid for d in again] == [limited[2].uid, limited[3].uid, later_free.uid]
+    assert (await rq.stats(queue)).limited == 2  # limited[4], and the late one parked behind it
+    listed = await rq.jobs(queue, JobState.QUEUED, limit=10, newest_first=False)
+    assert [i.id for i in listed] == [limited[4].id, later_capped.id]
+    assert await _levels(rq, k, {3, 0}) == {}

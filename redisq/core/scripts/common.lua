@@ -94,8 +94,8 @@ local function wake_one(wake)
 end
 
 -- The ready index (issue 15): one list per priority level, `ready:<level>`, FIFO from its head, and
--- `levels`, a zset of the levels whose list is not empty (member the level, score -level), kept exact: a
--- level is added by the write that makes its list non-empty and removed by the one that empties it.
+-- `levels`, a zset of the levels whose list is not empty (member the level, score -level), kept exact:
+-- a level is added by the write that makes its list non-empty and removed by the one that empties it.
 -- A level is a priority as an integer string; a priority that is not a number counts as 0.
 local function ready_level(priority)
   return string.format('%d', math.floor(tonumber(priority) or 0))

@@ -100,10 +100,12 @@ if count > 0 and first_look[2] and tonumber(first_look[2]) <= now then
     if lim then
       plan.parked = parked_key(base, lim)
       plan.st = limit_state(cache, limit_base(base, lim), lim.conc, now)
-      plan.n, plan.retry_at = room(plan.st, lim.interval, lim.tolerance, lim.conc, now, count, lim.scope == 'g')
+      plan.n, plan.retry_at = room(plan.st, lim.interval, lim.tolerance, lim.conc, now, count,
+        lim.scope == 'g')
       local rounds = 0
       while #plan.back < plan.n and rounds < 8 do
-        local head = checked('ZRANGE', plan.parked, plan.off, plan.off + plan.n - #plan.back - 1, 'WITHSCORES')
+        local wanted = plan.n - #plan.back
+        local head = checked('ZRANGE', plan.parked, plan.off, plan.off + wanted - 1, 'WITHSCORES')
         if #head == 0 then break end
         for j = 1, #head, 2 do
           local f = read_record(job_key(base, head[j]), 'state')
@@ -136,7 +138,9 @@ if count > 0 and first_look[2] and tonumber(first_look[2]) <= now then
         -- those taken back, or at the next fetch (there was room; once it is full, a finish says so).
         local n = plan.n
         local again = plan.retry_at or now
-        if n > 0 and lim.interval > 0 then again = after_starts(plan.st.tat, lim.interval, n, now) - lim.tolerance end
+        if n > 0 and lim.interval > 0 then
+          again = after_starts(plan.st.tat, lim.interval, n, now) - lim.tolerance
+        end
         redis.call('ZADD', limited, again, spec)
       end
     end
