@@ -26,7 +26,6 @@ PERMISSION_SAMPLE = 10  # queues whose keys `health` checks the Redis user's per
 # Sorted sets that index a queue's jobs by state; the other states live only in job records. Queued jobs
 # are in the ready index instead (ready.py): one list per priority level.
 STATE_INDEX = {
-    JobState.QUEUED: "queued",
     JobState.SCHEDULED: "scheduled",
     JobState.ACTIVE: "active",
     JobState.SUCCEEDED: "succeeded",
