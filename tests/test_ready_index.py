@@ -239,3 +239,20 @@ async def test_parked_jobs_go_back_to_the_front_of_their_level_in_their_order(rq
     listed = await rq.jobs(queue, JobState.QUEUED, limit=10, newest_first=False)
     assert [i.id for i in listed] == [limited[4].id, later_capped.id]
     assert await _levels(rq, k, {3, 0}) == {}
+
+
+async def test_a_damaged_level_list_fails_the_fetch_before_anything_is_taken(
+    rq: RedisQ, queue: str, noop: Task[Any, Any]
+) -> None:
+    high = await noop.with_options(priority=5).enqueue(0)
+    await noop.enqueue(1)
+    k = rq.queue_keys(queue)
+    await _raw(rq).delete(k.ready(0))
+    await _raw(rq).set(k.ready(0), "not a list")
+    with pytest.raises(CorruptData, match="ready:0 is a string"):
+        await _fetch(rq, queue, 2)  # the level-5 job was read first: it must not be leased
+    assert (await high.info()).state is JobState.QUEUED
+    assert await _raw(rq).llen(k.ready(5)) == 1
+    assert await _raw(rq).zcard(k.active) == 0
+    with pytest.raises(CorruptData, match="ready:0 is a string"):
+        await rq.stats(queue)  # no count here would be true
