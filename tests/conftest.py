@@ -54,6 +54,7 @@ ON_CLUSTER_TOO = {
     "test_testing_drain",
     "test_prometheus",
     "test_record_memory",
+    "test_ready_index",
 }
 
 

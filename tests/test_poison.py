@@ -190,12 +190,18 @@ async def test_enqueue_writes_nothing_when_a_key_it_needs_has_the_wrong_type(
     keys = rq.queue_keys(queue)
     before = {k async for k in raw.scan_iter(match=f"{keys.base}job:*")}
 
-    await raw.set(keys.queued, "not a sorted set")
-    with pytest.raises(CorruptData, match="queued is a string"):
+    await raw.rename(keys.levels, keys.part("levels-kept"))
+    await raw.set(keys.levels, "not a sorted set")
+    with pytest.raises(CorruptData, match="levels is a string"):
         await work.enqueue(1)
     with pytest.raises(CorruptData):
         await rq.enqueue_many([work.call(n) for n in range(2, 5)])
-    await raw.delete(keys.queued)
+    await raw.rename(keys.part("levels-kept"), keys.levels)
+    # The list of the level a job goes to (issue 15: one list per priority level).
+    await raw.set(keys.ready(7), "not a list")
+    with pytest.raises(CorruptData, match="ready:7 is a string"):
+        await work.with_options(priority=7).enqueue(1)
+    await raw.delete(keys.ready(7))
 
     # A batch whose third job names a unique key held by a value of another type: no job of it is written.
     await raw.rpush(keys.part("unique:taken"), "x")

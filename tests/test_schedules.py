@@ -46,7 +46,7 @@ def add(a: int, b: int = 0) -> int:
 def ticks_of(raw: redis.Redis, rq: RedisQ, queue: str) -> Counter[str]:
     """How many jobs each tick wrote, by the unique key each carries (schedule:<id>:<tick>)."""
     k = rq.queue_keys(queue)
-    uids = raw.zrange(k.queued, 0, -1)
+    uids = [u for level in raw.zrange(k.levels, 0, -1) for u in raw.lrange(k.ready(level.decode()), 0, -1)]
     keys = [raw.hget(k.job(u.decode()), "unique_key") for u in uids]
     return Counter(key.decode() for key in keys if key is not None)
 

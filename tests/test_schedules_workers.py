@@ -52,7 +52,8 @@ def fleet(redis_url: str, prefix: str, queue: str, tmp_path: Path) -> Iterator[S
 def jobs_per_tick(raw: redis.Redis, prefix: str, queue: str) -> Counter[int]:
     """Every job of the queue (queued, running or done), counted by the tick its unique key names."""
     k = QueueKeys(prefix, queue)
-    uids = {u for index in (k.queued, k.active, k.succeeded, k.dead) for u in raw.zrange(index, 0, -1)}
+    uids = {u for index in (k.active, k.succeeded, k.dead) for u in raw.zrange(index, 0, -1)}
+    uids |= {u for level in raw.zrange(k.levels, 0, -1) for u in raw.lrange(k.ready(level.decode()), 0, -1)}
     counts: Counter[int] = Counter()
     for uid in uids:
         key = raw.hget(k.job(uid.decode()), "unique_key")

@@ -41,7 +41,8 @@ class BenchResult(TypedDict):
 
 
 def _cleanup(k: QueueKeys, g: GlobalKeys, worker_id: str, minutes: range) -> Op[None]:
-    keys = [k.queued, k.scheduled, k.active, k.succeeded, k.dead, k.stats, k.seq, k.wake, k.paused, k.tasks]
+    keys = [k.levels, k.ready(0), k.scheduled, k.active, k.succeeded, k.dead, k.stats, k.wake, k.paused]
+    keys.append(k.tasks)
     keys += [k.minute(m) for m in minutes]
     yield [Command(("DEL", key)) for key in keys]
     yield [Command(("DEL", g.queues)), Command(("DEL", g.worker(worker_id))), Command(("DEL", g.workers))]

@@ -30,20 +30,22 @@ def calls(
 ) -> list[tuple[str, ...]]:
     """`worker=False`: what a client that enqueues, inspects and administers needs (no BLPOP, no
     heartbeats)."""
-    out: list[tuple[str, ...]] = [("PING",), ("EVALSHA", "0" * 40, "1", queues[0].queued)]
+    out: list[tuple[str, ...]] = [("PING",), ("EVALSHA", "0" * 40, "1", queues[0].levels)]
     out += [("SCRIPT", "LOAD", "return 1"), ("SCRIPT", "EXISTS", "0" * 40)]
     for k in queues:
-        job, unique = k.job("0"), k.part("unique:0")
+        job, unique, ready = k.job("0"), k.part("unique:0"), k.ready(0)
         out += [
             ("TYPE", job), ("EXISTS", job), ("GET", unique), ("SET", unique, "1"), ("DEL", job),
-            ("INCR", k.seq), ("INCRBY", k.seq, "1"), ("EXPIRE", job, "1"), ("PERSIST", job),
+            ("EXPIRE", job, "1"), ("PERSIST", job),
             ("RENAME", job, k.part("corrupt:0")), ("HGET", job, "f"), ("HMGET", job, "f"),
             ("HSET", job, "f", "v"), ("HDEL", job, "f"), ("HINCRBY", k.stats, "f", "1"), ("HGETALL", job),
             ("LPUSH", k.wake, "1"), ("LTRIM", k.wake, "0", "0"),
             ("ZADD", k.queued, "1", "m"), ("ZREM", k.queued, "m"), ("ZRANGE", k.queued, "0", "0"),
             ("ZREVRANGE", k.queued, "0", "0"), ("ZCARD", k.queued), ("ZSCORE", k.queued, "m"),
             ("ZREMRANGEBYRANK", k.queued, "0", "0"), ("ZREMRANGEBYSCORE", k.queued, "0", "0"),
-            ("ZCOUNT", k.queued, "0", "0"),
+            ("ZCOUNT", k.queued, "0", "0"), ("ZREVRANGEBYSCORE", k.levels, "1", "0", "LIMIT", "0", "1"),
+            ("RPUSH", ready, "m"), ("LPUSH", ready, "m"), ("LRANGE", ready, "0", "0"),
+            ("LTRIM", ready, "0", "0"), ("LREM", ready, "-1", "m"), ("LLEN", ready), ("LINDEX", ready, "0"),
             ("SPUBLISH", k.done_channel("0"), "x"), ("SSUBSCRIBE", k.done_channel("0")),
             ("SUNSUBSCRIBE", k.done_channel("0")),
             ("SPUBLISH", k.abort_channel("w"), "x"),  # job.abort() of a running job tells its worker
@@ -103,7 +105,7 @@ def preflight_call(
     flat: list[str] = []
     for call in calls(queues, g, worker, wait):
         flat += [str(len(call)), *call]
-    return ScriptCall("preflight", (queues[0].queued,), flat)
+    return ScriptCall("preflight", (queues[0].levels,), flat)
 
 
 def check(reply: Sequence[bytes]) -> None:

@@ -25,7 +25,7 @@ def cluster_keys(call: ScriptCall) -> Sequence[str]:
     script that ran on the source could fail after its first write, at a key it creates (a new record, a
     minute's counters); and one sent on to the target (ASK, when the source has none of its keys) would
     see only the keys moved so far: a record still to come looks missing (fetch drops it: a lost job), and
-    a key it creates (`seq`, `stats`, `queued`) collides with the one still to come (MIGRATE fails with
+    a key it creates (`stats`, `levels`, a list) collides with the one still to come (MIGRATE fails with
     BUSYKEY). With a declared key that exists on neither node, the source answers TRYAGAIN (some keys
     here, not all) or ASK (none), and the target TRYAGAIN (several keys, one missing): no queue script runs
     until the move is over, and the caller retries (RedisUnavailable) as for a failover. Measured in

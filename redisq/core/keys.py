@@ -90,7 +90,18 @@ class QueueKeys:
         return self.base + "done:" + uid
 
     @functools.cached_property
-    def queued(self) -> str:  # every enqueue names it
+    def levels(self) -> str:  # every enqueue names it
+        """The ready index's priority levels that hold jobs (a zset, score -level; issue 15)."""
+        return self.base + "levels"
+
+    def ready(self, level: int | str) -> str:
+        """The ready jobs of one priority level, in line order (a list)."""
+        return f"{self.base}ready:{level}"
+
+    @property
+    def queued(self) -> str:
+        """The ready index before issue 15 (a zset): read, and moved into the levels' lists, only for a
+        queue that an older version wrote."""
         return self.base + "queued"
 
     @property
@@ -112,10 +123,6 @@ class QueueKeys:
     @property
     def stats(self) -> str:
         return self.base + "stats"
-
-    @property
-    def seq(self) -> str:
-        return self.base + "seq"
 
     @property
     def wake(self) -> str:

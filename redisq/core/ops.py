@@ -10,13 +10,12 @@ from typing import Any
 
 import redis
 
-from . import acl, codec
+from . import acl, codec, ready
 from .config import Settings
 from .errors import JobNotFound, WriteNotReplicated
 from .health import HealthReport, HealthThresholds, ServerCheck, verdict
 from .job import JobInfo, JobState
 from .keys import GlobalKeys, QueueKeys, make_job_id
-from .limits import parked_key_of
 from .operation import Command, Op, ScriptCall, Single, gather
 from .redis_errors import redisq_error
 from .stats import QueueStats, WorkerInfo, parse_stats
@@ -25,9 +24,9 @@ from .task import JobSpec
 KeysFor = Callable[[str], QueueKeys]
 PERMISSION_SAMPLE = 10  # queues whose keys `health` checks the Redis user's permissions on
 
-# Sorted sets that index a queue's jobs by state; the other states live only in job records.
+# Sorted sets that index a queue's jobs by state; the other states live only in job records. Queued jobs
+# are in the ready index instead (ready.py): one list per priority level.
 STATE_INDEX = {
-    JobState.QUEUED: "queued",
     JobState.SCHEDULED: "scheduled",
     JobState.ACTIVE: "active",
     JobState.SUCCEEDED: "succeeded",
@@ -96,7 +95,7 @@ def enqueue(
         for position in members:
             job_meta = metas[position] if metas else meta
             values += _job_args(specs[position], uids[position], settings, job_meta)
-        calls.append(ScriptCall("enqueue", (keys_for(queue).queued,), values))
+        calls.append(ScriptCall("enqueue", (keys_for(queue).levels,), values))
     new_queues = [queue for queue in positions if queue not in registered]
     if new_queues:
         # Its own round trip, before the jobs: in one pipeline, a failed SADD (e.g. MOVED: the set lives
@@ -154,7 +153,7 @@ def enqueue_one(
     uid = new_uids(1)[0]
     values: list[Any] = [now_ms, 1, settings.result_ttl_s]
     values += _job_args(spec, uid, settings, meta)
-    call = ScriptCall("enqueue", (keys_for(spec.queue).queued,), values)
+    call = ScriptCall("enqueue", (keys_for(spec.queue).levels,), values)
     if settings.replica_acks:
         (reply,) = yield from _replicated([call], settings, [uid], [spec])
     else:
@@ -178,13 +177,10 @@ def jobs_by_state(
 ) -> Op[list[JobInfo]]:
     """One page of a state's index; records that expired meanwhile, or that are damaged beyond reading
     (not a hash: a worker moves those to the dead letters), are left out."""
-    index = k.part(STATE_INDEX[state])
-    start, stop = offset, offset + limit - 1
-    specs = (yield Command(("ZRANGE", k.part("limited"), 0, 99))) if state is JobState.QUEUED else []
-    if specs:
-        parts = [index, *(parked_key_of(k.base, spec) for spec in specs)]
-        uids = yield from _queued_with_parked(k, parts, offset, limit, newest_first)
+    if state is JobState.QUEUED:  # the levels' lists, then the jobs set aside by their limits
+        uids = yield from ready.queued_page(k, offset, limit, newest_first)
     else:
+        index, start, stop = k.part(STATE_INDEX[state]), offset, offset + limit - 1
         uids = yield Command(("ZREVRANGE" if newest_first else "ZRANGE", index, start, stop))
     if not uids:
         return []
@@ -196,30 +192,8 @@ def jobs_by_state(
     ]
 
 
-def _queued_with_parked(
-    k: QueueKeys, parts: list[str], offset: int, limit: int, newest_first: bool
-) -> Op[list[bytes]]:
-    """A page of the queued jobs: the ready ones in line, then those that their limits set aside (of the
-    first 100 limits holding some), as one sequence."""
-    sizes = [int(n) for n in (yield [Command(("ZCARD", part)) for part in parts])]
-    total = sum(sizes)
-    start = offset if not newest_first else max(total - offset - limit, 0)
-    stop = offset + limit - 1 if not newest_first else total - offset - 1
-    reads: list[Single] = []
-    position = 0
-    for part, size in zip(parts, sizes, strict=True):
-        low, high = max(start - position, 0), min(stop - position, size - 1)
-        if low <= high:
-            reads.append(Command(("ZRANGE", part, low, high)))
-        position += size
-    if not reads:
-        return []
-    uids = [uid for page in (yield reads) for uid in page]
-    return uids[::-1] if newest_first else uids
-
-
 def cancel(k: QueueKeys, job_id: str, uid: str, now_ms: int) -> Op[bool]:
-    reply = yield ScriptCall("cancel", (k.queued, k.scheduled, k.stats), (k.base, uid, now_ms))
+    reply = yield ScriptCall("cancel", (k.levels, k.scheduled, k.stats), (k.base, uid, now_ms))
     if reply == -1:
         raise JobNotFound(f"no job {job_id}")
     return bool(reply == 1)
@@ -227,7 +201,7 @@ def cancel(k: QueueKeys, job_id: str, uid: str, now_ms: int) -> Op[bool]:
 
 def abort(k: QueueKeys, job_id: str, uid: str, now_ms: int) -> Op[bool]:
     """Cancel a job that has not started, or ask the worker running it to stop; False: it had ended."""
-    reply = yield ScriptCall("abort", (k.queued, k.scheduled, k.stats), (k.base, uid, now_ms))
+    reply = yield ScriptCall("abort", (k.levels, k.scheduled, k.stats), (k.base, uid, now_ms))
     if reply == -1:
         raise JobNotFound(f"no job {job_id}")
     return bool(reply != 0)
@@ -235,7 +209,7 @@ def abort(k: QueueKeys, job_id: str, uid: str, now_ms: int) -> Op[bool]:
 
 def delete(k: QueueKeys, job_id: str, uid: str) -> Op[bool]:
     """False: the job is running (its worker holds the lease)."""
-    reply = yield ScriptCall("delete", (k.queued, k.scheduled, k.succeeded, k.dead), (k.base, uid))
+    reply = yield ScriptCall("delete", (k.levels, k.scheduled, k.succeeded, k.dead), (k.base, uid))
     if reply == -1:
         raise JobNotFound(f"no job {job_id}")
     return bool(reply == 1)
@@ -243,7 +217,7 @@ def delete(k: QueueKeys, job_id: str, uid: str) -> Op[bool]:
 
 def promote(k: QueueKeys, job_id: str, uid: str) -> Op[bool]:
     """False: the job is not scheduled (not delayed, not waiting for a retry)."""
-    reply = yield ScriptCall("promote", (k.scheduled, k.seq, k.wake), (k.base, uid))
+    reply = yield ScriptCall("promote", (k.scheduled, k.levels, k.wake), (k.base, uid))
     if reply == -1:
         raise JobNotFound(f"no job {job_id}")
     return bool(reply == 1)
@@ -281,7 +255,7 @@ def watch(k: QueueKeys, job_id: str, uid: str) -> Op[tuple[JobState, Any, Any]]:
 
 
 def _stats_call(k: QueueKeys, now_ms: int) -> ScriptCall:
-    return ScriptCall("stats", (k.queued, k.scheduled, k.active, k.dead, k.stats), (k.base, now_ms))
+    return ScriptCall("stats", (k.levels, k.scheduled, k.active, k.dead, k.stats), (k.base, now_ms))
 
 
 def stats(k: QueueKeys, now_ms: int) -> Op[QueueStats]:
@@ -315,7 +289,7 @@ def requeue_dead(k: QueueKeys, uids: Sequence[str] | None, batch: int = 1000) ->
 
     Dead letters that cannot run (a corrupt record) stay dead; paging goes past them.
     """
-    keys = (k.dead, k.seq, k.stats, k.wake)
+    keys = (k.dead, k.levels, k.stats, k.wake)
     if uids is not None:
         if not uids:
             return 0
@@ -332,16 +306,11 @@ def requeue_dead(k: QueueKeys, uids: Sequence[str] | None, batch: int = 1000) ->
 
 def purge(k: QueueKeys, state: JobState, batch: int = 1000) -> Op[int]:
     """Delete every job in one state's index, in batches (each batch is one atomic script). The queued
-    jobs include those that their limits set aside: each limit's parked set is purged the same way (its
-    entry in `limited` goes when a fetch finds the set empty)."""
-    indexes = [k.part(STATE_INDEX[state])]
-    offset = 0
-    while state is JobState.QUEUED:
-        specs = yield Command(("ZRANGE", k.part("limited"), offset, offset + 99))
-        indexes += [parked_key_of(k.base, spec) for spec in specs]
-        offset += 100
-        if len(specs) < 100:
-            break
+    jobs are those of every level's list and those that their limits set aside (ready.queued_indexes)."""
+    if state is JobState.QUEUED:
+        indexes = yield from ready.queued_indexes(k)
+    else:
+        indexes = [k.part(STATE_INDEX[state])]
     total = 0
     for index in indexes:
         while True:

@@ -2,14 +2,14 @@
 -- `abort` and its worker is told on its abort channel. The worker cancels an `async def` job, signals a
 -- `def` job, and settles it `aborted` (finish.lua); its lease renewal reports the mark too, in case the
 -- message is lost (a reconnect), so no per-job polling is needed.
--- KEYS: queued, scheduled, stats. ARGV: base, uid, now_ms. The worker's channel is a shard channel of the
+-- KEYS: levels, scheduled, stats. ARGV: base, uid, now_ms. The worker's channel is a shard channel of the
 -- queue's slot; a server without shard channels (before Redis 7) only misses the message (pcall), and the
 -- renewal reports the mark.
 -- Returns 1 cancelled, 2 abort requested (or already requested), 0 final state, -1 no such job (or a
 -- record that is not a job's).
 local base, uid, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local job = job_key(base, uid)
-local f = read_record(job, 'state', 'result_ttl', 'worker')
+local f = read_record(job, 'state', 'result_ttl', 'worker', 'priority')
 if not f or not f[1] then return -1 end
 if f[1] == 'active' then
   redis.call('HSET', job, 'abort', now)
@@ -17,4 +17,5 @@ if f[1] == 'active' then
   return 2
 end
 if f[1] ~= 'queued' and f[1] ~= 'scheduled' then return 0 end
-return cancel_waiting(base, uid, job, tonumber(f[2]) or 3600, now)
+local level = f[1] == 'queued' and ready_level(f[4]) or nil -- a queued job is in its level's list
+return cancel_waiting(base, uid, job, tonumber(f[2]) or 3600, now, level)

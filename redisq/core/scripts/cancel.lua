@@ -1,10 +1,11 @@
--- Cancel a job that has not started. KEYS: queued, scheduled, stats. ARGV: base, uid, now_ms.
+-- Cancel a job that has not started. KEYS: levels, scheduled, stats. ARGV: base, uid, now_ms.
 -- Returns 1 cancelled, 0 not cancellable in its state, -1 no such job (or a record that is not a job's:
 -- a worker moves it to the dead letters).
 -- (KEYS route the call to the queue's slot; the script derives them from base, as cancel_waiting does.)
 local base, uid, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local job = job_key(base, uid)
-local f = read_record(job, 'state', 'result_ttl')
+local f = read_record(job, 'state', 'result_ttl', 'priority')
 if not f or not f[1] then return -1 end
 if f[1] ~= 'queued' and f[1] ~= 'scheduled' then return 0 end
-return cancel_waiting(base, uid, job, tonumber(f[2]) or 3600, now)
+local level = f[1] == 'queued' and ready_level(f[3]) or nil -- a queued job is in its level's list
+return cancel_waiting(base, uid, job, tonumber(f[2]) or 3600, now, level)

@@ -4,7 +4,7 @@
 -- `wrong_types` for named parts of a queue.
 local function wrong_queue_types(base, ...)
   local types = { queued = 'zset', scheduled = 'zset', active = 'zset', succeeded = 'zset', dead = 'zset',
-    seq = 'string', stats = 'hash', wake = 'list' }
+    levels = 'zset', stats = 'hash', wake = 'list' } -- queued: the ready index before issue 15 (legacy)
   local checks = {}
   for _, part in ipairs({ ... }) do
     checks[#checks + 1] = base .. part
@@ -73,12 +73,73 @@ local function record_problem(job, f, kind, names, required, numeric, key)
   return nil
 end
 
--- A queued or scheduled job -> cancelled (`cancel`, and `abort` of a job not started). `ttl`: how long
--- the record is kept. Returns an error reply (nothing written) if an index is of another type.
-local function cancel_waiting(base, uid, job, ttl, now)
-  local refused = wrong_queue_types(base, 'queued', 'scheduled')
-  if refused then return refused end
+-- Ready jobs (`entries`: {uid, level} in line order) to the front of their levels, keeping their order.
+-- Callers have checked the keys (`ready_checks`).
+local function ready_push_front(base, entries)
+  local groups = {}
+  for i = #entries, 1, -1 do -- last first: LPUSH puts each before the one pushed before it
+    local level = entries[i][2]
+    local group = groups[level]
+    if not group then
+      group = {}
+      groups[level] = group
+    end
+    group[#group + 1] = entries[i][1]
+  end
+  for level, uids in pairs(groups) do ready_push(base, level, 'LPUSH', uids) end
+end
+
+-- A queued job out of the ready index: out of its level's list, whose level leaves `levels` if that
+-- empties it, and out of the legacy `queued` (a queue not yet upgraded). LREM is O(N) in the level's
+-- length (BullMQ pays the same for a waiting job); it scans from the tail, where a job cancelled soon
+-- after its enqueue is. Callers have checked the keys (`ready_checks`, 'queued').
+local function ready_remove(base, uid, level)
+  local key = ready_key(base, level)
+  if redis.call('LREM', key, -1, uid) > 0 and redis.call('LLEN', key) == 0 then
+    redis.call('ZREM', base .. 'levels', level)
+  end
   redis.call('ZREM', base .. 'queued', uid)
+end
+
+-- The level of a parked job, or of a job in the legacy `queued`: both scores are -priority·2^40 + its
+-- order (seq, before issue 15).
+local function level_of_score(score)
+  return ready_level(-math.floor(tonumber(score) / PRIORITY_SPAN))
+end
+
+-- Upgrade (issue 15): the ready jobs of a queue written before the ready index (the zset `queued`,
+-- score -priority·2^40 + seq) move to the front of their levels, a batch from the line's tail per call,
+-- so that once the last batch has moved they stand in their old order, ahead of the jobs enqueued since
+-- (all younger). Returns an error reply (nothing written) for a damaged key, else whether legacy jobs
+-- remain (then the caller hands none out yet: the oldest are still to move).
+local LEGACY_BATCH = 2000
+local function migrate_legacy(base)
+  local legacy = base .. 'queued'
+  if redis.call('EXISTS', legacy) == 0 then return nil, false end
+  local tail = checked('ZRANGE', legacy, -LEGACY_BATCH, -1, 'WITHSCORES')
+  local entries, levels = {}, {}
+  for i = 1, #tail, 2 do
+    local level = level_of_score(tail[i + 1])
+    entries[#entries + 1] = { tail[i], level }
+    levels[level] = true
+  end
+  local refused = wrong_types(ready_checks({}, base, levels))
+  if refused then return refused, true end
+  ready_push_front(base, entries)
+  redis.call('ZREMRANGEBYRANK', legacy, -#entries, -1)
+  if redis.call('EXISTS', legacy) == 1 then return nil, true end
+  redis.call('DEL', base .. 'seq') -- its counter, unused since
+  return nil, false
+end
+
+-- A queued or scheduled job -> cancelled (`cancel`, and `abort` of a job not started). `ttl`: how long
+-- the record is kept; `level`: its level when it is queued (nil: scheduled). Returns an error reply
+-- (nothing written) if an index is of another type.
+local function cancel_waiting(base, uid, job, ttl, now, level)
+  local refused = wrong_queue_types(base, 'queued', 'scheduled')
+    or (level and wrong_types(ready_checks({}, base, { [level] = true })))
+  if refused then return refused end
+  if level then ready_remove(base, uid, level) end
   redis.call('ZREM', base .. 'scheduled', uid)
   finalize(base, uid, job, 'cancelled', now, ttl)
   add_to(base .. 'stats', 'cancelled', 1)

@@ -9,16 +9,12 @@
 -- `wrong_types`; counters and wake tokens, which are not worth failing a script for, are written with
 -- pcall. Each redis.call costs ~2 us and each function defined here a little on every call (measured in
 -- benchmarks/README.md): the hot paths check with what they do anyway.
-local PRIORITY_SPAN = 1099511627776 -- 2^40: FIFO sequence space inside one priority level
+local PRIORITY_SPAN = 1099511627776 -- 2^40: a parked job's score is -priority·2^40 + its order in the level
 -- Lua 5.1 (Redis, Valkey) has `unpack`; Lua 5.4 (Dragonfly) only `table.unpack`.
 local unpack = unpack or table.unpack
 
 local function job_key(base, uid)
   return base .. 'job:' .. uid
-end
-
-local function queue_score(priority, seq)
-  return -priority * PRIORITY_SPAN + seq
 end
 
 -- A record stays a listpack (Redis's compact hash encoding, about a third of a hash table's memory) only
@@ -151,16 +147,42 @@ local function wake_one(wake)
   redis.pcall('LTRIM', wake, 0, 0)
 end
 
--- Put a job at the back (seq from the counter) or the front (seq 0) of its priority level.
--- `job` must be a hash and `queued`, `seq` of their types (callers check); a priority that is not a
--- number counts as 0.
-local function requeue(base, uid, job, seq_key, at_front)
-  local priority = tonumber(redis.call('HGET', job, 'priority')) or 0
-  local seq = 0
-  if not at_front then seq = redis.call('INCR', seq_key) end
+-- The ready index (issue 15): one list per priority level, `ready:<level>`, FIFO from its head, and
+-- `levels`, a zset of the levels whose list is not empty (member the level, score -level), kept exact:
+-- a level is added by the write that makes its list non-empty and removed by the one that empties it.
+-- A level is a priority as an integer string; a priority that is not a number counts as 0.
+local function ready_level(priority)
+  return string.format('%d', math.floor(tonumber(priority) or 0))
+end
+
+local function ready_key(base, level)
+  return base .. 'ready:' .. level
+end
+
+-- `uids` onto a level's list: at its back ('RPUSH', in order) or its front ('LPUSH': give them last
+-- first to keep their order). Callers have checked the types of `levels` and of the list.
+local function ready_push(base, level, command, uids)
+  call_with(command, ready_key(base, level), uids)
+  redis.call('ZADD', base .. 'levels', -tonumber(level), level)
+end
+
+-- Appends to a `wrong_types` list the keys that pushing onto `levels` (a set of levels) writes.
+local function ready_checks(checks, base, levels)
+  checks[#checks + 1] = base .. 'levels'
+  checks[#checks + 1] = 'zset'
+  for level in pairs(levels) do
+    checks[#checks + 1] = ready_key(base, level)
+    checks[#checks + 1] = 'list'
+  end
+  return checks
+end
+
+-- Put a job at the back or the front of its priority level (`level`: ready_level of its priority).
+-- `job` must be a hash, and `levels` and the level's list of their types (callers check).
+local function requeue(base, uid, job, level, at_front)
   redis.call('HSET', job, 'state', 'queued')
   redis.call('HDEL', job, 'lease', 'due_at')
-  redis.call('ZADD', base .. 'queued', queue_score(priority, seq), uid)
+  ready_push(base, level, at_front and 'LPUSH' or 'RPUSH', { uid })
 end
 
 -- A final state keeps the record for `ttl` seconds (the unique key with it) and tells result waiters.

@@ -2,7 +2,7 @@
 -- the front of the queue without spending the attempt), deferred (the task raised RateLimited: due
 -- again at retry_at without spending the attempt, and its limits, else its queue's, start nothing before),
 -- or aborted (abort.lua marked it).
--- KEYS: active, scheduled, succeeded, dead, stats, wake, seq
+-- KEYS: active, scheduled, succeeded, dead, stats, wake, levels
 -- ARGV: base, now_ms, dead_ttl_s, count, the queue's own limit (interval_ms, tolerance_ms, max_running;
 --       zeros: none), then per delivery 6 values:
 --       uid, lease_token, outcome ('ok' | 'retry' | 'dead' | 'release' | 'defer' |
@@ -13,7 +13,6 @@
 -- hash any more) changes nothing: the sweeper deals with what is left in `active`.
 -- Returns the uids of those stale deliveries.
 local active, scheduled, succeeded, dead, stats, wake = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local seq_key = KEYS[7]
 local base, now, dead_ttl, n = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local q_interval, q_tolerance, q_conc = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 
@@ -26,7 +25,7 @@ for i = 0, n - 1 do
   local uid, token, outcome = ARGV[b], ARGV[b + 1], ARGV[b + 2]
   local job = job_key(base, uid)
   local f = read_record(job, 'lease', 'attempts', 'max_attempts', 'result_ttl', 'unique_key', 'watched',
-    'limits', 'abort')
+    'limits', 'abort', 'priority')
   if not f or f[1] ~= token then
     stale[#stale + 1] = uid
   else
@@ -48,16 +47,19 @@ if #settled == 0 then return stale end
 
 -- The keys this batch's outcomes write, beyond `active`: its ZREM, the first write, checks it.
 local checks = {}
-for outcome, key in pairs({ ok = succeeded, retry = scheduled, dead = dead, release = base .. 'queued',
-    defer = scheduled }) do
+for outcome, key in pairs({ ok = succeeded, retry = scheduled, dead = dead, defer = scheduled }) do
   if #by_outcome[outcome] > 0 then
     checks[#checks + 1] = key
     checks[#checks + 1] = 'zset'
   end
 end
-if #by_outcome.release > 0 then
-  checks[#checks + 1] = seq_key
-  checks[#checks + 1] = 'string'
+if #by_outcome.release > 0 then -- released jobs go back to the front of their levels
+  local levels = {}
+  for _, d in ipairs(by_outcome.release) do
+    d[7] = ready_level(d[3][9])
+    levels[d[7]] = true
+  end
+  ready_checks(checks, base, levels)
 end
 local refused = wrong_types(checks)
 if refused then return refused end
@@ -87,9 +89,10 @@ for _, d in ipairs(by_outcome.abort) do
   local uid, job, f = d[1], d[2], d[3]
   finalize_known(base, uid, job, 'aborted', now, tonumber(f[4]) or 3600, f[5], f[6], 'error', d[4])
 end
-for _, d in ipairs(by_outcome.release) do
+for i = #by_outcome.release, 1, -1 do -- last first: at the front of their levels, in the batch's order
+  local d = by_outcome.release[i]
   redis.call('HSET', d[2], 'attempts', math.max((tonumber(d[3][2]) or 1) - 1, 0))
-  requeue(base, d[1], d[2], seq_key, true)
+  requeue(base, d[1], d[2], d[7], true)
 end
 for _, d in ipairs(by_outcome.defer) do
   local uid, job, f, until_ms = d[1], d[2], d[3], d[5]

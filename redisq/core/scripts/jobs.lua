@@ -1,27 +1,32 @@
 -- Follows common.lua in the scripts that call `enqueue_jobs` (scripts.py looks for the name): enqueue.lua,
 -- and schedule_claim.lua, whose ticks write exactly the records an enqueue writes (issue 12).
 --
--- Enqueue one or many jobs of one queue, atomically; `queued` and `argv` are enqueue.lua's KEYS[1] and ARGV.
--- KEYS: queued (its name is <base>queued; the queue's other keys are derived from <base>: same slot)
+-- Enqueue one or many jobs of one queue, atomically; `levels` and `argv` are enqueue.lua's KEYS[1] and ARGV.
+-- KEYS: levels (its name is <base>levels; the queue's other keys are derived from <base>: same slot. A
+--       caller from before issue 15 names <base>queued, of the same length: the same base)
 -- ARGV: now_ms, count, default_result_ttl_s, then per job:
 --       uid, payload, priority, max_attempts, task, n_extra, then n_extra field/value pairs among
 --       due_at, expires_at, result_ttl, unique_key, sig (rare options cost nothing when absent)
 --       (task: the task's name, only counted per task in `tasks` (issue 14); the payload names it too)
 -- Returns {created, then (position, holder uid) for each job whose unique key an existing job holds}.
-local function enqueue_jobs(queued, argv)
-  local base = string.sub(queued, 1, -7)
+local function enqueue_jobs(levels_key, argv)
+  local base = string.sub(levels_key, 1, -7)
   local now, count, default_ttl = tonumber(argv[1]), tonumber(argv[2]), argv[3]
   local scheduled = base .. 'scheduled'
 
   -- Nothing may be written unless every write can succeed (Redis never rolls a script back). Reads the
-  -- script needs anyway check most types for free: ZCARD (was the queue empty? then wake a worker) fails on
-  -- a `queued` of another type before any write, and INCRBY `seq` is the first write. Keys that only some
-  -- options touch (a delay: `scheduled`; unique keys) are checked here when a job names them. The counter
-  -- and the wake token are hints, written with pcall (common.lua).
-  local was_empty = checked('ZCARD', queued) == 0
-  local checks = {}
+  -- script needs anyway check most types for free: ZCARD of `levels` (was the queue empty? then wake a
+  -- worker) and LLEN of each level's list (was it empty? then its level joins `levels`) fail on a key of
+  -- another type before any write. Keys that only some options touch (a delay: `scheduled`; unique keys)
+  -- are checked here when a job names them. The counter and the wake token are hints, written with pcall
+  -- (common.lua).
+  local was_empty = checked('ZCARD', levels_key) == 0
+  local checks, fresh, levels = {}, {}, {}
   local b = 4
-  for _ = 1, count do
+  for position = 1, count do
+    local level = ready_level(argv[b + 2])
+    levels[position] = level
+    if fresh[level] == nil then fresh[level] = checked('LLEN', ready_key(base, level)) == 0 end
     local n_extra = tonumber(argv[b + 5])
     for i = b + 6, b + 5 + 2 * n_extra, 2 do
       if argv[i] == 'unique_key' then
@@ -39,11 +44,8 @@ local function enqueue_jobs(queued, argv)
     if refused then return refused end
   end
 
-  -- One INCRBY reserves the batch's FIFO sequence numbers (unused ones leave harmless gaps).
-  local seq = checked('INCRBY', base .. 'seq', count) - count
-
   local out, created, n_queued, n_scheduled = { 0 }, 0, 0, 0
-  local ready = {} -- score, uid pairs for one ZADD per chunk instead of one per job
+  local ready = {} -- per level, its new uids in order: one RPUSH per level (in chunks) instead of one per job
   local by_task = {}
   b = 4
   for position = 1, count do
@@ -93,18 +95,25 @@ local function enqueue_jobs(queued, argv)
         redis.call('ZADD', scheduled, due, uid)
         n_scheduled = n_scheduled + 1
       else
-        seq = seq + 1
-        ready[#ready + 1] = queue_score(priority, seq)
-        ready[#ready + 1] = uid
-        n_queued = n_queued + 1
-        if #ready >= 1000 then -- stay well under Lua's unpack limit
-          redis.call('ZADD', queued, unpack(ready))
-          ready = {}
+        local level = levels[position]
+        local uids = ready[level]
+        if not uids then
+          uids = {}
+          ready[level] = uids
         end
+        uids[#uids + 1] = uid
+        n_queued = n_queued + 1
       end
     end
   end
-  if #ready > 0 then redis.call('ZADD', queued, unpack(ready)) end
+  for level, uids in pairs(ready) do
+    -- A level is in `levels` exactly while its list holds jobs: only a list that was empty adds it.
+    if fresh[level] then
+      ready_push(base, level, 'RPUSH', uids)
+    else
+      call_with('RPUSH', ready_key(base, level), uids)
+    end
+  end
   out[1] = created
   if created > 0 then
     add_to(base .. 'stats', 'enqueued', created)

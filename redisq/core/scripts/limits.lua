@@ -7,9 +7,10 @@
 -- algorithm: one timestamp whatever the rate) or, for a limit without a rate, the time before which it
 -- starts nothing (a pause asked for by a task that raised RateLimited); `<lbase>:running`, the uids
 -- running under it by lease deadline (renew moves the deadline; finish and sweep remove the uid).
--- A job that its limit refuses is parked: out of `queued` into `parked:<scope>:<name>` with its queued
--- score (its place in line), and the limit's spec goes into `limited` scored by when to look again, so
--- jobs behind it (other tasks, other keys) are fetched meanwhile, and nobody polls.
+-- A job that its limit refuses is parked: out of its level's list into `parked:<scope>:<name>`, scored
+-- -priority·2^40 + its order among those parked from its level (fetch.lua), and the limit's spec goes into
+-- `limited` scored by when to look again, so jobs behind it (other tasks, other keys) are fetched
+-- meanwhile, and nobody polls. Put back, they go to the front of their level, in their order.
 -- A full concurrency limit frees when a job ends: finish moves its `limited` entry to now and wakes a
 -- worker. That reaches the jobs parked in the finished job's queue only: the other queues of a shared
 -- limit look again after RECHECK_SHARED_MS (and RECHECK_MS is a backstop).

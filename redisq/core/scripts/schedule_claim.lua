@@ -43,7 +43,7 @@ if tick > 0 then
   if f[9] then argv[#argv + 1] = 'sig'; argv[#argv + 1] = f[9] end
   if f[10] then argv[#argv + 1] = 'limits'; argv[#argv + 1] = f[10] end -- the task's rate/concurrency limits
   argv[9] = (#argv - 9) / 2
-  local out = enqueue_jobs(base .. 'queued', argv) -- checks its keys before its first write
+  local out = enqueue_jobs(base .. 'levels', argv) -- checks its keys before its first write
   if out.err then return out end
   created, job_uid = out[1], uid
   if created == 0 then job_uid = out[3] end

@@ -1,16 +1,18 @@
 -- Recover jobs whose lease lapsed (their worker died or lost Redis for longer than a lease), and trim
 -- the succeeded and dead indexes so that no structure grows without bound.
--- KEYS: active, seq, dead, succeeded, stats, wake
+-- KEYS: active, levels, dead, succeeded, stats, wake
 -- ARGV: base, now_ms, limit, dead_ttl_s, succeeded_keep_ms, succeeded_max, dead_keep_ms, dead_max
 -- Returns {recovered, sent_to_dead}. A lapsed record that cannot be used goes to the dead letters with
 -- the reason (counted in sent_to_dead). A recovered job frees its place under its limits (limits.lua).
-local active, seq_key, dead, succeeded, stats, wake = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+-- A queue written before issue 15 moves a batch of its legacy `queued` into the ready index, last
+-- (migrate_legacy, checks.lua: it checks its own keys).
+local active, dead, succeeded, stats, wake = KEYS[1], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local base, now, limit, dead_ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 
-local refused = wrong_queue_types(base, 'active', 'seq', 'dead', 'succeeded', 'queued')
+local refused = wrong_queue_types(base, 'active', 'dead', 'succeeded')
 if refused then return refused end
 
-local FIELDS = { 'attempts', 'max_attempts', 'worker', 'limits', 'payload', 'pn' }
+local FIELDS = { 'attempts', 'max_attempts', 'worker', 'limits', 'payload', 'priority', 'pn' }
 local REQUIRED = { max_attempts = true }
 local NUMERIC = { attempts = true, max_attempts = true }
 
@@ -19,11 +21,17 @@ local recovered_tasks, died_tasks = {}, {}
 local lapsed = redis.call('ZRANGE', active, '-inf', now, 'BYSCORE', 'LIMIT', 0, limit)
 -- Every record is read before the first write: on a Cluster slot being moved (resharding), a record that
 -- has already moved fails the read, and the script must then have changed nothing (no rollback).
-local reads = {}
+local reads, levels = {}, {}
 for i, uid in ipairs(lapsed) do
   local f, kind = read_record(job_key(base, uid), unpack(FIELDS))
   reads[i] = { f = f, kind = kind }
+  if f then levels[ready_level(f[6])] = true end
 end
+if #lapsed > 0 then -- recovered jobs go back to the front of their levels
+  refused = wrong_types(ready_checks({}, base, levels))
+  if refused then return refused end
+end
+local front = {} -- {uid, level} in the order they lapsed
 for i, uid in ipairs(lapsed) do
   redis.call('ZREM', active, uid)
   local job = job_key(base, uid)
@@ -46,16 +54,19 @@ for i, uid in ipairs(lapsed) do
       finalize(base, uid, job, 'dead', now, dead_ttl)
       redis.call('ZADD', dead, now, uid)
       died = died + 1
-      local task = task_of(joined_payload(job, f[5], f[6]))
+      local task = task_of(joined_payload(job, f[5], f[7]))
       died_tasks[task] = (died_tasks[task] or 0) + 1
     else
-      requeue(base, uid, job, seq_key, true)
+      redis.call('HSET', job, 'state', 'queued')
+      redis.call('HDEL', job, 'lease', 'due_at')
+      front[#front + 1] = { uid, ready_level(f[6]) }
       recovered = recovered + 1
-      local task = task_of(joined_payload(job, f[5], f[6]))
+      local task = task_of(joined_payload(job, f[5], f[7]))
       recovered_tasks[task] = (recovered_tasks[task] or 0) + 1
     end
   end
 end
+ready_push_front(base, front)
 if recovered > 0 then
   add_to(stats, 'recovered', recovered)
   count_tasks(base, 'recovered', recovered_tasks)
@@ -83,4 +94,6 @@ for _, uid in ipairs(old_dead) do
   redis.call('ZREM', dead, uid)
   redis.call('DEL', job_key(base, uid), base .. 'corrupt:' .. uid)
 end
+refused = migrate_legacy(base)
+if refused then return refused end
 return { recovered, died + buried }

@@ -30,16 +30,17 @@ def drained(keys: Sequence[QueueKeys], now_ms: int) -> Op[bool]:
         command
         for k in keys
         for command in (
-            Command(("ZCARD", k.queued)),
+            Command(("ZCARD", k.levels)),  # the priority levels that hold ready jobs
             Command(("ZRANGE", k.scheduled, "-inf", now_ms, "BYSCORE", "LIMIT", 0, 1)),
             Command(("ZCARD", k.active)),
             Command(("EXISTS", k.paused)),
             Command(("ZCARD", k.part("limited"))),  # limits with parked jobs
+            Command(("ZCARD", k.queued)),  # the ready jobs of a queue not yet upgraded (issue 15)
         )
     ]
-    for i in range(0, len(replies), 5):
-        queued, due, active, paused, limited = replies[i : i + 5]
-        if active or (not paused and (queued or due or limited)):
+    for i in range(0, len(replies), 6):
+        queued, due, active, paused, limited, legacy = replies[i : i + 6]
+        if active or (not paused and (queued or due or limited or legacy)):
             return False
     return True
 

@@ -61,7 +61,7 @@ def fetch(
     time a limit frees), or None."""
     reply = yield ScriptCall(
         "fetch",
-        (k.queued, k.scheduled, k.active, k.seq, k.stats, k.wake),
+        (k.levels, k.scheduled, k.active, k.queued, k.stats, k.wake),
         (k.base, now_ms, count, lease_ms, worker_id, promote, dead_ttl_s, *limit.fetch_args()),
     )
     next_due = int(reply[0])
@@ -101,9 +101,8 @@ def finish(
         args: list[object] = [k.base, now_ms, dead_ttl_s, len(items), *limit.fetch_args()]
         for s in items:
             args += [s.delivery.uid, s.delivery.token, s.outcome, s.data, s.retry_at_ms, s.delivery.task]
-        calls.append(
-            ScriptCall("finish", (k.active, k.scheduled, k.succeeded, k.dead, k.stats, k.wake, k.seq), args)
-        )
+        touched = (k.active, k.scheduled, k.succeeded, k.dead, k.stats, k.wake, k.levels)
+        calls.append(ScriptCall("finish", touched, args))
     replies = yield calls
     return [uid.decode() for reply in replies for uid in reply]
 
@@ -140,7 +139,7 @@ def sweep(keys: Sequence[QueueKeys], now_ms: int, r: Retention) -> Op[tuple[int,
     calls: list[Single] = [
         ScriptCall(
             "sweep",
-            (k.active, k.seq, k.dead, k.succeeded, k.stats, k.wake),
+            (k.active, k.levels, k.dead, k.succeeded, k.stats, k.wake),
             (
                 k.base,
                 now_ms,
