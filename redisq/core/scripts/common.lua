@@ -42,15 +42,19 @@ local function add_payload(fields, payload)
   end
 end
 
+local function piece_names(n)
+  local names = {}
+  for i = 1, n do names[i] = 'p' .. i end
+  return names
+end
+
 -- The payload of a hash record, given its `payload` and `pn` fields as read: nil when it has neither, or
 -- when its pieces are not all there (a damaged record: callers bury it).
 local function joined_payload(job, payload, pieces)
   if payload then return payload end
   local n = tonumber(pieces)
   if not n or n < 1 or n > MAX_PIECES or n ~= math.floor(n) then return nil end
-  local names = {}
-  for i = 1, n do names[i] = 'p' .. i end
-  local parts = redis.call('HMGET', job, unpack(names))
+  local parts = redis.call('HMGET', job, unpack(piece_names(n)))
   for i = 1, n do
     if not parts[i] then return nil end
   end
@@ -65,8 +69,8 @@ local function unpiece_for(job, value)
   local pieces = redis.call('HGET', job, 'pn')
   local payload = pieces and joined_payload(job, false, pieces)
   if not payload then return end
-  local names = { 'pn' }
-  for i = 1, tonumber(pieces) do names[#names + 1] = 'p' .. i end
+  local names = piece_names(tonumber(pieces))
+  names[#names + 1] = 'pn'
   redis.call('HSET', job, 'payload', payload)
   redis.call('HDEL', job, unpack(names))
 end
