@@ -243,6 +243,15 @@ def test_plain_parameters_do_not_pay_for_pydantic_on_the_worker(monkeypatch: pyt
     assert coerce([1, 2.5, "c", []], {"e": 1, "f": 2}) == ([1, 2.5, "c", []], {"e": 1, "f": 2})
     with pytest.raises(TypeError):
         coerce([1], {})
+    # Each count of positional arguments from the required ones to all of them binds; one fewer or one
+    # more does not, and neither does a keyword that is not a parameter.
+    for count in range(6, 8):
+        assert coerce(args[:count], {}) == (args[:count], {})
+    for wrong in ([1, 2, None, [], {}], [*args, 8]):
+        with pytest.raises(TypeError):
+            coerce(wrong, {})
+    with pytest.raises(TypeError):
+        coerce(args[:6], {"h": 1})
 
 
 def test_annotations_are_resolved_at_first_use(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -373,12 +373,12 @@ class ArgumentCoercer:
         self._fn = fn
         self._signature = inspect.signature(fn)
         params = list(self._signature.parameters.values())
-        # Plain positional parameters without defaults: a matching count of positional arguments binds.
-        self._plain_arity = (
-            len(params)
-            if all(p.kind is p.POSITIONAL_OR_KEYWORD and p.default is p.empty for p in params)
-            else None
-        )
+        # Plain positional parameters, the required ones first (Python enforces that order): any count of
+        # positional arguments from the required to all of them binds, without `Signature.bind` (6 us
+        # of the worker's CPU per job under a loaded profile's eye: 7% of a no-op drain).
+        plain = all(p.kind is p.POSITIONAL_OR_KEYWORD for p in params)
+        required = sum(p.default is p.empty for p in params)
+        self._plain_arity = range(required, len(params) + 1) if plain else range(0)
         self._hints: dict[str, Any] | None = None
         self._converters: dict[str, _Validator] | None = None
         self._checks: dict[str, _Validator] | None = None
@@ -412,7 +412,7 @@ class ArgumentCoercer:
         if converters is None:
             converters = self._converters = self._build(_needs_converting)
         if not converters:
-            if kwargs or len(args) != self._plain_arity:
+            if kwargs or len(args) not in self._plain_arity:
                 self._signature.bind(*args, **kwargs)
             return args, kwargs
         bound = self._signature.bind(*args, **kwargs)
