@@ -71,9 +71,8 @@ async def async_figures(rq: RedisQ, calls: int, passes: int) -> dict[str, float]
     await noop.enqueue(0)  # registers the queue: later calls take the single-job path
     await noop.enqueue(0)  # and this one holds the connection
     backend = rq.backend()
-    held = backend._held
-    assert held is not None
-    conn: Any = held
+    [held] = backend._idle
+    conn: Any = held.conn
     sha = backend.scripts.enqueue.sha
     queued = rq.queue_keys(noop.queue).queued
     payload = b'[2,"bench.noop_async",[1]]'
@@ -94,9 +93,9 @@ async def async_figures(rq: RedisQ, calls: int, passes: int) -> dict[str, float]
         "same script, bare loop on the held connection": await best(bare_script),
         "LPUSH, bare loop on the held connection": await best(bare_lpush),
     }
-    backend._held = AnswersAtOnce(is_async=True)  # type: ignore[assignment]
+    held.conn = AnswersAtOnce(is_async=True)
     out["await task.enqueue(i), server answering at once"] = await best(noop.enqueue)
-    backend._held = held
+    held.conn = conn
     return out
 
 

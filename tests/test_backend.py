@@ -7,6 +7,8 @@ import os
 import threading
 import time
 import warnings
+from collections.abc import Awaitable
+from typing import TypeVar
 
 import pytest
 import redis
@@ -15,7 +17,9 @@ from redis.backoff import NoBackoff
 
 from redisq import RedisQ, RedisUnavailable
 from redisq.core import ops
-from redisq.core.backend import AsyncBackend
+from redisq.core.backend import HELD_MAX, AsyncBackend
+
+T = TypeVar("T")
 
 
 async def queued_count(rq: RedisQ, queue: str) -> int:
@@ -97,6 +101,40 @@ async def test_a_call_past_the_socket_timeout_is_cut_off_and_its_connection_drop
         await backend.aclose()
     assert 0.5 < elapsed < 1.5
     assert after == before
+
+
+async def test_concurrent_calls_each_on_a_held_connection_are_cut_off_at_the_timeout_alike(
+    rq: RedisQ, queue: str
+) -> None:
+    """A worker's fetch and settle (an app's enqueues) call at once, each on a held connection of its own:
+    one timer watches them all, and each is cut off at its own deadline."""
+    backend = AsyncBackend(rq.async_client(socket_timeout=0.3, retry=Retry(NoBackoff(), 0)))
+    admin = redis.asyncio.Redis.from_url(rq.url)
+    stats_op = lambda: ops.stats(rq.queue_keys(queue), rq.now_ms())  # noqa: E731
+    calls = HELD_MAX + 2  # the last two on the generic path
+    try:
+        before = await asyncio.gather(*(backend.run(stats_op()) for _ in range(calls)))
+        await admin.client_pause(2000, all=False)
+        started = time.monotonic()
+        staggered = [asyncio.sleep(0.05 * i) for i in range(calls)]
+        cut = await asyncio.gather(
+            *(wait_then(s, backend.run(stats_op())) for s in staggered), return_exceptions=True
+        )
+        elapsed = time.monotonic() - started
+        await asyncio.sleep(2.2 - elapsed)
+        after = await asyncio.gather(*(backend.run(stats_op()) for _ in range(calls)))
+    finally:
+        await admin.client_unpause()
+        await admin.aclose()
+        await backend.aclose()
+    assert [type(c) for c in cut] == [RedisUnavailable] * calls
+    assert 0.5 < elapsed < 1.5 + 0.05 * calls
+    assert after == before
+
+
+async def wait_then(first: Awaitable[None], then: Awaitable[T]) -> T:
+    await first
+    return await then
 
 
 def test_threads_share_the_sync_backend(rq_sync: RedisQ, queue: str) -> None:

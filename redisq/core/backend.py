@@ -8,6 +8,7 @@ import os
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import hiredis
@@ -45,11 +46,14 @@ def _tolerated(request: Sequence[Single], replies: list[Any]) -> list[Any]:
 
 # The hot calls (enqueue, fetch, finish) are single script calls. redis-py's generic command path (pool
 # checkout, retry wrapper, event dispatch, metrics; on asyncio a pure-Python packer) costs more than the
-# script itself, so a backend holds one connection from the pool and sends EVALSHA on it directly. The
-# held connection serves one call at a time: a concurrent call, a missing script (NOSCRIPT, e.g. after a
-# restart) or a broken or timed-out connection takes the generic path, which loads scripts and retries as
-# usual. Measured per single enqueue: 166 -> 130 us sync, 194 -> 153 us asyncio (benchmarks/README.md).
+# script itself, so a backend holds connections from the pool and sends EVALSHA on them directly. A held
+# connection serves one call at a time; an asyncio backend holds up to HELD_MAX of them, as a worker's
+# fetch loop and settler (and an app's concurrent enqueues) call at once. A missing script (NOSCRIPT, e.g.
+# after a restart), a broken or timed-out connection, or more concurrent calls than that take the generic
+# path, which loads scripts and retries as usual. Measured per single enqueue: 166 -> 130 us sync,
+# 194 -> 153 us asyncio (benchmarks/README.md).
 FALLBACK = (redis.exceptions.NoScriptError, *UNAVAILABLE)
+HELD_MAX = 4
 
 
 def node_name(connection_kwargs: dict[str, Any]) -> str:
@@ -66,77 +70,99 @@ def _evalsha(sha: str, call: ScriptCall) -> bytes:
     return hiredis.pack_command(("EVALSHA", sha, len(call.keys), *call.keys, *call.args))  # type: ignore[no-any-return]
 
 
+@dataclass(eq=False, slots=True)
+class _Held:
+    """A connection taken from the pool for script calls, and the call it carries, if any."""
+
+    conn: redis.asyncio.connection.AbstractConnection
+    task: asyncio.Task[Any] | None = None
+    since: float = 0.0  # the loop's time when that call began
+    expired: bool = False  # the watchdog cancelled that call
+
+
 class AsyncBackend:
     def __init__(self, client: AsyncClient) -> None:
         self.client = client
         self.scripts: Scripts[AsyncScript] = Scripts.register(client.register_script)
         # A Cluster client routes each call by its keys: it has no one connection to hold.
         self._single = isinstance(client, redis.asyncio.Redis)
-        self._held: redis.asyncio.connection.AbstractConnection | None = None
+        self._idle: list[_Held] = []
+        self._busy: list[_Held] = []
+        self._held_count = 0
         self._held_timeout: float | None = None
-        self._held_busy = False
-        # The call on the held connection: its task and start, watched by one timer (see `_watch`).
-        self._held_task: asyncio.Task[Any] | None = None
-        self._held_since = 0.0
-        self._held_expired: asyncio.Task[Any] | None = None
         self._watchdog: asyncio.TimerHandle | None = None
 
-    async def _hold(self) -> redis.asyncio.connection.AbstractConnection:
+    async def _take(self) -> _Held | None:
+        """An idle held connection, a new one while fewer than HELD_MAX are held, else None."""
+        if self._idle:
+            return self._idle.pop()
+        if self._held_count >= HELD_MAX:
+            return None
         assert isinstance(self.client, redis.asyncio.Redis)
-        conn: redis.asyncio.connection.AbstractConnection = await self.client.connection_pool.get_connection()
+        pool = self.client.connection_pool
+        self._held_count += 1  # before the wait: concurrent callers must not take more
+        try:
+            conn: redis.asyncio.connection.AbstractConnection = await pool.get_connection()
+        except BaseException:
+            self._held_count -= 1
+            raise
         # The call is bounded as a whole by the client's socket timeout, through `_watch`; left to the
         # connection, the timeout on the write costs a task per call on Python 3.11 (`wait_for`).
         self._held_timeout, conn.socket_timeout = conn.socket_timeout, None
-        return conn
+        return _Held(conn)
 
     # A timer per call (`asyncio.timeout`) costs ~4.5 us, a quarter of our Python per enqueue. Instead one
-    # timer outlives calls: when it fires it cancels the call in flight if that call is past its time,
-    # else re-arms for the call's own deadline; with no call in flight it lapses and the next call arms it.
+    # timer outlives calls: when it fires it cancels the calls in flight that are past their time, and
+    # re-arms for the earliest deadline of the others; with no call in flight it lapses and the next call
+    # arms it. (A call that starts later ends later: the armed timer is never too late for it.)
     def _watch(self) -> None:
         self._watchdog = None
-        task, timeout = self._held_task, self._held_timeout
-        if task is None or timeout is None:
+        timeout = self._held_timeout
+        if timeout is None:
             return
         loop = asyncio.get_running_loop()
-        deadline = self._held_since + timeout
-        if loop.time() < deadline:
-            self._watchdog = loop.call_at(deadline, self._watch)
-        else:
-            self._held_expired = task
-            task.cancel()
+        now, earliest = loop.time(), None
+        for held in self._busy:
+            deadline = held.since + timeout
+            if now < deadline:
+                earliest = deadline if earliest is None else min(earliest, deadline)
+            elif not held.expired and held.task is not None:
+                held.expired = True
+                held.task.cancel()
+        if earliest is not None:
+            self._watchdog = loop.call_at(earliest, self._watch)
 
     async def _script(self, call: ScriptCall) -> Any:
         script = getattr(self.scripts, call.name)
         if not self._single:
             return await script(keys=cluster_keys(call), args=call.args)
-        if self._held_busy:
+        held = await self._take()
+        if held is None:
             return await script(keys=call.keys, args=call.args)
-        self._held_busy = True
+        loop = asyncio.get_running_loop()
+        task = held.task = asyncio.current_task(loop)
+        held.since = loop.time()
+        self._busy.append(held)
+        if self._watchdog is None and self._held_timeout is not None:
+            self._watchdog = loop.call_at(held.since + self._held_timeout, self._watch)
         try:
-            conn = self._held = self._held or await self._hold()
-            loop = asyncio.get_running_loop()
-            task = self._held_task = asyncio.current_task(loop)
-            self._held_since = loop.time()
-            if self._watchdog is None and self._held_timeout is not None:
-                self._watchdog = loop.call_at(self._held_since + self._held_timeout, self._watch)
-            try:
-                await conn.send_packed_command([_evalsha(script.sha, call)], check_health=False)
-                return await conn.read_response()
-            except redis.exceptions.NoScriptError:
-                pass
-            except BaseException as exc:
-                # Whatever broke the call (a timeout, a cancellation), a late reply would answer the next.
-                await conn.disconnect(nowait=True)
-                if isinstance(exc, asyncio.CancelledError) and self._held_expired is task:
-                    self._held_expired = None
-                    # Ours alone: the call timed out. Any other cancellation pending goes on.
-                    if sys.version_info >= (3, 11) and task is not None and task.uncancel() > 0:
-                        raise
-                elif not isinstance(exc, UNAVAILABLE):
+            await held.conn.send_packed_command([_evalsha(script.sha, call)], check_health=False)
+            return await held.conn.read_response()
+        except redis.exceptions.NoScriptError:
+            pass
+        except BaseException as exc:
+            # Whatever broke the call (a timeout, a cancellation), a late reply would answer the next.
+            await held.conn.disconnect(nowait=True)
+            if isinstance(exc, asyncio.CancelledError) and held.expired:
+                # Ours alone: the call timed out. Any other cancellation pending goes on.
+                if sys.version_info >= (3, 11) and task is not None and task.uncancel() > 0:
                     raise
+            elif not isinstance(exc, UNAVAILABLE):
+                raise
         finally:
-            self._held_busy = False
-            self._held_task = None
+            held.task, held.expired = None, False
+            self._busy.remove(held)
+            self._idle.append(held)
         return await script(keys=call.keys, args=call.args)
 
     async def run(self, op: Op[T]) -> T:
@@ -235,10 +261,11 @@ class AsyncBackend:
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None
-        if self._held is not None and isinstance(self.client, redis.asyncio.Redis):
-            self._held.socket_timeout = self._held_timeout
-            await self.client.connection_pool.release(self._held)
-            self._held = None
+        if isinstance(self.client, redis.asyncio.Redis):
+            for held in [*self._idle, *self._busy]:
+                held.conn.socket_timeout = self._held_timeout
+                await self.client.connection_pool.release(held.conn)
+        self._idle, self._busy, self._held_count = [], [], 0
         await self.client.aclose()
 
 
