@@ -93,6 +93,8 @@ def _encode(value: Any) -> bytes:
 def dumps(value: Any, what: str = "value") -> bytes:
     """JSON for `value`; SerializationError for what JSON cannot hold as it is. `what` names the value
     in that error."""
+    if value is None:  # most tasks' result: no encoder, no search for a NaN written as null
+        return b"null"
     data = _encode(value)
     # orjson writes NaN and ±Infinity as null: without a null there is none to find. find(), not `in`:
     # bytes.__contains__ first tries its argument as an int, and that failure costs more than the search.
