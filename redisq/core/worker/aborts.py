@@ -50,7 +50,12 @@ class Aborts:
     def track(self, uid: str, job: JobContext, task: asyncio.Task[object] | None) -> None:
         self._targets[uid] = _Target(job, task)
         if self._early.pop(uid, None) is not None:
-            self.request(uid)
+            # It came before the job started (leased ahead, or fetched as the abort was sent): the flag
+            # alone, which the runner reads before it starts the job; a cancellation would land only at
+            # the job's first await, after its first lines ran.
+            job._abort.is_set = True
+            self.requested += 1
+            log.info("job %s aborted before it started", job.id)
 
     def untrack(self, uid: str) -> None:
         """From here on an abort cannot reach the job (its outcome is being decided)."""

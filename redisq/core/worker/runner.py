@@ -134,8 +134,8 @@ class Runner:
             return await self._refuse(d, task.name, "BadArguments", f"{type(exc).__name__}: {exc}")
         meta = envelope["meta"]
         timeout = meta.get("timeout", task.options.timeout_s)
-        renew_until = None if timeout is None else time.monotonic() + timeout + self._lease_s
-        self._leases.hold(d.queue, d.uid, d.token, renew_until)
+        if timeout is not None:  # held since its fetch; renewed no longer than its timeout allows from here
+            self._leases.hold(d.queue, d.uid, d.token, time.monotonic() + timeout + self._lease_s)
         # What the job (and jobs it enqueues, and its log lines) can see of itself; reset afterwards.
         job = JobContext(
             make_job_id(d.queue, d.uid),
@@ -174,6 +174,9 @@ class Runner:
         # From here until the job's outcome is known, an abort reaches it: an async job's by cancelling
         # this task (which is why `before` is inside: a CancelledError there is the abort's too).
         self._aborts.track(d.uid, job, asyncio.current_task() if task.is_async else None)
+        if job.aborted:  # before it started: it never does
+            self._aborts.untrack(d.uid)
+            return await self._aborted(d, job, None, started=False)
         try:
             if self._before:
                 await self._hooks.notify("before", job)
@@ -205,8 +208,12 @@ class Runner:
             await self._hooks.notify("after", job, result)
         return Settlement(d, "ok", data)
 
-    async def _aborted(self, d: Delivery, job: JobContext, exc: BaseException | None) -> Settlement:
-        if isinstance(exc, JobTimeout):
+    async def _aborted(
+        self, d: Delivery, job: JobContext, exc: BaseException | None, started: bool = True
+    ) -> Settlement:
+        if not started:
+            message = "aborted before it started"
+        elif isinstance(exc, JobTimeout):
             message = f"aborted; it did not stop by itself and was written off at its timeout ({exc})"
         elif isinstance(exc, asyncio.CancelledError):
             message = "aborted while it ran: its task was cancelled"
