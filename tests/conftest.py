@@ -55,6 +55,7 @@ ON_CLUSTER_TOO = {
     "test_prometheus",
     "test_record_memory",
     "test_ready_index",
+    "test_lookahead",
 }
 
 

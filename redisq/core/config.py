@@ -123,10 +123,15 @@ class WorkerSettings:
     shutdown_grace_s: float = 25.0  # under Kubernetes' default 30 s termination grace
     max_idle_block_s: float = 2.0  # idle workers block at most this long before re-checking
     promote_batch: int = 1000  # scheduled jobs moved to queued per fetch
+    # At most this many jobs leased ahead of free slots, as many as cover a fetch (worker/lookahead.py);
+    # default: concurrency; 0: none.
+    prefetch: int | None = None
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:
             raise ConfigurationError("WorkerSettings.concurrency must be at least 1")
+        if self.prefetch is not None and self.prefetch < 0:
+            raise ConfigurationError("WorkerSettings.prefetch must be 0 or more")
         if self.lease_s <= 0 or self.renew_interval_s >= self.lease_s:
             raise ConfigurationError("leases must be renewed more often than they last")
 

@@ -34,6 +34,7 @@ from . import protocol
 from .aborts import Aborts
 from .burst import stop_when_drained
 from .leases import LeaseKeeper
+from .lookahead import Lookahead
 from .runner import Runner, error_json
 from .scheduler import ScheduleLoop
 from .settle import Settler
@@ -78,7 +79,15 @@ class Worker:
         self.id = f"{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:8]}"  # no '/': tokens use it
         rq.freeze(f"worker {self.id}")
         self._keys: dict[str, QueueKeys] = {q: rq.queue_keys(q) for q in self.queues}
-        self._running: dict[asyncio.Task[None], protocol.Running] = {}  # what the heartbeat lists
+        # Leased jobs, started or waiting for a slot (a few leased ahead: lookahead.py); the heartbeat lists
+        # the started ones.
+        self._running: dict[asyncio.Task[None], protocol.Running] = {}
+        self._waiting: set[asyncio.Task[None]] = set()
+        self._slots = asyncio.Semaphore(self.settings.concurrency)
+        prefetch = self.settings.prefetch
+        self._lookahead = Lookahead(
+            self.settings.concurrency, self.settings.concurrency if prefetch is None else prefetch
+        )
         self._stopping = asyncio.Event()
         self._closing = asyncio.Event()  # background duties end on it (cancellation can be lost in I/O)
         self._forced = asyncio.Event()
@@ -211,7 +220,7 @@ class Worker:
         backoff_s = 0.1
         s = self.settings
         while not self._stopping.is_set():
-            free = s.concurrency - len(self._running)
+            free = s.concurrency + self._lookahead.jobs() - len(self._running)
             if free <= 0:
                 # No await between counting and clearing: a job that ends sets the event after this.
                 self._slot_freed.clear()
@@ -253,6 +262,7 @@ class Worker:
             count = free - got if room is None else min(free - got, room)
             if count <= 0:
                 continue
+            asked = time.perf_counter()
             due, deliveries = await self._backend.run(
                 protocol.fetch(
                     self._keys[queue],
@@ -265,11 +275,13 @@ class Worker:
                     self.rq.queue_limits.get(queue, protocol.NO_LIMIT),
                 )
             )
+            self._lookahead.fetched(time.perf_counter() - asked)
             if due is not None:
                 next_due = due if next_due is None else min(next_due, due)
-            started = time.time()
             for d in deliveries:
-                running = protocol.Running(make_job_id(d.queue, d.uid), started)
+                # Renewed from now: it may wait for a slot (the runner bounds it by the task's timeout).
+                self._leases.hold(d.queue, d.uid, d.token, None)
+                running = protocol.Running(make_job_id(d.queue, d.uid), 0.0)
                 task = asyncio.create_task(self._process(d, running))
                 self._running[task] = running
                 self._per_queue[queue] += 1
@@ -307,8 +319,18 @@ class Worker:
     # ---- running ----------------------------------------------------------------------------------
 
     async def _process(self, d: protocol.Delivery, running: protocol.Running) -> None:
+        task: asyncio.Task[None] = asyncio.current_task()  # type: ignore[assignment]
         try:
-            settlement = await self._runner.run(d, running)
+            if not await self._slot(task):
+                self._settler.add(protocol.Settlement(d, "release"))
+                return
+            try:
+                running.started_at = time.time()
+                began = time.perf_counter()
+                settlement = await self._runner.run(d, running)
+                self._lookahead.ran(time.perf_counter() - began)
+            finally:
+                self._slots.release()
         except asyncio.CancelledError:
             self._settler.add(protocol.Settlement(d, "release"))
         except Exception as exc:  # a bug of ours must not leave the job active forever
@@ -318,15 +340,33 @@ class Worker:
             self._settler.add(settlement)
             self.processed += 1
         finally:
-            self._running.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
+            self._running.pop(task, None)
             self._per_queue[d.queue] -= 1
             self._slot_freed.set()
             idle = self._idle_wait
             if d.queue in self.queue_concurrency and idle is not None and not idle.done():
                 idle.set_result(None)  # its queue has room again: fetch from it
 
+    async def _slot(self, task: asyncio.Task[None]) -> bool:
+        """A slot for a leased job: at once, or (a job leased ahead) once one frees. False when the worker
+        stops first: the job goes back unrun, without spending its attempt."""
+        if not self._slots.locked():
+            await self._slots.acquire()  # returns at once
+            return True
+        self._waiting.add(task)  # _drain() cancels these at once
+        try:
+            await self._slots.acquire()
+        finally:
+            self._waiting.discard(task)
+        if self._stopping.is_set():
+            self._slots.release()
+            return False
+        return True
+
     async def _drain(self) -> None:
         s = self.settings
+        for waiting in self._waiting:  # leased ahead, not started: back to the queue now
+            waiting.cancel()
         if self._running:
             log.info("waiting up to %.0fs for %d running jobs", s.shutdown_grace_s, len(self._running))
             deadline = time.monotonic() + s.shutdown_grace_s
@@ -379,6 +419,7 @@ class Worker:
             await self._sleep_unless(self._closing, self.settings.sweep_every_s * random.uniform(0.8, 1.2))
 
     def _info(self) -> bytes:
+        started = (r for r in self._running.values() if r.started_at)  # not those leased ahead
         return codec.dumps(
             {
                 "id": self.id,
@@ -387,10 +428,10 @@ class Worker:
                 "queues": self.queues,
                 "concurrency": self.settings.concurrency,
                 "queue_concurrency": self.queue_concurrency,  # autoscaling counts a queue's slots with it
-                "active": len(self._running),
+                "active": len(self._running) - len(self._waiting),
                 "jobs": [
                     {"id": r.job_id, "task": r.task, "started_at": r.started_at}
-                    for r in itertools.islice(self._running.values(), MAX_LISTED_JOBS)
+                    for r in itertools.islice(started, MAX_LISTED_JOBS)
                 ],
                 "started_at": self._started_at,
                 "last_seen": time.time(),

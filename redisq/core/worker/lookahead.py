@@ -1,0 +1,43 @@
+"""How many jobs a worker leases ahead of its free slots: enough to cover one fetch's round trip, no more.
+
+Without any, a slot that frees stays empty for a fetch's round trip, and when a batch of short jobs ends at
+once the worker and Redis take turns: the worker runs the batch while Redis idles, then Redis settles it
+and leases the next while the worker idles. A few jobs leased ahead start the moment a slot frees, and
+the next fetch overlaps the jobs that run.
+
+How many: what the slots finish during one fetch (Little's law: slots x fetch time / time a job holds its
+slot), rounded, at most `limit`. Jobs of a millisecond get several leased ahead; jobs of a second get
+none, so a busy worker does not sit on jobs that an idle one could run (the trap of a fixed prefetch, as
+Celery's documentation warns of). A job leased ahead is a running job to everything else: its lease is
+renewed, an abort reaches it, a shutdown gives it back unrun without spending its attempt.
+"""
+
+from __future__ import annotations
+
+SMOOTHING = 0.2  # weight of the newest sample in the moving averages
+
+
+class Lookahead:
+    def __init__(self, concurrency: int, limit: int) -> None:
+        self._concurrency = concurrency
+        self._limit = limit
+        self._fetch_s = 0.0  # moving averages; 0: nothing seen yet
+        self._job_s = 0.0
+
+    def fetched(self, seconds: float) -> None:
+        """One fetch call took `seconds`."""
+        self._fetch_s = _averaged(self._fetch_s, seconds)
+
+    def ran(self, seconds: float) -> None:
+        """One job held its slot for `seconds`."""
+        self._job_s = _averaged(self._job_s, seconds)
+
+    def jobs(self) -> int:
+        """How many jobs to lease beyond the free slots now."""
+        if not self._limit or not self._job_s:
+            return 0
+        return min(self._limit, round(self._concurrency * self._fetch_s / self._job_s))
+
+
+def _averaged(average: float, sample: float) -> float:
+    return sample if not average else average + SMOOTHING * (sample - average)

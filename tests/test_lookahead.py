@@ -1,0 +1,113 @@
+"""Jobs leased ahead of free slots (worker/lookahead.py): short jobs get some, long ones none; a job leased
+ahead is given back unrun, its attempt unspent, when the worker stops, and an abort reaches it."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+from redisq import JobState, RedisQ
+from redisq.core.worker.lookahead import Lookahead
+
+from .conftest import FAST, running_worker
+
+ONE_SLOT = dataclasses.replace(FAST, concurrency=1, prefetch=1)
+
+
+def test_as_many_as_the_slots_finish_during_a_fetch_and_no_more_than_the_limit() -> None:
+    ahead = Lookahead(concurrency=10, limit=10)
+    assert ahead.jobs() == 0  # no job seen yet: none leased ahead
+    ahead.fetched(0.001)
+    ahead.ran(0.004)  # 10 slots x 1 ms / 4 ms: 2.5 jobs end during a fetch
+    assert ahead.jobs() == 2
+    for _ in range(50):
+        ahead.ran(0.0001)
+    assert ahead.jobs() == 10  # 100 would end: the limit
+    for _ in range(50):
+        ahead.ran(2.0)
+    assert ahead.jobs() == 0  # jobs of seconds: none, whatever the limit
+    assert Lookahead(concurrency=10, limit=0).jobs() == 0
+
+
+async def test_short_jobs_lease_one_ahead_which_goes_back_unrun_when_the_worker_stops(rq: RedisQ) -> None:
+    ran: list[str] = []
+    release = asyncio.Event()
+
+    @rq.task
+    async def quick(name: str) -> None:
+        ran.append(name)
+
+    @rq.task
+    async def slow(name: str) -> None:
+        ran.append(name)
+        await release.wait()
+
+    async with running_worker(rq, ONE_SLOT) as worker:
+        for i in range(5):  # the worker learns that its jobs are short
+            await (await quick.enqueue(f"warm-{i}")).result(timeout=5)
+        first, second = await rq.enqueue_many([slow.call("first"), quick.call("second")])
+        for _ in range(500):
+            if ran[-1:] == ["first"]:
+                break
+            await asyncio.sleep(0.01)
+        assert ran[-1] == "first"
+        await asyncio.sleep(0.2)
+        assert (await second.info()).state is JobState.ACTIVE  # leased ahead, waiting for the one slot
+        assert "second" not in ran
+        worker.stop()
+        await asyncio.sleep(0.2)
+        assert (await second.info()).state is JobState.QUEUED  # back at once, not after the grace
+        release.set()
+    assert "second" not in ran
+    assert await first.result(timeout=5) is None
+    info = await second.info()
+    assert info.state is JobState.QUEUED and info.attempts == 0
+
+
+async def test_long_jobs_lease_none_ahead_so_another_worker_can_run_them(rq: RedisQ) -> None:
+    @rq.task
+    async def long(seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+    async with running_worker(rq, ONE_SLOT):
+        await (await long.enqueue(0.3)).result(timeout=5)  # the worker learns that its jobs are long
+        running, waiting = await rq.enqueue_many([long.call(0.5), long.call(0.0)])
+        for _ in range(200):
+            if (await running.info()).state is JobState.ACTIVE:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)
+        assert (await running.info()).state is JobState.ACTIVE
+        assert (await waiting.info()).state is JobState.QUEUED
+        assert await waiting.result(timeout=5) is None
+
+
+async def test_a_job_leased_ahead_that_is_aborted_never_runs(rq: RedisQ) -> None:
+    ran: list[str] = []
+    release = asyncio.Event()
+
+    @rq.task
+    async def step(name: str, hold: bool = False) -> None:
+        ran.append(name)
+        if hold:
+            await release.wait()
+
+    async with running_worker(rq, ONE_SLOT):
+        for i in range(5):
+            await (await step.enqueue(f"warm-{i}")).result(timeout=5)
+        first, second = await rq.enqueue_many([step.call("first", True), step.call("second")])
+        for _ in range(500):
+            if (await second.info()).state is JobState.ACTIVE and ran[-1:] == ["first"]:
+                break
+            await asyncio.sleep(0.01)
+        assert (await second.info()).state is JobState.ACTIVE and "second" not in ran
+        assert await second.abort()
+        await asyncio.sleep(0.3)
+        release.set()
+        assert await first.result(timeout=5) is None
+        for _ in range(500):
+            if (await second.info()).state is JobState.ABORTED:
+                break
+            await asyncio.sleep(0.01)
+    assert (await second.info()).state is JobState.ABORTED
+    assert "second" not in ran
