@@ -5,11 +5,13 @@ once the worker and Redis take turns: the worker runs the batch while Redis idle
 and leases the next while the worker idles. A few jobs leased ahead start the moment a slot frees, and
 the next fetch overlaps the jobs that run.
 
-How many: what the slots finish during one fetch (Little's law: slots x fetch time / time a job holds its
-slot), rounded, at most `limit`. Jobs of a millisecond get several leased ahead; jobs of a second get
-none, so a busy worker does not sit on jobs that an idle one could run (the trap of a fixed prefetch, as
-Celery's documentation warns of). A job leased ahead is a running job to everything else: its lease is
-renewed, an abort reaches it, a shutdown gives it back unrun without spending its attempt.
+How many: twice what the slots finish during one fetch (Little's law: slots x fetch time / time a job
+holds its slot), at most `limit`. The worker tops them up half at a time: the half left covers the fetch
+in flight, and a fetch brings a batch rather than one job per job that ended. Jobs of a millisecond get
+several leased ahead; jobs of a second get none, so a busy worker does not sit on jobs that an idle one
+could run (the trap of a fixed prefetch, as Celery's documentation warns of). A job leased ahead is a
+running job to everything else: its lease is renewed, an abort reaches it, a shutdown gives it back unrun
+without spending its attempt.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ class Lookahead:
         """How many jobs to lease beyond the free slots now."""
         if not self._limit or not self._job_s:
             return 0
-        return min(self._limit, round(self._concurrency * self._fetch_s / self._job_s))
+        return min(self._limit, 2 * round(self._concurrency * self._fetch_s / self._job_s))
 
 
 def _averaged(average: float, sample: float) -> float:

@@ -220,8 +220,11 @@ class Worker:
         backoff_s = 0.1
         s = self.settings
         while not self._stopping.is_set():
-            free = s.concurrency + self._lookahead.jobs() - len(self._running)
-            if free <= 0:
+            ahead = self._lookahead.jobs()
+            free = s.concurrency + ahead - len(self._running)
+            # Every slot busy: the jobs leased ahead are topped up half of them at a time (what is left
+            # covers the fetch in flight), a batch rather than a fetch per job that ends.
+            if free <= 0 or (len(self._running) >= s.concurrency and free < (ahead + 1) // 2):
                 # No await between counting and clearing: a job that ends sets the event after this.
                 self._slot_freed.clear()
                 await self._slot_freed.wait()
