@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from ..backend import SyncBackend
@@ -60,20 +60,28 @@ class LeaseKeeper:
         with self._lock:
             self._held[(queue, uid)] = _Held(token, renew_until)
 
-    def settling(self, queue: str, uid: str, token: str) -> None:
-        """The delivery's settlement is about to be written (by the settler)."""
-        with self._lock:
-            held = self._held.get((queue, uid))
-            if held is not None and held.token == token:
-                held.settling = True
+    def hold_fetched(self, deliveries: Iterable[protocol.Delivery]) -> None:
+        """Renew these from now on, unbounded until the runner bounds each by its task's timeout (`hold`)."""
+        with self._lock:  # once per batch, as in settling and release: not three times a job
+            for d in deliveries:
+                self._held[(d.queue, d.uid)] = _Held(d.token, None)
 
-    def release(self, queue: str, uid: str, token: str) -> None:
-        """Stop renewing one delivery. Keyed by token: a late outcome of an earlier delivery of the same
+    def settling(self, deliveries: Iterable[protocol.Delivery]) -> None:
+        """Their settlements are about to be written (by the settler)."""
+        with self._lock:
+            for d in deliveries:
+                held = self._held.get((d.queue, d.uid))
+                if held is not None and held.token == d.token:
+                    held.settling = True
+
+    def release(self, deliveries: Iterable[protocol.Delivery]) -> None:
+        """Stop renewing these deliveries. Keyed by token: a late outcome of an earlier delivery of the same
         job must not drop the hold of its current delivery on this worker."""
         with self._lock:
-            held = self._held.get((queue, uid))
-            if held is not None and held.token == token:
-                del self._held[(queue, uid)]
+            for d in deliveries:
+                held = self._held.get((d.queue, d.uid))
+                if held is not None and held.token == d.token:
+                    del self._held[(d.queue, d.uid)]
 
     def start(self) -> None:
         self._thread.start()

@@ -63,8 +63,7 @@ class Settler:
             if not batch:
                 self._idle.set()
                 continue
-            for s in batch:
-                self._leases.settling(s.delivery.queue, s.delivery.uid, s.delivery.token)
+            self._leases.settling(s.delivery for s in batch)
             try:
                 stale = await self._backend.run(
                     protocol.finish(self._keys, batch, self._now_ms(), self._dead_ttl_s, self._limits)
@@ -93,8 +92,7 @@ class Settler:
                 # Its lease lapsed (the job was recovered and may run again elsewhere), or an earlier try
                 # of this same write landed before its reply was lost.
                 log.warning("the outcome of job %s was not written: its lease was no longer held", uid)
-            for s in batch:
-                self._leases.release(s.delivery.queue, s.delivery.uid, s.delivery.token)
+            self._leases.release(s.delivery for s in batch)
             if not self._pending:
                 self._idle.set()
 

@@ -281,9 +281,8 @@ class Worker:
             self._lookahead.fetched(time.perf_counter() - asked)
             if due is not None:
                 next_due = due if next_due is None else min(next_due, due)
+            self._leases.hold_fetched(deliveries)  # from now: some may wait for a slot
             for d in deliveries:
-                # Renewed from now: it may wait for a slot (the runner bounds it by the task's timeout).
-                self._leases.hold(d.queue, d.uid, d.token, None)
                 running = protocol.Running(make_job_id(d.queue, d.uid), 0.0)
                 task = asyncio.create_task(self._process(d, running))
                 self._running[task] = running
