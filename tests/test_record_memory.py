@@ -95,6 +95,34 @@ async def test_a_long_error_result_or_progress_joins_the_payload_back(rq: RedisQ
     assert b"pn" not in done and (await retried.info()).args == [text]
 
 
+async def test_fields_at_their_defaults_are_left_out_and_read_as_their_defaults(
+    rq: RedisQ, redis_url: str, prefix: str, queue: str
+) -> None:
+    """A priority of 0 and the default result ttl (3600 s) are not written: 27 bytes of every record.
+    Readers (this version's and earlier ones) take the defaults; any other value is written."""
+    other = RedisQ(redis_url, prefix=prefix, default_queue=queue, result_ttl_s=7200)
+    try:
+
+        @rq.task(name="mem.plain")
+        async def plain() -> None: ...
+
+        jobs = [await plain.enqueue(), await plain.with_options(priority=3).enqueue()]
+        jobs.append(await other.task(name="mem.plain")(plain.fn).enqueue())
+        fields = [await record(rq, queue, job.uid) for job in jobs]
+        assert b"priority" not in fields[0] and b"result_ttl" not in fields[0]
+        assert fields[1][b"priority"] == b"3" and b"result_ttl" not in fields[1]
+        assert b"priority" not in fields[2] and fields[2][b"result_ttl"] == b"7200"
+        assert [(await job.info()).priority for job in jobs] == [0, 3, 0]
+        async with running_worker(rq, FAST):
+            for job in jobs:
+                assert await job.result(timeout=10) is None
+        client = rq.backend().client
+        ttls = [await client.ttl(rq.queue_keys(queue).job(job.uid)) for job in jobs]
+        assert 3500 < ttls[0] <= 3600 and 3500 < ttls[1] <= 3600 and 7100 < ttls[2] <= 7200, ttls
+    finally:
+        await other.aclose()
+
+
 async def test_a_record_written_whole_before_pieces_still_runs(rq: RedisQ, queue: str) -> None:
     """Records of jobs enqueued by a version before issue 15 hold their payload in one field."""
 

@@ -18,4 +18,4 @@ if f[1] == 'active' then
 end
 if f[1] ~= 'queued' and f[1] ~= 'scheduled' then return 0 end
 local level = f[1] == 'queued' and ready_level(f[4]) or nil -- a queued job is in its level's list
-return cancel_waiting(base, uid, job, tonumber(f[2]) or 3600, now, level)
+return cancel_waiting(base, uid, job, tonumber(f[2]) or RESULT_TTL, now, level)

@@ -8,4 +8,4 @@ local f = read_record(job, 'state', 'result_ttl', 'priority')
 if not f or not f[1] then return -1 end
 if f[1] ~= 'queued' and f[1] ~= 'scheduled' then return 0 end
 local level = f[1] == 'queued' and ready_level(f[3]) or nil -- a queued job is in its level's list
-return cancel_waiting(base, uid, job, tonumber(f[2]) or 3600, now, level)
+return cancel_waiting(base, uid, job, tonumber(f[2]) or RESULT_TTL, now, level)

@@ -26,6 +26,9 @@ end
 -- pieces: `joined_payload`. Only version-2 envelopes (`[2,...`) are cut: a client that writes version 1
 -- (Settings.envelope_version, during a rolling upgrade) writes records that the previous version reads.
 local PIECE, MAX_PIECES = 64, 16
+-- A field at its default is not written (every reader falls back to it, as earlier versions did): a
+-- priority of 0, and a result ttl of RESULT_TTL (Settings.result_ttl_s's default). 27 bytes less per record.
+local RESULT_TTL = 3600
 
 local function add_payload(fields, payload)
   local n = math.ceil(#payload / PIECE)

@@ -198,7 +198,7 @@ if count > 0 then
           end
         end
         if expires and expires <= now then
-          expired[#expired + 1] = { uid, job, tonumber(f[5]) or 3600, f[1] }
+          expired[#expired + 1] = { uid, job, tonumber(f[5]) or RESULT_TTL, f[1] }
         elseif blocked then
           parked[#parked + 1] = { uid, level, blocked, retry_at }
           checks[#checks + 1] = parked_key(base, blocked)

@@ -68,7 +68,7 @@ call_with('ZREM', active, settled)
 local done = {}
 for _, d in ipairs(by_outcome.ok) do
   local uid, job, f = d[1], d[2], d[3]
-  finalize_known(base, uid, job, 'succeeded', now, tonumber(f[4]) or 3600, f[5], f[6], 'result', d[4])
+  finalize_known(base, uid, job, 'succeeded', now, tonumber(f[4]) or RESULT_TTL, f[5], f[6], 'result', d[4])
   done[#done + 1] = now
   done[#done + 1] = uid
 end
@@ -87,7 +87,7 @@ for _, d in ipairs(by_outcome.dead) do
 end
 for _, d in ipairs(by_outcome.abort) do
   local uid, job, f = d[1], d[2], d[3]
-  finalize_known(base, uid, job, 'aborted', now, tonumber(f[4]) or 3600, f[5], f[6], 'error', d[4])
+  finalize_known(base, uid, job, 'aborted', now, tonumber(f[4]) or RESULT_TTL, f[5], f[6], 'error', d[4])
 end
 for i = #by_outcome.release, 1, -1 do -- last first: at the front of their levels, in the batch's order
   local d = by_outcome.release[i]

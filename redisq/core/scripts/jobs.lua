@@ -11,7 +11,7 @@
 -- Returns {created, then (position, holder uid) for each job whose unique key an existing job holds}.
 local function enqueue_jobs(levels_key, argv)
   local base = string.sub(levels_key, 1, -7)
-  local now, count, default_ttl = tonumber(argv[1]), tonumber(argv[2]), argv[3]
+  local now, count, default_ttl = tonumber(argv[1]), tonumber(argv[2]), tonumber(argv[3])
   local scheduled = base .. 'scheduled'
 
   -- Nothing may be written unless every write can succeed (Redis never rolls a script back). Reads the
@@ -53,8 +53,15 @@ local function enqueue_jobs(levels_key, argv)
     local task, n_extra = argv[b + 4], tonumber(argv[b + 5])
     local job = job_key(base, uid)
     local due, holder = 0, false
-    local fields = { 'priority', priority, 'max_attempts', max_attempts, 'enqueued_at', now,
-      'result_ttl', default_ttl }
+    local fields = { 'max_attempts', max_attempts, 'enqueued_at', now }
+    if priority ~= 0 then
+      fields[#fields + 1] = 'priority'
+      fields[#fields + 1] = priority
+    end
+    if default_ttl ~= RESULT_TTL then
+      fields[#fields + 1] = 'result_ttl'
+      fields[#fields + 1] = default_ttl
+    end
     add_payload(fields, payload)
     if n_extra == 0 then
       fields[#fields + 1] = 'state'
