@@ -466,7 +466,7 @@ def test_while_redis_is_down_the_last_figures_stay_greyed(
     its own. Either way they are greyed, the red alarms too, until Redis is back.
     """
     served, redis = own_redis
-    served.enqueue("echo", 1)
+    served.wait_final(served.enqueue("echo", 1))  # run before the pause (on a loaded machine it was not)
     served.api("POST", f"{served.queue}/pause")  # a waiting job: "oldest waiting" and a queued count
     served.enqueue("echo", 2)
     page = open_page(served).page
