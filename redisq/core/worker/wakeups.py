@@ -44,7 +44,8 @@ class WakeWaiter:
         the close to reach: it connects afterwards and blocks, on a connection nobody closes. So every
         BLPOP is cancelled and awaited, and the client is closed after them, whatever they connected."""
         if not self._by_slot:
-            await self._blocking.aclose()  # ends those blocked, without waiting on the cancellations
+            # First: a blocked BLPOP ends at once, where its cancellation could be swallowed (see wait).
+            await self._blocking.aclose()
         for blpop in self._pending:
             blpop.cancel()
         if self._pending:
