@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
+import os
+import signal
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 
 import pytest
@@ -21,8 +24,10 @@ import redis
 import redis.asyncio
 
 from redisq import RedisQ, RedisUnavailable, Settings, WorkerSettings
+from redisq.core.backend import AsyncBackend
 from redisq.core.errors import ConfigurationError, WriteNotReplicated
 from redisq.core.redis_errors import redisq_errors
+from redisq.core.worker.wakeups import WakeWaiter
 
 from .conftest import own_server, running_worker
 from .topologies import SentinelGroup, binaries, start_sentinel_group
@@ -299,3 +304,51 @@ async def test_a_master_short_of_replicas_and_a_demoted_one_answer_redis_unavail
                 await asyncio.wait_for(waiting, 5)
         finally:
             await blocking.aclose()
+
+
+# ---- closing while a connection is still being made -----------------------------------------------------
+
+
+@contextlib.contextmanager
+def frozen(group: SentinelGroup) -> Iterator[None]:
+    """The sentinels stopped (SIGSTOP): a new connection to the master waits on them to name it."""
+    pids = [s.process.pid for s in group.sentinels if s.process is not None]
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+
+
+async def test_a_closed_wake_waiter_leaves_no_blpop_that_was_still_connecting() -> None:
+    """A worker that stops right after its idle BLPOP began (the BLPOP is abandoned, not cancelled: see
+    WakeWaiter.wait) closes the blocking client while that BLPOP may still be making its connection: asking
+    the sentinels for the master, then the TLS handshake. Closing the pool does not reach a connection
+    that is not connected yet; once made, it blocked on the master with nobody left to close it (CI: an
+    'unclosed Connection SentinelManagedSSLConnection' warning in a later test)."""
+    prefix, queue = names()
+    with start_sentinel_group(BINARY, replicas=0, sentinels=1) as group:
+        rq = RedisQ(group.url, prefix=prefix, default_queue=queue)
+        backend = AsyncBackend(rq.async_client())
+        waiter = WakeWaiter(rq.async_client(socket_timeout=30), backend)
+        wake = f"{prefix}:{{{queue}}}:wake"
+        try:
+            with frozen(group):
+                stopped = asyncio.get_running_loop().create_future()
+                waiting = asyncio.create_task(waiter.wait([wake], 20, stopped))
+                await asyncio.sleep(0.3)  # the BLPOP is asking the frozen sentinel for the master
+                stopped.set_result(None)
+                await asyncio.wait_for(waiting, 5)
+                await asyncio.wait_for(waiter.close(), 10)
+            # Thawed: a BLPOP left behind would now reach the master and block there.
+            with group.server(group.master_port()) as admin:
+                deadline = time.monotonic() + 1.5
+                while time.monotonic() < deadline:
+                    blocked = [c for c in admin.client_list() if c.get("cmd") == "blpop"]
+                    assert blocked == [], blocked
+                    await asyncio.sleep(0.1)
+        finally:
+            await backend.aclose()
+            await rq.aclose()

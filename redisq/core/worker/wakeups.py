@@ -38,13 +38,18 @@ class WakeWaiter:
         self._pending: set[asyncio.Future[Any]] = set()  # BLPOPs not ended yet
 
     async def close(self) -> None:
-        """End the BLPOPs still blocked, then close the client: a Cluster client's close leaves the
-        connections in use open (one server's closes them, and the BLPOP with them)."""
-        if self._by_slot:
-            for blpop in self._pending:
-                blpop.cancel()
-            if self._pending:
-                await asyncio.wait(self._pending, timeout=5)
+        """End the BLPOPs still pending, then close the client. One server's close ends a blocked BLPOP at
+        once (it closes the connections in use; a Cluster client's leaves them open). But a BLPOP still
+        making its connection (asking the sentinels for the master, a TLS handshake) has no socket for
+        the close to reach: it connects afterwards and blocks, on a connection nobody closes. So every
+        BLPOP is cancelled and awaited, and the client is closed after them, whatever they connected."""
+        if not self._by_slot:
+            # First: a blocked BLPOP ends at once, where its cancellation could be swallowed (see wait).
+            await self._blocking.aclose()
+        for blpop in self._pending:
+            blpop.cancel()
+        if self._pending:
+            await asyncio.wait(self._pending, timeout=5)
         await self._blocking.aclose()
 
     def _groups(self, keys: Sequence[str]) -> list[list[str]]:
