@@ -89,6 +89,7 @@ class AsyncBackend:
         self._idle: list[_Held] = []
         self._busy: list[_Held] = []
         self._held_count = 0
+        self._closed = False
         self._held_timeout: float | None = None
         self._watchdog: asyncio.TimerHandle | None = None
 
@@ -106,6 +107,9 @@ class AsyncBackend:
         except BaseException:
             self._held_count -= 1
             raise
+        if self._closed:  # aclose() ran during the wait: hold nothing past it
+            await pool.release(conn)
+            return None
         # The call is bounded as a whole by the client's socket timeout, through `_watch`; left to the
         # connection, the timeout on the write costs a task per call on Python 3.11 (`wait_for`).
         self._held_timeout, conn.socket_timeout = conn.socket_timeout, None
@@ -161,8 +165,9 @@ class AsyncBackend:
                 raise
         finally:
             held.task, held.expired = None, False
-            self._busy.remove(held)
-            self._idle.append(held)
+            if held in self._busy:  # else aclose() gave it back to the pool meanwhile
+                self._busy.remove(held)
+                self._idle.append(held)
         return await script(keys=call.keys, args=call.args)
 
     async def run(self, op: Op[T]) -> T:
@@ -258,6 +263,7 @@ class AsyncBackend:
             return _tolerated(request, await pipe.execute(raise_on_error=False))
 
     async def aclose(self) -> None:
+        self._closed = True
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None
