@@ -9,6 +9,7 @@ redisq does not (test_topologies.py checks that the launcher says so for such a 
 
 from __future__ import annotations
 
+import gc
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from redisq import RedisQ, RedisUnavailable
 
 from .conftest import FAST, running_worker
 from .topologies import (
+    Cluster,
     TLSFiles,
     binaries_with_tls,
     start_cluster,
@@ -126,6 +128,31 @@ async def test_a_cluster_with_tls_clients_bus_and_replication_runs_queues(
         # Replication over TLS: each master's replica is linked (start_cluster waited for it).
         assert sorted(node.role for node in cluster.nodes) == ["master"] * 3 + ["replica"] * 3
         await runs_a_job(cluster.url + client_certificate(files), queues=6)
+        # Everything closed: no node still has a client of ours, and no socket is left to the garbage
+        # collector (its ResourceWarning would otherwise fail some later test, or the run at exit).
+        assert clients_left(cluster) == {}
+        gc.collect()
+
+
+def clients_left(cluster: Cluster, wait_s: float = 3.0) -> dict[int, list[str]]:
+    """Per node port, the client connections still open (not replication links, not this query's own),
+    after up to `wait_s` for the server to see closes."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        left: dict[int, list[str]] = {}
+        for node in cluster.nodes:
+            lines = node.command("CLIENT", "LIST").splitlines()
+            ours = [line for line in lines if "cmd=client|list" not in line and not _replication(line)]
+            if ours:
+                left[node.port] = ours
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.1)
+
+
+def _replication(client_line: str) -> bool:
+    flags = next((f[6:] for f in client_line.split() if f.startswith("flags=")), "")
+    return "S" in flags or "M" in flags
 
 
 @TLS_BINARIES
