@@ -15,7 +15,7 @@ from . import readmekit
 from .conftest import running_worker
 from .test_readme import Project, project  # noqa: F401 - `project` is a fixture
 
-EXAMPLE_ID = re.compile(r"emails:[0-9a-f]{32}")
+EXAMPLE_ID = re.compile(r"emails:[A-Za-z0-9_-]{16}")
 
 
 async def a_dead_welcome_email(project: Project) -> str:  # noqa: F811 - the fixture's type

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import time
 from collections.abc import Callable, Container, Sequence
@@ -34,9 +35,11 @@ STATE_INDEX = {
 
 
 def new_uids(n: int) -> list[str]:
-    """n random 128-bit ids, hex, from one system call (ids must stay unguessable: no PRNG)."""
-    raw = os.urandom(16 * n).hex()
-    return [raw] if n == 1 else [raw[i : i + 32] for i in range(0, 32 * n, 32)]
+    """n random 96-bit ids, 16 characters of URL-safe base64, from one system call (ids must stay
+    unguessable: no PRNG). 96 bits: a collision is not to be expected in 10^12 jobs of one queue, and 16
+    characters instead of 32 hex ones shorten every record's key and index entry (issue 15: 33 B a job)."""
+    raw = base64.urlsafe_b64encode(os.urandom(12 * n)).decode()  # 12 bytes: 16 characters, no padding
+    return [raw] if n == 1 else [raw[i : i + 16] for i in range(0, 16 * n, 16)]
 
 
 def _job_args(spec: JobSpec, uid: str, settings: Settings, meta: codec.JobMeta) -> list[Any]:
