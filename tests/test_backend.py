@@ -132,6 +132,19 @@ async def test_concurrent_calls_each_on_a_held_connection_are_cut_off_at_the_tim
     assert after == before
 
 
+async def test_a_small_pool_keeps_a_connection_for_calls_beyond_the_held_ones(rq: RedisQ, queue: str) -> None:
+    """Settings.max_connections of 2: one connection is held, one left to the generic path, so that
+    concurrent calls beyond the held ones do not wait for the pool until it gives up."""
+    backend = AsyncBackend(rq.async_client(max_connections=2, timeout=1.0))
+    try:
+        results = await asyncio.gather(
+            *(backend.run(ops.stats(rq.queue_keys(queue), rq.now_ms())) for _ in range(10))
+        )
+    finally:
+        await backend.aclose()
+    assert len(results) == 10 and all(r == results[0] for r in results)
+
+
 async def wait_then(first: Awaitable[None], then: Awaitable[T]) -> T:
     await first
     return await then

@@ -97,10 +97,12 @@ class AsyncBackend:
         """An idle held connection, a new one while fewer than HELD_MAX are held, else None."""
         if self._idle:
             return self._idle.pop()
-        if self._held_count >= HELD_MAX:
-            return None
         assert isinstance(self.client, redis.asyncio.Redis)
         pool = self.client.connection_pool
+        # At least one of the pool's connections stays free for the generic path: holding them all, a call
+        # beyond the held ones would wait for the pool until its timeout (Settings.max_connections of 4).
+        if self._held_count >= min(HELD_MAX, getattr(pool, "max_connections", HELD_MAX + 1) - 1):
+            return None
         self._held_count += 1  # before the wait: concurrent callers must not take more
         try:
             conn: redis.asyncio.connection.AbstractConnection = await pool.get_connection()
