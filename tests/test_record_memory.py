@@ -11,7 +11,7 @@ import asyncio
 import orjson
 import pytest
 
-from redisq import ConfigurationError, JobState, RedisQ, Settings, current_job
+from redisq import Backoff, ConfigurationError, JobFailed, JobState, RedisQ, Settings, current_job
 
 from .conftest import FAST, running_worker
 
@@ -123,6 +123,46 @@ async def test_fields_at_their_defaults_are_left_out_and_read_as_their_defaults(
         await other.aclose()
 
 
+async def test_a_waiting_job_leaves_out_its_queued_state_and_default_attempts(rq: RedisQ, queue: str) -> None:
+    """A waiting job of a task with the default retries is a record of two fields: what it runs and when
+    it was enqueued. Every reader takes the state `queued` and the default attempts (4) for it: the info,
+    cancel, abort, delete, a result waiter, and the worker, which gives such a job all four attempts."""
+    attempts: list[int] = []
+
+    @rq.task(name="mem.bare")
+    async def bare() -> None: ...
+
+    @rq.task(name="mem.failing", backoff=Backoff.fixed(0))
+    async def failing() -> None:
+        attempts.append(current_job.get().attempt)  # type: ignore[union-attr]
+        raise RuntimeError("always")
+
+    waiting = [await bare.enqueue() for _ in range(4)]
+    assert set(await record(rq, queue, waiting[0].uid)) == {b"enqueued_at", b"payload"}
+    info = await waiting[0].info()
+    assert (info.state, info.max_attempts, info.attempts) == (JobState.QUEUED, 4, 0)
+    assert await waiting[1].cancel() and (await waiting[1].info()).state is JobState.CANCELLED
+    assert await waiting[2].abort() and (await waiting[2].info()).state is JobState.CANCELLED
+    assert await waiting[3].delete()
+    with pytest.raises(TimeoutError):
+        await waiting[0].result(timeout=0.2)  # found, queued: the waiter waits
+
+    fewer = await bare.with_options(retries=2).enqueue()
+    later = await bare.with_options(delay_s=60).enqueue()
+    assert (await record(rq, queue, fewer.uid))[b"max_attempts"] == b"3"
+    assert (await record(rq, queue, later.uid))[b"state"] == b"scheduled"
+    assert (await later.info()).state is JobState.SCHEDULED
+
+    doomed = await failing.enqueue()
+    assert b"max_attempts" not in await record(rq, queue, doomed.uid)
+    async with running_worker(rq, FAST):
+        assert await waiting[0].result(timeout=10) is None
+        with pytest.raises(JobFailed):
+            await doomed.result(timeout=20)
+    assert attempts == [1, 2, 3, 4]
+    assert (await doomed.info()).state is JobState.DEAD
+
+
 async def test_a_record_written_whole_before_pieces_still_runs(rq: RedisQ, queue: str) -> None:
     """Records of jobs enqueued by a version before issue 15 hold their payload in one field."""
 
@@ -158,6 +198,10 @@ async def test_envelope_version_1_writes_the_records_the_previous_version_reads(
         job = await compat.enqueue("v" * 200, times=2)
         fields = await record(rq, queue, job.uid)
         assert b"pn" not in fields and b"p1" not in fields
+        assert (fields[b"state"], fields[b"max_attempts"]) == (
+            b"queued",
+            b"4",
+        )  # the previous version requires them
         assert orjson.loads(fields[b"payload"]) == {
             "v": 1,
             "task": "mem.compat",

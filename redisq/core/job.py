@@ -9,6 +9,10 @@ from typing import Any, TypedDict
 
 from . import codec
 
+# What a record leaves out when a job has it (scripts/common.lua, issue 15): a task's default number of
+# attempts (its default retries + 1; MAX_ATTEMPTS there), and the state `queued`.
+DEFAULT_MAX_ATTEMPTS = 4
+
 
 class JobState(str, enum.Enum):
     SCHEDULED = "scheduled"  # waiting for its due time (a delay, an eta, or a retry's backoff)
@@ -182,7 +186,7 @@ class JobInfo:
             task=task,
             state=_state(fields.get(b"state"), state),
             attempts=num(b"attempts"),
-            max_attempts=num(b"max_attempts", 1),
+            max_attempts=num(b"max_attempts", DEFAULT_MAX_ATTEMPTS),
             priority=num(b"priority"),
             enqueued_at=_time(fields.get(b"enqueued_at")),
             started_at=_time(fields.get(b"started_at")),

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar
 
 from . import codec
 from .errors import ConfigurationError
+from .job import DEFAULT_MAX_ATTEMPTS
 from .keys import check_queue_name
 from .limits import Limit, job_limits
 
@@ -61,7 +62,8 @@ class TaskOptions:
     queue: str | None = None  # None: the client's default queue
     priority: int = 0  # higher runs first within a queue
     timeout_s: float | None = None
-    retries: int = 3  # attempts = retries + 1; a delivery lost with its worker counts as one
+    # attempts = retries + 1; a delivery lost with its worker counts as one
+    retries: int = DEFAULT_MAX_ATTEMPTS - 1
     backoff: Backoff = Backoff()
     ttl_s: float | None = None  # expire if not started within this time of enqueue
     result_ttl_s: int | None = None  # None: Settings.result_ttl_s

@@ -5,6 +5,7 @@
 local base, uid, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local job = job_key(base, uid)
 local f = read_record(job, 'state', 'result_ttl', 'priority')
+if f then f[1] = record_state(job, f[1]) end
 if not f or not f[1] then return -1 end
 if f[1] ~= 'queued' and f[1] ~= 'scheduled' then return 0 end
 local level = f[1] == 'queued' and ready_level(f[3]) or nil -- a queued job is in its level's list

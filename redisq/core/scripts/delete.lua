@@ -5,6 +5,7 @@
 local base, uid = ARGV[1], ARGV[2]
 local job = job_key(base, uid)
 local f = read_record(job, 'state', 'unique_key', 'priority')
+if f then f[1] = record_state(job, f[1]) end
 if not f or not f[1] then return -1 end
 if f[1] == 'active' then return 0 end
 local unique, holder = nil, nil

@@ -63,7 +63,7 @@ end
 
 local FIELDS = { 'payload', 'expires_at', 'max_attempts', 'sig', 'result_ttl', 'attempts', 'limits',
   'enqueued_at', 'pn' }
-local REQUIRED = { max_attempts = true } -- and a payload, whole or in pieces (joined_payload)
+local REQUIRED = {} -- but a payload, whole or in pieces (joined_payload)
 local NUMERIC = { expires_at = true, max_attempts = true, result_ttl = true, attempts = true }
 local SCAN_MAX = 200 -- jobs looked at past the first `count` when some are parked: a bound per call
 local cache = {} -- limit states, read once per call
@@ -108,8 +108,9 @@ if count > 0 and first_look[2] and tonumber(first_look[2]) <= now then
         local head = checked('ZRANGE', plan.parked, plan.off, plan.off + wanted - 1, 'WITHSCORES')
         if #head == 0 then break end
         for j = 1, #head, 2 do
-          local f = read_record(job_key(base, head[j]), 'state')
-          if f and f[1] == 'queued' then -- cancelled or deleted meanwhile: it leaves the line for good
+          local job = job_key(base, head[j])
+          local f = read_record(job, 'state')
+          if f and record_state(job, f[1]) == 'queued' then -- cancelled or deleted meanwhile: it leaves the line for good
             local level = level_of_score(head[j + 1])
             plan.back[#plan.back + 1] = { head[j], level }
             level_set[level] = true
@@ -172,7 +173,7 @@ if count > 0 then
       pos = pos + 1
       local job = job_key(base, uid)
       local f, kind = read_record(job, unpack(FIELDS))
-      local problem, gone = record_problem(job, f, kind, FIELDS, REQUIRED, NUMERIC, 3)
+      local problem, gone = record_problem(job, f, kind, FIELDS, REQUIRED, NUMERIC, 8)
       if not problem and not gone then
         f[1] = joined_payload(job, f[1], f[9])
         if not f[1] then problem = 'the record has no payload' end
@@ -245,7 +246,7 @@ if count > 0 then
     out[#out + 1] = uid
     out[#out + 1] = f[1]
     out[#out + 1] = attempts
-    out[#out + 1] = f[3]
+    out[#out + 1] = f[3] or MAX_ATTEMPTS
     out[#out + 1] = f[4] or ''
     out[#out + 1] = f[8] or ''
   end

@@ -29,7 +29,7 @@ for i = 0, n - 1 do
   if not f or f[1] ~= token then
     stale[#stale + 1] = uid
   else
-    local attempts, max_attempts = tonumber(f[2]), tonumber(f[3])
+    local attempts, max_attempts = tonumber(f[2]), tonumber(f[3] or MAX_ATTEMPTS)
     -- Counts that are not numbers (a damaged record) allow no retry: the job ends dead with its error.
     if outcome == 'retry' and not (attempts and max_attempts and attempts < max_attempts) then
       outcome = 'dead'

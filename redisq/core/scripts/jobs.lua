@@ -53,7 +53,12 @@ local function enqueue_jobs(levels_key, argv)
     local task, n_extra = argv[b + 4], tonumber(argv[b + 5])
     local job = job_key(base, uid)
     local due, holder = 0, false
-    local fields = { 'max_attempts', max_attempts, 'enqueued_at', now }
+    local full = not compact(payload) -- a version-1 envelope: the record the previous version reads
+    local fields = { 'enqueued_at', now }
+    if full or tonumber(max_attempts) ~= MAX_ATTEMPTS then
+      fields[#fields + 1] = 'max_attempts'
+      fields[#fields + 1] = max_attempts
+    end
     if priority ~= 0 then
       fields[#fields + 1] = 'priority'
       fields[#fields + 1] = priority
@@ -64,8 +69,10 @@ local function enqueue_jobs(levels_key, argv)
     end
     add_payload(fields, payload)
     if n_extra == 0 then
-      fields[#fields + 1] = 'state'
-      fields[#fields + 1] = 'queued'
+      if full then
+        fields[#fields + 1] = 'state'
+        fields[#fields + 1] = 'queued'
+      end
       redis.call('HSET', job, unpack(fields))
     else
       local unique_key = nil
@@ -88,8 +95,10 @@ local function enqueue_jobs(levels_key, argv)
         out[#out + 1] = position
         out[#out + 1] = holder
       else
-        fields[#fields + 1] = 'state'
-        fields[#fields + 1] = (due > now) and 'scheduled' or 'queued'
+        if full or due > now then
+          fields[#fields + 1] = 'state'
+          fields[#fields + 1] = (due > now) and 'scheduled' or 'queued'
+        end
         redis.call('HSET', job, unpack(fields))
       end
     end

@@ -16,7 +16,7 @@ for i, uid in ipairs(uids) do
   local job = job_key(base, uid)
   local f = read_record(job, 'payload', 'max_attempts', 'unique_key', 'priority', 'pn')
   -- runnable: a payload, whole or in pieces (joined_payload), and a number of attempts
-  local runnable = f and joined_payload(job, f[1], f[5]) and tonumber(f[2]) and true or false
+  local runnable = f and joined_payload(job, f[1], f[5]) and tonumber(f[2] or MAX_ATTEMPTS) and true or false
   reads[i] = { f = f, runnable = runnable }
   if runnable then levels[ready_level(f[4])] = true end
 end

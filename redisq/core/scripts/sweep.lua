@@ -13,7 +13,7 @@ local refused = wrong_queue_types(base, 'active', 'dead', 'succeeded')
 if refused then return refused end
 
 local FIELDS = { 'attempts', 'max_attempts', 'worker', 'limits', 'payload', 'priority', 'pn' }
-local REQUIRED = { max_attempts = true }
+local REQUIRED = {}
 local NUMERIC = { attempts = true, max_attempts = true }
 
 local recovered, died, buried, freed = 0, 0, 0, false
@@ -44,7 +44,7 @@ for i, uid in ipairs(lapsed) do
     local list = f[4] and limits_of(f[4])
     if list and release(base, uid, list, now) then freed = true end
     redis.pcall('HINCRBY', job, 'recovered', 1) -- a count, not worth failing for
-    if (tonumber(f[1]) or 0) >= tonumber(f[2]) then
+    if (tonumber(f[1]) or 0) >= tonumber(f[2] or MAX_ATTEMPTS) then
       local error_json = cjson.encode({
         type = 'LeaseExpired',
         message = 'worker ' .. tostring(f[3]) .. ' stopped renewing its lease on the last attempt',
