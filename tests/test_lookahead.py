@@ -7,7 +7,7 @@ import asyncio
 import dataclasses
 
 from redisq import JobState, RedisQ
-from redisq.core.worker.lookahead import Lookahead
+from redisq.core.worker.lookahead import WAIT_MAX_S, Lookahead
 
 from .conftest import FAST, running_worker
 
@@ -26,6 +26,10 @@ def test_as_many_as_the_slots_finish_during_a_fetch_and_no_more_than_the_limit()
     for _ in range(50):
         ahead.ran(2.0)
     assert ahead.jobs() == 0  # jobs of seconds: none, whatever the limit
+    for _ in range(50):
+        ahead.ran(0.0001)
+    ahead.stalled(WAIT_MAX_S)  # a job leased ahead waited that long: the slots hold long jobs
+    assert ahead.jobs() == 0
     assert Lookahead(concurrency=10, limit=0).jobs() == 0
 
 
@@ -80,6 +84,44 @@ async def test_long_jobs_lease_none_ahead_so_another_worker_can_run_them(rq: Red
         assert (await running.info()).state is JobState.ACTIVE
         assert (await waiting.info()).state is JobState.QUEUED
         assert await waiting.result(timeout=5) is None
+
+
+async def test_a_job_leased_ahead_behind_a_long_one_goes_to_an_idle_worker(rq: RedisQ) -> None:
+    """Short jobs, then a long one: the job leased ahead of the switch waits at most WAIT_MAX_S behind it,
+    then goes back, unrun and its attempt unspent, and the idle worker runs it while the long one runs."""
+    ran: list[str] = []
+    release = asyncio.Event()
+
+    @rq.task
+    async def step(name: str, hold: bool = False) -> None:
+        ran.append(name)
+        if hold:
+            await release.wait()
+
+    async with running_worker(rq, ONE_SLOT) as busy:
+        for i in range(5):  # the worker learns that its jobs are short
+            await (await step.enqueue(f"warm-{i}")).result(timeout=5)
+        first, second = await rq.enqueue_many([step.call("first", True), step.call("second")])
+        for _ in range(500):
+            if (await second.info()).state is JobState.ACTIVE and ran[-1:] == ["first"]:
+                break
+            await asyncio.sleep(0.01)
+        assert (await second.info()).worker == busy.id  # leased ahead by the busy worker
+        async with running_worker(rq, ONE_SLOT) as idle:
+            assert await second.result(timeout=WAIT_MAX_S + 5) is None
+            assert not release.is_set() and (await first.info()).state is JobState.ACTIVE
+            info = await second.info()
+            assert (info.worker, info.attempts) == (idle.id, 1)
+            await asyncio.sleep(0.3)
+            third = await step.enqueue("third")  # the busy worker, stalled, leases nothing ahead now
+            for _ in range(40):  # well within WAIT_MAX_S: it did not wait behind the long job
+                if "third" in ran:
+                    break
+                await asyncio.sleep(0.02)
+            assert "third" in ran and (await third.info()).worker == idle.id
+            release.set()
+            assert await first.result(timeout=5) is None
+    assert sorted(ran) == sorted(["first", "second", "third", *(f"warm-{i}" for i in range(5))])
 
 
 async def test_a_job_leased_ahead_that_is_aborted_never_runs(rq: RedisQ) -> None:

@@ -12,11 +12,20 @@ several leased ahead; jobs of a second get none, so a busy worker does not sit o
 could run (the trap of a fixed prefetch, as Celery's documentation warns of). A job leased ahead is a
 running job to everything else: its lease is renewed, an abort reaches it, a shutdown gives it back unrun
 without spending its attempt.
+
+The averages lag when short jobs give way to long ones: the jobs leased ahead of the switch would wait
+behind the long ones while another worker idles. So a job leased ahead waits at most WAIT_MAX_S for its
+slot, then goes back to the front of its queue, unrun and its attempt unspent, where the next free worker
+takes it; and the worker takes the wait as a sign of long jobs (`stalled`), leasing none ahead until its
+jobs are short again.
 """
 
 from __future__ import annotations
 
 SMOOTHING = 0.2  # weight of the newest sample in the moving averages
+# A job leased ahead waits for about one fetch (milliseconds), so a wait of a second means the jobs that
+# hold the slots are long.
+WAIT_MAX_S = 1.0
 
 
 class Lookahead:
@@ -33,6 +42,10 @@ class Lookahead:
     def ran(self, seconds: float) -> None:
         """One job held its slot for `seconds`."""
         self._job_s = _averaged(self._job_s, seconds)
+
+    def stalled(self, seconds: float) -> None:
+        """A job leased ahead found no slot free for `seconds`: the jobs in the slots take at least that."""
+        self._job_s = max(self._job_s, seconds)
 
     def jobs(self) -> int:
         """How many jobs to lease beyond the free slots now."""

@@ -34,7 +34,7 @@ from . import protocol
 from .aborts import Aborts
 from .burst import stop_when_drained
 from .leases import LeaseKeeper
-from .lookahead import Lookahead
+from .lookahead import WAIT_MAX_S, Lookahead
 from .runner import Runner, error_json
 from .scheduler import ScheduleLoop
 from .settle import Settler
@@ -351,13 +351,17 @@ class Worker:
 
     async def _slot(self, task: asyncio.Task[None]) -> bool:
         """A slot for a leased job: at once, or (a job leased ahead) once one frees. False when the worker
-        stops first: the job goes back unrun, without spending its attempt."""
+        stops first, or when no slot freed in WAIT_MAX_S (lookahead.py): the job goes back unrun, without
+        spending its attempt."""
         if not self._slots.locked():
             await self._slots.acquire()  # returns at once
             return True
         self._waiting.add(task)  # _drain() cancels these at once
         try:
-            await self._slots.acquire()
+            await asyncio.wait_for(self._slots.acquire(), WAIT_MAX_S)
+        except asyncio.TimeoutError:  # not the builtin before Python 3.11
+            self._lookahead.stalled(WAIT_MAX_S)
+            return False
         finally:
             self._waiting.discard(task)
         if self._stopping.is_set():
