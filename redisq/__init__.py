@@ -45,7 +45,7 @@ from .core.jobs import Job
 from .core.limits import Limit, RateLimit, RateLimited
 from .core.schedules import Schedule, ScheduleInfo
 from .core.stats import QueueStats, WorkerInfo
-from .core.task import Backoff, BoundTask, JobSpec, Task, TaskOptions
+from .core.task import Backoff, BoundTask, Dedupe, JobSpec, Task, TaskOptions
 from .core.worker import Worker
 
 __version__ = "0.1.0"
@@ -56,6 +56,7 @@ __all__ = [
     "ConcurrentUpdate",
     "ConfigurationError",
     "CorruptData",
+    "Dedupe",
     "EmbeddedServerError",
     "HealthProblem",
     "HealthReport",

@@ -56,6 +56,7 @@ ON_CLUSTER_TOO = {
     "test_record_memory",
     "test_ready_index",
     "test_lookahead",
+    "test_dedupe",
 }
 
 

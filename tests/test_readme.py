@@ -221,6 +221,13 @@ async def test_use_the_worker_commands_and_inspect(project: Project) -> None:
         assert (await rq.stats("emails")).queued == 0  # the promoted job was deleted
 
 
+async def test_throttle_and_debounce(project: Project) -> None:
+    async with imported("myapp.jobs"):
+        names, out = await run_python(readmekit.of_kind("python", "dedupe")[0].code)
+    assert out.splitlines() == ["['cancelled', 'cancelled', 'scheduled']", "True False"]
+    assert names["edits"][-1].created and names["again"].id == names["first"].id
+
+
 # ---- Abort, retry control, hooks, burst (issue 12) --------------------------------------------------------
 
 

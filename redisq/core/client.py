@@ -34,7 +34,7 @@ from .queue_admin import QueueAdministration
 from .schedule_api import Schedules, declare, remember, task_timing
 from .schedules import JobTemplate, Schedule
 from .server_health import ServerHealth
-from .task import Backoff, JobSpec, Task, TaskOptions
+from .task import Backoff, Dedupe, JobSpec, Task, TaskOptions
 from .topology import AsyncClient, SyncClient, Topology, async_client, parse_url, sync_client
 from .tracing import Sending, Tracing
 
@@ -113,6 +113,7 @@ class RedisQ(QueueAdministration, ServerHealth, HookRegistration):
         ttl: float | None = None,
         result_ttl: int | None = None,
         unique: bool | Callable[..., str] = False,
+        dedupe: Dedupe | None = None,
         retry_on: tuple[type[BaseException], ...] | None = None,
         give_up_on: tuple[type[BaseException], ...] = (),
         rate_limit: RateLimit | str | None = None,
@@ -137,6 +138,7 @@ class RedisQ(QueueAdministration, ServerHealth, HookRegistration):
         ttl: float | None = None,
         result_ttl: int | None = None,
         unique: bool | Callable[..., str] = False,
+        dedupe: Dedupe | None = None,
         retry_on: tuple[type[BaseException], ...] | None = None,
         give_up_on: tuple[type[BaseException], ...] = (),
         rate_limit: RateLimit | str | None = None,
@@ -164,6 +166,7 @@ class RedisQ(QueueAdministration, ServerHealth, HookRegistration):
             ttl_s=ttl,
             result_ttl_s=result_ttl,
             unique=unique,
+            dedupe=dedupe,
             retry_on=retry_on,
             give_up_on=give_up_on,
         )

@@ -58,6 +58,8 @@ def _job_args(spec: JobSpec, uid: str, settings: Settings, meta: codec.JobMeta) 
     if opts.result_ttl_s:
         extra += ("result_ttl", opts.result_ttl_s)
     if spec.unique_key:
+        if opts.dedupe is not None:  # before unique_key: the script reads the mode first
+            extra += ("dedupe", f"{opts.dedupe.mode}:{opts.dedupe.window_ms}")
         extra += ("unique_key", spec.unique_key)
     if settings.signing_key:
         extra += ("sig", codec.sign(payload, settings.signing_key))

@@ -28,6 +28,40 @@ MAX_PRIORITY = 1000  # |priority| bound that keeps queue scores exact in a doubl
 
 
 @dataclass(frozen=True)
+class Dedupe:
+    """What another enqueue with the same key (`unique=`, or `key=` per call) does. Without one, it returns
+    the job that holds the key for as long as that job's record is kept. With one (issue 16):
+
+    - `Dedupe.throttle(s)`: the first call takes the key for `s` seconds, and the calls within them return
+      its job, whatever became of it; the first call after them creates a job again.
+    - `Dedupe.debounce(s)`: each job runs `s` seconds after its call, and a later call with the key
+      replaces it if it has not started (the replaced job ends cancelled, so its waiters hear of it): of
+      a burst of calls less than `s` apart, only the last runs, with its arguments.
+    """
+
+    mode: Literal["throttle", "debounce"]
+    window_s: float
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("throttle", "debounce"):
+            raise ConfigurationError(f"Dedupe mode must be throttle or debounce, got {self.mode!r}")
+        if not (self.window_s >= 0.001 and math.isfinite(self.window_s)):
+            raise ConfigurationError(f"a {self.mode} window must be 1 ms or more, got {self.window_s!r}")
+
+    @classmethod
+    def throttle(cls, seconds: float) -> Dedupe:
+        return cls("throttle", seconds)
+
+    @classmethod
+    def debounce(cls, seconds: float) -> Dedupe:
+        return cls("debounce", seconds)
+
+    @property
+    def window_ms(self) -> int:
+        return round(self.window_s * 1000)
+
+
+@dataclass(frozen=True)
 class Backoff:
     """Delay before a retry. Exponential: base * factor^(attempt-1), capped, with equal jitter."""
 
@@ -68,6 +102,7 @@ class TaskOptions:
     ttl_s: float | None = None  # expire if not started within this time of enqueue
     result_ttl_s: int | None = None  # None: Settings.result_ttl_s
     unique: bool | Callable[..., str] = False  # True: key from task name and arguments
+    dedupe: Dedupe | None = None  # what another call with the key does (None: return the job holding it)
     # Which errors spend an attempt and retry: with `retry_on`, only those (and subclasses); errors in
     # `give_up_on` never. An error that may not retry sends the job to the dead letters at once.
     retry_on: tuple[type[BaseException], ...] | None = None
@@ -117,6 +152,7 @@ class CallOptions:
     ttl_s: float | None = None
     result_ttl_s: int | None = None
     key: str | None = None
+    dedupe: Dedupe | None = None
 
     def __post_init__(self) -> None:
         if self.queue is not None:  # raised here, where the caller gave it, not when the job is sent
@@ -162,6 +198,7 @@ def resolve_spec(
                 ("retries", call.retries),
                 ("ttl_s", call.ttl_s),
                 ("result_ttl_s", call.result_ttl_s),
+                ("dedupe", call.dedupe),
             )
             if v is not None
         }
@@ -173,10 +210,12 @@ def resolve_spec(
         due_ms = int(eta.timestamp() * 1000)
     elif call is not None and call.delay_s:
         due_ms = now_ms + int(call.delay_s * 1000)
+    if opts.dedupe is not None and opts.dedupe.mode == "debounce":
+        due_ms = max(due_ms, now_ms + opts.dedupe.window_ms)  # runs once its window has passed
     start_ms = max(due_ms, now_ms)
     expires_ms = start_ms + int(opts.ttl_s * 1000) if opts.ttl_s else 0
     key = call.key if call is not None and call.key is not None else ""
-    if not key and opts.unique:
+    if not key and (opts.unique or opts.dedupe is not None):  # a dedupe without a key: task and arguments
         if callable(opts.unique):
             key = str(opts.unique(*args, **kwargs))
         else:
@@ -210,7 +249,8 @@ class Task(Generic[P, R]):
         return self.rq.settings.default_queue if self.options.queue is None else self.options.queue
 
     def with_options(self, **overrides: Any) -> BoundTask[P, R]:
-        """Per-call options: queue, priority, delay_s, eta, timeout_s, retries, ttl_s, result_ttl_s, key."""
+        """Per-call options: queue, priority, delay_s, eta, timeout_s, retries, ttl_s, result_ttl_s, key,
+        dedupe."""
         return BoundTask(self, CallOptions(**overrides))
 
     def call(self, *args: P.args, **kwargs: P.kwargs) -> JobSpec:

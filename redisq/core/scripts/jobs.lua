@@ -6,9 +6,21 @@
 --       caller from before issue 15 names <base>queued, of the same length: the same base)
 -- ARGV: now_ms, count, default_result_ttl_s, then per job:
 --       uid, payload, priority, max_attempts, task, n_extra, then n_extra field/value pairs among
---       due_at, expires_at, result_ttl, unique_key, sig (rare options cost nothing when absent)
+--       due_at, expires_at, result_ttl, dedupe, unique_key, sig (rare options cost nothing when absent;
+--       dedupe, `throttle:<ms>` or `debounce:<ms>`, comes before the unique_key it applies to)
 --       (task: the task's name, only counted per task in `tasks` (issue 14); the payload names it too)
 -- Returns {created, then (position, holder uid) for each job whose unique key an existing job holds}.
+-- Debounce (issue 16): a later call replaces the job holding the key if that job has not started (it is
+-- scheduled, its window not yet over, and has never run): it ends cancelled, as `cancel` ends a job.
+local function replace_waiting(base, uid, now)
+  local job = job_key(base, uid)
+  local f = read_record(job, 'state', 'attempts', 'result_ttl')
+  if not f or f[1] ~= 'scheduled' or (tonumber(f[2]) or 0) > 0 then return end
+  redis.call('ZREM', base .. 'scheduled', uid)
+  finalize(base, uid, job, 'cancelled', now, tonumber(f[3]) or RESULT_TTL)
+  add_to(base .. 'stats', 'cancelled', 1)
+end
+
 local function enqueue_jobs(levels_key, argv)
   local base = string.sub(levels_key, 1, -7)
   local now, count, default_ttl = tonumber(argv[1]), tonumber(argv[2]), tonumber(argv[3])
@@ -32,7 +44,7 @@ local function enqueue_jobs(levels_key, argv)
       if argv[i] == 'unique_key' then
         checks[#checks + 1] = base .. 'unique:' .. argv[i + 1]
         checks[#checks + 1] = 'string'
-      elseif argv[i] == 'due_at' and tonumber(argv[i + 1]) > now then
+      elseif (argv[i] == 'due_at' and tonumber(argv[i + 1]) > now) or argv[i] == 'dedupe' then
         checks[#checks + 1] = scheduled
         checks[#checks + 1] = 'zset'
       end
@@ -75,21 +87,44 @@ local function enqueue_jobs(levels_key, argv)
       end
       redis.call('HSET', job, unpack(fields))
     else
-      local unique_key = nil
+      local unique_key, mode, window = nil, nil, nil
       for i = b + 6, b + 5 + 2 * n_extra, 2 do
         local name, value = argv[i], argv[i + 1]
         if name == 'due_at' then due = tonumber(value) end
-        if name == 'unique_key' then unique_key = value end
-        if name ~= 'due_at' or due > now then -- a due time already past: not a scheduled job
-          fields[#fields + 1] = name
-          fields[#fields + 1] = value
+        if name == 'dedupe' then
+          mode, window = string.match(value, '^(%a+):(%d+)$')
+          window = tonumber(window)
+        elseif name == 'unique_key' and mode == 'throttle' then
+          unique_key = value -- not in the record: the key lives for its window, not with the job
+        else
+          if name == 'unique_key' then unique_key = value end
+          if name ~= 'due_at' or due > now then -- a due time already past: not a scheduled job
+            fields[#fields + 1] = name
+            fields[#fields + 1] = value
+          end
         end
+      end
+      if mode == 'debounce' and due < now + window then
+        -- The window counts from the call's arrival here: a call that reached Redis late (Python set
+        -- its due time from the client's clock) must still be replaceable for the whole window.
+        due = now + window
+        fields[#fields + 1] = 'due_at' -- HSET keeps the last of a repeated field
+        fields[#fields + 1] = due
       end
       if unique_key then
         local unique = base .. 'unique:' .. unique_key
-        holder = redis.call('GET', unique)
-        if holder and redis.call('EXISTS', job_key(base, holder)) == 0 then holder = false end
-        if not holder then redis.call('SET', unique, uid) end
+        if mode == 'throttle' then -- the first call of the window takes the key; the others get its job
+          if not redis.call('SET', unique, uid, 'NX', 'PX', window) then holder = redis.call('GET', unique) end
+        else
+          holder = redis.call('GET', unique)
+          if holder and mode == 'debounce' then
+            replace_waiting(base, holder, now)
+            holder = false -- replaced, or already started: this call's job runs after its own window
+          elseif holder and redis.call('EXISTS', job_key(base, holder)) == 0 then
+            holder = false
+          end
+          if not holder then redis.call('SET', unique, uid) end
+        end
       end
       if holder then
         out[#out + 1] = position
