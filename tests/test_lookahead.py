@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
-from redisq import JobState, RedisQ
+from redisq import Job, JobState, RedisQ
 from redisq.core.worker.lookahead import WAIT_MAX_S, Lookahead
 
 from .conftest import FAST, running_worker
@@ -86,26 +86,42 @@ async def test_long_jobs_lease_none_ahead_so_another_worker_can_run_them(rq: Red
         assert await waiting.result(timeout=5) is None
 
 
+class Holding:
+    """A task whose `hold=True` jobs wait for `release`; `ran` lists what started, in order."""
+
+    def __init__(self, rq: RedisQ) -> None:
+        self.rq = rq
+        self.ran: list[str] = []
+        self.release = asyncio.Event()
+
+        @rq.task
+        async def step(name: str, hold: bool = False) -> None:
+            self.ran.append(name)
+            if hold:
+                await self.release.wait()
+
+        self.step = step
+
+    async def one_leased_ahead(self) -> tuple[Job, Job]:
+        """Under a running ONE_SLOT worker: "first" holds the slot and "second" is leased ahead of it."""
+        for i in range(5):  # the worker learns that its jobs are short
+            await (await self.step.enqueue(f"warm-{i}")).result(timeout=5)
+        first, second = await self.rq.enqueue_many([self.step.call("first", True), self.step.call("second")])
+        for _ in range(500):
+            if (await second.info()).state is JobState.ACTIVE and self.ran[-1:] == ["first"]:
+                break
+            await asyncio.sleep(0.01)
+        assert (await second.info()).state is JobState.ACTIVE and "second" not in self.ran
+        return first, second
+
+
 async def test_a_job_leased_ahead_behind_a_long_one_goes_to_an_idle_worker(rq: RedisQ) -> None:
     """Short jobs, then a long one: the job leased ahead of the switch waits at most WAIT_MAX_S behind it,
     then goes back, unrun and its attempt unspent, and the idle worker runs it while the long one runs."""
-    ran: list[str] = []
-    release = asyncio.Event()
-
-    @rq.task
-    async def step(name: str, hold: bool = False) -> None:
-        ran.append(name)
-        if hold:
-            await release.wait()
-
+    held = Holding(rq)
+    ran, release, step = held.ran, held.release, held.step
     async with running_worker(rq, ONE_SLOT) as busy:
-        for i in range(5):  # the worker learns that its jobs are short
-            await (await step.enqueue(f"warm-{i}")).result(timeout=5)
-        first, second = await rq.enqueue_many([step.call("first", True), step.call("second")])
-        for _ in range(500):
-            if (await second.info()).state is JobState.ACTIVE and ran[-1:] == ["first"]:
-                break
-            await asyncio.sleep(0.01)
+        first, second = await held.one_leased_ahead()
         assert (await second.info()).worker == busy.id  # leased ahead by the busy worker
         async with running_worker(rq, ONE_SLOT) as idle:
             assert await second.result(timeout=WAIT_MAX_S + 5) is None
@@ -125,24 +141,10 @@ async def test_a_job_leased_ahead_behind_a_long_one_goes_to_an_idle_worker(rq: R
 
 
 async def test_a_job_leased_ahead_that_is_aborted_never_runs(rq: RedisQ) -> None:
-    ran: list[str] = []
-    release = asyncio.Event()
-
-    @rq.task
-    async def step(name: str, hold: bool = False) -> None:
-        ran.append(name)
-        if hold:
-            await release.wait()
-
+    held = Holding(rq)
+    ran, release = held.ran, held.release
     async with running_worker(rq, ONE_SLOT):
-        for i in range(5):
-            await (await step.enqueue(f"warm-{i}")).result(timeout=5)
-        first, second = await rq.enqueue_many([step.call("first", True), step.call("second")])
-        for _ in range(500):
-            if (await second.info()).state is JobState.ACTIVE and ran[-1:] == ["first"]:
-                break
-            await asyncio.sleep(0.01)
-        assert (await second.info()).state is JobState.ACTIVE and "second" not in ran
+        first, second = await held.one_leased_ahead()
         assert await second.abort()
         await asyncio.sleep(0.3)
         release.set()

@@ -55,6 +55,7 @@ KNOWN = {
 }  # urls: test_readme_production.py; toml: test_readme_cli.py; pytest: a test file of the user's own, below
 OWN_MODULES = ("myapp", "reports_app")
 SECTIONS = {
+    "dedupe",
     "limits",
     "schedules",
     "abort",
