@@ -9,6 +9,7 @@ redisq does not (test_topologies.py checks that the launcher says so for such a 
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import time
 import uuid
@@ -130,13 +131,14 @@ async def test_a_cluster_with_tls_clients_bus_and_replication_runs_queues(
         await runs_a_job(cluster.url + client_certificate(files), queues=6)
         # Everything closed: no node still has a client of ours, and no socket is left to the garbage
         # collector (its ResourceWarning would otherwise fail some later test, or the run at exit).
-        assert clients_left(cluster) == {}
+        assert await clients_left(cluster) == {}
         gc.collect()
 
 
-def clients_left(cluster: Cluster, wait_s: float = 3.0) -> dict[int, list[str]]:
+async def clients_left(cluster: Cluster, wait_s: float = 3.0) -> dict[int, list[str]]:
     """Per node port, the client connections still open (not replication links, not this query's own),
-    after up to `wait_s` for the server to see closes."""
+    after up to `wait_s` for the server to see closes. The wait lets the event loop run: a TLS connection's
+    close sends its close_notify from the loop, so a blocking sleep here kept closed connections open."""
     deadline = time.monotonic() + wait_s
     while True:
         left: dict[int, list[str]] = {}
@@ -147,7 +149,7 @@ def clients_left(cluster: Cluster, wait_s: float = 3.0) -> dict[int, list[str]]:
                 left[node.port] = ours
         if not left or time.monotonic() > deadline:
             return left
-        time.sleep(0.1)
+        await asyncio.sleep(0.1)
 
 
 def _replication(client_line: str) -> bool:

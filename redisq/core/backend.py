@@ -20,6 +20,7 @@ import redis.connection
 from redis.commands.core import AsyncScript, Script
 
 from .cluster_io import (
+    close_async_client,
     cluster_keys,
     missing_scripts,
     queue_on_cluster_pipeline,
@@ -274,7 +275,7 @@ class AsyncBackend:
                 held.conn.socket_timeout = self._held_timeout
                 await self.client.connection_pool.release(held.conn)
         self._idle, self._busy, self._held_count = [], [], 0
-        await self.client.aclose()
+        await close_async_client(self.client)
 
 
 class SyncBackend:

@@ -17,6 +17,7 @@ import redis.asyncio.cluster
 from redis.crc import key_slot
 
 from ..backend import AsyncBackend
+from ..cluster_io import close_async_client
 from ..errors import CorruptData
 from ..operation import Command
 from ..redis_errors import redisq_errors
@@ -50,7 +51,9 @@ class WakeWaiter:
             blpop.cancel()
         if self._pending:
             await asyncio.wait(self._pending, timeout=5)
-        await self._blocking.aclose()
+        if self._giving_back:  # tokens handed back go through the backend: before it closes
+            await asyncio.wait(self._giving_back, timeout=5)
+        await close_async_client(self._blocking)
 
     def _groups(self, keys: Sequence[str]) -> list[list[str]]:
         if not self._by_slot:

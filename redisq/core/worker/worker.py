@@ -26,6 +26,7 @@ from redis.backoff import NoBackoff
 from .. import acl, codec
 from ..backend import AsyncBackend, SyncBackend
 from ..client import RedisQ
+from ..cluster_io import close_async_client
 from ..config import WorkerSettings
 from ..context import WorkerContext
 from ..errors import ConfigurationError, CorruptData, RedisUnavailable
@@ -196,9 +197,11 @@ class Worker:
             self._leases.stop()
             self._pool.shutdown()
             await self.rq.hooks.worker_stopped(self.context)
-            await self._backend.aclose()
+            # The wake waiter first: a BLPOP it ends may hand its token back through the backend, which a
+            # closed Cluster client would reopen (and leave open: seen as an unclosed client after a stop).
             await self._wakeups.close()
-            await self._subscriber.aclose()
+            await self._backend.aclose()
+            await close_async_client(self._subscriber)
             log.info("worker %s stopped after %d jobs", self.id, self.processed)
 
     async def _preflight(self) -> None:
