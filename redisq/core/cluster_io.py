@@ -55,17 +55,18 @@ def queue_on_cluster_pipeline(pipe: Any, request: Sequence[Single], scripts: Scr
 # caller), and its retry finds the new owner.
 async def relearn_slots(client: AsyncClient) -> None:
     if isinstance(client, redis.asyncio.cluster.RedisCluster):
-        before = _nodes(client)
+        before = cluster_nodes(client)
         with contextlib.suppress(redis.exceptions.RedisError):
             await client.nodes_manager.initialize()
         # The new slot table comes with new node objects. redis-py schedules the old ones' disconnects,
         # but a call still using an old one (another relearning, a BLPOP) can open a connection on it
         # afterwards, which no close of the client reaches any more: close them here, after the switch.
-        for node in before - _nodes(client):
+        for node in before - cluster_nodes(client):
             await node.disconnect()
 
 
-def _nodes(client: redis.asyncio.cluster.RedisCluster) -> set[redis.asyncio.cluster.ClusterNode]:
+def cluster_nodes(client: redis.asyncio.cluster.RedisCluster) -> set[redis.asyncio.cluster.ClusterNode]:
+    """Every node object a Cluster client holds now (its slot table's and its startup nodes)."""
     manager = client.nodes_manager
     return {*manager.startup_nodes.values(), *manager.nodes_cache.values()}
 
@@ -77,7 +78,7 @@ async def close_async_client(client: AsyncClient) -> None:
     is disconnected after it (a TLS Cluster test saw a `CLUSTER SLOTS` connection outlive the client)."""
     await client.aclose()
     if isinstance(client, redis.asyncio.cluster.RedisCluster):
-        for node in _nodes(client):
+        for node in cluster_nodes(client):
             await node.disconnect()
 
 
