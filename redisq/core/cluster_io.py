@@ -55,14 +55,8 @@ def queue_on_cluster_pipeline(pipe: Any, request: Sequence[Single], scripts: Scr
 # caller), and its retry finds the new owner.
 async def relearn_slots(client: AsyncClient) -> None:
     if isinstance(client, redis.asyncio.cluster.RedisCluster):
-        before = cluster_nodes(client)
         with contextlib.suppress(redis.exceptions.RedisError):
             await client.nodes_manager.initialize()
-        # The new slot table comes with new node objects. redis-py schedules the old ones' disconnects,
-        # but a call still using an old one (another relearning, a BLPOP) can open a connection on it
-        # afterwards, which no close of the client reaches any more: close them here, after the switch.
-        for node in before - cluster_nodes(client):
-            await node.disconnect()
 
 
 def cluster_nodes(client: redis.asyncio.cluster.RedisCluster) -> set[redis.asyncio.cluster.ClusterNode]:
