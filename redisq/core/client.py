@@ -26,6 +26,7 @@ from .errors import (
     TaskNotFound,
 )
 from .hooks import HookRegistration, Hooks
+from .job import DEFAULT_MAX_ATTEMPTS
 from .jobs import Job
 from .keys import QueueKeys, check_queue_name
 from .limits import Limit, QueueLimit, RateLimit, refuse_shared_on_cluster, task_limits
@@ -108,7 +109,7 @@ class RedisQ(QueueAdministration, ServerHealth, HookRegistration):
         queue: str | None = None,
         priority: int = 0,
         timeout: float | None = None,
-        retries: int = 3,
+        retries: int = DEFAULT_MAX_ATTEMPTS - 1,
         backoff: Backoff | None = None,
         ttl: float | None = None,
         result_ttl: int | None = None,
@@ -133,7 +134,7 @@ class RedisQ(QueueAdministration, ServerHealth, HookRegistration):
         queue: str | None = None,
         priority: int = 0,
         timeout: float | None = None,
-        retries: int = 3,
+        retries: int = DEFAULT_MAX_ATTEMPTS - 1,
         backoff: Backoff | None = None,
         ttl: float | None = None,
         result_ttl: int | None = None,

@@ -87,7 +87,7 @@ local function enqueue_jobs(levels_key, argv)
       end
       redis.call('HSET', job, unpack(fields))
     else
-      local unique_key, mode, window = nil, nil, nil
+      local unique_key, mode, window, due_slot = nil, nil, nil, nil
       for i = b + 6, b + 5 + 2 * n_extra, 2 do
         local name, value = argv[i], argv[i + 1]
         if name == 'due_at' then due = tonumber(value) end
@@ -101,6 +101,7 @@ local function enqueue_jobs(levels_key, argv)
           if name ~= 'due_at' or due > now then -- a due time already past: not a scheduled job
             fields[#fields + 1] = name
             fields[#fields + 1] = value
+            if name == 'due_at' then due_slot = #fields end
           end
         end
       end
@@ -108,8 +109,12 @@ local function enqueue_jobs(levels_key, argv)
         -- The window counts from the call's arrival here: a call that reached Redis late (Python set
         -- its due time from the client's clock) must still be replaceable for the whole window.
         due = now + window
-        fields[#fields + 1] = 'due_at' -- HSET keeps the last of a repeated field
-        fields[#fields + 1] = due
+        if due_slot then
+          fields[due_slot] = due
+        else
+          fields[#fields + 1] = 'due_at'
+          fields[#fields + 1] = due
+        end
       end
       if unique_key then
         local unique = base .. 'unique:' .. unique_key
