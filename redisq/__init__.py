@@ -36,6 +36,7 @@ from .core.errors import (
     SerializationError,
     TaskNotFound,
     UnsupportedRedis,
+    WorkflowNotFound,
     WriteNotReplicated,
 )
 from .core.health import HealthProblem, HealthReport, HealthThresholds, QueueHealth
@@ -47,6 +48,7 @@ from .core.schedules import Schedule, ScheduleInfo
 from .core.stats import QueueStats, WorkerInfo
 from .core.task import Backoff, BoundTask, Dedupe, JobSpec, Task, TaskOptions
 from .core.worker import Worker
+from .core.workflow import Dependency, Workflow, chain, chord, group, step
 
 __version__ = "0.1.0"
 
@@ -57,6 +59,7 @@ __all__ = [
     "ConfigurationError",
     "CorruptData",
     "Dedupe",
+    "Dependency",
     "EmbeddedServerError",
     "HealthProblem",
     "HealthReport",
@@ -103,7 +106,13 @@ __all__ = [
     "WorkerContext",
     "WorkerInfo",
     "WorkerSettings",
+    "Workflow",
+    "WorkflowNotFound",
     "WriteNotReplicated",
     "__version__",
+    "chain",
+    "chord",
     "current_job",
+    "group",
+    "step",
 ]

@@ -57,6 +57,7 @@ ON_CLUSTER_TOO = {
     "test_ready_index",
     "test_lookahead",
     "test_dedupe",
+    "test_workflows",
 }
 
 

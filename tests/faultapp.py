@@ -15,6 +15,8 @@ the job's number `n`:
 
     <prefix>:starts   how many times a job began running
     <prefix>:runs     how many times a job ran to its end (the side effect proper)
+    <prefix>:chord_starts, chord_runs, chord_whole    per chord: its callback's starts, its runs, and
+                      its runs that received every result of its group, in order (issue 16)
 
 With FAULT_RECORD_FILE set, they append lines to that file instead: the Redis restart test needs jobs whose
 side effects do not depend on the Redis that it kills.
@@ -125,6 +127,16 @@ def build(url: str, prefix: str, queue: str, **settings: Any) -> RedisQ:
         time.sleep(sleep_s)  # noqa: ASYNC251  deliberately blocking: nothing else runs on the loop
         rec.incr(runs, n)
         return n
+
+    @rq.task(name="fault.chord_done")
+    async def chord_done(results: list[int], chord: int, size: int) -> int:
+        """A chord's callback: counts whether it got each child's result (`chord * 100 + i`), in order."""
+        await rec.aincr(f"{prefix}:chord_starts", chord)
+        await asyncio.sleep(0.005)
+        if results == [chord * 100 + i for i in range(size)]:
+            await rec.aincr(f"{prefix}:chord_whole", chord)
+        await rec.aincr(f"{prefix}:chord_runs", chord)
+        return sum(results)
 
     @rq.task(name="fault.noop")
     async def noop(n: int) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from typing import Any
 
 import pytest
 
@@ -122,3 +123,48 @@ async def test_a_dedupe_per_call_and_its_checks(rq: RedisQ, queue: str) -> None:
         Dedupe.throttle(0)
     with pytest.raises(ConfigurationError, match="mode"):
         Dedupe("sometimes", 1)  # type: ignore[arg-type]
+
+
+async def _until_active(job: Any) -> None:
+    for _ in range(200):
+        if (await job.info()).state is JobState.ACTIVE:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{job} never started")
+
+
+@pytest.mark.parametrize("concurrent", [False, True])
+async def test_keep_last_if_active_collapses_calls_into_one_follow_up_with_the_newest_arguments(
+    rq: RedisQ, queue: str, concurrent: bool
+) -> None:
+    seen: list[int] = []
+    running = asyncio.Event()
+
+    @rq.task(dedupe=Dedupe.keep_last_if_active())
+    async def rebuild(n: int) -> int:
+        seen.append(n)
+        if n < 0:
+            await running.wait()  # the first one runs until told
+        return n
+
+    first = await rebuild.enqueue(-1)
+    assert (await rebuild.enqueue(-2)).id == first.id  # not started yet: the same job
+    async with running_worker(rq, FAST):
+        await _until_active(first)
+        if concurrent:
+            calls = await asyncio.gather(*(rebuild.enqueue(n) for n in range(50)))
+        else:
+            calls = [await rebuild.enqueue(n) for n in range(50)]
+        follow_up = calls[0] if calls[0].created else next(job for job in calls if job.created)
+        assert [job.created for job in calls].count(True) == 1
+        assert {job.id for job in calls} == {follow_up.id} and follow_up.id != first.id
+        assert (await follow_up.info()).state is JobState.WAITING
+        running.set()
+        assert await first.result(timeout=10) == -1
+        ran = await follow_up.result(timeout=10)
+        after = await rebuild.enqueue(99)  # the follow-up ended: a new job
+        assert after.created and await after.result(timeout=10) == 99
+    assert seen == [-1, ran, 99]
+    if not concurrent:
+        assert ran == 49  # the newest call's arguments
+    assert (await rq.stats(queue)).counters["enqueued"] == 3

@@ -14,6 +14,7 @@ def test_public_names_are_pinned() -> None:
         "ConfigurationError",
         "CorruptData",
         "Dedupe",
+        "Dependency",
         "EmbeddedServerError",
         "HealthProblem",
         "HealthReport",
@@ -60,9 +61,15 @@ def test_public_names_are_pinned() -> None:
         "WorkerContext",
         "WorkerInfo",
         "WorkerSettings",
+        "Workflow",
+        "WorkflowNotFound",
         "WriteNotReplicated",
         "__version__",
+        "chain",
+        "chord",
         "current_job",
+        "group",
+        "step",
     ]
     for name in redisq.__all__:
         assert hasattr(redisq, name)
@@ -75,8 +82,8 @@ def test_every_error_is_a_redisq_error() -> None:
         if isinstance(getattr(redisq, n), type) and issubclass(getattr(redisq, n), Exception)
     ]
     # issue 12: RateLimited, ScheduleNotFound, ConcurrentUpdate, HookFailed, JobAborted, JobTimeout, Retry
-    # issue 13: WriteNotReplicated
-    assert len(errors) == 25
+    # issue 13: WriteNotReplicated; issue 16: WorkflowNotFound
+    assert len(errors) == 26
     assert all(issubclass(e, RedisQError) for e in errors)
     assert issubclass(redisq.JobNotFound, LookupError) and issubclass(
         redisq.RedisUnavailable, ConnectionError

@@ -56,6 +56,7 @@ KNOWN = {
 OWN_MODULES = ("myapp", "reports_app")
 SECTIONS = {
     "dedupe",
+    "workflows",
     "limits",
     "schedules",
     "abort",
@@ -227,6 +228,18 @@ async def test_throttle_and_debounce(project: Project) -> None:
         names, out = await run_python(readmekit.of_kind("python", "dedupe")[0].code)
     assert out.splitlines() == ["['cancelled', 'cancelled', 'scheduled']", "True False"]
     assert names["edits"][-1].created and names["again"].id == names["first"].id
+
+
+async def test_workflows(project: Project) -> None:
+    async with imported("myapp.orders"):
+        names, out = await run_python(readmekit.of_kind("python", "workflows")[0].code)
+    assert out.splitlines() == [
+        "True ['queued', 'waiting']",
+        "receipt for order 7: 700",
+        "cat.png@64, cat.png@128",
+        "True",
+    ]
+    assert [job.queue for job in names["order"].jobs] == ["default", "emails"]
 
 
 # ---- Abort, retry control, hooks, burst (issue 12) --------------------------------------------------------

@@ -23,6 +23,7 @@ from redisq.core.errors import (
     ScheduleNotFound,
     SerializationError,
     TaskNotFound,
+    WorkflowNotFound,
 )
 
 
@@ -80,6 +81,7 @@ _STATUS: tuple[tuple[type[BaseException], int, str], ...] = (
     (JobNotFound, 404, "job_not_found"),
     (InvalidJobId, 404, "job_not_found"),
     (ScheduleNotFound, 404, "schedule_not_found"),
+    (WorkflowNotFound, 404, "workflow_not_found"),
     (ActionNotAllowed, 409, "conflict"),
     (ConcurrentUpdate, 409, "conflict"),
     (PayloadTooLarge, 413, "payload_too_large"),

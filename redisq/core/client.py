@@ -38,6 +38,7 @@ from .server_health import ServerHealth
 from .task import Backoff, Dedupe, JobSpec, Task, TaskOptions
 from .topology import AsyncClient, SyncClient, Topology, async_client, parse_url, sync_client
 from .tracing import Sending, Tracing
+from .workflow_api import WorkflowEnqueue
 
 log = logging.getLogger("redisq")
 
@@ -53,7 +54,7 @@ class EagerRunner(Protocol):
     def run_sync(self, jobs: list[Job]) -> None: ...
 
 
-class RedisQ(QueueAdministration, ServerHealth, HookRegistration):
+class RedisQ(QueueAdministration, ServerHealth, HookRegistration, WorkflowEnqueue):
     """The entry point: `rq = RedisQ()`, `@rq.task(...)`, `await task.enqueue(...)`.
 
     Connections open lazily on first use and close with `aclose()`/`close()` or a `with` block. With no
@@ -399,6 +400,8 @@ class RedisQ(QueueAdministration, ServerHealth, HookRegistration):
         if not self._server_checked:
             with contextlib.suppress(RedisQError):  # the enqueue reports an outage itself
                 await self.check_server()
+        if any(spec.depends_on for spec in specs):
+            return await self._enqueue_dependent(specs)
         if (tracer := self.tracing.tracer()) is not None:
             with Sending(tracer, specs, self._job_meta()) as sent:
                 results = sent(await self.backend().run(self._enqueue_op(specs, sent.metas)))
@@ -415,6 +418,8 @@ class RedisQ(QueueAdministration, ServerHealth, HookRegistration):
         if not self._server_checked:
             with contextlib.suppress(RedisQError):
                 self.check_server_sync()
+        if any(spec.depends_on for spec in specs):
+            return self._enqueue_dependent_sync(specs)
         if (tracer := self.tracing.tracer()) is not None:
             with Sending(tracer, specs, self._job_meta()) as sent:
                 results = sent(self.backend_sync().run(self._enqueue_op(specs, sent.metas)))
@@ -427,7 +432,7 @@ class RedisQ(QueueAdministration, ServerHealth, HookRegistration):
 
     # What `task.enqueue()` and `task.delay()` call: one job, the lean operation once its queue is known.
     async def _enqueue_one(self, spec: JobSpec) -> Job:
-        if spec.queue not in self._queues_registered:
+        if spec.queue not in self._queues_registered or spec.depends_on:
             return (await self.enqueue_many([spec]))[0]
         if (tracer := self.tracing.tracer()) is not None:
             with Sending(tracer, (spec,), self._job_meta()) as sent:
@@ -440,7 +445,7 @@ class RedisQ(QueueAdministration, ServerHealth, HookRegistration):
         return job
 
     def _enqueue_one_sync(self, spec: JobSpec) -> Job:
-        if spec.queue not in self._queues_registered:
+        if spec.queue not in self._queues_registered or spec.depends_on:
             return self.enqueue_many_sync([spec])[0]
         if (tracer := self.tracing.tracer()) is not None:
             with Sending(tracer, (spec,), self._job_meta()) as sent:

@@ -44,6 +44,8 @@ class JobMeta(TypedDict, total=False):
     request_id: str
     traceparent: str
     timeout: float
+    deps: int  # 1: the job waits for others; its worker reads their outcomes before it runs (issue 16)
+    feed: str | list[str]  # the job id(s) whose result(s) it takes as its first argument (a chain's step)
 
 
 class Envelope(TypedDict):

@@ -8,6 +8,7 @@ and jobs enqueued from inside a job keep the same ids.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,7 +52,18 @@ class JobContext:
     max_attempts: int
     worker: WorkerContext | None = None  # None only outside a worker (a task called directly)
     enqueued_at: float | None = None  # epoch seconds (the record's): when the job entered its queue
+    # Of a job that waited for others (issue 16): job id -> how it ended (workflow_ops.DependencyOutcome).
+    dependencies: Mapping[str, Any] = field(default_factory=dict, repr=False)
     _abort: AbortFlag = field(default_factory=AbortFlag, repr=False, compare=False)
+
+    def dependency_results(self) -> dict[str, Any]:
+        """The results of the jobs this one waited for that succeeded, by job id."""
+        return {job_id: d.result for job_id, d in self.dependencies.items() if d.state == "succeeded"}
+
+    def failed_dependencies(self) -> dict[str, str]:
+        """The jobs this one waited for that did not succeed (its policy for them let it run: `continue`
+        or `ignore`), with the state each ended in ('' for one not ended yet, under `continue`)."""
+        return {job_id: d.state for job_id, d in self.dependencies.items() if d.state != "succeeded"}
 
     @property
     def aborted(self) -> bool:

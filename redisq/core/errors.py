@@ -91,6 +91,10 @@ class ScheduleNotFound(RedisQError, LookupError):
     """No schedule (periodic job) has that id."""
 
 
+class WorkflowNotFound(RedisQError, LookupError):
+    """No workflow has that id (never enqueued with it, or its graph expired)."""
+
+
 class ConcurrentUpdate(RedisQError):
     """A compare-and-set kept losing to other writers (a schedule's ticks); nothing was written."""
 

@@ -15,6 +15,7 @@ DEFAULT_MAX_ATTEMPTS = 4
 
 
 class JobState(str, enum.Enum):
+    WAITING = "waiting"  # for the jobs it depends on to end (issue 16: workflows)
     SCHEDULED = "scheduled"  # waiting for its due time (a delay, an eta, or a retry's backoff)
     QUEUED = "queued"
     ACTIVE = "active"  # leased to a worker

@@ -125,6 +125,20 @@ class QueueKeys:
         return self.base + "stats"
 
     @property
+    def waiting(self) -> str:
+        """Jobs waiting for their dependencies (a zset by enqueue time; issue 16, workflow.lua)."""
+        return self.base + "waiting"
+
+    @property
+    def outbox(self) -> str:
+        """Final states of this queue's jobs on their way to the jobs that wait for them (a list)."""
+        return self.base + "outbox"
+
+    def deps(self, uid: str) -> str:
+        """A waiting job's dependencies: job id -> `<policy>:<final state>` (a hash)."""
+        return self.base + "deps:" + uid
+
+    @property
     def wake(self) -> str:
         return self.base + "wake"
 
@@ -163,6 +177,10 @@ class GlobalKeys:
 
     def worker(self, worker_id: str) -> str:
         return f"{self.prefix}:{{workers}}:info:{worker_id}"
+
+    def workflow(self, workflow_id: str) -> str:
+        """A workflow's graph (JSON: its steps, their job ids and edges; issue 16), in a slot of its own."""
+        return f"{self.prefix}:{{wf:{workflow_id}}}:graph"
 
 
 def make_job_id(queue: str, uid: str) -> str:

@@ -27,6 +27,7 @@ PERMISSION_SAMPLE = 10  # queues whose keys `health` checks the Redis user's per
 # Sorted sets that index a queue's jobs by state; the other states live only in job records. Queued jobs
 # are in the ready index instead (ready.py): one list per priority level.
 STATE_INDEX = {
+    JobState.WAITING: "waiting",
     JobState.SCHEDULED: "scheduled",
     JobState.ACTIVE: "active",
     JobState.SUCCEEDED: "succeeded",
@@ -42,7 +43,7 @@ def new_uids(n: int) -> list[str]:
     return [raw] if n == 1 else [raw[i : i + 16] for i in range(0, 16 * n, 16)]
 
 
-def _job_args(spec: JobSpec, uid: str, settings: Settings, meta: codec.JobMeta) -> list[Any]:
+def job_args(spec: JobSpec, uid: str, settings: Settings, meta: codec.JobMeta) -> list[Any]:
     """One job's values for enqueue.lua: six, plus field/value pairs for the options it uses."""
     opts = spec.options
     payload = spec.encode(
@@ -96,7 +97,7 @@ def enqueue(
         values: list[Any] = [now_ms, len(members), settings.result_ttl_s]
         for position in members:
             job_meta = metas[position] if metas else meta
-            values += _job_args(specs[position], uids[position], settings, job_meta)
+            values += job_args(specs[position], uids[position], settings, job_meta)
         calls.append(ScriptCall("enqueue", (keys_for(queue).levels,), values))
     new_queues = [queue for queue in positions if queue not in registered]
     if new_queues:
@@ -154,7 +155,7 @@ def enqueue_one(
     (what every `task.enqueue()` does; 2 us less per call than `enqueue`, benchmarks/README.md)."""
     uid = new_uids(1)[0]
     values: list[Any] = [now_ms, 1, settings.result_ttl_s]
-    values += _job_args(spec, uid, settings, meta)
+    values += job_args(spec, uid, settings, meta)
     call = ScriptCall("enqueue", (keys_for(spec.queue).levels,), values)
     if settings.replica_acks:
         (reply,) = yield from _replicated([call], settings, [uid], [spec])

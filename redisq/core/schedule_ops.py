@@ -27,7 +27,7 @@ DUE_BATCH = 100  # due schedules claimed per queue per round
 
 
 def job_template(task: Task[Any, Any], schedule: Schedule, settings: Settings) -> JobTemplate:
-    """What each tick enqueues: the task's options, encoded as `enqueue` encodes a job (ops._job_args).
+    """What each tick enqueues: the task's options, encoded as `enqueue` encodes a job (ops.job_args).
     A task's `unique` option does not apply: each tick carries its own unique key."""
     spec = resolve_spec(task.name, task.options, schedule.queue, schedule.args, schedule.kwargs, None, 0)
     opts = spec.options

@@ -11,23 +11,27 @@ from importlib import resources
 from typing import Generic, TypeVar
 
 S = TypeVar("S")
-# In this order: limits.lua uses `checked` from common.lua only; jobs.lua (`enqueue_jobs`: enqueue.lua and a
-# schedule's tick, issue 12) uses common.lua's functions only.
-LIBRARIES = ("checks.lua", "limits.lua", "jobs.lua")
+# In this order, each library using only those before it: limits.lua uses `checked` from common.lua;
+# workflow.lua (issue 16) common.lua's functions; jobs.lua (`enqueue_jobs`: enqueue.lua and a schedule's
+# tick, issue 12) workflow.lua's.
+LIBRARIES = ("checks.lua", "limits.lua", "workflow.lua", "jobs.lua")
 
 
 @functools.cache
 def script_source(name: str) -> str:
-    """common.lua, then each library of LIBRARIES that the script calls a function of, then the script:
-    each function defined costs on every call, so a script gets only the libraries it uses."""
+    """common.lua, then each library of LIBRARIES that the script calls a function of (or a library it
+    takes calls), then the script: each function defined costs on every call, so a script gets only the
+    libraries it uses."""
     folder = resources.files("redisq.core") / "scripts"
     body = (folder / f"{name}.lua").read_text()
-    parts = [(folder / "common.lua").read_text()]
-    for library in LIBRARIES:
+    users, taken = [body], list[str]()
+    for library in reversed(LIBRARIES):  # the last may use the earlier ones
         source = (folder / library).read_text()
-        if any(re.search(rf"\b{fn}\(", body) for fn in re.findall(r"^local function (\w+)", source, re.M)):
-            parts.append(source)
-    return "\n".join([*parts, body])
+        names = re.findall(r"^local function (\w+)", source, re.M)
+        if any(re.search(rf"\b{fn}\(", user) for user in users for fn in names):
+            users.append(source)
+            taken.insert(0, source)
+    return "\n".join([(folder / "common.lua").read_text(), *taken, body])
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,8 @@ class Scripts(Generic[S]):
     preflight: S
     schedule_claim: S
     schedule_write: S
+    dep_done: S
+    dep_link: S
 
     @classmethod
     def register(cls, register: Callable[[str], S]) -> Scripts[S]:

@@ -39,6 +39,7 @@ class QueueStats:
     paused: bool = False  # workers fetch nothing from it until it is resumed
     succeeded_kept: int = 0  # finished records still listed (the index is trimmed; the counter is not)
     limited: int = 0  # ready jobs set aside until their rate or concurrency limit has room (not in `queued`)
+    waiting: int = 0  # jobs waiting for the jobs they depend on to end (workflows, issue 16)
 
     @property
     def succeeded(self) -> int:
@@ -58,7 +59,9 @@ def _rolling(now_ms: int, current: Any, previous: Any) -> float:
 
 
 def parse_stats(queue: str, now_ms: int, reply: list[Any]) -> QueueStats:
-    queued, scheduled, active, dead, flat, head_at, this_minute, last_minute, paused, kept, parked = reply
+    queued, scheduled, active, dead, flat, head_at, this_minute, last_minute, paused, kept, parked = reply[
+        :11
+    ]
     counters = dict.fromkeys(COUNTERS, 0)
     for i in range(0, len(flat), 2):
         with contextlib.suppress(ValueError):  # a counter that is not a number was not written by redisq
@@ -77,6 +80,7 @@ def parse_stats(queue: str, now_ms: int, reply: list[Any]) -> QueueStats:
         paused=bool(paused),
         succeeded_kept=int(kept),
         limited=int(parked),
+        waiting=int(reply[11]) if len(reply) > 11 else 0,
     )
 
 

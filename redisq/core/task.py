@@ -6,7 +6,7 @@ import hashlib
 import inspect
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar
@@ -37,15 +37,20 @@ class Dedupe:
     - `Dedupe.debounce(s)`: each job runs `s` seconds after its call, and a later call with the key
       replaces it if it has not started (the replaced job ends cancelled, so its waiters hear of it): of
       a burst of calls less than `s` apart, only the last runs, with its arguments.
+    - `Dedupe.keep_last_if_active()`: while the job holding the key runs, the calls collapse into one
+      follow-up job that runs after it, with the newest call's arguments (a job waiting for another:
+      workflow.lua). Without `unique=` or `key=`, the key is the task's name: any arguments collapse.
     """
 
-    mode: Literal["throttle", "debounce"]
-    window_s: float
+    mode: Literal["throttle", "debounce", "keep_last"]
+    window_s: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.mode not in ("throttle", "debounce"):
-            raise ConfigurationError(f"Dedupe mode must be throttle or debounce, got {self.mode!r}")
-        if not (self.window_s >= 0.001 and math.isfinite(self.window_s)):
+        if self.mode not in ("throttle", "debounce", "keep_last"):
+            raise ConfigurationError(
+                f"Dedupe mode must be throttle, debounce or keep_last, got {self.mode!r}"
+            )
+        if self.mode != "keep_last" and not (self.window_s >= 0.001 and math.isfinite(self.window_s)):
             raise ConfigurationError(f"a {self.mode} window must be 1 ms or more, got {self.window_s!r}")
 
     @classmethod
@@ -55,6 +60,10 @@ class Dedupe:
     @classmethod
     def debounce(cls, seconds: float) -> Dedupe:
         return cls("debounce", seconds)
+
+    @classmethod
+    def keep_last_if_active(cls) -> Dedupe:
+        return cls("keep_last")
 
     @property
     def window_ms(self) -> int:
@@ -153,10 +162,17 @@ class CallOptions:
     result_ttl_s: int | None = None
     key: str | None = None
     dedupe: Dedupe | None = None
+    # Jobs (Job, job id, or workflow.Dependency with its failure policy) that must end before this one
+    # starts (issue 16): it waits in state `waiting` until then.
+    depends_on: Sequence[Any] | None = None
 
     def __post_init__(self) -> None:
         if self.queue is not None:  # raised here, where the caller gave it, not when the job is sent
             check_queue_name(self.queue, "queue")
+        if self.depends_on is not None:
+            if isinstance(self.depends_on, str) or not isinstance(self.depends_on, Iterable):
+                raise ConfigurationError(f"depends_on must be a list of jobs, got {self.depends_on!r}")
+            object.__setattr__(self, "depends_on", tuple(self.depends_on))
 
 
 # Not frozen: a frozen dataclass sets each field through object.__setattr__, ~0.7 us more per job.
@@ -173,6 +189,7 @@ class JobSpec:
     expires_ms: int  # 0: never
     unique_key: str
     limits: str = ""  # the record's `limits` field: the specs of the limits it counts against
+    depends_on: tuple[Any, ...] = ()  # CallOptions.depends_on
 
     def encode(self, meta: codec.JobMeta, max_bytes: int, version: int = codec.ENVELOPE_VERSION) -> bytes:
         return codec.encode_envelope(self.task, self.args, self.kwargs, meta, max_bytes, version)
@@ -218,11 +235,14 @@ def resolve_spec(
     if not key and (opts.unique or opts.dedupe is not None):  # a dedupe without a key: task and arguments
         if callable(opts.unique):
             key = str(opts.unique(*args, **kwargs))
+        elif opts.dedupe is not None and opts.dedupe.mode == "keep_last":  # the newest arguments win
+            key = name
         else:
             key = hashlib.sha256(codec.dumps([name, list(args), kwargs])).hexdigest()
     queue = default_queue if opts.queue is None else opts.queue
     limits = job_limits(opts.limits, args, kwargs) if opts.limits else ""
-    return JobSpec(name, args, kwargs, opts, queue, due_ms, expires_ms, key, limits)
+    depends_on = tuple(call.depends_on) if call is not None and call.depends_on else ()
+    return JobSpec(name, args, kwargs, opts, queue, due_ms, expires_ms, key, limits, depends_on)
 
 
 class Task(Generic[P, R]):
@@ -250,7 +270,7 @@ class Task(Generic[P, R]):
 
     def with_options(self, **overrides: Any) -> BoundTask[P, R]:
         """Per-call options: queue, priority, delay_s, eta, timeout_s, retries, ttl_s, result_ttl_s, key,
-        dedupe."""
+        dedupe, depends_on."""
         return BoundTask(self, CallOptions(**overrides))
 
     def call(self, *args: P.args, **kwargs: P.kwargs) -> JobSpec:

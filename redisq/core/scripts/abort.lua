@@ -17,6 +17,6 @@ if f[1] == 'active' then
   if f[3] then redis.pcall('SPUBLISH', base .. 'abort:' .. f[3], uid) end
   return 2
 end
-if f[1] ~= 'queued' and f[1] ~= 'scheduled' then return 0 end
+if f[1] ~= 'queued' and f[1] ~= 'scheduled' and f[1] ~= 'waiting' then return 0 end
 local level = f[1] == 'queued' and ready_level(f[4]) or nil -- a queued job is in its level's list
 return cancel_waiting(base, uid, job, tonumber(f[2]) or RESULT_TTL, now, level)

@@ -4,7 +4,8 @@
 -- `wrong_types` for named parts of a queue.
 local function wrong_queue_types(base, ...)
   local types = { queued = 'zset', scheduled = 'zset', active = 'zset', succeeded = 'zset', dead = 'zset',
-    levels = 'zset', stats = 'hash', wake = 'list' } -- queued: the ready index before issue 15 (legacy)
+    levels = 'zset', stats = 'hash', wake = 'list', waiting = 'zset' }
+  -- queued: the ready index before issue 15 (legacy); waiting: jobs waiting for their dependencies
   local checks = {}
   for _, part in ipairs({ ... }) do
     checks[#checks + 1] = base .. part
@@ -132,15 +133,16 @@ local function migrate_legacy(base)
   return nil, false
 end
 
--- A queued or scheduled job -> cancelled (`cancel`, and `abort` of a job not started). `ttl`: how long
--- the record is kept; `level`: its level when it is queued (nil: scheduled). Returns an error reply
--- (nothing written) if an index is of another type.
+-- A queued, scheduled or waiting job -> cancelled (`cancel`, and `abort` of a job not started). `ttl`:
+-- how long the record is kept; `level`: its level when it is queued (nil: scheduled or waiting, issue 16).
+-- Returns an error reply (nothing written) if an index is of another type.
 local function cancel_waiting(base, uid, job, ttl, now, level)
-  local refused = wrong_queue_types(base, 'queued', 'scheduled')
+  local refused = wrong_queue_types(base, 'queued', 'scheduled', 'waiting')
     or (level and wrong_types(ready_checks({}, base, { [level] = true })))
   if refused then return refused end
   if level then ready_remove(base, uid, level) end
   redis.call('ZREM', base .. 'scheduled', uid)
+  redis.call('ZREM', base .. 'waiting', uid)
   finalize(base, uid, job, 'cancelled', now, ttl)
   add_to(base .. 'stats', 'cancelled', 1)
   return 1

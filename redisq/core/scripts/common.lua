@@ -212,7 +212,13 @@ end
 -- `unique_key` and `watched` are the record's fields, when the caller has already read them (hot path);
 -- `field`/`value`, if given, are written with the state (the result or the error).
 -- Deleting the lease makes a repeated settle of the same delivery (a retry after a lost reply) stale.
-local function finalize_known(base, uid, job, state, now, ttl, unique_key, watched, field, value)
+-- `parents` (the record's field: the ids of the jobs that wait for this one, issue 16) gets the state as
+-- an entry `<parent id> <uid> <state>` in the queue's `outbox`, written with the state itself, so that no
+-- parent misses it; workers carry it to the parents (workflow.lua). pcall, as for counters: only finish.lua,
+-- the one path a workflow takes at volume, checks the outbox's type first. `has_deps` (its `deps_left`
+-- field): the job waited for others, and their outcomes, `deps:<uid>`, expire with its record.
+local function finalize_known(base, uid, job, state, now, ttl, unique_key, watched, field, value, parents,
+                              has_deps)
   if field then
     unpiece_for(job, value)
     redis.call('HSET', job, 'state', state, 'finished_at', now, field, value)
@@ -229,9 +235,15 @@ local function finalize_known(base, uid, job, state, now, ttl, unique_key, watch
     -- queue. pcall: before Redis 7 (no SPUBLISH) a waiter only misses it and finds out at its recheck.
     redis.pcall('SPUBLISH', base .. 'done:' .. uid, state)
   end
+  if has_deps then redis.pcall('EXPIRE', base .. 'deps:' .. uid, ttl) end
+  if parents then
+    for parent in string.gmatch(parents, '%S+') do
+      redis.pcall('RPUSH', base .. 'outbox', parent .. ' ' .. uid .. ' ' .. state)
+    end
+  end
 end
 
 local function finalize(base, uid, job, state, now, ttl)
-  local f = redis.call('HMGET', job, 'unique_key', 'watched')
-  finalize_known(base, uid, job, state, now, ttl, f[1], f[2])
+  local f = redis.call('HMGET', job, 'unique_key', 'watched', 'parents', 'deps_left')
+  finalize_known(base, uid, job, state, now, ttl, f[1], f[2], nil, nil, f[3], f[4])
 end

@@ -11,7 +11,8 @@
 -- Every settled job frees its place under its limits (limits.lua).
 -- A delivery whose lease is no longer held (it lapsed and the job was recovered, or the record is not a
 -- hash any more) changes nothing: the sweeper deals with what is left in `active`.
--- Returns the uids of those stale deliveries.
+-- Returns {the uids of those stale deliveries, 1 if outcomes were added to the `outbox` for the jobs that
+-- wait for these (issue 16: the worker carries them on at once) else 0}.
 local active, scheduled, succeeded, dead, stats, wake = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local base, now, dead_ttl, n = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local q_interval, q_tolerance, q_conc = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
@@ -25,7 +26,7 @@ for i = 0, n - 1 do
   local uid, token, outcome = ARGV[b], ARGV[b + 1], ARGV[b + 2]
   local job = job_key(base, uid)
   local f = read_record(job, 'lease', 'attempts', 'max_attempts', 'result_ttl', 'unique_key', 'watched',
-    'limits', 'abort', 'priority')
+    'limits', 'abort', 'priority', 'parents', 'deps_left')
   if not f or f[1] ~= token then
     stale[#stale + 1] = uid
   else
@@ -43,7 +44,7 @@ for i = 0, n - 1 do
     group[#group + 1] = { uid, job, f, ARGV[b + 3], tonumber(ARGV[b + 4]), ARGV[b + 5] }
   end
 end
-if #settled == 0 then return stale end
+if #settled == 0 then return { stale, 0 } end
 
 -- The keys this batch's outcomes write, beyond `active`: its ZREM, the first write, checks it.
 local checks = {}
@@ -52,6 +53,16 @@ for outcome, key in pairs({ ok = succeeded, retry = scheduled, dead = dead, defe
     checks[#checks + 1] = key
     checks[#checks + 1] = 'zset'
   end
+end
+local told = 0 -- parents told of a final state through the outbox
+for _, outcome in ipairs({ 'ok', 'dead', 'abort' }) do
+  for _, d in ipairs(by_outcome[outcome]) do
+    if d[3][10] then told = 1 end
+  end
+end
+if told == 1 then
+  checks[#checks + 1] = base .. 'outbox'
+  checks[#checks + 1] = 'list'
 end
 if #by_outcome.release > 0 then -- released jobs go back to the front of their levels
   local levels = {}
@@ -68,7 +79,8 @@ call_with('ZREM', active, settled)
 local done = {}
 for _, d in ipairs(by_outcome.ok) do
   local uid, job, f = d[1], d[2], d[3]
-  finalize_known(base, uid, job, 'succeeded', now, tonumber(f[4]) or RESULT_TTL, f[5], f[6], 'result', d[4])
+  finalize_known(base, uid, job, 'succeeded', now, tonumber(f[4]) or RESULT_TTL, f[5], f[6], 'result', d[4],
+    f[10], f[11])
   done[#done + 1] = now
   done[#done + 1] = uid
 end
@@ -82,12 +94,13 @@ for _, d in ipairs(by_outcome.retry) do
 end
 for _, d in ipairs(by_outcome.dead) do
   local uid, job, f = d[1], d[2], d[3]
-  finalize_known(base, uid, job, 'dead', now, dead_ttl, f[5], f[6], 'error', d[4])
+  finalize_known(base, uid, job, 'dead', now, dead_ttl, f[5], f[6], 'error', d[4], f[10], f[11])
   redis.call('ZADD', dead, now, uid)
 end
 for _, d in ipairs(by_outcome.abort) do
   local uid, job, f = d[1], d[2], d[3]
-  finalize_known(base, uid, job, 'aborted', now, tonumber(f[4]) or RESULT_TTL, f[5], f[6], 'error', d[4])
+  finalize_known(base, uid, job, 'aborted', now, tonumber(f[4]) or RESULT_TTL, f[5], f[6], 'error', d[4],
+    f[10], f[11])
 end
 for i = #by_outcome.release, 1, -1 do -- last first: at the front of their levels, in the batch's order
   local d = by_outcome.release[i]
@@ -150,4 +163,4 @@ if n_retried > 0 or #by_outcome.release > 0 or #by_outcome.defer > 0 or freed or
   wake_one(wake)
 end
 if #by_outcome.defer > 0 then add_to(stats, 'deferred', #by_outcome.defer) end
-return stale
+return { stale, told }

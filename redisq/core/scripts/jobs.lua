@@ -6,10 +6,72 @@
 --       caller from before issue 15 names <base>queued, of the same length: the same base)
 -- ARGV: now_ms, count, default_result_ttl_s, then per job:
 --       uid, payload, priority, max_attempts, task, n_extra, then n_extra field/value pairs among
---       due_at, expires_at, result_ttl, dedupe, unique_key, sig (rare options cost nothing when absent;
---       dedupe, `throttle:<ms>` or `debounce:<ms>`, comes before the unique_key it applies to)
+--       due_at, expires_at, result_ttl, dedupe, unique_key, sig, limits, parents, deps (rare options cost
+--       nothing when absent; dedupe, `throttle:<ms>` or `debounce:<ms>`, comes before the unique_key it
+--       applies to; deps, of a job that waits for others (workflow.lua): `<dead_ttl_s>` then, per
+--       dependency, `<job id> <policy> <its final state, or - >`, space-separated)
 --       (task: the task's name, only counted per task in `tasks` (issue 14); the payload names it too)
 -- Returns {created, then (position, holder uid) for each job whose unique key an existing job holds}.
+-- A job with deps is created `waiting` (not in a ready list), with the outcomes known so far applied:
+-- those its enqueue read when it registered it on its dependencies, or that reached it before it existed.
+local function create_waiting(base, uid, job, fields, spec, now)
+  local dead_ttl, rest = string.match(spec, '^(%d+) ?(.*)$')
+  local deps, known, n = {}, {}, 0
+  for child, policy, seen in string.gmatch(rest, '(%S+) (%a+) (%S+)') do
+    deps[#deps + 1] = { child, policy, seen }
+  end
+  fields[#fields + 1] = 'state'
+  fields[#fields + 1] = 'waiting'
+  fields[#fields + 1] = 'deps_left'
+  fields[#fields + 1] = #deps
+  redis.call('HSET', job, unpack(fields))
+  redis.call('ZADD', base .. 'waiting', now, uid)
+  local deps_hash = deps_key(base, uid)
+  redis.call('PERSIST', deps_hash) -- outcomes that arrived first were kept for a day: now for its life
+  for _, d in ipairs(deps) do
+    local _, early = split_dep(redis.call('HGET', deps_hash, d[1]))
+    redis.call('HSET', deps_hash, d[1], d[2] .. ':')
+    local outcome = early ~= '' and early or (d[3] ~= '-' and d[3] or '')
+    if outcome ~= '' then known[#known + 1] = { d[1], outcome } end
+  end
+  for _, k in ipairs(known) do dep_apply(base, uid, k[1], k[2], now, tonumber(dead_ttl)) end
+end
+
+-- Keep-last-if-active (issue 16): while the job holding the key runs, a call makes one follow-up job that
+-- waits for it (whatever its outcome: policy `ignore`) and takes the key; while that follow-up waits, a
+-- call gives it its own payload (the newest arguments win) and returns it. A holder that has not started
+-- is returned as it is; one that ended leaves the key to this call. Returns (holder to return or false,
+-- the `deps` spec of this call's job or nil).
+local function keep_last(base, holder, uid, payload, fields)
+  local job = job_key(base, holder)
+  local f = read_record(job, 'state', 'pn', 'deps_left')
+  local state = f and record_state(job, f[1])
+  if state == 'active' then
+    local queue = string.match(base, '{([^}]*)}:$')
+    dep_link(base, holder, queue .. ':' .. uid)
+    return false, '0 ' .. queue .. ':' .. holder .. ' ignore -'
+  end
+  if state == 'waiting' and f[3] then
+    local names = { 'payload', 'pn' }
+    if f[2] then
+      for _, name in ipairs(piece_names(tonumber(f[2]) or 0)) do names[#names + 1] = name end
+    end
+    redis.call('HDEL', job, unpack(names))
+    local replaced = {}
+    add_payload(replaced, payload)
+    for i = 1, #fields - 1, 2 do -- and the signature that goes with it
+      if fields[i] == 'sig' then
+        replaced[#replaced + 1] = 'sig'
+        replaced[#replaced + 1] = fields[i + 1]
+      end
+    end
+    redis.call('HSET', job, unpack(replaced))
+    return holder, nil
+  end
+  if state == 'queued' or state == 'scheduled' or state == 'waiting' then return holder, nil end
+  return false, nil
+end
+
 -- Debounce (issue 16): a later call replaces the job holding the key if that job has not started (it is
 -- scheduled, its window not yet over, and has never run): it ends cancelled, as `cancel` ends a job.
 local function replace_waiting(base, uid, now)
@@ -44,9 +106,13 @@ local function enqueue_jobs(levels_key, argv)
       if argv[i] == 'unique_key' then
         checks[#checks + 1] = base .. 'unique:' .. argv[i + 1]
         checks[#checks + 1] = 'string'
+      elseif argv[i] == 'dedupe' and string.find(argv[i + 1], 'keep_last', 1, true) == 1 then
+        for _, v in ipairs(dep_checks(base, argv[b], argv[b + 2])) do checks[#checks + 1] = v end
       elseif (argv[i] == 'due_at' and tonumber(argv[i + 1]) > now) or argv[i] == 'dedupe' then
         checks[#checks + 1] = scheduled
         checks[#checks + 1] = 'zset'
+      elseif argv[i] == 'deps' then
+        for _, v in ipairs(dep_checks(base, argv[b], argv[b + 2])) do checks[#checks + 1] = v end
       end
     end
     b = b + 6 + 2 * n_extra
@@ -64,7 +130,7 @@ local function enqueue_jobs(levels_key, argv)
     local uid, payload, priority, max_attempts = argv[b], argv[b + 1], tonumber(argv[b + 2]), argv[b + 3]
     local task, n_extra = argv[b + 4], tonumber(argv[b + 5])
     local job = job_key(base, uid)
-    local due, holder = 0, false
+    local due, holder, waits = 0, false, nil
     local full = not compact(payload) -- a version-1 envelope: the record the previous version reads
     local fields = { 'enqueued_at', now }
     if full or tonumber(max_attempts) ~= MAX_ATTEMPTS then
@@ -92,10 +158,12 @@ local function enqueue_jobs(levels_key, argv)
         local name, value = argv[i], argv[i + 1]
         if name == 'due_at' then due = tonumber(value) end
         if name == 'dedupe' then
-          mode, window = string.match(value, '^(%a+):(%d+)$')
+          mode, window = string.match(value, '^([%a_]+):(%d+)$')
           window = tonumber(window)
         elseif name == 'unique_key' and mode == 'throttle' then
           unique_key = value -- not in the record: the key lives for its window, not with the job
+        elseif name == 'deps' then
+          waits = value
         else
           if name == 'unique_key' then unique_key = value end
           if name ~= 'due_at' or due > now then -- a due time already past: not a scheduled job
@@ -125,6 +193,8 @@ local function enqueue_jobs(levels_key, argv)
           if holder and mode == 'debounce' then
             replace_waiting(base, holder, now)
             holder = false -- replaced, or already started: this call's job runs after its own window
+          elseif holder and mode == 'keep_last' then
+            holder, waits = keep_last(base, holder, uid, payload, fields)
           elseif holder and redis.call('EXISTS', job_key(base, holder)) == 0 then
             holder = false
           end
@@ -134,6 +204,8 @@ local function enqueue_jobs(levels_key, argv)
       if holder then
         out[#out + 1] = position
         out[#out + 1] = holder
+      elseif waits then
+        create_waiting(base, uid, job, fields, waits, now)
       else
         if full or due > now then
           fields[#fields + 1] = 'state'
@@ -147,7 +219,9 @@ local function enqueue_jobs(levels_key, argv)
     if not holder then
       created = created + 1
       by_task[task] = (by_task[task] or 0) + 1
-      if due > now then
+      if waits then
+        -- in `waiting`: its dependencies' outcomes release it (workflow.lua)
+      elseif due > now then
         redis.call('ZADD', scheduled, due, uid)
         n_scheduled = n_scheduled + 1
       else

@@ -4,7 +4,8 @@
 -- Returns {queued, scheduled, active, dead, counters (flat HGETALL), head_enqueued_at or false,
 --          this minute {succeeded, failed}, last minute {succeeded, failed}, paused (0 or 1),
 --          succeeded records kept (the size of the trimmed succeeded index), jobs parked behind their
---          limits (counted over the first 100 limits that hold some)}.
+--          limits (counted over the first 100 limits that hold some), jobs waiting for their
+--          dependencies (issue 16)}.
 -- Reads only: a key of another type is an error reply that names it (no number here would be true).
 local base, now = ARGV[1], tonumber(ARGV[2])
 local minute = math.floor(now / 60000)
@@ -39,5 +40,5 @@ return {
   checked('HMGET', base .. 'minute:' .. minute, 'succeeded', 'failed'),
   checked('HMGET', base .. 'minute:' .. (minute - 1), 'succeeded', 'failed'),
   redis.call('EXISTS', base .. 'paused'),
-  checked('ZCARD', base .. 'succeeded'), parked,
+  checked('ZCARD', base .. 'succeeded'), parked, checked('ZCARD', base .. 'waiting'),
 }

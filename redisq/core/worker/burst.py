@@ -4,7 +4,9 @@ The queues are drained when none has a job queued, parked behind a limit (it run
 room) or due now (jobs scheduled for later do not keep the worker), and none has a job running on any
 worker (a failed attempt may come back due at once). A paused queue's waiting jobs do not count: no
 worker may take them until it is resumed. Each job is always in exactly one of these places or a final
-state (every move is one script), so one read of them says it.
+state (every move is one script), so one read of them says it. A job waiting for others (issue 16) is
+released by an outbox entry, which leaves the outbox only once the job is queued: a queue whose outbox
+holds entries is not drained.
 """
 
 from __future__ import annotations
@@ -36,11 +38,12 @@ def drained(keys: Sequence[QueueKeys], now_ms: int) -> Op[bool]:
             Command(("EXISTS", k.paused)),
             Command(("ZCARD", k.part("limited"))),  # limits with parked jobs
             Command(("ZCARD", k.queued)),  # the ready jobs of a queue not yet upgraded (issue 15)
+            Command(("LLEN", k.outbox)),
         )
     ]
-    for i in range(0, len(replies), 6):
-        queued, due, active, paused, limited, legacy = replies[i : i + 6]
-        if active or (not paused and (queued or due or limited or legacy)):
+    for i in range(0, len(replies), 7):
+        queued, due, active, paused, limited, legacy, outbox = replies[i : i + 7]
+        if active or outbox or (not paused and (queued or due or limited or legacy)):
             return False
     return True
 

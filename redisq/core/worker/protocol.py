@@ -89,8 +89,9 @@ def finish(
     now_ms: int,
     dead_ttl_s: int,
     limits: Mapping[str, QueueLimit] | None = None,
-) -> Op[list[str]]:
-    """Settle a batch in one round trip (one script call per queue). Returns stale uids."""
+) -> Op[tuple[list[str], list[str]]]:
+    """Settle a batch in one round trip (one script call per queue). Returns the stale uids, and the queues
+    whose outbox received outcomes for the jobs that wait for these (issue 16)."""
     by_queue: dict[str, list[Settlement]] = {}
     for s in settlements:
         by_queue.setdefault(s.delivery.queue, []).append(s)
@@ -104,7 +105,8 @@ def finish(
         touched = (k.active, k.scheduled, k.succeeded, k.dead, k.stats, k.wake, k.levels)
         calls.append(ScriptCall("finish", touched, args))
     replies = yield calls
-    return [uid.decode() for reply in replies for uid in reply]
+    told = [queue for queue, reply in zip(by_queue, replies, strict=True) if reply[1]]
+    return [uid.decode() for reply in replies for uid in reply[0]], told
 
 
 def renew(

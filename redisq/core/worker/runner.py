@@ -14,14 +14,16 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .. import codec, context
+from ..backend import AsyncBackend
 from ..client import RedisQ
 from ..context import JobContext, WorkerContext
-from ..errors import JobAborted, JobTimeout, Retry, SerializationError
+from ..errors import JobAborted, JobTimeout, RedisQError, Retry, SerializationError
 from ..job import JobError
 from ..keys import make_job_id
 from ..limits import RateLimited
 from ..task import Task
 from ..tracing import Processing
+from ..workflow_ops import DependencyOutcome, dependency_outcomes
 from .aborts import Aborts
 from .leases import LeaseKeeper
 from .protocol import Delivery, Running, Settlement
@@ -37,6 +39,21 @@ def error_json(exc: BaseException, note: str = "") -> bytes:
 
 def _dead(kind: str, message: str) -> bytes:
     return JobError(kind, message, "").to_json()
+
+
+def _fed(feed: str | list[str] | None, dependencies: dict[str, DependencyOutcome]) -> list[Any]:
+    """The first argument a chain's step takes: the result of the step before, or the list of results of
+    the group before (None for one that did not succeed, under an `ignore` or `continue` policy)."""
+    if feed is None:
+        return []
+    if isinstance(feed, str):
+        return [_result_of(feed, dependencies)]
+    return [[_result_of(job_id, dependencies) for job_id in feed]]
+
+
+def _result_of(job_id: str, dependencies: dict[str, DependencyOutcome]) -> Any:
+    outcome = dependencies.get(job_id)
+    return outcome.result if outcome is not None else None
 
 
 def _at(ms: int) -> datetime:
@@ -61,8 +78,10 @@ class Runner:
         lease_s: float,
         aborts: Aborts,
         worker: WorkerContext | None = None,
+        backend: AsyncBackend | None = None,
     ) -> None:
         self._rq = rq
+        self._backend = backend  # the worker's own (None: the client's), for a job's dependencies
         self._pool = pool
         self._leases = leases
         self._lease_s = lease_s
@@ -128,11 +147,24 @@ class Runner:
                 "UnknownTask",
                 f"no task registered as {envelope['task']!r} in this worker",
             )
+        meta = envelope["meta"]
+        dependencies: dict[str, DependencyOutcome] = {}
+        args = envelope["args"]
+        if meta.get("deps"):  # it waited for others: their outcomes, and the results it takes (issue 16)
+            try:
+                dependencies = await (self._backend or self._rq.backend()).run(
+                    dependency_outcomes(self._rq.queue_keys, d.queue, d.uid)
+                )
+            except RedisQError as exc:
+                log.warning(
+                    "job %s:%s goes back: its dependencies could not be read: %s", d.queue, d.uid, exc
+                )
+                return Settlement(d, "release")
+            args = _fed(meta.get("feed"), dependencies) + args
         try:
-            args, kwargs = task.coerce(envelope["args"], envelope["kwargs"])
+            args, kwargs = task.coerce(args, envelope["kwargs"])
         except Exception as exc:  # arguments that do not fit the signature never will: no retry
             return await self._refuse(d, task.name, "BadArguments", f"{type(exc).__name__}: {exc}")
-        meta = envelope["meta"]
         timeout = meta.get("timeout", task.options.timeout_s)
         if timeout is not None:  # held since its fetch; renewed no longer than its timeout allows from here
             self._leases.hold(d.queue, d.uid, d.token, time.monotonic() + timeout + self._lease_s)
@@ -145,6 +177,7 @@ class Runner:
             d.max_attempts,
             self._worker,
             d.enqueued_at,
+            dependencies,
         )
         job_token = context.current_job.set(job)
         request_token = context.request_id.set(meta.get("request_id"))

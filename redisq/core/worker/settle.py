@@ -30,6 +30,7 @@ class Settler:
         dead_ttl_s: int,
         limits: Mapping[str, QueueLimit],
         now_ms: Callable[[], int],
+        on_told: Callable[[list[str]], None] = lambda queues: None,
     ) -> None:
         self._backend = backend
         self._keys = keys
@@ -37,6 +38,7 @@ class Settler:
         self._leases = leases
         self._dead_ttl_s = dead_ttl_s
         self._now_ms = now_ms  # the client's clock (RedisQ.now_ms), which tests may move
+        self._on_told = on_told  # queues whose outbox got entries: the carrier takes them on (outbox.py)
         self._pending: list[protocol.Settlement] = []
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -65,7 +67,7 @@ class Settler:
                 continue
             self._leases.settling(s.delivery for s in batch)
             try:
-                stale = await self._backend.run(
+                stale, told = await self._backend.run(
                     protocol.finish(self._keys, batch, self._now_ms(), self._dead_ttl_s, self._limits)
                 )
             except (RedisUnavailable, CorruptData) as exc:
@@ -84,9 +86,11 @@ class Settler:
                 log.exception(
                     "could not settle %d jobs; their leases will lapse and they will be retried", len(batch)
                 )
-                stale = []
+                stale, told = [], []
                 self.stale += len(batch)
             retry_s = 0.05
+            if told:
+                self._on_told(told)
             self.stale += len(stale)
             for uid in stale:
                 # Its lease lapsed (the job was recovered and may run again elsewhere), or an earlier try

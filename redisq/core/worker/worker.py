@@ -36,6 +36,7 @@ from .aborts import Aborts
 from .burst import stop_when_drained
 from .leases import LeaseKeeper
 from .lookahead import WAIT_MAX_S, Lookahead
+from .outbox import OutboxCarrier
 from .runner import Runner, error_json
 from .scheduler import ScheduleLoop
 from .settle import Settler
@@ -164,14 +165,25 @@ class Worker:
             now_ms=self.rq.now_ms,
         )
         self._pool = JobThreadPool(s.concurrency)
-        self._runner = Runner(self.rq, self._pool, self._leases, s.lease_s, aborts, self.context)
+        self._runner = Runner(
+            self.rq, self._pool, self._leases, s.lease_s, aborts, self.context, self._backend
+        )
+        carrier = OutboxCarrier(
+            self._backend,
+            self.rq.queue_keys,
+            self.queues,
+            self.rq.settings.dead_ttl_s,
+            self.rq.now_ms,
+            s.sweep_every_s,
+        )  # workflows (issue 16)
         self._settler = Settler(
             self._backend, self._keys, self._leases, self.rq.settings.dead_ttl_s, self.rq.queue_limits,
-            self.rq.now_ms,
+            self.rq.now_ms, carrier.request,
         )  # fmt: skip
         self._leases.start()
         schedules = ScheduleLoop(self.rq, self._backend, self.queues, self._closing)  # issue 12
         duties = [self._settler.run(), self._sweep_loop(), self._heartbeat_loop(), schedules.run()]
+        duties.append(carrier.run(self._closing))
         for queue_keys in self._keys.values():  # a shard channel per queue: each lives on its queue's node
             channel = queue_keys.abort_channel(self.id)
             duties.append(aborts.listen(self._subscriber, channel, self._leases, self._closing))
