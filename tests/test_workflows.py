@@ -254,7 +254,7 @@ async def test_a_workflow_id_makes_a_repeated_enqueue_return_the_same_jobs(rq: R
     assert sorted(runs) == [0, 1, 2]
 
 
-async def test_cancelling_a_workflow_stops_what_has_not_started(rq: RedisQ, queue: str) -> None:
+async def test_cancelling_or_aborting_a_workflow_stops_what_has_not_started(rq: RedisQ, queue: str) -> None:
     @rq.task()
     async def step_one() -> int:
         return 1
@@ -267,6 +267,22 @@ async def test_cancelling_a_workflow_stops_what_has_not_started(rq: RedisQ, queu
     assert await wf.cancel() == 3
     assert [await _state(j) for j in wf.jobs] == [JobState.CANCELLED] * 3
     assert (await rq.stats(queue)).waiting == 0
+
+    started = asyncio.Event()
+
+    @rq.task()
+    async def long() -> int:
+        started.set()
+        await asyncio.sleep(30)
+        return 1
+
+    wf = await rq.enqueue_workflow(chain(long.call(), step_two.call()))
+    async with running_worker(rq, FAST):
+        await asyncio.wait_for(started.wait(), 10)
+        assert await wf.abort() == 2  # the running step is told to stop, the next one is cancelled
+        with pytest.raises(JobFailed):
+            await wf.jobs[0].result(timeout=10)
+    assert [await _state(j) for j in wf.jobs] == [JobState.ABORTED, JobState.CANCELLED]
 
 
 def test_the_sync_api_enqueues_and_a_burst_worker_runs_the_whole_chain(

@@ -42,8 +42,9 @@ from .payloads import (
     queue_summary,
 )
 
-ListedState = Literal["queued", "scheduled", "active", "succeeded", "dead"]  # the states kept in an index
-PurgeableState = Literal["queued", "scheduled", "succeeded", "dead"]  # active jobs are held by a worker
+# The states kept in an index (waiting: for their dependencies, issue 16).
+ListedState = Literal["queued", "scheduled", "active", "succeeded", "dead", "waiting"]
+PurgeableState = Literal["queued", "scheduled", "succeeded", "dead", "waiting"]  # active: held by a worker
 Order = Literal["newest", "oldest"]
 JobAction = Literal["retry", "cancel", "promote", "delete", "abort"]
 LISTED_STATES: tuple[str, ...] = get_args(ListedState)

@@ -37,6 +37,7 @@ class QueueSummary(TypedDict):
     dead: int
     succeeded_kept: int
     limited: int  # ready jobs set aside until their limit has room
+    waiting: int  # jobs waiting for the jobs they depend on (issue 16)
     limits: list[LimitBody]  # as this process's client declares them
     counters: dict[str, int]
     throughput_per_minute: float
@@ -83,6 +84,7 @@ class JobBody(TypedDict):
     due_at: str | None
     expires_at: str | None
     progress: JobProgress | None
+    workflow: str | None  # the id of the workflow it is a step of (issue 16)
 
 
 class JobPage(TypedDict):
@@ -241,6 +243,7 @@ def queue_summary(stats: QueueStats, limits: list[LimitBody] | None = None) -> Q
         "dead": stats.dead,
         "succeeded_kept": stats.succeeded_kept,
         "limited": stats.limited,
+        "waiting": stats.waiting,
         "limits": limits or [],
         "counters": dict(stats.counters),
         "throughput_per_minute": stats.throughput_per_minute,
@@ -281,6 +284,7 @@ def job_body(info: JobInfo) -> JobBody:
         "due_at": _iso(info.due_at),
         "expires_at": _iso(info.expires_at),
         "progress": cast(JobProgress, info.progress) if info.progress else None,
+        "workflow": info.meta.get("workflow"),
     }
 
 

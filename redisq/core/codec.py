@@ -46,6 +46,7 @@ class JobMeta(TypedDict, total=False):
     timeout: float
     deps: int  # 1: the job waits for others; its worker reads their outcomes before it runs (issue 16)
     feed: str | list[str]  # the job id(s) whose result(s) it takes as its first argument (a chain's step)
+    workflow: str  # the id of the workflow it is a step of (RedisQ.workflow)
 
 
 class Envelope(TypedDict):

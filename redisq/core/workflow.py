@@ -9,6 +9,7 @@ of it that depends on others waits in state `waiting` until they end. See docs/a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, get_args
@@ -26,6 +27,17 @@ if TYPE_CHECKING:
 # drops it, as if it had never been declared.
 OnFailure: TypeAlias = Literal["fail", "continue", "ignore", "remove"]
 ON_FAILURE: tuple[str, ...] = get_args(OnFailure)
+
+
+# A workflow id goes into a key's hash tag (no braces) and an admin URL (no '/'), like a queue name.
+WORKFLOW_ID_RULE = "1 to 200 characters: letters, digits and . _ : @ -"
+_WORKFLOW_ID = re.compile(r"[A-Za-z0-9._:@-]{1,200}")
+
+
+def check_workflow_id(value: object) -> str:
+    if not isinstance(value, str) or not _WORKFLOW_ID.fullmatch(value):
+        raise ConfigurationError(f"workflow id {value!r} is not usable: {WORKFLOW_ID_RULE}")
+    return value
 
 
 def _policy(value: str) -> OnFailure:
@@ -201,3 +213,10 @@ class Workflow:
 
     def cancel_sync(self) -> int:
         return sum(job.cancel_sync() for job in self.jobs)
+
+    async def abort(self) -> int:
+        """`cancel`, and stop the steps running now (they end `aborted`); returns how many it reached."""
+        return sum([bool(await job.abort()) for job in self.jobs])
+
+    def abort_sync(self) -> int:
+        return sum(bool(job.abort_sync()) for job in self.jobs)

@@ -15,7 +15,7 @@ from .keys import QueueKeys
 from .operation import Op
 from .ops import new_uids
 from .task import JobSpec
-from .workflow import Node, Part, Workflow, compile_workflow, with_dependencies
+from .workflow import Node, Part, Workflow, check_workflow_id, compile_workflow, with_dependencies
 from .workflow_ops import WorkflowInfo, workflow_info
 
 if TYPE_CHECKING:
@@ -63,13 +63,13 @@ class WorkflowEnqueue:
         """Enqueue a composition (`chain`, `group`, `chord`, or one `task.call(...)`). With an `id`, a
         repeated call (a retried HTTP request) returns the jobs of the first instead of new ones, for as
         long as they are kept."""
-        nodes, wid = compile_workflow(flow), id or new_uids(1)[0]
+        nodes, wid = compile_workflow(flow), new_uids(1)[0] if id is None else check_workflow_id(id)
         return self._workflow(
             nodes, await self.backend().run(self._graph_op(nodes, wid, id is not None)), wid
         )
 
     def enqueue_workflow_sync(self, flow: Part, *, id: str | None = None) -> Workflow:
-        nodes, wid = compile_workflow(flow), id or new_uids(1)[0]
+        nodes, wid = compile_workflow(flow), new_uids(1)[0] if id is None else check_workflow_id(id)
         return self._workflow(nodes, self.backend_sync().run(self._graph_op(nodes, wid, id is not None)), wid)
 
     async def workflow(self, workflow_id: str) -> WorkflowInfo:

@@ -123,7 +123,8 @@ def enqueue_graph(
         values: list[Any] = [now_ms, len(members), settings.result_ttl_s]
         for i in members:
             seen = yield from _dependency_states(keys_for, nodes[i], placed, placed[i].id)
-            values += _node_args(i, nodes[i], specs[i], placed, parents[i], seen, settings, meta)
+            node_meta = codec.JobMeta(**meta, workflow=workflow_id) if workflow_id is not None else meta
+            values += _node_args(i, nodes[i], specs[i], placed, parents[i], seen, settings, node_meta)
         reply = yield ScriptCall("enqueue", (keys_for(queue).levels,), values)
         for j in range(1, len(reply), 2):
             holder = placed[members[int(reply[j]) - 1]]

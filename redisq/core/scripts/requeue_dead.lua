@@ -33,7 +33,9 @@ for i, uid in ipairs(uids) do
       redis.call('PERSIST', job)
       if f[3] then redis.pcall('PERSIST', base .. 'unique:' .. f[3]) end -- moved by a resharding: its TTL
       redis.call('HSET', job, 'attempts', 0)
-      redis.call('HDEL', job, 'finished_at', 'abort') -- an abort asked of an earlier run is not this one's
+      -- An abort asked of an earlier run is not this one's; nor does a job requeued by hand wait any more
+      -- for a dependency that failed it (`blocked`, workflow.lua).
+      redis.call('HDEL', job, 'finished_at', 'abort', 'blocked')
       requeue(base, uid, job, ready_level(f[4]), false)
       n = n + 1
     end

@@ -49,6 +49,7 @@ export const jobPath = (queue, uid) => `${enc(queue)}/jobs/${enc(uid)}`;
 
 export const api = {
   me: () => request("GET", "_me"),
+  workflow: (id) => request("GET", `_workflows/${enc(id)}`),
   queues: () => request("GET", ""),
   jobs: (queue, { state, offset, limit, order }) =>
     request("GET", `${enc(queue)}/jobs`, { state, offset, limit, order }),

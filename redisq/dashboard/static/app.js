@@ -1,7 +1,7 @@
 // The redisq dashboard: hash routes over one page, fed by the server's snapshot stream (SSE).
 //   #/                   overview          #/queues/<queue>?state=&offset=&order=   one queue's jobs
 //   #/jobs/<queue>/<uid> one job           #/workers                                live workers
-//   #/schedules          periodic jobs
+//   #/schedules          periodic jobs     #/workflows/<id>                         one workflow's steps
 
 import { api } from "./api.js";
 import { fmtStamp, h, refreshAgo, replace } from "./dom.js";
@@ -11,6 +11,7 @@ import { overviewPage } from "./overview.js";
 import { queuePage } from "./queue.js";
 import { schedulesPage } from "./schedules.js";
 import { workersPage } from "./workers.js";
+import { workflowPage } from "./workflow.js";
 
 const main = document.getElementById("main");
 const banner = document.getElementById("banner");
@@ -35,6 +36,9 @@ function route() {
   if (parts[0] === "schedules" && parts.length === 1) return { key: "schedules", make: () => schedulesPage(ctx), nav: "schedules" };
   if (parts[0] === "queues" && parts.length === 2) {
     return { key: `queue:${parts[1]}`, make: () => queuePage(ctx, parts[1], query), query, nav: "overview" };
+  }
+  if (parts[0] === "workflows" && parts.length === 2) {
+    return { key: `workflow:${parts[1]}`, make: () => workflowPage(ctx, parts[1]), nav: "overview" };
   }
   if (parts[0] === "jobs" && parts.length === 3) {
     return { key: `job:${parts[1]}:${parts[2]}`, make: () => jobPage(ctx, parts[1], parts[2]), nav: "overview" };

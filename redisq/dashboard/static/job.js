@@ -25,7 +25,7 @@ function allowedActions(job) {
   const out = [];
   if (job.state === "dead" || (job.state === "scheduled" && job.attempts > 0)) out.push(["retry", "Retry", "btn-primary"]);
   if (job.state === "scheduled") out.push(["promote", "Run now", ""]);
-  if (job.state === "queued" || job.state === "scheduled") out.push(["cancel", "Cancel", ""]);
+  if (job.state === "queued" || job.state === "scheduled" || job.state === "waiting") out.push(["cancel", "Cancel", ""]);
   if (job.state === "active") out.push(["abort", "Abort…", "btn-danger-soft"]);
   if (job.state !== "active") out.push(["delete", "Delete…", "btn-danger-soft"]);
   return out;
@@ -76,6 +76,7 @@ function facts(job) {
     ["Worker", job.worker ? h("span", { class: "mono" }, job.worker) : h("span", { class: "muted" }, "–")],
     ["Request id", job.request_id ? h("span", { class: "mono", "data-field": "request-id" }, job.request_id) : h("span", { class: "muted" }, "–")],
     ["Trace", job.traceparent ? h("span", { class: "mono small" }, job.traceparent) : h("span", { class: "muted" }, "–")],
+    ["Workflow", job.workflow ? h("a", { href: `#/workflows/${encodeURIComponent(job.workflow)}`, class: "mono", "data-field": "workflow" }, job.workflow) : h("span", { class: "muted" }, "–")],
   ];
   return h("dl", { class: "facts" }, rows.map(([k, v]) => h("div", null, h("dt", null, k), h("dd", null, v))));
 }

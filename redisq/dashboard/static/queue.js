@@ -24,9 +24,10 @@ const STATES = [
   ["active", "Active", "Started", (q) => q.active],
   ["succeeded", "Succeeded", "Finished", (q) => q.succeeded_kept], // records kept (the index is trimmed)
   ["dead", "Dead", "Died", (q) => q.dead],
+  ["waiting", "Waiting", "Enqueued", (q) => q.waiting || 0], // for the jobs they depend on (workflows)
 ];
-const PURGEABLE = new Set(["queued", "scheduled", "succeeded", "dead"]);
-const MOMENT = { queued: "enqueued_at", scheduled: "due_at", active: "started_at", succeeded: "finished_at", dead: "finished_at" };
+const PURGEABLE = new Set(["queued", "scheduled", "succeeded", "dead", "waiting"]);
+const MOMENT = { queued: "enqueued_at", scheduled: "due_at", active: "started_at", succeeded: "finished_at", dead: "finished_at", waiting: "enqueued_at" };
 
 function readQuery(query) {
   const state = STATES.some(([s]) => s === query.get("state")) ? query.get("state") : "queued";

@@ -20,7 +20,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.requests import Request
 
-from redisq.admin import actions, backlog, schedules
+from redisq.admin import actions, backlog, schedules, workflows
 from redisq.admin.access import Access, AccessPolicy
 from redisq.admin.errors import allowed_methods, error_response, http_error, invalid_request
 from redisq.admin.metrics import MetricsRoute
@@ -50,11 +50,13 @@ from .models import (
     SchedulePutModel,
     ScheduleRunModel,
     TierBacklogModel,
+    WorkflowModel,
 )
 
 Queue = Annotated[str, Path(description="the queue's name")]
 Uid = Annotated[str, Path(description="the job's uid: its id is '<queue>:<uid>'")]
 ScheduleId = Annotated[str, Path(description="the schedule's id (by default its task's name)")]
+WorkflowId = Annotated[str, Path(description="the id given to enqueue_workflow, or the one it returned")]
 RouteHandler = Callable[[Request], Coroutine[Any, Any, Response]]
 DrainSeconds = Annotated[
     float, Query(ge=1, le=backlog.MAX_DRAIN_S, allow_inf_nan=False, description="clear the backlog within")
@@ -244,6 +246,16 @@ def admin_router(
         return dashboard.static_response(request)
 
     _add_schedule_routes(router, rq, read, admin)
+
+    @router.get(
+        "/_workflows/{workflow_id}",
+        response_model=WorkflowModel,
+        dependencies=read,
+        responses={404: {"model": ErrorModel, "description": "no such workflow"}},
+        summary="a workflow's steps, their states and edges",
+    )
+    async def workflow_detail(workflow_id: WorkflowId) -> Any:
+        return await workflows.workflow_detail(rq, workflow_id)
 
     @router.get("/{queue}", response_model=QueueStatsModel, dependencies=read, summary="one queue's stats")
     async def queue_stats(queue: Queue) -> Any:

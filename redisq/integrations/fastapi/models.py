@@ -39,6 +39,7 @@ class QueueStatsModel(BaseModel):
     dead: int = Field(description="dead letters kept now")
     succeeded_kept: int = Field(description="finished jobs still listed (that index is trimmed)")
     limited: int = Field(description="ready jobs set aside until their rate or concurrency limit has room")
+    waiting: int = Field(description="jobs waiting for the jobs they depend on to end (workflows)")
     limits: list[LimitModel] = Field(description="the limits on its jobs, as this app declares them")
     counters: dict[str, int] = Field(
         description="totals since the queue began: enqueued, succeeded, failed, ..."
@@ -87,6 +88,7 @@ class JobModel(BaseModel):
     due_at: Timestamp | None
     expires_at: Timestamp | None
     progress: JobProgressModel | None = Field(description="as the running task last reported it")
+    workflow: str | None = Field(description="the id of the workflow it is a step of (GET /_workflows/{id})")
 
 
 class JobPageModel(BaseModel):
@@ -271,3 +273,26 @@ class TierBacklogModel(BaseModel):
     concurrency: float = Field(description="slots of one of their workers")
     drain_s: float
     desired_workers: int = Field(description="the queues' slots added up, then shared out")
+
+
+class WorkflowDependencyModel(BaseModel):
+    job_id: str
+    on_failure: Literal["fail", "continue", "ignore", "remove"]
+
+
+class WorkflowStepModel(BaseModel):
+    job_id: str
+    queue: str
+    task: str
+    state: str | None = Field(description="the step's job state; null once its record expired")
+    error_type: str | None
+    depends_on: list[WorkflowDependencyModel]
+
+
+class WorkflowModel(BaseModel):
+    """A workflow (issue 16): its steps in the order they were written, with their states and edges."""
+
+    id: str
+    created_at: Timestamp
+    state: Literal["running", "succeeded", "failed"]
+    steps: list[WorkflowStepModel]
