@@ -4,11 +4,12 @@
 -- Returns, per uid, its final state, '' if it has not ended, or -1 if there is no such job (nothing is
 -- written unless every uid is a job).
 local base, parent = ARGV[1], ARGV[2]
+local wf = workflow_lib()
 local out = {}
 for i = 3, #ARGV do
   local job = job_key(base, ARGV[i])
   local f = read_record(job, 'state')
   if not (f and record_state(job, f[1])) then return -1 end
 end
-for i = 3, #ARGV do out[#out + 1] = dep_link(base, ARGV[i], parent) end
+for i = 3, #ARGV do out[#out + 1] = wf.link(base, ARGV[i], parent) end
 return out

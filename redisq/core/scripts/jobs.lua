@@ -8,70 +8,10 @@
 --       uid, payload, priority, max_attempts, task, n_extra, then n_extra field/value pairs among
 --       due_at, expires_at, result_ttl, dedupe, unique_key, sig, limits, parents, deps (rare options cost
 --       nothing when absent; dedupe, `throttle:<ms>` or `debounce:<ms>`, comes before the unique_key it
---       applies to; deps, of a job that waits for others (workflow.lua): `<dead_ttl_s>` then, per
---       dependency, `<job id> <policy> <its final state, or - >`, space-separated)
+--       applies to; deps, of a job that waits for others (workflow.lua's create_waiting):
+--       `<dead_ttl_s>` then, per dependency, `<job id> <policy> <its final state, or - >`)
 --       (task: the task's name, only counted per task in `tasks` (issue 14); the payload names it too)
 -- Returns {created, then (position, holder uid) for each job whose unique key an existing job holds}.
--- A job with deps is created `waiting` (not in a ready list), with the outcomes known so far applied:
--- those its enqueue read when it registered it on its dependencies, or that reached it before it existed.
-local function create_waiting(base, uid, job, fields, spec, now)
-  local dead_ttl, rest = string.match(spec, '^(%d+) ?(.*)$')
-  local deps, known, n = {}, {}, 0
-  for child, policy, seen in string.gmatch(rest, '(%S+) (%a+) (%S+)') do
-    deps[#deps + 1] = { child, policy, seen }
-  end
-  fields[#fields + 1] = 'state'
-  fields[#fields + 1] = 'waiting'
-  fields[#fields + 1] = 'deps_left'
-  fields[#fields + 1] = #deps
-  redis.call('HSET', job, unpack(fields))
-  redis.call('ZADD', base .. 'waiting', now, uid)
-  local deps_hash = deps_key(base, uid)
-  redis.call('PERSIST', deps_hash) -- outcomes that arrived first were kept for a day: now for its life
-  for _, d in ipairs(deps) do
-    local _, early = split_dep(redis.call('HGET', deps_hash, d[1]))
-    redis.call('HSET', deps_hash, d[1], d[2] .. ':')
-    local outcome = early ~= '' and early or (d[3] ~= '-' and d[3] or '')
-    if outcome ~= '' then known[#known + 1] = { d[1], outcome } end
-  end
-  for _, k in ipairs(known) do dep_apply(base, uid, k[1], k[2], now, tonumber(dead_ttl)) end
-end
-
--- Keep-last-if-active (issue 16): while the job holding the key runs, a call makes one follow-up job that
--- waits for it (whatever its outcome: policy `ignore`) and takes the key; while that follow-up waits, a
--- call gives it its own payload (the newest arguments win) and returns it. A holder that has not started
--- is returned as it is; one that ended leaves the key to this call. Returns (holder to return or false,
--- the `deps` spec of this call's job or nil).
-local function keep_last(base, holder, uid, payload, fields)
-  local job = job_key(base, holder)
-  local f = read_record(job, 'state', 'pn', 'deps_left')
-  local state = f and record_state(job, f[1])
-  if state == 'active' then
-    local queue = string.match(base, '{([^}]*)}:$')
-    dep_link(base, holder, queue .. ':' .. uid)
-    return false, '0 ' .. queue .. ':' .. holder .. ' ignore -'
-  end
-  if state == 'waiting' and f[3] then
-    local names = { 'payload', 'pn' }
-    if f[2] then
-      for _, name in ipairs(piece_names(tonumber(f[2]) or 0)) do names[#names + 1] = name end
-    end
-    redis.call('HDEL', job, unpack(names))
-    local replaced = {}
-    add_payload(replaced, payload)
-    for i = 1, #fields - 1, 2 do -- and the signature that goes with it
-      if fields[i] == 'sig' then
-        replaced[#replaced + 1] = 'sig'
-        replaced[#replaced + 1] = fields[i + 1]
-      end
-    end
-    redis.call('HSET', job, unpack(replaced))
-    return holder, nil
-  end
-  if state == 'queued' or state == 'scheduled' or state == 'waiting' then return holder, nil end
-  return false, nil
-end
-
 -- Debounce (issue 16): a later call replaces the job holding the key if that job has not started (it is
 -- scheduled, its window not yet over, and has never run): it ends cancelled, as `cancel` ends a job.
 local function replace_waiting(base, uid, now)
@@ -96,6 +36,7 @@ local function enqueue_jobs(levels_key, argv)
   -- (common.lua).
   local was_empty = checked('ZCARD', levels_key) == 0
   local checks, fresh, levels = {}, {}, {}
+  local wf = nil -- workflow.lua's functions, built only for a call that needs them
   local b = 4
   for position = 1, count do
     local level = ready_level(argv[b + 2])
@@ -107,12 +48,14 @@ local function enqueue_jobs(levels_key, argv)
         checks[#checks + 1] = base .. 'unique:' .. argv[i + 1]
         checks[#checks + 1] = 'string'
       elseif argv[i] == 'dedupe' and string.find(argv[i + 1], 'keep_last', 1, true) == 1 then
-        for _, v in ipairs(dep_checks(base, argv[b], argv[b + 2])) do checks[#checks + 1] = v end
+        wf = wf or workflow_lib()
+        for _, v in ipairs(wf.checks(base, argv[b], argv[b + 2])) do checks[#checks + 1] = v end
       elseif (argv[i] == 'due_at' and tonumber(argv[i + 1]) > now) or argv[i] == 'dedupe' then
         checks[#checks + 1] = scheduled
         checks[#checks + 1] = 'zset'
       elseif argv[i] == 'deps' then
-        for _, v in ipairs(dep_checks(base, argv[b], argv[b + 2])) do checks[#checks + 1] = v end
+        wf = wf or workflow_lib()
+        for _, v in ipairs(wf.checks(base, argv[b], argv[b + 2])) do checks[#checks + 1] = v end
       end
     end
     b = b + 6 + 2 * n_extra
@@ -194,7 +137,7 @@ local function enqueue_jobs(levels_key, argv)
             replace_waiting(base, holder, now)
             holder = false -- replaced, or already started: this call's job runs after its own window
           elseif holder and mode == 'keep_last' then
-            holder, waits = keep_last(base, holder, uid, payload, fields)
+            holder, waits = wf.keep_last(base, holder, uid, payload, fields)
           elseif holder and redis.call('EXISTS', job_key(base, holder)) == 0 then
             holder = false
           end
@@ -205,7 +148,7 @@ local function enqueue_jobs(levels_key, argv)
         out[#out + 1] = position
         out[#out + 1] = holder
       elseif waits then
-        create_waiting(base, uid, job, fields, waits, now)
+        wf.create_waiting(base, uid, job, fields, waits, now)
       else
         if full or due > now then
           fields[#fields + 1] = 'state'
