@@ -55,6 +55,8 @@ class Scripts(Generic[S]):
     schedule_write: S
     dep_done: S
     dep_link: S
+    dep_results: S
+    outbox_done: S
 
     @classmethod
     def register(cls, register: Callable[[str], S]) -> Scripts[S]:

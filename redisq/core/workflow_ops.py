@@ -22,7 +22,7 @@ from . import codec
 from .config import Settings
 from .errors import JobNotFound, WorkflowNotFound
 from .job import JobError, JobState
-from .keys import GlobalKeys, QueueKeys, make_job_id, split_job_id
+from .keys import ID_SEPARATOR, GlobalKeys, QueueKeys, make_job_id, split_job_id
 from .operation import Command, Op, ScriptCall, Single
 from .ops import job_args, new_uids, register_queues
 from .task import JobSpec
@@ -232,7 +232,7 @@ def carry_outbox(keys_for: KeysFor, queue: str, now_ms: int, dead_ttl_s: int) ->
         for q, args in by_queue.items()
     ]
     replies = (yield calls) if calls else []
-    yield [Command(("LREM", k.outbox, 1, raw)) for raw in entries]
+    yield ScriptCall("outbox_done", (k.outbox,), entries)
     more = {q for q, reply in zip(by_queue, replies, strict=True) if int(reply) > 0}
     if len(entries) == OUTBOX_BATCH:
         more.add(queue)
@@ -262,25 +262,36 @@ class DependencyOutcome:
 
 
 def dependency_outcomes(keys_for: KeysFor, queue: str, uid: str) -> Op[dict[str, DependencyOutcome]]:
-    """A job's dependencies (but those it declared `remove` and that failed), with their results."""
-    raw = yield Command(("HGETALL", keys_for(queue).deps(uid)))
+    """A job's dependencies (but those it declared `remove` and that failed), with their results: one
+    call on its queue, which reads the results of those in the same queue, and one per other queue."""
+    k = keys_for(queue)
+    flat = yield ScriptCall("dep_results", (k.levels,), (k.base, "of", uid))
     deps: dict[str, tuple[str, str]] = {}
-    for name, value in raw.items():
-        policy, _, state = value.decode().partition(":")
-        if not (policy == "remove" and state not in ("", "succeeded")):
-            deps[name.decode()] = (policy, state)
-    if not deps:
-        return {}
-    calls: list[Single] = []
-    for dep_id in deps:
-        q, u = split_job_id(dep_id)
-        calls.append(Command(("HGET", keys_for(q).job(u), "result"), tolerant=True))
-    results = yield calls
-    out: dict[str, DependencyOutcome] = {}
-    for (dep_id, (policy, state)), result in zip(deps.items(), results, strict=True):
-        value = codec.loads(result) if state == "succeeded" and isinstance(result, bytes) else None
-        out[dep_id] = DependencyOutcome(state, policy, value)
-    return out
+    results: dict[str, Any] = {}
+    elsewhere: dict[str, list[str]] = {}
+    for i in range(0, len(flat), 3):
+        dep_id = flat[i].decode()
+        policy, _, state = flat[i + 1].decode().partition(":")
+        if policy == "remove" and state not in ("", "succeeded"):
+            continue
+        deps[dep_id] = (policy, state)
+        if isinstance(flat[i + 2], bytes):
+            results[dep_id] = codec.loads(flat[i + 2])
+        elif state == "succeeded" and not dep_id.startswith(f"{queue}{ID_SEPARATOR}"):
+            q, u = split_job_id(dep_id)
+            elsewhere.setdefault(q, []).append(u)
+    calls: list[Single] = [
+        ScriptCall("dep_results", (keys_for(q).levels,), (keys_for(q).base, "results", *uids))
+        for q, uids in elsewhere.items()
+    ]
+    replies = (yield calls) if calls else []
+    for (q, uids), reply in zip(elsewhere.items(), replies, strict=True):
+        for u, raw in zip(uids, reply, strict=True):
+            results[make_job_id(q, u)] = codec.loads(raw) if isinstance(raw, bytes) else None
+    return {
+        dep_id: DependencyOutcome(state, policy, results.get(dep_id))
+        for dep_id, (policy, state) in deps.items()
+    }
 
 
 @dataclass(frozen=True)
