@@ -25,11 +25,18 @@ QUEUE_NAME_RULE = "1 to 128 characters: letters, digits and . _ : - , starting w
 _QUEUE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 
 
+def check_name(value: object, pattern: re.Pattern[str], what: str, rule: str) -> str:
+    """Return `value` if it is a string that `pattern` matches whole, else raise ConfigurationError that
+    names `what` and its `rule`: for the names that go into keys and admin URLs (queues, schedules,
+    workflows)."""
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise ConfigurationError(f"{what} {value!r} is not usable: {rule}")
+    return value
+
+
 def check_queue_name(name: object, what: str = "queue name") -> str:
     """Return `name` if it is a usable queue name, else raise ConfigurationError with the rule."""
-    if not isinstance(name, str) or not _QUEUE_NAME.fullmatch(name):
-        raise ConfigurationError(f"{what} {name!r} is not usable: {QUEUE_NAME_RULE}")
-    return name
+    return check_name(name, _QUEUE_NAME, what, QUEUE_NAME_RULE)
 
 
 def split_queue_names(value: str | Sequence[str], what: str = "queue name") -> list[str]:

@@ -22,7 +22,7 @@ from cronsim import CronSim, CronSimError
 
 from . import codec
 from .errors import ConfigurationError
-from .keys import check_queue_name
+from .keys import check_name, check_queue_name
 
 CatchUp = Literal["skip", "last"]
 Origin = Literal["code", "api"]
@@ -39,9 +39,7 @@ _SCHEDULE_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._:<>-]{0,199}")
 
 
 def check_schedule_id(value: object) -> str:
-    if not isinstance(value, str) or not _SCHEDULE_ID.fullmatch(value):
-        raise ConfigurationError(f"schedule id {value!r} is not usable: {SCHEDULE_ID_RULE}")
-    return value
+    return check_name(value, _SCHEDULE_ID, "schedule id", SCHEDULE_ID_RULE)
 
 
 def check_cron(expr: object) -> str:

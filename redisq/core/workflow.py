@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, get_args
 
 from .errors import ConfigurationError
+from .keys import check_name
 from .task import JobSpec
 
 if TYPE_CHECKING:
@@ -35,9 +36,7 @@ _WORKFLOW_ID = re.compile(r"[A-Za-z0-9._:@-]{1,200}")
 
 
 def check_workflow_id(value: object) -> str:
-    if not isinstance(value, str) or not _WORKFLOW_ID.fullmatch(value):
-        raise ConfigurationError(f"workflow id {value!r} is not usable: {WORKFLOW_ID_RULE}")
-    return value
+    return check_name(value, _WORKFLOW_ID, "workflow id", WORKFLOW_ID_RULE)
 
 
 def _policy(value: str) -> OnFailure:

@@ -284,6 +284,21 @@ export function stateBadge(state) {
   return h("span", { class: `badge state-${String(state).replace(/[^a-z]/g, "")}` }, String(state));
 }
 
+/** Run an admin action from its button: disabled meanwhile, a toast says how it went (`done` turns the
+ * answer into the message), and `settle` runs after, whatever happened (the page reloads its data). */
+export async function runAction(button, work, done, settle) {
+  button.disabled = true;
+  try {
+    const answer = await work();
+    if (done) toast(done(answer));
+  } catch (err) {
+    toast(err.message, "error");
+  } finally {
+    button.disabled = false;
+    settle();
+  }
+}
+
 let toastTimer = null;
 
 export function toast(message, kind = "info") {

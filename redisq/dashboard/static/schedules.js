@@ -3,7 +3,7 @@
 // Read from GET M/_schedules when the page opens, every few seconds while it is open, and after an action.
 
 import { api } from "./api.js";
-import { confirmDialog, h, jobHref, replace, splitJobId, timeAgo, toast } from "./dom.js";
+import { confirmDialog, h, jobHref, replace, runAction, splitJobId, timeAgo } from "./dom.js";
 
 const COLUMNS = ["Schedule", "When", "Next run", "Last run", "State"];
 const REFRESH_MS = 3000;
@@ -41,19 +41,12 @@ export function schedulesPage(ctx) {
   let busy = false;
   let lastKey = null;
 
-  async function act(button, work, done) {
-    button.disabled = true;
+  function act(button, work, done) {
     busy = true;
-    try {
-      const answer = await work();
-      if (done) toast(done(answer));
-    } catch (err) {
-      toast(err.message, "error");
-    } finally {
+    return runAction(button, work, done, () => {
       busy = false;
-      button.disabled = false;
       load();
-    }
+    });
   }
 
   function actions(s) {

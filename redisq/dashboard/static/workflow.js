@@ -5,7 +5,7 @@
 // couple of seconds while it is open, and after an action.
 
 import { api } from "./api.js";
-import { h, jobHref, replace, splitJobId, stateBadge, timeAgo, toast } from "./dom.js";
+import { h, jobHref, replace, runAction, splitJobId, stateBadge, timeAgo } from "./dom.js";
 
 const REFRESH_MS = 1500;
 const NOT_STARTED = new Set(["queued", "scheduled", "waiting"]);
@@ -32,19 +32,13 @@ export function workflowPage(ctx, id) {
   let busy = false;
   let lastKey = null;
 
-  async function act(button, work, done) {
-    button.disabled = true;
+  function act(button, work, message) {
     busy = true;
-    try {
-      await work();
-      toast(done);
-    } catch (err) {
-      toast(err.message, "error");
-    } finally {
+    return runAction(button, work, () => message, () => {
       busy = false;
       lastKey = null;
       load();
-    }
+    });
   }
 
   function stepCard(s, n, index) {
