@@ -181,7 +181,11 @@ async def test_a_dependency_that_ends_dead_applies_the_policy_after_its_retries(
             assert results == {} and failed == {bad.id: "dead", good.id: ""}
             release.set()
             return
-        await asyncio.sleep(0.5)
+        client, deps = rq.backend().client, rq.queue_keys(queue).deps(parent.uid)
+        for _ in range(200):  # until the parent heard of it (through the outbox)
+            if await client.hget(deps, bad.id) == f"{policy}:dead".encode():
+                break
+            await asyncio.sleep(0.05)
         if policy == "fail":
             info = await parent.info()
             assert info.state is JobState.DEAD and info.error is not None
