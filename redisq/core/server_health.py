@@ -16,6 +16,7 @@ from .errors import RedisUnavailable
 from .health import HealthReport, HealthThresholds, ServerCheck, log_server_check, report_failure
 from .keys import QueueKeys
 from .operation import Op
+from .server_report import NodeReport, server_report
 from .topology import SyncClient, Topology
 
 
@@ -72,6 +73,14 @@ class ServerHealth:
 
     def ping_sync(self) -> float:
         return self._probe_backend().run(ops.ping())
+
+    async def redis_report(self) -> list[NodeReport]:
+        """Each master's version, memory, eviction policy, persistence, clients and slow log (read-only;
+        what the user may not read is reported as refused)."""
+        return await self.backend().run(server_report())
+
+    def redis_report_sync(self) -> list[NodeReport]:
+        return self.backend_sync().run(server_report())
 
     def _health_op(self, queues: Sequence[str] | None, limits: HealthThresholds | None) -> Op[HealthReport]:
         return ops.health(

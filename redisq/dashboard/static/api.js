@@ -50,6 +50,7 @@ export const jobPath = (queue, uid) => `${enc(queue)}/jobs/${enc(uid)}`;
 export const api = {
   me: () => request("GET", "_me"),
   workflow: (id) => request("GET", `_workflows/${enc(id)}`),
+  redis: () => request("GET", "_redis"),
   queues: () => request("GET", ""),
   jobs: (queue, { state, offset, limit, order }) =>
     request("GET", `${enc(queue)}/jobs`, { state, offset, limit, order }),

@@ -2,6 +2,7 @@
 //   #/                   overview          #/queues/<queue>?state=&offset=&order=   one queue's jobs
 //   #/jobs/<queue>/<uid> one job           #/workers                                live workers
 //   #/schedules          periodic jobs     #/workflows/<id>                         one workflow's steps
+//   #/redis              the Redis server(s): memory, eviction policy, persistence, slow log
 
 import { api } from "./api.js";
 import { fmtStamp, h, refreshAgo, replace } from "./dom.js";
@@ -9,6 +10,7 @@ import { jobPage } from "./job.js";
 import { SnapshotStream } from "./live.js";
 import { overviewPage } from "./overview.js";
 import { queuePage } from "./queue.js";
+import { redisPage } from "./redis.js";
 import { schedulesPage } from "./schedules.js";
 import { workersPage } from "./workers.js";
 import { workflowPage } from "./workflow.js";
@@ -34,6 +36,7 @@ function route() {
   if (parts.length === 0) return { key: "overview", make: () => overviewPage(ctx), nav: "overview" };
   if (parts[0] === "workers" && parts.length === 1) return { key: "workers", make: () => workersPage(ctx), nav: "workers" };
   if (parts[0] === "schedules" && parts.length === 1) return { key: "schedules", make: () => schedulesPage(ctx), nav: "schedules" };
+  if (parts[0] === "redis" && parts.length === 1) return { key: "redis", make: () => redisPage(), nav: "redis" };
   if (parts[0] === "queues" && parts.length === 2) {
     return { key: `queue:${parts[1]}`, make: () => queuePage(ctx, parts[1], query), query, nav: "overview" };
   }

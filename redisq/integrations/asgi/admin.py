@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from redisq.admin import actions, backlog, schedules, workflows
+from redisq.admin import actions, backlog, redis_page, schedules, workflows
 from redisq.admin.access import Access, AccessPolicy, check_auth_callable, require_json
 from redisq.admin.errors import allowed_methods, error_response, http_error
 from redisq.admin.metrics import MetricsRoute
@@ -116,6 +116,7 @@ def admin_app(
     GET    /_schedules                every periodic job; PUT|GET|DELETE /_schedules/{id}, and
     POST   /_schedules/{id}/pause|resume|run   (see redisq.admin.schedules)
     GET    /_workflows/{id}           a workflow's steps, states and edges (see redisq.admin.workflows)
+    GET    /_redis                    each master's version, memory, eviction policy, persistence, slow log
     GET    /{queue}                   one queue's stats
     GET    /{queue}/jobs              one page: ?state=queued&offset=0&limit=50&order=newest
     POST   /{queue}/jobs              enqueue {"task", "args", "kwargs", "delay_s", "priority"} -> 201
@@ -253,6 +254,9 @@ def admin_app(
     async def list_schedules(request: Request) -> Any:
         return await schedules.list_schedules(rq)
 
+    async def redis_detail(request: Request) -> Any:
+        return await redis_page.redis_detail(rq)
+
     async def workflow_detail(request: Request) -> Any:
         return await workflows.workflow_detail(rq, str(request.path_params["workflow_id"]))
 
@@ -292,6 +296,7 @@ def admin_app(
         Route("/_static/{file}", endpoint(static, read, query=None), methods=["GET"]),
         Route("/_schedules", endpoint(list_schedules, read), methods=["GET"]),
         Route("/_workflows/{workflow_id}", endpoint(workflow_detail, read), methods=["GET"]),
+        Route("/_redis", endpoint(redis_detail, read), methods=["GET"]),
         Route("/_schedules/{schedule_id}", endpoint(schedule_detail, read), methods=["GET"]),
         Route("/_schedules/{schedule_id}", endpoint(put_schedule, admin, schedule_created), methods=["PUT"]),
         Route("/_schedules/{schedule_id}", endpoint(schedule_action("delete"), admin), methods=["DELETE"]),

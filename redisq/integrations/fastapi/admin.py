@@ -20,7 +20,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.requests import Request
 
-from redisq.admin import actions, backlog, schedules, workflows
+from redisq.admin import actions, backlog, redis_page, schedules, workflows
 from redisq.admin.access import Access, AccessPolicy
 from redisq.admin.errors import allowed_methods, error_response, http_error, invalid_request
 from redisq.admin.metrics import MetricsRoute
@@ -43,6 +43,7 @@ from .models import (
     PurgedModel,
     QueueListModel,
     QueueStatsModel,
+    RedisModel,
     RequeuedModel,
     ScheduleChangedModel,
     ScheduleListModel,
@@ -256,6 +257,15 @@ def admin_router(
     )
     async def workflow_detail(workflow_id: WorkflowId) -> Any:
         return await workflows.workflow_detail(rq, workflow_id)
+
+    @router.get(
+        "/_redis",
+        response_model=RedisModel,
+        dependencies=read,
+        summary="each master's version, memory, eviction policy, persistence, clients and slow log",
+    )
+    async def redis_detail() -> Any:
+        return await redis_page.redis_detail(rq)
 
     @router.get("/{queue}", response_model=QueueStatsModel, dependencies=read, summary="one queue's stats")
     async def queue_stats(queue: Queue) -> Any:

@@ -296,3 +296,38 @@ class WorkflowModel(BaseModel):
     created_at: Timestamp
     state: Literal["running", "succeeded", "failed"]
     steps: list[WorkflowStepModel]
+
+
+class SlowEntryModel(BaseModel):
+    id: int
+    at: Timestamp
+    duration_us: int
+    command: str = Field(description="its name and first key; its other arguments are left out")
+
+
+class RedisNodeModel(BaseModel):
+    node: str
+    error: str | None = Field(description="INFO could not be read (refused, or the node did not answer)")
+    version: str | None
+    mode: str | None
+    role: str | None
+    uptime_s: int | None
+    used_memory: int | None
+    used_memory_peak: int | None
+    maxmemory: int | None = Field(description="0: no limit")
+    maxmemory_policy: str | None
+    evicts: bool = Field(description="its policy may evict keys: an evicted job is a lost job")
+    aof_enabled: bool | None
+    rdb_last_save_at: Timestamp | None
+    rdb_changes_since_last_save: int | None
+    rdb_last_bgsave_ok: bool | None
+    connected_clients: int | None
+    slowlog: list[SlowEntryModel]
+    slowlog_error: str | None = Field(description="SLOWLOG refused to this user")
+
+
+class RedisModel(BaseModel):
+    """The Redis page (issue 17): read-only."""
+
+    nodes: list[RedisNodeModel]
+    warnings: list[str]

@@ -16,7 +16,7 @@ import orjson
 from flask import Blueprint, Request, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
-from redisq.admin import actions, backlog, schedules, workflows
+from redisq.admin import actions, backlog, redis_page, schedules, workflows
 from redisq.admin.access import Access, AccessPolicy, check_auth_callable, require_json
 from redisq.admin.errors import BodyTooLarge, allowed_methods, error_response, http_error
 from redisq.admin.metrics import MetricsRoute
@@ -201,6 +201,9 @@ def admin_blueprint(
     def run_schedule(rq: Client, schedule_id: str) -> Coroutine[Any, Any, Any]:
         return schedules.run_schedule(rq, schedule_id)
 
+    def redis_detail(rq: Client) -> Coroutine[Any, Any, Any]:
+        return redis_page.redis_detail(rq)
+
     def workflow_detail(rq: Client, workflow_id: str) -> Coroutine[Any, Any, Any]:
         return workflows.workflow_detail(rq, workflow_id)
 
@@ -250,6 +253,7 @@ def admin_blueprint(
         ("/_static/<file>", "GET", guarded(static, read, query=None)),
         ("/_schedules", "GET", endpoint(list_schedules, read)),
         ("/_workflows/<workflow_id>", "GET", endpoint(workflow_detail, read)),
+        ("/_redis", "GET", endpoint(redis_detail, read)),
         ("/_schedules/<schedule_id>", "GET", endpoint(schedule_detail, read)),
         ("/_schedules/<schedule_id>", "PUT", endpoint(put_schedule, admin, schedule_created)),
         ("/_schedules/<schedule_id>", "DELETE", endpoint(schedule_action("delete"), admin)),
