@@ -104,9 +104,43 @@ function updateBanner() {
   liveIndicator.textContent = { live: "Live", connecting: "Connecting…", offline: "Offline" }[state];
 }
 
+// ---- theme: the system's (prefers-color-scheme), or the one the toggle chose, kept in this browser --------
+
+const THEMES = ["auto", "dark", "light"]; // the toggle's order
+const THEME_LABEL = { auto: "Theme: follows the system", dark: "Theme: dark", light: "Theme: light" };
+
+function applyTheme(theme) {
+  if (theme === "auto") delete document.documentElement.dataset.theme;
+  else document.documentElement.dataset.theme = theme;
+  const toggle = document.getElementById("theme");
+  toggle.setAttribute("aria-label", THEME_LABEL[theme]);
+  toggle.title = THEME_LABEL[theme];
+  toggle.dataset.theme = theme;
+}
+
+function setUpTheme() {
+  let theme = "auto";
+  try {
+    theme = THEMES.includes(localStorage.getItem("redisq-theme")) ? localStorage.getItem("redisq-theme") : "auto";
+  } catch (err) {
+    theme = "auto"; // storage refused (a private window): the choice lasts for this page only
+  }
+  applyTheme(theme);
+  document.getElementById("theme").addEventListener("click", () => {
+    theme = THEMES[(THEMES.indexOf(theme) + 1) % THEMES.length];
+    applyTheme(theme);
+    try {
+      localStorage.setItem("redisq-theme", theme);
+    } catch (err) {
+      // kept for this page only
+    }
+  });
+}
+
 // ---- start --------------------------------------------------------------------------------------------
 
 async function start() {
+  setUpTheme();
   try {
     const me = await api.me();
     ctx.admin = me && me.access === "admin";
