@@ -40,18 +40,27 @@ class OutboxCarrier:
         self._every_s = every_s
         self._asked: set[str] = set()
         self._wake = asyncio.Event()
+        self._stopping = False
 
     def request(self, queues: Iterable[str]) -> None:
         self._asked.update(queues)
         if self._asked:
             self._wake.set()
 
-    async def run(self, closing: asyncio.Event) -> None:
-        while not closing.is_set():
+    def stop(self) -> None:
+        """End `run` after one last carry of what was asked (a worker's stop must not wait out `every_s`:
+        it did, and every stop of a test's worker took up to a second more)."""
+        self._stopping = True
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._every_s)
             self._wake.clear()
             asked, self._asked = self._asked, set()
+            if self._stopping and not asked:
+                return
             queues = list(asked) if asked else self._queues
             try:
                 await self._backend.run(
@@ -63,3 +72,5 @@ class OutboxCarrier:
                 log.error("cannot tell waiting jobs of their dependencies' ends (will retry): %s", exc)
             except Exception:
                 log.exception("carrying outbox entries failed (will retry)")
+            if self._stopping:
+                return

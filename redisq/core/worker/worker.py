@@ -168,7 +168,7 @@ class Worker:
         self._runner = Runner(
             self.rq, self._pool, self._leases, s.lease_s, aborts, self.context, self._backend
         )
-        carrier = OutboxCarrier(
+        carrier = self._carrier = OutboxCarrier(
             self._backend,
             self.rq.queue_keys,
             self.queues,
@@ -183,7 +183,7 @@ class Worker:
         self._leases.start()
         schedules = ScheduleLoop(self.rq, self._backend, self.queues, self._closing)  # issue 12
         duties = [self._settler.run(), self._sweep_loop(), self._heartbeat_loop(), schedules.run()]
-        duties.append(carrier.run(self._closing))
+        duties.append(carrier.run())
         for queue_keys in self._keys.values():  # a shard channel per queue: each lives on its queue's node
             channel = queue_keys.abort_channel(self.id)
             duties.append(aborts.listen(self._subscriber, channel, self._leases, self._closing))
@@ -200,6 +200,7 @@ class Worker:
             await self._drain()
             self._closing.set()
             self._settler.close()
+            self._carrier.stop()
             _, stuck = await asyncio.wait(helpers, timeout=5)
             for helper in stuck:
                 helper.cancel()
