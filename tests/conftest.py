@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import signal
 import uuid
@@ -59,6 +60,14 @@ ON_CLUSTER_TOO = {
     "test_dedupe",
     "test_workflows",
 }
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Every test module is imported now (FastAPI apps, schemathesis, Playwright...): move those objects out
+    of the cyclic collector's reach. Otherwise its full collections, scanning all of them, paused the event
+    loop for hundreds of ms mid-test: a job with a 200 ms ttl expired before an idle worker started it, in
+    every full run and in no run of a few modules (test_worker.py, issue 16)."""
+    gc.freeze()
 
 
 def pytest_configure(config: pytest.Config) -> None:
