@@ -18,6 +18,13 @@ def background(page: Page) -> str:
     return str(page.evaluate("getComputedStyle(document.body).backgroundColor"))
 
 
+def shoot_every_page(page: Page, served: Served, mode: str) -> None:
+    for name, where in PAGES.items():
+        page.goto(served.url + where)
+        expect(page.locator("h1")).to_be_visible()
+        shot(page, served, f"{mode}-{name}")
+
+
 def test_dark_mode_follows_the_system_and_the_toggle_overrides_it(
     served: Served, open_page: Callable[..., Session]
 ) -> None:
@@ -32,10 +39,7 @@ def test_dark_mode_follows_the_system_and_the_toggle_overrides_it(
     toggle.click()  # auto -> dark, whatever the system says
     expect(page.get_by_role("button", name="Theme: dark")).to_be_visible()
     assert background(page) == DARK
-    for name, where in PAGES.items():
-        page.goto(served.url + where)
-        expect(page.locator("h1")).to_be_visible()
-        shot(page, served, f"dark-{name}")
+    shoot_every_page(page, served, "dark")
     page.reload()  # kept in this browser
     expect(page.get_by_role("button", name="Theme: dark")).to_be_visible()
     assert background(page) == DARK
@@ -44,10 +48,7 @@ def test_dark_mode_follows_the_system_and_the_toggle_overrides_it(
     page.get_by_role("button", name="Theme: dark").click()  # dark -> light, though the system is dark
     expect(page.get_by_role("button", name="Theme: light")).to_be_visible()
     assert background(page) == LIGHT
-    for name, where in PAGES.items():
-        page.goto(served.url + where)
-        expect(page.locator("h1")).to_be_visible()
-        shot(page, served, f"light-{name}")
+    shoot_every_page(page, served, "light")
     page.get_by_role("button", name="Theme: light").click()  # back to the system's
     expect(page.get_by_role("button", name="Theme: follows the system")).to_be_visible()
     assert background(page) == DARK
