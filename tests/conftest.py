@@ -59,6 +59,7 @@ ON_CLUSTER_TOO = {
     "test_lookahead",
     "test_dedupe",
     "test_workflows",
+    "test_task_metrics",
 }
 
 

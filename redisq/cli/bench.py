@@ -1,7 +1,7 @@
 """`bench`: a quick enqueue + drain benchmark against the configured Redis, in this process.
 
 It works under a prefix of its own (`<prefix>-bench-<random>`), so it never mixes with real queues, and
-deletes every key it wrote at the end: the queue's keys, its per-minute buckets, the queue set and the
+deletes every key it wrote at the end: the queue's keys, its metrics records, the queue set and the
 heartbeat of its worker.
 """
 
@@ -26,6 +26,7 @@ from .output import echo_json, json_option, operator_command
 from .target import current_target
 
 QUEUE = "bench"
+NOOP = "redisq.bench.noop"
 
 
 class BenchResult(TypedDict):
@@ -43,7 +44,8 @@ class BenchResult(TypedDict):
 def _cleanup(k: QueueKeys, g: GlobalKeys, worker_id: str, minutes: range) -> Op[None]:
     keys = [k.levels, k.ready(0), k.scheduled, k.active, k.succeeded, k.dead, k.stats, k.wake, k.paused]
     keys.append(k.tasks)
-    keys += [k.minute(m) for m in minutes]
+    keys += [k.metrics("m", m, task) for m in minutes for task in (None, NOOP)]
+    keys += [k.metrics("h", h, task) for h in {m // 60 for m in minutes} for task in (None, NOOP)]
     yield [Command(("DEL", key)) for key in keys]
     yield [Command(("DEL", g.queues)), Command(("DEL", g.worker(worker_id))), Command(("DEL", g.workers))]
 
@@ -52,7 +54,7 @@ async def run_bench(base: RedisQ, jobs: int, concurrency: int, batch: int) -> Be
     prefix = f"{base.settings.prefix}-bench-{uuid.uuid4().hex[:8]}"
     rq = RedisQ(settings=dataclasses.replace(base.settings, prefix=prefix, default_queue=QUEUE))
 
-    @rq.task(name="redisq.bench.noop", queue=QUEUE, retries=0)
+    @rq.task(name=NOOP, queue=QUEUE, retries=0)
     async def noop(i: int) -> None:
         return None
 

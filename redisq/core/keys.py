@@ -157,8 +157,11 @@ class QueueKeys:
     def tasks(self) -> str:  # the counters per task, fields `<counter>:<task>` (issue 14, common.lua)
         return self.base + "tasks"
 
-    def minute(self, minute: int) -> str:
-        return f"{self.base}minute:{minute}"
+    def metrics(self, resolution: str, period: int, task: str | None = None) -> str:
+        """A metrics record (issue 17, metrics.lua): `resolution` "m" (an epoch minute) or "h" (an epoch
+        hour), of the queue, or of one of its tasks."""
+        key = f"{self.base}metrics:{resolution}:{period}"
+        return key if task is None else f"{key}:{task}"
 
     @property
     def schedules(self) -> str:  # periodic jobs' ids by next run (issue 12)

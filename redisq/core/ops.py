@@ -20,6 +20,7 @@ from .operation import Command, Op, ScriptCall, Single, gather
 from .redis_errors import redisq_error
 from .stats import QueueStats, WorkerInfo, parse_stats
 from .task import JobSpec
+from .task_metrics import attempt_counts
 
 KeysFor = Callable[[str], QueueKeys]
 PERMISSION_SAMPLE = 10  # queues whose keys `health` checks the Redis user's permissions on
@@ -278,8 +279,9 @@ def history(k: QueueKeys, now_ms: int, minutes: int) -> Op[list[tuple[int, int, 
     """(epoch minute, succeeded, failed) for the last `minutes` minutes, oldest first, this one included."""
     current = now_ms // 60_000
     span = range(current - minutes + 1, current + 1)
-    replies = yield [Command(("HMGET", k.minute(m), "succeeded", "failed")) for m in span]
-    return [(m, int(ok or 0), int(failed or 0)) for m, (ok, failed) in zip(span, replies, strict=True)]
+    replies = yield [Command(("GETRANGE", k.metrics("m", m), 0, 7)) for m in span]
+    counts = [attempt_counts(raw) for raw in replies]
+    return [(m, ok, failed) for m, (ok, failed) in zip(span, counts, strict=True)]
 
 
 def known_queues(prefix: str) -> Op[list[str]]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from . import context, ops
+from . import context, ops, task_metrics
 from .autoscale import DEFAULT_CONCURRENCY, DEFAULT_DRAIN_S, ScalingReport, report
 from .backend import AsyncBackend, SyncBackend
 from .config import Settings
@@ -14,6 +14,7 @@ from .job import JobInfo, JobState
 from .keys import QueueKeys, split_job_id
 from .operation import Op
 from .stats import QueueStats, WorkerInfo
+from .task_metrics import QueueMetrics, SystemMetrics
 
 
 class QueueAdministration:
@@ -75,6 +76,27 @@ class QueueAdministration:
 
     def history_sync(self, queue: str, minutes: int = 60) -> list[tuple[int, int, int]]:
         return self.backend_sync().run(ops.history(self.queue_keys(queue), self.now_ms(), _minutes(minutes)))
+
+    async def metrics(self, queue: str, range: str = "1h", task: str | None = None) -> QueueMetrics:
+        """A queue's attempts, run times and queue waits over `range` ("1h", "24h", "72h" or "30d"), as
+        points, and each task's totals (see task_metrics.py); `task`: that task's points only."""
+        return await self.backend().run(
+            task_metrics.queue_metrics(self.queue_keys(queue), self.now_ms(), range, task)
+        )
+
+    def metrics_sync(self, queue: str, range: str = "1h", task: str | None = None) -> QueueMetrics:
+        return self.backend_sync().run(
+            task_metrics.queue_metrics(self.queue_keys(queue), self.now_ms(), range, task)
+        )
+
+    async def system_metrics(self, queues: Sequence[str], range: str = "1h") -> SystemMetrics:
+        """The same summed over `queues`, with each queue's totals."""
+        keys = [self.queue_keys(q) for q in queues]
+        return await self.backend().run(task_metrics.system_metrics(keys, self.now_ms(), range))
+
+    def system_metrics_sync(self, queues: Sequence[str], range: str = "1h") -> SystemMetrics:
+        keys = [self.queue_keys(q) for q in queues]
+        return self.backend_sync().run(task_metrics.system_metrics(keys, self.now_ms(), range))
 
     async def known_queues(self) -> list[str]:
         return await self.backend().run(ops.known_queues(self.settings.prefix))

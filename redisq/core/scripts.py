@@ -11,10 +11,10 @@ from importlib import resources
 from typing import Generic, TypeVar
 
 S = TypeVar("S")
-# In this order, each library using only those before it: limits.lua uses `checked` from common.lua;
-# workflow.lua (issue 16, `workflow_lib`) common.lua's functions; jobs.lua (`enqueue_jobs`: enqueue.lua and
-# a schedule's tick, issue 12) workflow.lua's.
-LIBRARIES = ("checks.lua", "limits.lua", "workflow.lua", "jobs.lua")
+# In this order, each library using only those before it: checks.lua uses metrics.lua's (issue 17);
+# limits.lua uses `checked` from common.lua; workflow.lua (issue 16, `workflow_lib`) common.lua's functions;
+# jobs.lua (`enqueue_jobs`: enqueue.lua and a schedule's tick, issue 12) workflow.lua's.
+LIBRARIES = ("metrics.lua", "checks.lua", "limits.lua", "workflow.lua", "jobs.lua")
 
 
 @functools.cache

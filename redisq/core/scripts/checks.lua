@@ -49,7 +49,7 @@ local function bury(base, uid, job, kind, reason, now, dead_ttl)
   redis.call('ZADD', base .. 'dead', now, uid)
   add_to(base .. 'stats', 'failed', 1)
   add_to(base .. 'stats', 'dead', 1)
-  count_minute(base, now, 'failed', 1)
+  metric_failed(base, now, 1)
 end
 
 -- Why a record taken out of an index cannot be run or recovered, or nil: `f` and `kind` are what

@@ -158,12 +158,6 @@ local function count_tasks(base, counter, counts)
   end
 end
 
-local function count_minute(base, now, field, n)
-  local key = base .. 'minute:' .. math.floor(now / 60000)
-  redis.pcall('HINCRBY', key, field, n)
-  redis.pcall('EXPIRE', key, 7200)
-end
-
 -- One token wakes one idle worker; a worker that leaves work behind passes the token on.
 local function wake_one(wake)
   redis.pcall('LPUSH', wake, '1')
@@ -202,9 +196,15 @@ end
 
 -- Put a job at the back or the front of its priority level (`level`: ready_level of its priority).
 -- `job` must be a hash, and `levels` and the level's list of their types (callers check).
-local function requeue(base, uid, job, level, at_front)
+-- `keep_due`: a due job promoted from `scheduled` keeps its `due_at`, the time its queue wait starts from
+-- (metrics.lua); a job put back for other reasons waits, as a new one, from its enqueue.
+local function requeue(base, uid, job, level, at_front, keep_due)
   redis.call('HSET', job, 'state', 'queued')
-  redis.call('HDEL', job, 'lease', 'due_at')
+  if keep_due then
+    redis.call('HDEL', job, 'lease')
+  else
+    redis.call('HDEL', job, 'lease', 'due_at')
+  end
   ready_push(base, level, at_front and 'LPUSH' or 'RPUSH', { uid })
 end
 

@@ -54,7 +54,7 @@ if #due > 0 then
     local job = job_key(base, uid)
     local kind = kinds[i]
     if kind == 'hash' then
-      requeue(base, uid, job, levels[i], false)
+      requeue(base, uid, job, levels[i], false, true)
     elseif kind ~= 'none' then
       bury(base, uid, job, kind, 'the record is a ' .. kind .. ', not a hash', now, dead_ttl)
     end

@@ -4,10 +4,11 @@
 -- or aborted (abort.lua marked it).
 -- KEYS: active, scheduled, succeeded, dead, stats, wake, levels
 -- ARGV: base, now_ms, dead_ttl_s, count, the queue's own limit (interval_ms, tolerance_ms, max_running;
---       zeros: none), then per delivery 6 values:
+--       zeros: none), then per delivery 7 values:
 --       uid, lease_token, outcome ('ok' | 'retry' | 'dead' | 'release' | 'defer' |
 --       'abort'), data (result or error
---       JSON), retry_at_ms, task (its name, for the counters per task; '' when the worker could not tell)
+--       JSON), retry_at_ms, task (its name, for the counters per task; '' when the worker could not tell),
+--       run_ms (the attempt's run time as the worker measured it; negative: it did not run)
 -- Every settled job frees its place under its limits (limits.lua).
 -- A delivery whose lease is no longer held (it lapsed and the job was recovered, or the record is not a
 -- hash any more) changes nothing: the sweeper deals with what is left in `active`.
@@ -22,11 +23,11 @@ local done_fields = {}
 local stale, settled, by_outcome = {}, {}, { ok = {}, retry = {}, dead = {}, release = {}, defer = {},
   abort = {} }
 for i = 0, n - 1 do
-  local b = 8 + i * 6
+  local b = 8 + i * 7
   local uid, token, outcome = ARGV[b], ARGV[b + 1], ARGV[b + 2]
   local job = job_key(base, uid)
   local f = read_record(job, 'lease', 'attempts', 'max_attempts', 'result_ttl', 'unique_key', 'watched',
-    'limits', 'abort', 'priority', 'parents', 'deps_left')
+    'limits', 'abort', 'priority', 'parents', 'deps_left', 'started_at', 'enqueued_at', 'due_at')
   if not f or f[1] ~= token then
     stale[#stale + 1] = uid
   else
@@ -41,7 +42,9 @@ for i = 0, n - 1 do
     settled[#settled + 1] = uid
     done_fields[uid] = f
     local group = by_outcome[outcome]
-    group[#group + 1] = { uid, job, f, ARGV[b + 3], tonumber(ARGV[b + 4]), ARGV[b + 5] }
+    -- [7] is a released job's level, set below; [8] the run time
+    group[#group + 1] = { uid, job, f, ARGV[b + 3], tonumber(ARGV[b + 4]), ARGV[b + 5], false,
+      tonumber(ARGV[b + 6]) }
   end
 end
 if #settled == 0 then return { stale, 0 } end
@@ -130,13 +133,28 @@ for _, uid in ipairs(settled) do
 end
 
 local n_ok, n_retried, n_dead = #by_outcome.ok, #by_outcome.retry, #by_outcome.dead
-if n_ok > 0 then
-  add_to(stats, 'succeeded', n_ok)
-  count_minute(base, now, 'succeeded', n_ok)
-end
-if n_retried + n_dead > 0 then
-  add_to(stats, 'failed', n_retried + n_dead)
-  count_minute(base, now, 'failed', n_retried + n_dead)
+if n_ok > 0 then add_to(stats, 'succeeded', n_ok) end
+if n_retried + n_dead > 0 then add_to(stats, 'failed', n_retried + n_dead) end
+-- Over time (metrics.lua): each attempt that ended, its run time and the queue wait before it, which
+-- starts at its due time (a delayed or retried job) or else at its enqueue.
+if n_ok + n_retried + n_dead > 0 then
+  local queue_tally, task_tallies = {}, {}
+  for _, outcome in ipairs({ 'ok', 'retry', 'dead' }) do
+    for _, d in ipairs(by_outcome[outcome]) do
+      local f, run_ms = d[3], d[8]
+      if not run_ms or run_ms < 0 then run_ms = nil end
+      local started, ready = tonumber(f[12]), tonumber(f[14]) or tonumber(f[13])
+      local wait_ms = started and ready and math.max(started - ready, 0) or nil
+      local tally = task_tallies[d[6]]
+      if not tally then
+        tally = {}
+        task_tallies[d[6]] = tally
+      end
+      metric_observe(queue_tally, outcome == 'ok', run_ms, wait_ms)
+      metric_observe(tally, outcome == 'ok', run_ms, wait_ms)
+    end
+  end
+  metric_flush(base, now, queue_tally, task_tallies)
 end
 if n_retried > 0 then add_to(stats, 'retried', n_retried) end
 if n_dead > 0 then add_to(stats, 'dead', n_dead) end

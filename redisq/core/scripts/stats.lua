@@ -8,7 +8,7 @@
 --          dependencies (issue 16)}.
 -- Reads only: a key of another type is an error reply that names it (no number here would be true).
 local base, now = ARGV[1], tonumber(ARGV[2])
-local minute = math.floor(now / 60000)
+local recent = metric_recent(base, now) -- this minute's and the last one's (succeeded, failed)
 
 -- Queued: the levels' lists, and the legacy `queued` of a queue that a fetch has not upgraded yet (its
 -- jobs are older: its head is the line's).
@@ -37,8 +37,7 @@ end
 return {
   queued, checked('ZCARD', KEYS[2]), checked('ZCARD', KEYS[3]), checked('ZCARD', KEYS[4]),
   checked('HGETALL', KEYS[5]), head_at,
-  checked('HMGET', base .. 'minute:' .. minute, 'succeeded', 'failed'),
-  checked('HMGET', base .. 'minute:' .. (minute - 1), 'succeeded', 'failed'),
+  recent[1], recent[2],
   redis.call('EXISTS', base .. 'paused'),
   checked('ZCARD', base .. 'succeeded'), parked, checked('ZCARD', base .. 'waiting'),
 }

@@ -75,7 +75,7 @@ if recovered > 0 or freed then wake_one(wake) end
 if died > 0 then
   add_to(stats, 'failed', died)
   add_to(stats, 'dead', died)
-  count_minute(base, now, 'failed', died)
+  metric_failed(base, now, died)
   count_tasks(base, 'failed', died_tasks)
   count_tasks(base, 'dead', died_tasks)
 end

@@ -45,6 +45,7 @@ class Settlement:
     outcome: Outcome
     data: bytes = b""  # result JSON for ok, error JSON otherwise
     retry_at_ms: int = 0
+    run_ms: float = -1.0  # how long the attempt ran (metrics per task, issue 17); negative: it did not run
 
 
 def fetch(
@@ -101,7 +102,16 @@ def finish(
         limit = limits.get(queue, NO_LIMIT) if limits else NO_LIMIT
         args: list[object] = [k.base, now_ms, dead_ttl_s, len(items), *limit.fetch_args()]
         for s in items:
-            args += [s.delivery.uid, s.delivery.token, s.outcome, s.data, s.retry_at_ms, s.delivery.task]
+            run_ms = round(s.run_ms, 3)
+            args += [
+                s.delivery.uid,
+                s.delivery.token,
+                s.outcome,
+                s.data,
+                s.retry_at_ms,
+                s.delivery.task,
+                run_ms,
+            ]
         touched = (k.active, k.scheduled, k.succeeded, k.dead, k.stats, k.wake, k.levels)
         calls.append(ScriptCall("finish", touched, args))
     replies = yield calls

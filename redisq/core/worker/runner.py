@@ -185,8 +185,9 @@ class Runner:
         started = time.perf_counter()
         try:
             settlement = await self._attempt(d, task, job, args, kwargs, timeout)
+            took = time.perf_counter() - started
+            settlement.run_ms = took * 1000
             if log.isEnabledFor(logging.INFO):  # one end line per attempt, in the job's context (logs.py)
-                took = time.perf_counter() - started
                 extra = {"outcome": settlement.outcome, "duration_s": round(took, 6)}
                 log.info("job %s %s in %.3fs", job.id, settlement.outcome, took, extra=extra)
             return settlement
