@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from redisq.admin import actions, backlog, redis_page, schedules, workflows
+from redisq.admin import actions, backlog, history, redis_page, schedules, workflows
 from redisq.admin.access import Access, AccessPolicy, check_auth_callable, require_json
 from redisq.admin.errors import allowed_methods, error_response, http_error
 from redisq.admin.metrics import MetricsRoute
@@ -117,6 +117,8 @@ def admin_app(
     POST   /_schedules/{id}/pause|resume|run   (see redisq.admin.schedules)
     GET    /_workflows/{id}           a workflow's steps, states and edges (see redisq.admin.workflows)
     GET    /_redis                    each master's version, memory, eviction policy, persistence, slow log
+    GET    /_history?range=           every queue's attempts, run times and waits over time (admin.history)
+    GET    /{queue}/history?range=&task=   a queue's (or a task's) points, and each task's totals
     GET    /{queue}                   one queue's stats
     GET    /{queue}/jobs              one page: ?state=queued&offset=0&limit=50&order=newest
     POST   /{queue}/jobs              enqueue {"task", "args", "kwargs", "delay_s", "priority"} -> 201
@@ -257,6 +259,13 @@ def admin_app(
     async def redis_detail(request: Request) -> Any:
         return await redis_page.redis_detail(rq)
 
+    async def system_history(request: Request) -> Any:
+        return await history.system_history(rq, request.query_params.get("range"))
+
+    async def queue_history(request: Request) -> Any:
+        q = request.query_params
+        return await history.queue_history(rq, queue(request), q.get("range"), q.get("task"))
+
     async def workflow_detail(request: Request) -> Any:
         return await workflows.workflow_detail(rq, str(request.path_params["workflow_id"]))
 
@@ -297,6 +306,7 @@ def admin_app(
         Route("/_schedules", endpoint(list_schedules, read), methods=["GET"]),
         Route("/_workflows/{workflow_id}", endpoint(workflow_detail, read), methods=["GET"]),
         Route("/_redis", endpoint(redis_detail, read), methods=["GET"]),
+        Route("/_history", endpoint(system_history, read, query=history.HISTORY_PARAMS), methods=["GET"]),
         Route("/_schedules/{schedule_id}", endpoint(schedule_detail, read), methods=["GET"]),
         Route("/_schedules/{schedule_id}", endpoint(put_schedule, admin, schedule_created), methods=["PUT"]),
         Route("/_schedules/{schedule_id}", endpoint(schedule_action("delete"), admin), methods=["DELETE"]),
@@ -321,6 +331,11 @@ def admin_app(
         Route("/{queue}/resume", endpoint(resume, admin), methods=["POST"]),
         Route(
             "/{queue}/backlog", endpoint(queue_backlog, read, query=backlog.BACKLOG_PARAMS), methods=["GET"]
+        ),
+        Route(
+            "/{queue}/history",
+            endpoint(queue_history, read, query=history.QUEUE_HISTORY_PARAMS),
+            methods=["GET"],
         ),
     ]
     routes += _method_routes(routes)

@@ -30,6 +30,7 @@ from redisq.dashboard.poller import Poller
 from redisq.integrations.asgi import dashboard
 from redisq.integrations.asgi.protocol import limit_body
 
+from .history import add_history_routes
 from .models import (
     BacklogModel,
     EnqueuedModel,
@@ -247,6 +248,7 @@ def admin_router(
         return dashboard.static_response(request)
 
     _add_schedule_routes(router, rq, read, admin)
+    add_history_routes(router, rq, read)
 
     @router.get(
         "/_workflows/{workflow_id}",

@@ -16,7 +16,7 @@ import orjson
 from flask import Blueprint, Request, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
-from redisq.admin import actions, backlog, redis_page, schedules, workflows
+from redisq.admin import actions, backlog, history, redis_page, schedules, workflows
 from redisq.admin.access import Access, AccessPolicy, check_auth_callable, require_json
 from redisq.admin.errors import BodyTooLarge, allowed_methods, error_response, http_error
 from redisq.admin.metrics import MetricsRoute
@@ -207,6 +207,12 @@ def admin_blueprint(
     def workflow_detail(rq: Client, workflow_id: str) -> Coroutine[Any, Any, Any]:
         return workflows.workflow_detail(rq, workflow_id)
 
+    def system_history(rq: Client) -> Coroutine[Any, Any, Any]:
+        return history.system_history(rq, request.args.get("range"))
+
+    def queue_history(rq: Client, queue: str) -> Coroutine[Any, Any, Any]:
+        return history.queue_history(rq, queue, request.args.get("range"), request.args.get("task"))
+
     def schedule_created(body: Any) -> int:
         return 201 if body["change"] == "created" else 200
 
@@ -254,6 +260,7 @@ def admin_blueprint(
         ("/_schedules", "GET", endpoint(list_schedules, read)),
         ("/_workflows/<workflow_id>", "GET", endpoint(workflow_detail, read)),
         ("/_redis", "GET", endpoint(redis_detail, read)),
+        ("/_history", "GET", endpoint(system_history, read, query=history.HISTORY_PARAMS)),
         ("/_schedules/<schedule_id>", "GET", endpoint(schedule_detail, read)),
         ("/_schedules/<schedule_id>", "PUT", endpoint(put_schedule, admin, schedule_created)),
         ("/_schedules/<schedule_id>", "DELETE", endpoint(schedule_action("delete"), admin)),
@@ -275,6 +282,7 @@ def admin_blueprint(
         ("/<queue>/pause", "POST", endpoint(pause, admin)),
         ("/<queue>/resume", "POST", endpoint(resume, admin)),
         ("/<queue>/backlog", "GET", endpoint(queue_backlog, read, query=backlog.BACKLOG_PARAMS)),
+        ("/<queue>/history", "GET", endpoint(queue_history, read, query=history.QUEUE_HISTORY_PARAMS)),
     ]
     allowed: dict[str, list[str]] = {}
     for rule, method, view in routes:
