@@ -1,8 +1,9 @@
 """Metrics over time, per queue and per task (issue 17): reading the records that finish.lua writes.
 
-A record (metrics.lua holds the same layout) is 38 unsigned 32-bit big-endian counters: attempts that
-succeeded, attempts that failed, then the run times and the queue waits of those attempts in fixed
-millisecond buckets (`BOUNDS_MS`). One per queue and per task, per minute (kept 72 h) and per hour (kept
+A record (metrics.lua holds the same layout) is up to 38 unsigned 32-bit big-endian counters: attempts
+that succeeded, attempts that failed, then for each fixed millisecond bucket (`BOUNDS_MS`) the run times
+and the queue waits of those attempts that fell in it (interleaved: a record is only as long as its
+highest counter written, so a record of fast jobs is short). One per queue and per task, per minute (kept 72 h) and per hour (kept
 30 days). Records add up, so any window's percentiles come from the sum of its records.
 
 What a range reads (one pipelined round trip; one queue's records share its Cluster slot):
@@ -78,7 +79,7 @@ class Counts:
         if not raw:
             return cls()
         values = _RECORD.unpack(raw[:RECORD_BYTES].ljust(RECORD_BYTES, b"\0"))
-        return cls(values[0], values[1], values[2 : 2 + BUCKETS], values[2 + BUCKETS :])
+        return cls(values[0], values[1], values[2::2], values[3::2])
 
     def __add__(self, other: Counts) -> Counts:
         return Counts(

@@ -1,9 +1,11 @@
 -- Metrics per queue and per task over time (issue 17): the dashboard's charts and the admin API's
 -- `_charts` routes read them (core/task_metrics.py, which holds the same layout).
 --
--- A metrics record is a string of 38 unsigned 32-bit counters (152 bytes), written with one BITFIELD:
---   #0 attempts that succeeded, #1 attempts that failed (retried or dead),
---   #2..#19 run time per bucket, #20..#37 queue wait per bucket (milliseconds, METRIC_BOUNDS).
+-- A metrics record is a string of up to 38 unsigned 32-bit counters (152 bytes), written with one BITFIELD:
+--   #0 attempts that succeeded, #1 attempts that failed (retried or dead), then per bucket b (0..17,
+--   milliseconds, METRIC_BOUNDS) #2+2b its run times and #3+2b its queue waits. Interleaved, so that a
+--   record of fast jobs stays short: a string is only as long as its highest counter written (measured:
+--   ~150 B per record less than run buckets then wait buckets, benchmarks/README.md).
 -- Fixed buckets make a record a fixed cost whatever the volume, and percentiles computable from sums of
 -- records. Records, all in the queue's slot:
 --   <base>metrics:m:<epoch minute>         the queue, kept 72 h
@@ -14,7 +16,7 @@
 -- lose later). Counters are hints, written with pcall, as `stats` is: they never fail a settlement.
 local METRIC_BOUNDS = { 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000,
   1800000 }
-local METRIC_RUN, METRIC_WAIT = 2, 2 + #METRIC_BOUNDS + 1 -- the first counter of each distribution
+local METRIC_RUN, METRIC_WAIT = 2, 3 -- the counters of bucket b: METRIC_RUN + 2b, METRIC_WAIT + 2b
 local METRIC_MINUTE_TTL, METRIC_HOUR_TTL = 72 * 3600 + 120, 30 * 86400 + 7200
 
 local function metric_bucket(ms)
@@ -30,11 +32,11 @@ local function metric_observe(tally, ok, run_ms, wait_ms)
   local slot = ok and 0 or 1
   tally[slot] = (tally[slot] or 0) + 1
   if run_ms then
-    slot = METRIC_RUN + metric_bucket(run_ms)
+    slot = METRIC_RUN + 2 * metric_bucket(run_ms)
     tally[slot] = (tally[slot] or 0) + 1
   end
   if wait_ms then
-    slot = METRIC_WAIT + metric_bucket(wait_ms)
+    slot = METRIC_WAIT + 2 * metric_bucket(wait_ms)
     tally[slot] = (tally[slot] or 0) + 1
   end
 end
