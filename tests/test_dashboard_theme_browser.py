@@ -11,7 +11,13 @@ from playwright.sync_api import Page, expect
 from .dashboardbrowserkit import Served, Session, shot
 
 LIGHT, DARK = "rgb(246, 247, 249)", "rgb(18, 21, 28)"  # --bg of each (app.css)
-PAGES = {"overview": "#/", "workers": "#/workers", "schedules": "#/schedules", "redis": "#/redis"}
+PAGES = {
+    "overview": "#/",
+    "metrics": "#/metrics",
+    "workers": "#/workers",
+    "schedules": "#/schedules",
+    "redis": "#/redis",
+}
 
 
 def background(page: Page) -> str:

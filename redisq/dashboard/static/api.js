@@ -51,6 +51,8 @@ export const api = {
   me: () => request("GET", "_me"),
   workflow: (id) => request("GET", `_workflows/${enc(id)}`),
   redis: () => request("GET", "_redis"),
+  history: (range) => request("GET", "_history", { range }),
+  queueHistory: (queue, range, task) => request("GET", `${enc(queue)}/history`, { range, task }),
   queues: () => request("GET", ""),
   jobs: (queue, { state, offset, limit, order }) =>
     request("GET", `${enc(queue)}/jobs`, { state, offset, limit, order }),

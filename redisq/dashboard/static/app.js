@@ -3,10 +3,12 @@
 //   #/jobs/<queue>/<uid> one job           #/workers                                live workers
 //   #/schedules          periodic jobs     #/workflows/<id>                         one workflow's steps
 //   #/redis              the Redis server(s): memory, eviction policy, persistence, slow log
+//   #/metrics            every queue over time  #/metrics/<queue>?range=&task=        one queue's tasks
 
 import { api } from "./api.js";
 import { fmtStamp, h, refreshAgo, replace } from "./dom.js";
 import { jobPage } from "./job.js";
+import { metricsPage } from "./metrics.js";
 import { SnapshotStream } from "./live.js";
 import { overviewPage } from "./overview.js";
 import { queuePage } from "./queue.js";
@@ -37,6 +39,10 @@ function route() {
   if (parts[0] === "workers" && parts.length === 1) return { key: "workers", make: () => workersPage(ctx), nav: "workers" };
   if (parts[0] === "schedules" && parts.length === 1) return { key: "schedules", make: () => schedulesPage(ctx), nav: "schedules" };
   if (parts[0] === "redis" && parts.length === 1) return { key: "redis", make: () => redisPage(), nav: "redis" };
+  if (parts[0] === "metrics" && parts.length <= 2) {
+    const queue = parts[1] || null;
+    return { key: `metrics:${queue}`, make: () => metricsPage(queue, query), query, nav: "metrics" };
+  }
   if (parts[0] === "queues" && parts.length === 2) {
     return { key: `queue:${parts[1]}`, make: () => queuePage(ctx, parts[1], query), query, nav: "overview" };
   }

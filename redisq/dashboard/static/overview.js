@@ -1,7 +1,9 @@
-// Overview: every queue's numbers and its last hour, updated in place from each snapshot.
+// Overview: every queue's numbers and its last hour, updated in place from each snapshot, in the order
+// chosen (what needs attention first, by default); above them, every queue over time (metrics.js).
 
 import { historyChart } from "./chart.js";
 import { fmtDuration, fmtInt, fmtRate, h, queueHref, replace, setText } from "./dom.js";
+import { metricsHref, systemPanel } from "./metrics.js";
 
 const COUNTS = [
   // [label, how to read it from a queue, the state it links to]
@@ -26,6 +28,29 @@ function workersOn(snapshot, queue) {
   return (snapshot.workers || []).filter((w) => (w.queues || []).includes(queue)).length;
 }
 
+// What needs attention first: failing now, then dead letters, then work that no worker serves, then the
+// longest wait, then the largest backlog. Each is a number, compared in this order, biggest first.
+function attention(q, snapshot) {
+  const backlog = (q.queued || 0) + (q.scheduled || 0);
+  const unserved = backlog + (q.active || 0) > 0 && workersOn(snapshot, q.queue) === 0 ? 1 : 0;
+  return [q.failures_per_minute || 0, q.dead || 0, unserved, q.oldest_queued_age_s || 0, backlog];
+}
+
+function needsAttention(q, snapshot) {
+  const [failing, dead, unserved] = attention(q, snapshot);
+  return failing > 0 || dead > 0 || unserved > 0;
+}
+
+const ORDERS = {
+  attention: (a, b, snapshot) => {
+    const x = attention(a, snapshot);
+    const y = attention(b, snapshot);
+    for (let i = 0; i < x.length; i += 1) if (x[i] !== y[i]) return y[i] - x[i];
+    return a.queue.localeCompare(b.queue);
+  },
+  name: (a, b) => a.queue.localeCompare(b.queue),
+};
+
 function queueCard(name) {
   const title = h("a", { href: queueHref(name) }, name);
   const paused = h("span", { class: "badge badge-paused", hidden: true }, "paused");
@@ -48,7 +73,7 @@ function queueCard(name) {
   const el = h(
     "article",
     { class: "card queue-card", dataset: { queue: name } },
-    h("header", { class: "card-head" }, h("h2", null, title), paused),
+    h("header", { class: "card-head" }, h("h2", null, title), paused, h("a", { class: "card-links", href: metricsHref(name) }, "metrics")),
     h("dl", { class: "counts" }, items),
     h(
       "p",
@@ -69,6 +94,7 @@ function queueCard(name) {
 
   function update(q, snapshot) {
     paused.hidden = !q.paused;
+    el.classList.toggle("needs-attention", needsAttention(q, snapshot));
     el.classList.toggle("is-paused", Boolean(q.paused));
     COUNTS.forEach(([label, read]) => setText(counts[label], fmtInt(read(q))));
     counts.Dead.parentElement.classList.toggle("has-dead", q.dead > 0);
@@ -99,11 +125,28 @@ export function overviewPage(ctx) {
   );
   const cards = h("div", { class: "cards" }, h("p", { class: "empty" }, "Waiting for the first update…"));
   const heading = h("h1", { tabindex: "-1" }, "Overview");
-  const el = h("section", { class: "page page-overview" }, heading, summary, cards);
+  const system = systemPanel();
+  let order = "attention";
+  let last = null;
+  const orderSelect = h(
+    "select",
+    {
+      id: "queue-order",
+      onchange: (event) => {
+        order = event.target.value;
+        if (last) render(last);
+      },
+    },
+    h("option", { value: "attention" }, "what needs attention"),
+    h("option", { value: "name" }, "name"),
+  );
+  const tools = h("div", { class: "overview-tools" }, h("label", { for: "queue-order" }, "Sort queues by"), orderSelect);
+  const el = h("section", { class: "page page-overview" }, heading, summary, system.el, tools, cards);
   const byQueue = new Map();
 
   function render(snapshot) {
-    const queues = snapshot.queues || [];
+    last = snapshot;
+    const queues = [...(snapshot.queues || [])].sort((a, b) => ORDERS[order](a, b, snapshot));
     const total = (key) => queues.reduce((n, q) => n + (Number(q[key]) || 0), 0);
     setText(summaryValues.queues, fmtInt(queues.length));
     setText(summaryValues.workers, fmtInt((snapshot.workers || []).length));
@@ -145,5 +188,9 @@ export function overviewPage(ctx) {
   }
 
   const unsubscribe = ctx.live.subscribe(render);
-  return { el, title: "Overview", heading, dispose: unsubscribe };
+  const dispose = () => {
+    unsubscribe();
+    system.dispose();
+  };
+  return { el, title: "Overview", heading, dispose };
 }
