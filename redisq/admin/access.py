@@ -18,15 +18,16 @@ The contract, the same for every adapter:
 from __future__ import annotations
 
 import enum
+import fnmatch
 import inspect
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import TypeAlias
 from urllib.parse import urlsplit
 
 from redisq.core.errors import ConfigurationError
 
-from .errors import AccessDenied, BodyTooLarge, NotAuthenticated, UnsupportedMediaType
+from .errors import AccessDenied, BodyTooLarge, NotAuthenticated, QueueNotFound, UnsupportedMediaType
 
 
 class Access(str, enum.Enum):
@@ -34,7 +35,86 @@ class Access(str, enum.Enum):
     ADMIN = "admin"  # everything, including the actions that change jobs and queues
 
 
-AuthResult: TypeAlias = Access | bool | None  # what an auth callable returns
+Visible = Callable[[str], bool]  # which queues a request may see (issue 17, scope.py)
+
+
+def everything(queue: str) -> bool:
+    return True
+
+
+_WILDCARDS = frozenset("*?[")
+
+
+@dataclass(frozen=True)
+class QueueAccess:
+    """Access per queue (issue 17), as an auth callable may answer: `QueueAccess({"emails": Access.ADMIN,
+    "reports-*": Access.READ})`; a plain mapping means the same. A queue is named exactly or by a
+    shell-style pattern: an exact name wins, then the first pattern that matches; others get `default`
+    (no access: the queue is hidden, its routes answer 404 as for a queue that does not exist)."""
+
+    queues: Mapping[str, Access | None] = field(default_factory=dict)
+    default: Access | None = None
+
+    def __post_init__(self) -> None:
+        for name, level in self.queues.items():
+            if not isinstance(name, str) or not name:
+                raise TypeError(f"QueueAccess names queues by non-empty strings, not {name!r}")
+            if level is not None and not isinstance(level, Access):
+                raise TypeError(f"QueueAccess gives an Access or None per queue, not {level!r} for {name!r}")
+        if self.default is not None and not isinstance(self.default, Access):
+            raise TypeError(f"QueueAccess's default is an Access or None, not {self.default!r}")
+
+    def level_for(self, queue: str) -> Access | None:
+        if queue in self.queues:
+            return self.queues[queue]
+        for pattern, level in self.queues.items():
+            if _WILDCARDS & set(pattern) and fnmatch.fnmatchcase(queue, pattern):
+                return level
+        return self.default
+
+    @property
+    def highest(self) -> Access | None:
+        levels = {*self.queues.values(), self.default} - {None}
+        if Access.ADMIN in levels:
+            return Access.ADMIN
+        return Access.READ if levels else None
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What a request may do: `level` on every queue, or per queue through `scope`."""
+
+    level: Access  # the highest level granted anywhere (what `/_me` reports)
+    scope: QueueAccess | None = None  # None: `level` on every queue
+
+    @property
+    def every_queue(self) -> bool:
+        return self.scope is None
+
+    def for_queue(self, queue: str) -> Access | None:
+        return self.level if self.scope is None else self.scope.level_for(queue)
+
+    def sees(self, queue: str) -> bool:
+        return self.for_queue(queue) is not None
+
+    @property
+    def visible(self) -> Visible:
+        """A filter for the routes over every queue (`everything` when nothing is hidden)."""
+        return everything if self.scope is None else self.sees
+
+
+def require_level(grant: Grant, queue: str, needed: Access, hidden: Exception) -> Access:
+    """The level `grant` has on `queue`; raise `hidden` (a not-found error) if it has none there, and
+    AccessDenied if `needed` is ADMIN and it may only read it."""
+    level = grant.for_queue(queue)
+    if level is None:
+        raise hidden
+    if needed is Access.ADMIN and level is not Access.ADMIN:
+        raise AccessDenied(f"this action needs admin access to queue {queue!r}; read-only was granted")
+    return level
+
+
+AuthResult: TypeAlias = Access | QueueAccess | Mapping[str, Access | None] | bool | None  # an auth's answer
 
 MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Sec-Fetch-Site values that a browser sends for a request from the API's own origin, or typed by the user.
@@ -69,14 +149,27 @@ def check_auth_callable(auth: object, takes: str = "the request") -> None:
 
 
 def granted_level(result: object) -> Access | None:
-    """What an auth callable's answer grants. Anything outside the contract is the app's bug, not a 401."""
+    """The level an auth callable's answer grants on every queue. Anything outside the contract is the
+    app's bug, not a 401."""
     if result is True:
         return Access.ADMIN
     if result is None or result is False:
         return None
     if isinstance(result, Access):
         return result
-    raise TypeError(f"an admin auth callable must return Access, bool or None, not {type(result).__name__}")
+    raise TypeError(
+        "an admin auth callable must return Access, QueueAccess (or a mapping of queue to Access), bool "
+        f"or None, not {type(result).__name__}"
+    )
+
+
+def granted_scope(result: object) -> QueueAccess | None:
+    """The access per queue an answer grants, if it grants it per queue."""
+    if isinstance(result, QueueAccess):
+        return result
+    if isinstance(result, Mapping):
+        return QueueAccess(dict(result))
+    return None
 
 
 def anonymous_level(allow_anonymous: Access | str | bool) -> Access | None:
@@ -169,6 +262,27 @@ class AccessPolicy:
         if normalized is None or normalized != own:
             return f"Origin {origin!r} is not this server's origin nor a trusted one"
         return None
+
+    def grant(
+        self, result: object, needed: Access, queue: str | None = None, every_queue: bool = False
+    ) -> Grant:
+        """The auth answer as a Grant; raise 401/403 unless `needed` is granted (on `queue`, for a queue's
+        routes; on every queue with `every_queue`, for the routes about the whole server). A queue hidden
+        from the request is a 404 QueueNotFound, as a queue that does not exist."""
+        scope = granted_scope(result)
+        if scope is None:
+            return Grant(self.check_access(result, needed))
+        highest = scope.highest
+        if highest is None:  # someone the app knows, with no queue open to them
+            raise AccessDenied("no queue is open to this user")
+        grant = Grant(highest, scope)
+        if every_queue:
+            raise AccessDenied("this route is about every queue; access was granted to some queues only")
+        if queue is not None:
+            require_level(grant, queue, needed, QueueNotFound(f"no queue {queue!r}"))
+        elif needed is Access.ADMIN and highest is not Access.ADMIN:
+            raise AccessDenied("this action needs admin access; read-only access was granted")
+        return grant
 
     def check_access(self, result: object, needed: Access) -> Access:
         """Combine the auth answer with the anonymous level; raise 401/403 unless `needed` is granted."""

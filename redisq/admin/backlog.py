@@ -26,6 +26,7 @@ from typing import TypedDict
 from redisq.core.autoscale import DEFAULT_DRAIN_S, ScalingReport
 from redisq.core.client import RedisQ
 
+from .access import Grant, everything
 from .actions import require_queue
 from .errors import InvalidParameter, QueueNotFound
 
@@ -103,11 +104,13 @@ async def backlog(rq: RedisQ, queue: str, drain_s: str | float | None = None) ->
 
 
 async def tier_backlog(
-    rq: RedisQ, queues: str | None = None, drain_s: str | float | None = None
+    rq: RedisQ, queues: str | None = None, drain_s: str | float | None = None, grant: Grant | None = None
 ) -> TierBacklogBody:
-    """`queues`: comma-separated names; every queue (known to Redis or used by a task) when absent."""
+    """`queues`: comma-separated names; every queue (known to Redis or used by a task) when absent, of
+    those the request may see (access per queue, scope.py: a hidden queue is not found)."""
     drain = drain_param(drain_s)
-    known = {*await rq.known_queues(), *(t.queue for t in rq.tasks.values())}
+    visible = grant.visible if grant else everything
+    known = {q for q in {*await rq.known_queues(), *(t.queue for t in rq.tasks.values())} if visible(q)}
     if queues is None:
         names = sorted(known)
     else:

@@ -15,6 +15,7 @@ from typing import TypedDict
 from redisq.core.client import RedisQ
 from redisq.core.task_metrics import RANGES, Counts, Point, TaskTotals, percentile
 
+from .access import Grant, everything
 from .actions import require_queue
 from .errors import InvalidParameter
 from .payloads import epoch_iso
@@ -109,9 +110,11 @@ async def queue_history(rq: RedisQ, queue: str, range_: str | None, task: str | 
     )
 
 
-async def system_history(rq: RedisQ, range_: str | None) -> SystemHistoryBody:
+async def system_history(rq: RedisQ, range_: str | None, grant: Grant | None = None) -> SystemHistoryBody:
+    """Every queue the request may see (access per queue, scope.py), summed."""
     checked = check_range(range_)
-    names = sorted({*await rq.known_queues(), *(t.queue for t in rq.tasks.values())})
+    visible = grant.visible if grant else everything
+    names = sorted(q for q in {*await rq.known_queues(), *(t.queue for t in rq.tasks.values())} if visible(q))
     report = await rq.system_metrics(names, checked)
     return SystemHistoryBody(
         range=report.range,

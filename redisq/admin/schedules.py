@@ -13,6 +13,7 @@ cron, time zone or interval a 422 invalid_parameter; an unknown id is a 404 sche
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime, timezone
 from typing import Any, Literal
 
@@ -20,8 +21,9 @@ from redisq.core.client import RedisQ
 from redisq.core.errors import ConfigurationError, ScheduleNotFound
 from redisq.core.schedules import CATCH_UP, check_schedule_id
 
+from .access import Access, Grant, everything, require_level
 from .actions import seconds_field, task_call_body
-from .errors import InvalidParameter
+from .errors import InvalidParameter, QueueNotFound
 from .payloads import ScheduleBody, ScheduleChanged, ScheduleList, ScheduleRun, schedule_body
 
 ScheduleAction = Literal["pause", "resume", "delete"]
@@ -79,15 +81,26 @@ def schedule_request(raw: object) -> dict[str, Any]:
     }
 
 
-async def list_schedules(rq: RedisQ) -> ScheduleList:
-    return {"schedules": [schedule_body(s) for s in await rq.schedules.list()]}
+async def list_schedules(rq: RedisQ, grant: Grant | None = None) -> ScheduleList:
+    visible = grant.visible if grant else everything
+    return {"schedules": [schedule_body(s) for s in await rq.schedules.list() if visible(s.queue)]}
 
 
-async def schedule_detail(rq: RedisQ, schedule_id: str) -> ScheduleBody:
-    return schedule_body(await rq.schedules.get(_id(schedule_id)))
+async def _visible(rq: RedisQ, sid: str, grant: Grant | None, needed: Access = Access.READ) -> ScheduleBody:
+    """A schedule of a queue hidden from the request (access per queue, scope.py) is not found."""
+    body = schedule_body(await rq.schedules.get(sid))
+    if grant is not None:
+        require_level(grant, body["queue"], needed, ScheduleNotFound(f"no schedule {sid!r}"))
+    return body
 
 
-async def put_schedule(rq: RedisQ, schedule_id: str, body: object) -> ScheduleChanged:
+async def schedule_detail(rq: RedisQ, schedule_id: str, grant: Grant | None = None) -> ScheduleBody:
+    return await _visible(rq, _id(schedule_id), grant)
+
+
+async def put_schedule(
+    rq: RedisQ, schedule_id: str, body: object, grant: Grant | None = None
+) -> ScheduleChanged:
     request = schedule_request(body)
     try:
         check_schedule_id(schedule_id)
@@ -95,7 +108,12 @@ async def put_schedule(rq: RedisQ, schedule_id: str, body: object) -> ScheduleCh
         raise InvalidParameter(str(exc), field="id") from None
     task = request.pop("task")
     # TaskNotFound, or InvalidArguments exactly as the enqueue route says it
-    rq.call_by_name(task, request["args"], request["kwargs"])
+    spec = rq.call_by_name(task, request["args"], request["kwargs"])
+    if grant is not None and not grant.every_queue:
+        queue = request["queue"] or spec.queue
+        require_level(grant, queue, Access.ADMIN, QueueNotFound(f"no queue {queue!r}"))
+        with contextlib.suppress(ScheduleNotFound):  # one that exists now: its queue too
+            await _visible(rq, schedule_id, grant, Access.ADMIN)
     try:
         change = await rq.schedules.upsert(task, id=schedule_id, **request)
     except ConfigurationError as exc:  # a cron, time zone, queue name or bound that cannot work
@@ -104,17 +122,20 @@ async def put_schedule(rq: RedisQ, schedule_id: str, body: object) -> ScheduleCh
     return {"schedule": await schedule_detail(rq, schedule_id), "change": change}
 
 
-async def schedule_action(rq: RedisQ, schedule_id: str, action: ScheduleAction) -> ScheduleChanged:
+async def schedule_action(
+    rq: RedisQ, schedule_id: str, action: ScheduleAction, grant: Grant | None = None
+) -> ScheduleChanged:
     sid = _id(schedule_id)
+    body = await _visible(rq, sid, grant, Access.ADMIN)
     if action == "delete":
-        body = schedule_body(await rq.schedules.get(sid))
         await rq.schedules.delete(sid, body["queue"])
         return {"schedule": body, "change": "deleted"}
     await (rq.schedules.pause(sid) if action == "pause" else rq.schedules.resume(sid))
     return {"schedule": await schedule_detail(rq, sid), "change": f"{action}d"}
 
 
-async def run_schedule(rq: RedisQ, schedule_id: str) -> ScheduleRun:
+async def run_schedule(rq: RedisQ, schedule_id: str, grant: Grant | None = None) -> ScheduleRun:
     sid = _id(schedule_id)
+    await _visible(rq, sid, grant, Access.ADMIN)
     job = await rq.schedules.run_now(sid)
     return {"schedule": sid, "job": job.id}

@@ -12,6 +12,7 @@ from redisq.core.keys import split_job_id
 from redisq.core.workflow import check_workflow_id
 from redisq.core.workflow_ops import WorkflowInfo
 
+from .access import Grant
 from .payloads import epoch_iso
 
 
@@ -55,9 +56,14 @@ def workflow_body(info: WorkflowInfo) -> WorkflowBody:
     }
 
 
-async def workflow_detail(rq: RedisQ, workflow_id: str) -> WorkflowBody:
+async def workflow_detail(rq: RedisQ, workflow_id: str, grant: Grant | None = None) -> WorkflowBody:
+    """With access per queue (scope.py), a workflow is shown only to whom sees every queue of its steps:
+    its steps and edges name them."""
     try:
         check_workflow_id(workflow_id)
     except ConfigurationError:
         raise WorkflowNotFound(f"no workflow {workflow_id!r}") from None
-    return workflow_body(await rq.workflow(workflow_id))
+    body = workflow_body(await rq.workflow(workflow_id))
+    if grant is not None and not all(grant.sees(s["queue"]) for s in body["steps"]):
+        raise WorkflowNotFound(f"no workflow {workflow_id!r}")
+    return body

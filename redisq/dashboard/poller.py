@@ -25,8 +25,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 import orjson
 
 from redisq.admin import payloads
+from redisq.admin.access import Visible, everything
 from redisq.admin.errors import error_response
 from redisq.admin.payloads import epoch_iso, job_body
+from redisq.admin.scope import scoped_snapshot
 from redisq.core.errors import JobNotFound, RedisUnavailable
 from redisq.core.job import JobInfo
 
@@ -161,11 +163,12 @@ class Poller:
         self.timeout_s = timeout_s
         self.polls = 0  # how many polls ran (all tasks together); tests and benchmarks read it
         self._lock = threading.Lock()
-        self._feeds: set[Feed] = set()
+        self._feeds: dict[Feed, Visible] = {}  # each stream, and the queues it may see (issue 17)
         self._watches: dict[str, dict[Feed, _JobWatch]] = {}
         self._memory = snapshot.PollMemory()
         self._seq = 0
         self._latest: Chunk | None = None  # the newest snapshot, while the task runs with browsers
+        self._latest_content: dict[str, Any] = {}  # its content, for streams that see some queues only
         self._content: bytes | None = None  # what it said, to tell whether the next one says more
         self._published_at = 0.0
         self._last_good: tuple[list[Any], list[Any]] = ([], [])  # queues and workers, shown while away
@@ -188,17 +191,20 @@ class Poller:
 
     # ---- subscribers (any thread) -------------------------------------------------------------------
 
-    def subscribe(self, feed: Feed, loop: asyncio.AbstractEventLoop | None = None) -> None:
-        """Feed it snapshots: the newest at once (or after the first poll), then each change."""
+    def subscribe(
+        self, feed: Feed, loop: asyncio.AbstractEventLoop | None = None, visible: Visible = everything
+    ) -> None:
+        """Feed it snapshots: the newest at once (or after the first poll), then each change. `visible`:
+        the queues this stream may see (access per queue, admin/scope.py); its snapshots hold no other."""
         with self._lock:
-            self._feeds.add(feed)
+            self._feeds[feed] = visible
             if self._latest is not None:
-                feed.offer(self._latest)
+                feed.offer(self._latest if visible is everything else self._scoped({}, visible))
             self._ensure_running(loop)
 
     def unsubscribe(self, feed: Feed) -> None:
         with self._lock:
-            self._feeds.discard(feed)
+            self._feeds.pop(feed, None)
 
     def watch(
         self, job_id: str, feed: Feed, seen: bytes, loop: asyncio.AbstractEventLoop | None = None
@@ -321,13 +327,25 @@ class Poller:
             return
         self._content, self._published_at = encoded, now
         self._seq += 1
-        data = orjson.dumps({"seq": self._seq, "at": epoch_iso(time.time()), **content})
-        chunk = Chunk(sse.frame("snapshot", data, event_id=self._seq))
+        full = {"seq": self._seq, "at": epoch_iso(time.time()), **content}
+        chunk = Chunk(sse.frame("snapshot", orjson.dumps(full), event_id=self._seq))
         with self._lock:
-            self._latest = chunk
-            feeds = list(self._feeds)
-        for feed in feeds:
-            feed.offer(chunk)
+            self._latest, self._latest_content = chunk, full
+            feeds = list(self._feeds.items())
+        made: dict[frozenset[str], Chunk] = {}  # one encoding per set of visible queues, not per stream
+        for feed, visible in feeds:
+            feed.offer(chunk if visible is everything else self._scoped(made, visible))
+
+    def _scoped(self, made: dict[frozenset[str], Chunk], visible: Visible) -> Chunk:
+        """The newest snapshot as a stream that sees only some queues gets it (scope.py)."""
+        content = self._latest_content
+        names = {q["queue"] for q in content.get("queues") or []}
+        names.update(q for w in content.get("workers") or [] for q in w["queues"])
+        key = frozenset(n for n in names if visible(n))
+        if key not in made:
+            data = orjson.dumps(scoped_snapshot(content, visible))
+            made[key] = Chunk(sse.frame("snapshot", data, event_id=content.get("seq")))
+        return made[key]
 
     def _publish_jobs(self, infos: dict[str, JobInfo | None]) -> None:
         for job_id, info in infos.items():
