@@ -49,6 +49,9 @@ def calls(
             ("SPUBLISH", k.done_channel("0"), "x"), ("SSUBSCRIBE", k.done_channel("0")),
             ("SUNSUBSCRIBE", k.done_channel("0")),
             ("SPUBLISH", k.abort_channel("w"), "x"),  # job.abort() of a running job tells its worker
+            # metrics over time (issue 17): written by finish.lua, read by stats.lua and the history
+            ("BITFIELD", k.metrics("m", 0), "INCRBY", "u32", "#0", "1"),
+            ("GETRANGE", k.metrics("m", 0), "0", "7"),
         ]  # fmt: skip
         if worker:
             out += [

@@ -3,8 +3,9 @@
 A record (metrics.lua holds the same layout) is up to 38 unsigned 32-bit big-endian counters: attempts
 that succeeded, attempts that failed, then for each fixed millisecond bucket (`BOUNDS_MS`) the run times
 and the queue waits of those attempts that fell in it (interleaved: a record is only as long as its
-highest counter written, so a record of fast jobs is short). One per queue and per task, per minute (kept 72 h) and per hour (kept
-30 days). Records add up, so any window's percentiles come from the sum of its records.
+highest counter written, so a record of fast jobs is short). One per queue and per task, per minute
+(kept 72 h) and per hour (kept 30 days). Records add up, so any window's percentiles come from the sum of
+its records.
 
 What a range reads (one pipelined round trip; one queue's records share its Cluster slot):
 
