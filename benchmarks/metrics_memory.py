@@ -90,7 +90,9 @@ async def simulate(url: str, tasks: int, minutes: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--tasks", type=int, default=20)
     parser.add_argument("--minutes", type=int, default=24 * 60)
     args = parser.parse_args()
