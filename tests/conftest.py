@@ -59,7 +59,9 @@ ON_CLUSTER_TOO = {
     "test_lookahead",
     "test_dedupe",
     "test_workflows",
+    "test_search",
     "test_task_metrics",
+    "test_attempt_history",
 }
 
 

@@ -25,6 +25,7 @@ PATHS = {
     "/{queue}/jobs/0123": {"GET", "DELETE"},
     "/{queue}/jobs/0123/retry": {"POST"},
     "/{queue}/pause": {"POST"},
+    "/{queue}/bulk": {"POST"},
 }
 
 
@@ -62,18 +63,20 @@ async def test_options_and_wrong_methods_name_every_method_of_a_path(
 async def test_query_parameters_a_route_does_not_take_are_refused(
     flavor: str, rq: RedisQ, queue: str
 ) -> None:
-    """`?task=x` was silently ignored: the answer looked filtered and was not. There is no filtering yet."""
+    """`?task=x` was silently ignored before there were filters: the answer looked filtered and was not.
+    Now `task` filters (issue 17), and a parameter that is not a filter is refused the same way."""
 
     @rq.task(name="http.noop")
     async def noop() -> None: ...
 
     await noop.enqueue()
     async with api_client(flavor, rq) as client:
-        listed = await client.get(f"/{queue}/jobs", params={"state": "queued", "task": "http.noop"})
+        listed = await client.get(f"/{queue}/jobs", params={"state": "queued", "tag": "http.noop"})
         assert listed.status_code == 422
         body = listed.json()
-        assert body["error"] == "invalid_parameter" and body["field"] == "task"
-        assert "(this route takes: limit, offset, order, state)" in body["detail"]
+        assert body["error"] == "invalid_parameter" and body["field"] == "tag"
+        takes = "error, limit, offset, order, q, request_id, since, state, task, until"
+        assert f"(this route takes: {takes})" in body["detail"]
         assert (await client.get(f"/{queue}", params={"verbose": "1"})).status_code == 422
         assert (await client.get("/", params={"page": "2"})).status_code == 422
         purge = await client.delete(f"/{queue}/jobs", params={"state": "queued", "all": "yes"})

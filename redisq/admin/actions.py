@@ -22,6 +22,7 @@ from redisq.core.errors import InvalidJobId
 from redisq.core.job import JobState
 from redisq.core.jobs import Job
 from redisq.core.keys import ID_SEPARATOR
+from redisq.core.search import JobFilter
 from redisq.core.task import MAX_PRIORITY
 
 from .errors import ActionNotAllowed, InvalidParameter, QueueNotFound
@@ -41,6 +42,7 @@ from .payloads import (
     limit_bodies,
     queue_summary,
 )
+from .search import FILTER_PARAMS, filtered_page
 
 # The states kept in an index (waiting: for their dependencies, issue 16).
 ListedState = Literal["queued", "scheduled", "active", "succeeded", "dead", "waiting"]
@@ -54,9 +56,11 @@ MAX_LIMIT = 500
 MAX_OFFSET = 2**32  # a sorted set holds fewer members; a bigger number would overflow Redis' ranges
 MAX_DELAY_S = 10 * 365 * 86400  # far enough for any schedule, near enough for every date to stay valid
 ENQUEUE_FIELDS = ("task", "args", "kwargs", "delay_s", "priority")
+RETRY_FIELDS = ("args", "kwargs")  # a retry's optional body: the dead job's new arguments (issue 17)
 # The query parameters of the JSON routes that take any; every other parameter is refused (a 422), on
-# every JSON route: `?task=x` used to be ignored, and the answer looked filtered when it was not.
-LIST_PARAMS = ("state", "offset", "limit", "order")
+# every JSON route: `?task=x` used to be ignored, and the answer looked filtered when it was not. The
+# listing's filters (issue 17) are search.py's.
+LIST_PARAMS = ("state", "offset", "limit", "order", *FILTER_PARAMS)
 PURGE_PARAMS = ("state",)
 _DIGITS = re.compile(r"[0-9]{1,12}")
 
@@ -153,17 +157,38 @@ def task_call_body(
     its `task`, `args` and `kwargs`; any field not in `fields` is refused."""
     if not isinstance(body, dict):
         raise InvalidParameter("the body must be a JSON object with a 'task' name", field="body")
+    _refuse_unknown_fields(body, fields)
+    task = body.get("task")
+    if not isinstance(task, str) or not task:
+        raise InvalidParameter("task must be the name of a registered task", field="task")
+    args, kwargs = call_arguments(body)
+    return body, task, args, kwargs
+
+
+def _refuse_unknown_fields(body: dict[str, Any], fields: Sequence[str]) -> None:
     unknown = sorted(set(body) - set(fields))
     if unknown:
         raise InvalidParameter(f"unknown field(s) {unknown}; allowed: {', '.join(fields)}", field=unknown[0])
-    task, args, kwargs = body.get("task"), body.get("args", []), body.get("kwargs", {})
-    if not isinstance(task, str) or not task:
-        raise InvalidParameter("task must be the name of a registered task", field="task")
+
+
+def call_arguments(body: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+    """A body's `args` (a JSON array) and `kwargs` (a JSON object), [] and {} when left out."""
+    args, kwargs = body.get("args", []), body.get("kwargs", {})
     if not isinstance(args, list):
         raise InvalidParameter("args must be a JSON array", field="args")
     if not isinstance(kwargs, dict):
         raise InvalidParameter("kwargs must be a JSON object", field="kwargs")
-    return body, task, args, kwargs
+    return args, kwargs
+
+
+def retry_arguments(body: object) -> tuple[list[Any], dict[str, Any]]:
+    """The body of a retry with edited arguments: `args` and `kwargs`, checked as an enqueue's are."""
+    if not isinstance(body, dict):
+        raise InvalidParameter(
+            "the body must be a JSON object with the new 'args' and 'kwargs'", field="body"
+        )
+    _refuse_unknown_fields(body, RETRY_FIELDS)
+    return call_arguments(body)
 
 
 def seconds_field(body: dict[str, Any], name: str, low: int, high: int) -> float | None:
@@ -229,13 +254,21 @@ async def _total(rq: RedisQ, queue: str, state: JobState) -> int:
         JobState.ACTIVE: gauges.active,
         JobState.DEAD: gauges.dead,
         JobState.SUCCEEDED: gauges.succeeded_kept,
+        JobState.WAITING: gauges.waiting,  # missing, the Waiting tab's listing was a 500 (KeyError)
     }
     return by_state[state]
 
 
-async def list_jobs(rq: RedisQ, queue: str, page: PageRequest) -> JobPage:
-    """One page read from the state's index (never a scan); the total comes from the gauges."""
+async def list_jobs(
+    rq: RedisQ, queue: str, page: PageRequest, job_filter: JobFilter | None = None
+) -> JobPage:
+    """One page read from the state's index; the total comes from the gauges. With a filter, a page of the
+    matches from a bounded search of that index (search.py), which says how far it went."""
     await require_queue(rq, queue)
+    if job_filter is not None and not job_filter.is_empty:
+        return await filtered_page(
+            rq, queue, page.state, page.offset, page.limit, page.newest_first, job_filter
+        )
     infos, total = await asyncio.gather(
         rq.jobs(queue, page.state, page.offset, page.limit, page.newest_first), _total(rq, queue, page.state)
     )
@@ -274,6 +307,24 @@ async def job_action(rq: RedisQ, queue: str, uid: str, action: JobAction) -> Job
         state = (await job.info()).state.value
         raise ActionNotAllowed(f"cannot {action} job {job.id}: it is {state}", state=state)
     return {"id": job.id, "action": _DONE[action]}
+
+
+async def retry_job(rq: RedisQ, queue: str, uid: str, body: object | None) -> JobActionDone:
+    """`POST .../retry`. Without a body (or with `null`), the `retry` action: a dead job, or one waiting
+    for its next attempt, runs again. With `{"args", "kwargs"}`, a dead job runs again with these
+    arguments, checked against its task's signature and the size limit as an enqueue's are (422, 413),
+    under its own id and with its history (core/retry_edit.py); any other state is a 409."""
+    if body is None:
+        return await job_action(rq, queue, uid, "retry")
+    args, kwargs = retry_arguments(body)
+    job = _job(rq, queue, uid)
+    if not await job.retry_with(args, kwargs):
+        state = (await job.info()).state.value
+        raise ActionNotAllowed(
+            f"cannot edit and retry job {job.id}: it is {state}; only a dead job's arguments can be edited",
+            state=state,
+        )
+    return {"id": job.id, "action": _DONE["retry"]}
 
 
 async def requeue_dead(rq: RedisQ, queue: str) -> Requeued:

@@ -11,7 +11,7 @@ from typing import Any, TypedDict, cast
 
 from redisq.core.client import RedisQ
 from redisq.core.health import HealthReport
-from redisq.core.job import JobInfo
+from redisq.core.job import AttemptRecord, JobInfo
 from redisq.core.keys import ID_SEPARATOR, make_job_id
 from redisq.core.limits import Limit, QueueLimit
 from redisq.core.schedules import ScheduleInfo
@@ -61,6 +61,17 @@ class JobProgress(TypedDict):
     note: str | None
 
 
+class AttemptBody(TypedDict):
+    attempt: int  # 1-based, counted since the job was last (re)queued
+    worker: str | None
+    started_at: str | None
+    finished_at: str | None  # None while it runs
+    duration_s: float | None
+    outcome: str  # failed (then retried), lost (its worker died), dead, succeeded, aborted, running
+    error_type: str
+    error_message: str  # the first line only; the latest attempt's whole traceback is in `error`
+
+
 class JobBody(TypedDict):
     id: str
     queue: str
@@ -85,6 +96,7 @@ class JobBody(TypedDict):
     expires_at: str | None
     progress: JobProgress | None
     workflow: str | None  # the id of the workflow it is a step of (issue 16)
+    attempt_history: list[AttemptBody]  # every attempt kept, oldest first, the latest included (issue 17)
 
 
 class JobPage(TypedDict):
@@ -94,6 +106,38 @@ class JobPage(TypedDict):
     offset: int
     limit: int
     total: int
+
+
+class JobFilterBody(TypedDict, total=False):
+    """The filters of a listing or a bulk action (issue 17; admin/search.py), those given only."""
+
+    task: str
+    q: str
+    request_id: str
+    error: str
+    since: str
+    until: str
+
+
+class SearchedPage(JobPage):
+    """A filtered listing: a page of the matches, and how far the search went."""
+
+    filter: JobFilterBody  # as given, times in UTC
+    searched: int  # entries of the state's index looked at (at most 5,000 a request)
+    next: int | None  # the offset to go on from (the index was not searched to its end), else null
+
+
+class BulkDone(TypedDict):
+    """One batch of a bulk action (issue 17; admin/bulk.py)."""
+
+    action: str
+    dry_run: bool  # true: nothing was done; `matched` counts what would have been
+    done: int
+    skipped: dict[str, int]  # reason (gone, not_dead, cannot_run, not_retryable, ...) -> jobs
+    matched: int  # jobs selected, or found by the filter in this batch: done + skipped
+    searched: int  # index entries looked at to find them (0 for a selection)
+    total: int | None  # entries in the state's index (null for a selection)
+    next: int | None  # the cursor of the next batch; null: nothing left
 
 
 class JobActionDone(TypedDict):
@@ -285,6 +329,21 @@ def job_body(info: JobInfo) -> JobBody:
         "expires_at": _iso(info.expires_at),
         "progress": cast(JobProgress, info.progress) if info.progress else None,
         "workflow": info.meta.get("workflow"),
+        "attempt_history": [attempt_body(a) for a in info.attempt_log()],
+    }
+
+
+def attempt_body(attempt: AttemptRecord) -> AttemptBody:
+    start, end = attempt.started_at, attempt.finished_at
+    return {
+        "attempt": attempt.attempt,
+        "worker": attempt.worker,
+        "started_at": _iso(start),
+        "finished_at": _iso(end),
+        "duration_s": round((end - start).total_seconds(), 3) if start and end else None,
+        "outcome": attempt.outcome.value,
+        "error_type": attempt.error_type,
+        "error_message": attempt.error_message,
     }
 
 

@@ -34,6 +34,7 @@ from .operation import Op
 from .queue_admin import QueueAdministration
 from .schedule_api import Schedules, declare, remember, task_timing
 from .schedules import JobTemplate, Schedule
+from .search_api import JobSearch
 from .server_health import ServerHealth
 from .task import Backoff, Dedupe, JobSpec, Task, TaskOptions
 from .topology import AsyncClient, SyncClient, Topology, async_client, parse_url, sync_client
@@ -54,7 +55,7 @@ class EagerRunner(Protocol):
     def run_sync(self, jobs: list[Job]) -> None: ...
 
 
-class RedisQ(QueueAdministration, ServerHealth, HookRegistration, WorkflowEnqueue):
+class RedisQ(QueueAdministration, JobSearch, ServerHealth, HookRegistration, WorkflowEnqueue):
     """The entry point: `rq = RedisQ()`, `@rq.task(...)`, `await task.enqueue(...)`.
 
     Connections open lazily on first use and close with `aclose()`/`close()` or a `with` block. With no

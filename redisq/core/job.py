@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, TypedDict
@@ -100,12 +101,15 @@ def _int(raw: bytes | None, default: int) -> int:
         return default
 
 
-def _time(raw: bytes | None) -> datetime | None:
-    ms = _int(raw, -1)
+def _moment(ms: int) -> datetime | None:
     try:
         return None if ms < 0 else datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
     except (OverflowError, OSError, ValueError):
         return None
+
+
+def _time(raw: bytes | None) -> datetime | None:
+    return _moment(_int(raw, -1))
 
 
 def _json(raw: bytes | None) -> Any:
@@ -122,6 +126,69 @@ def _state(raw: bytes | None, default: JobState) -> JobState:
         return default if raw is None else JobState(raw.decode(errors="replace"))
     except ValueError:
         return default
+
+
+class AttemptOutcome(str, enum.Enum):
+    """How one attempt of a job ended (`JobInfo.attempt_log`)."""
+
+    FAILED = "failed"  # it raised, and the job was retried
+    LOST = "lost"  # its worker stopped renewing its lease (died, or lost Redis); the sweeper took it back
+    DEAD = "dead"  # it ended the job dead
+    SUCCEEDED = "succeeded"
+    ABORTED = "aborted"
+    RUNNING = "running"  # the latest attempt, still going
+
+
+# A history line's message is cut to this many bytes by attempts.lua; the latest attempt's is cut the same.
+MESSAGE_MAX = 200
+
+
+def first_line(message: str) -> str:
+    """The first line of an error message, at most MESSAGE_MAX bytes (as attempts.lua keeps it)."""
+    line = re.split(r"[\r\n]", message, maxsplit=1)[0]
+    if len(line.encode()) <= MESSAGE_MAX:
+        return line
+    return line.encode()[:MESSAGE_MAX].decode(errors="ignore") + "\u2026"
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    """One attempt of a job: where it ran, when, how it ended and, if it failed, why (the type and the first
+    line of the message: the whole traceback is kept for the latest attempt only)."""
+
+    attempt: int  # 1-based, counted since the job was (re)queued: a dead job put back starts again at 1
+    worker: str | None
+    started_at: datetime | None
+    finished_at: datetime | None  # None while it runs; for a lost attempt, when the sweeper found it lapsed
+    outcome: AttemptOutcome
+    error_type: str = ""
+    error_message: str = ""
+
+
+def _history(raw: bytes | None) -> tuple[AttemptRecord, ...]:
+    """The record's `history` (attempts.lua: a line per attempt, each a JSON array); a line that cannot be
+    read is left out, as a damaged field must not hide the job."""
+    if not raw:
+        return ()
+    out = []
+    for line in raw.split(b"\n"):
+        try:
+            values = codec.loads(line.decode(errors="replace"))  # a damaged value may not be UTF-8
+            attempt, worker, started, ended, outcome, kind, message = values
+            out.append(
+                AttemptRecord(
+                    attempt=int(attempt),
+                    worker=str(worker) or None,
+                    started_at=None if started is None else _moment(int(started)),
+                    finished_at=None if ended is None else _moment(int(ended)),
+                    outcome=AttemptOutcome(outcome),
+                    error_type=str(kind),
+                    error_message=str(message),
+                )
+            )
+        except (ValueError, TypeError):  # not JSON, not 7 values, a number or an outcome that is not one
+            continue
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -148,6 +215,9 @@ class JobInfo:
     error: JobError | None
     result: Any
     progress: dict[str, Any] | None = None  # {"value": 0..1, "note": ...} as the task last reported it
+    # Its earlier attempts, oldest first (attempts.lua: at most the last 25); the latest is in the fields
+    # above (started_at, worker, finished_at, error): `attempt_log()` has them all.
+    history: tuple[AttemptRecord, ...] = ()
 
     @property
     def request_id(self) -> str | None:
@@ -157,6 +227,27 @@ class JobInfo:
     @property
     def traceparent(self) -> str | None:
         return self.meta.get("traceparent")
+
+    def attempt_log(self) -> list[AttemptRecord]:
+        """Every attempt kept, oldest first: the history, then the latest attempt when the record's fields
+        describe one that is not in it yet (it runs, or it ended the job). A job waiting for its next try
+        (scheduled, or queued after a recovery or a requeue) has its last attempt in the history already,
+        and one that never started has none."""
+        latest = _LATEST_OUTCOME.get(self.state)
+        if latest is None or self.started_at is None:
+            return list(self.history)
+        failed = latest in (AttemptOutcome.DEAD, AttemptOutcome.ABORTED) and self.error is not None
+        error = self.error if failed else None  # a success's `error` is an earlier attempt's
+        current = AttemptRecord(
+            attempt=self.attempts,
+            worker=self.worker,
+            started_at=self.started_at,
+            finished_at=None if latest is AttemptOutcome.RUNNING else self.finished_at,
+            outcome=latest,
+            error_type=error.type if error else "",
+            error_message=first_line(error.message) if error else "",
+        )
+        return [*self.history, current]
 
     @classmethod
     def from_hash(
@@ -202,4 +293,14 @@ class JobInfo:
             error=JobError.from_json(raw_error) if raw_error else None,
             result=_json(raw_result),
             progress=progress if isinstance(progress := _json(fields.get(b"progress")), dict) else None,
+            history=_history(fields.get(b"history")),
         )
+
+
+# The states in which a record's own fields describe an attempt that is not in its history yet.
+_LATEST_OUTCOME = {
+    JobState.ACTIVE: AttemptOutcome.RUNNING,
+    JobState.SUCCEEDED: AttemptOutcome.SUCCEEDED,
+    JobState.DEAD: AttemptOutcome.DEAD,
+    JobState.ABORTED: AttemptOutcome.ABORTED,
+}

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from . import codec, ops, shard_channels
+from . import codec, ops, retry_edit, shard_channels
 from .errors import JobFailed, ResultTimeout
 from .job import JobError, JobInfo, JobState
 from .keys import QueueKeys, make_job_id, split_job_id
 from .operation import Op
+from .task import JobSpec
 
 if TYPE_CHECKING:
     from .client import RedisQ
@@ -99,6 +101,24 @@ class Job:
 
     def retry_sync(self) -> bool:
         return self.rq.backend_sync().run(ops.retry(self._keys, self.id, self.uid))
+
+    def _retry_with_op(self, args: Sequence[Any], kwargs: dict[str, Any] | None) -> Op[bool]:
+        def check(task: str, call_args: list[Any], call_kwargs: dict[str, Any]) -> JobSpec:
+            return self.rq.call_by_name(task, call_args, call_kwargs, queue=self.queue)
+
+        return retry_edit.retry_edited(
+            self._keys, self.id, self.uid, self.rq.settings, check, list(args), dict(kwargs or {})
+        )
+
+    async def retry_with(self, args: Sequence[Any] = (), kwargs: dict[str, Any] | None = None) -> bool:
+        """A dead job back on its queue with new arguments and fresh attempts, under the same id, its
+        history kept: for a job that died of its arguments. False if it is not dead. The arguments are
+        checked as `call_by_name` checks them (InvalidArguments, TaskNotFound, PayloadTooLarge), before
+        anything is written."""
+        return await self.rq.backend().run(self._retry_with_op(args, kwargs))
+
+    def retry_with_sync(self, args: Sequence[Any] = (), kwargs: dict[str, Any] | None = None) -> bool:
+        return self.rq.backend_sync().run(self._retry_with_op(args, kwargs))
 
     async def result(self, timeout: float | None = None) -> Any:
         """The job's return value, once it succeeds. Raises JobFailed if it ends otherwise.

@@ -196,8 +196,29 @@ def jobs_by_state(
     ]
 
 
+# The single-job scripts' calls, built in one place: the bulk actions (bulk.py) send many in a round trip.
+def cancel_call(k: QueueKeys, uid: str, now_ms: int) -> ScriptCall:
+    """Replies 1 cancelled, 0 not cancellable in its state, -1 no such job."""
+    return ScriptCall("cancel", (k.levels, k.scheduled, k.stats), (k.base, uid, now_ms))
+
+
+def delete_call(k: QueueKeys, uid: str) -> ScriptCall:
+    """Replies 1 deleted, 0 running, -1 no such job."""
+    return ScriptCall("delete", (k.levels, k.scheduled, k.succeeded, k.dead), (k.base, uid))
+
+
+def promote_call(k: QueueKeys, uid: str) -> ScriptCall:
+    """Replies 1 promoted, 0 not scheduled, -1 no such job."""
+    return ScriptCall("promote", (k.scheduled, k.levels, k.wake), (k.base, uid))
+
+
+def requeue_call(k: QueueKeys, uids: Sequence[str]) -> ScriptCall:
+    """Replies {requeued, kept}: kept counts the dead letters that cannot run (they stay dead)."""
+    return ScriptCall("requeue_dead", (k.dead, k.levels, k.stats, k.wake), (k.base, len(uids), 0, *uids))
+
+
 def cancel(k: QueueKeys, job_id: str, uid: str, now_ms: int) -> Op[bool]:
-    reply = yield ScriptCall("cancel", (k.levels, k.scheduled, k.stats), (k.base, uid, now_ms))
+    reply = yield cancel_call(k, uid, now_ms)
     if reply == -1:
         raise JobNotFound(f"no job {job_id}")
     return bool(reply == 1)
@@ -213,7 +234,7 @@ def abort(k: QueueKeys, job_id: str, uid: str, now_ms: int) -> Op[bool]:
 
 def delete(k: QueueKeys, job_id: str, uid: str) -> Op[bool]:
     """False: the job is running (its worker holds the lease)."""
-    reply = yield ScriptCall("delete", (k.levels, k.scheduled, k.succeeded, k.dead), (k.base, uid))
+    reply = yield delete_call(k, uid)
     if reply == -1:
         raise JobNotFound(f"no job {job_id}")
     return bool(reply == 1)
@@ -221,7 +242,7 @@ def delete(k: QueueKeys, job_id: str, uid: str) -> Op[bool]:
 
 def promote(k: QueueKeys, job_id: str, uid: str) -> Op[bool]:
     """False: the job is not scheduled (not delayed, not waiting for a retry)."""
-    reply = yield ScriptCall("promote", (k.scheduled, k.levels, k.wake), (k.base, uid))
+    reply = yield promote_call(k, uid)
     if reply == -1:
         raise JobNotFound(f"no job {job_id}")
     return bool(reply == 1)
@@ -298,7 +319,7 @@ def requeue_dead(k: QueueKeys, uids: Sequence[str] | None, batch: int = 1000) ->
     if uids is not None:
         if not uids:
             return 0
-        requeued, _ = yield ScriptCall("requeue_dead", keys, (k.base, len(uids), 0, *uids))
+        requeued, _ = yield requeue_call(k, uids)
         return int(requeued)
     total = offset = 0
     while True:

@@ -66,6 +66,21 @@ def queued_page(k: QueueKeys, offset: int, limit: int, newest_first: bool) -> Op
     return uids[::-1] if newest_first else uids
 
 
+def queued_parts(k: QueueKeys) -> Op[list[tuple[Part, int]]]:
+    """The parts of the queued index in line order with their sizes (a search walks them as one
+    sequence, search.py): two round trips, the parts then their sizes; none when the queue is empty."""
+    legacy, levels, specs = yield [
+        Command(("ZCARD", k.queued)),
+        Command(("ZRANGE", k.levels, 0, -1)),
+        Command(("ZRANGE", k.part("limited"), 0, PARKED_SPECS - 1)),
+    ]
+    parts = _parts(k, int(legacy), levels, specs)
+    if not parts:
+        return []
+    sizes = yield [part.size() for part in parts]
+    return [(part, int(size)) for part, size in zip(parts, sizes, strict=True)]
+
+
 def queued_indexes(k: QueueKeys) -> Op[list[str]]:
     """Every index that holds queued jobs (for purge.lua): the legacy zset, each level's list, and the
     parked set of every limit that holds some (its entry in `limited` goes when a fetch finds it empty)."""

@@ -13,8 +13,9 @@ from typing import Generic, TypeVar
 S = TypeVar("S")
 # In this order, each library using only those before it: checks.lua uses metrics.lua's (issue 17);
 # limits.lua uses `checked` from common.lua; workflow.lua (issue 16, `workflow_lib`) common.lua's functions;
-# jobs.lua (`enqueue_jobs`: enqueue.lua and a schedule's tick, issue 12) workflow.lua's.
-LIBRARIES = ("metrics.lua", "checks.lua", "limits.lua", "workflow.lua", "jobs.lua")
+# jobs.lua (`enqueue_jobs`: enqueue.lua and a schedule's tick, issue 12) workflow.lua's; attempts.lua (a
+# job's history of attempts, issue 17) common.lua's.
+LIBRARIES = ("metrics.lua", "attempts.lua", "checks.lua", "limits.lua", "workflow.lua", "jobs.lua")
 
 
 @functools.cache
@@ -57,6 +58,8 @@ class Scripts(Generic[S]):
     dep_link: S
     dep_results: S
     outbox_done: S
+    search: S  # issue 17: the candidates of a batch of one index (search.py)
+    retry_edited: S
 
     @classmethod
     def register(cls, register: Callable[[str], S]) -> Scripts[S]:

@@ -20,6 +20,7 @@ local q_interval, q_tolerance, q_conc = tonumber(ARGV[5]), tonumber(ARGV[6]), to
 
 -- Every record is read and every outcome decided before anything is written.
 local done_fields = {}
+local histories = {} -- uid -> the history of a job whose attempt is retried, this attempt added
 local stale, settled, by_outcome = {}, {}, { ok = {}, retry = {}, dead = {}, release = {}, defer = {},
   abort = {} }
 for i = 0, n - 1 do
@@ -39,6 +40,11 @@ for i = 0, n - 1 do
     -- Marked for abort after its worker decided: it must not run again (a retry, a release) nor wait
     -- in the dead letters to be requeued. A success stays one: the job did finish.
     if f[8] and outcome ~= 'ok' then outcome = 'abort' end
+    if outcome == 'retry' then -- the failed attempt joins the job's history (attempts.lua)
+      local last = redis.call('HMGET', job, 'worker', 'started_at', 'history')
+      local entry = attempt_entry(attempts, last[1], last[2], now, 'failed', ARGV[b + 3])
+      histories[uid] = add_attempt(last[3], entry)
+    end
     settled[#settled + 1] = uid
     done_fields[uid] = f
     local group = by_outcome[outcome]
@@ -89,9 +95,9 @@ for _, d in ipairs(by_outcome.ok) do
 end
 if #done > 0 then call_with('ZADD', succeeded, done) end
 for _, d in ipairs(by_outcome.retry) do
-  local uid, job = d[1], d[2]
-  unpiece_for(job, d[4])
-  redis.call('HSET', job, 'error', d[4], 'state', 'scheduled', 'due_at', d[5])
+  local uid, job, history = d[1], d[2], histories[d[1]]
+  unpiece_for(job, #d[4] > #history and d[4] or history) -- the longer of the two decides
+  redis.call('HSET', job, 'error', d[4], 'state', 'scheduled', 'due_at', d[5], 'history', history)
   redis.call('HDEL', job, 'lease')
   redis.call('ZADD', scheduled, d[5], uid)
 end

@@ -1,4 +1,5 @@
--- Put dead jobs back on their queue with a fresh set of attempts.
+-- Put dead jobs back on their queue with a fresh set of attempts; the attempt that killed each joins its
+-- history (attempts.lua).
 -- KEYS: dead, levels, stats, wake
 -- ARGV: base, limit, offset, then uids (none: `limit` dead jobs from rank `offset`, oldest first)
 -- Returns {requeued, kept}: a dead letter whose record cannot run (buried as corrupt without a payload,
@@ -14,11 +15,15 @@ if #uids == 0 then uids = redis.call('ZRANGE', dead, offset, offset + limit - 1)
 local reads, levels = {}, {}
 for i, uid in ipairs(uids) do
   local job = job_key(base, uid)
-  local f = read_record(job, 'payload', 'max_attempts', 'unique_key', 'priority', 'pn')
+  local f = read_record(job, 'payload', 'max_attempts', 'unique_key', 'priority', 'pn', 'attempts', 'worker',
+    'started_at', 'finished_at', 'error', 'history')
   -- runnable: a payload, whole or in pieces (joined_payload), and a number of attempts
   local runnable = f and joined_payload(job, f[1], f[5]) and tonumber(f[2] or MAX_ATTEMPTS) and true or false
   reads[i] = { f = f, runnable = runnable }
-  if runnable then levels[ready_level(f[4])] = true end
+  if runnable then
+    levels[ready_level(f[4])] = true
+    reads[i].history = with_dead_attempt(f[6], f[7], f[8], f[9], f[10], f[11]) -- its last attempt kept
+  end
 end
 if next(levels) then
   refused = wrong_types(ready_checks({}, base, levels))
@@ -30,13 +35,7 @@ for i, uid in ipairs(uids) do
   local f, runnable = reads[i].f, reads[i].runnable
   if runnable then
     if redis.call('ZREM', dead, uid) == 1 then
-      redis.call('PERSIST', job)
-      if f[3] then redis.pcall('PERSIST', base .. 'unique:' .. f[3]) end -- moved by a resharding: its TTL
-      redis.call('HSET', job, 'attempts', 0)
-      -- An abort asked of an earlier run is not this one's; nor does a job requeued by hand wait any more
-      -- for a dependency that failed it (`blocked`, workflow.lua).
-      redis.call('HDEL', job, 'finished_at', 'abort', 'blocked')
-      requeue(base, uid, job, ready_level(f[4]), false)
+      revive_dead(base, uid, job, f[3], ready_level(f[4]), reads[i].history)
       n = n + 1
     end
   elseif f and not f[1] and not f[2] and not f[5] and redis.call('EXISTS', job) == 0 then

@@ -12,7 +12,8 @@ local base, now, limit, dead_ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local refused = wrong_queue_types(base, 'active', 'dead', 'succeeded')
 if refused then return refused end
 
-local FIELDS = { 'attempts', 'max_attempts', 'worker', 'limits', 'payload', 'priority', 'pn' }
+local FIELDS = { 'attempts', 'max_attempts', 'worker', 'limits', 'payload', 'priority', 'pn', 'started_at',
+  'history' }
 local REQUIRED = {}
 local NUMERIC = { attempts = true, max_attempts = true }
 
@@ -57,7 +58,12 @@ for i, uid in ipairs(lapsed) do
       local task = task_of(joined_payload(job, f[5], f[7]))
       died_tasks[task] = (died_tasks[task] or 0) + 1
     else
-      redis.call('HSET', job, 'state', 'queued')
+      -- The lost attempt joins the job's history (attempts.lua), ended when it was found lapsed.
+      local lost = attempt_entry(f[1], f[3], f[8], now, 'lost', cjson.encode({ type = 'LeaseExpired',
+        message = 'worker ' .. tostring(f[3]) .. ' stopped renewing its lease' }))
+      local history = add_attempt(f[9], lost)
+      unpiece_for(job, history)
+      redis.call('HSET', job, 'state', 'queued', 'history', history)
       redis.call('HDEL', job, 'lease', 'due_at')
       front[#front + 1] = { uid, ready_level(f[6]) }
       recovered = recovered + 1

@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from redisq.admin import actions, backlog, history, redis_page, schedules, workflows
+from redisq.admin import actions, backlog, bulk, history, redis_page, schedules, search, workflows
 from redisq.admin.access import Access, AccessPolicy, check_auth_callable, require_json
 from redisq.admin.errors import allowed_methods, error_response, http_error
 from redisq.admin.metrics import MetricsRoute
@@ -120,14 +120,17 @@ def admin_app(
     GET    /_history?range=           every queue's attempts, run times and waits over time (admin.history)
     GET    /{queue}/history?range=&task=   a queue's (or a task's) points, and each task's totals
     GET    /{queue}                   one queue's stats
-    GET    /{queue}/jobs              one page: ?state=queued&offset=0&limit=50&order=newest
+    GET    /{queue}/jobs              one page: ?state=queued&offset=0&limit=50&order=newest, filtered by
+                                      ?task=&q=&request_id=&error=&since=&until= (redisq.admin.search)
     POST   /{queue}/jobs              enqueue {"task", "args", "kwargs", "delay_s", "priority"} -> 201
     DELETE /{queue}/jobs?state=dead   purge one state
     GET    /{queue}/jobs/{uid}        one job
     DELETE /{queue}/jobs/{uid}        delete a job that is not running
-    POST   /{queue}/jobs/{uid}/retry|cancel|promote
+    POST   /{queue}/jobs/{uid}/retry|cancel|promote   (retry: an optional {"args", "kwargs"} edits a dead job)
     POST   /{queue}/jobs/{uid}/abort  cancel a waiting job, or stop a running one (ends `aborted`)
     POST   /{queue}/dead/requeue      requeue every dead job
+    POST   /{queue}/bulk              retry, requeue, cancel or delete a selection, or a batch of the jobs
+                                      a filter matches (redisq.admin.bulk)
     POST   /{queue}/pause, /{queue}/resume
     GET    /{queue}/jobs/{uid}/events one job's changes (SSE) until its final state
     GET    /{queue}/backlog           backlog and desired workers, for autoscalers: ?drain_s=60
@@ -214,13 +217,24 @@ def admin_app(
     async def list_jobs(request: Request) -> Any:
         q = request.query_params
         page = actions.page_request(q.get("state"), q.get("offset"), q.get("limit"), q.get("order"))
-        return await actions.list_jobs(rq, queue(request), page)
+        return await actions.list_jobs(rq, queue(request), page, search.job_filter(q))
 
     async def enqueue(request: Request) -> Any:
         require_json(request.headers)  # a body is required here, whatever its headers say of its length
         limited = Request(request.scope, limit_body(request.receive, policy.max_body_bytes))
         body = actions.parse_json(await limited.body())
         return await actions.enqueue(rq, queue(request), body)
+
+    async def retry(request: Request) -> Any:
+        # An optional body: check_request asked for JSON if there is one, and none is today's retry.
+        raw = await Request(request.scope, limit_body(request.receive, policy.max_body_bytes)).body()
+        body = actions.parse_json(raw) if raw else None
+        return await actions.retry_job(rq, queue(request), uid(request), body)
+
+    async def bulk_jobs(request: Request) -> Any:
+        require_json(request.headers)
+        limited = Request(request.scope, limit_body(request.receive, policy.max_body_bytes))
+        return await bulk.bulk(rq, queue(request), actions.parse_json(await limited.body()))
 
     async def purge(request: Request) -> Any:
         return await actions.purge(rq, queue(request), request.query_params.get("state"))
@@ -322,11 +336,12 @@ def admin_app(
         Route("/{queue}/jobs/{uid}", endpoint(job_detail, read), methods=["GET"]),
         Route("/{queue}/jobs/{uid}/events", endpoint(job_events, read, query=None), methods=["GET"]),
         Route("/{queue}/jobs/{uid}", endpoint(job_action("delete"), admin), methods=["DELETE"]),
-        Route("/{queue}/jobs/{uid}/retry", endpoint(job_action("retry"), admin), methods=["POST"]),
+        Route("/{queue}/jobs/{uid}/retry", endpoint(retry, admin), methods=["POST"]),
         Route("/{queue}/jobs/{uid}/cancel", endpoint(job_action("cancel"), admin), methods=["POST"]),
         Route("/{queue}/jobs/{uid}/promote", endpoint(job_action("promote"), admin), methods=["POST"]),
         Route("/{queue}/jobs/{uid}/abort", endpoint(job_action("abort"), admin), methods=["POST"]),
         Route("/{queue}/dead/requeue", endpoint(requeue_dead, admin), methods=["POST"]),
+        Route("/{queue}/bulk", endpoint(bulk_jobs, admin), methods=["POST"]),
         Route("/{queue}/pause", endpoint(pause, admin), methods=["POST"]),
         Route("/{queue}/resume", endpoint(resume, admin), methods=["POST"]),
         Route(

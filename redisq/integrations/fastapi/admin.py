@@ -39,7 +39,6 @@ from .models import (
     HealthReportModel,
     JobActionModel,
     JobModel,
-    JobPageModel,
     PauseStateModel,
     PurgedModel,
     QueueListModel,
@@ -54,6 +53,8 @@ from .models import (
     TierBacklogModel,
     WorkflowModel,
 )
+from .retry import add_retry_route
+from .search import add_search_routes
 
 Queue = Annotated[str, Path(description="the queue's name")]
 Uid = Annotated[str, Path(description="the job's uid: its id is '<queue>:<uid>'")]
@@ -117,6 +118,8 @@ def _route_class(policy: AccessPolicy) -> type[APIRoute]:
         def get_route_handler(self) -> RouteHandler:
             handle = super().get_route_handler()
             has_body = self.body_field is not None
+            # An optional body (a retry's edited arguments) may be left out: nothing to parse then.
+            body_required = self.body_field is not None and self.body_field.field_info.is_required()
             # The query parameters this route declares, its dependencies' (an auth dependency's) included;
             # the dashboard's page, files and streams (not in the schema) are not JSON routes.
             query = _query_names(self.dependant)
@@ -131,7 +134,9 @@ def _route_class(policy: AccessPolicy) -> type[APIRoute]:
                         # Read here, within the size limit, so that bytes that are not JSON get the
                         # Starlette app's 422 rather than FastAPI's 400; FastAPI reuses the read body.
                         request = Request(request.scope, limit_body(request.receive, policy.max_body_bytes))
-                        actions.parse_json(await request.body())
+                        raw = await request.body()
+                        if raw or body_required:
+                            actions.parse_json(raw)
                     return await handle(request)
                 except RequestValidationError as exc:
                     status, body = invalid_request(exc.errors())
@@ -273,15 +278,7 @@ def admin_router(
     async def queue_stats(queue: Queue) -> Any:
         return await actions.queue_stats(rq, queue)
 
-    @router.get("/{queue}/jobs", response_model=JobPageModel, dependencies=read, summary="one page of jobs")
-    async def list_jobs(
-        queue: Queue,
-        state: actions.ListedState = "queued",
-        offset: Annotated[int, Query(ge=0, le=actions.MAX_OFFSET)] = 0,
-        limit: Annotated[int, Query(ge=1, le=actions.MAX_LIMIT)] = actions.DEFAULT_LIMIT,
-        order: actions.Order = "newest",
-    ) -> Any:
-        return await actions.list_jobs(rq, queue, actions.page_request(state, offset, limit, order))
+    add_search_routes(router, rq, read, admin, _WRITE_ERRORS)  # GET /{queue}/jobs, POST /{queue}/bulk
 
     @router.post(
         "/{queue}/jobs",
@@ -321,9 +318,7 @@ def admin_router(
     async def delete_job(queue: Queue, uid: Uid) -> Any:
         return await actions.job_action(rq, queue, uid, "delete")
 
-    @router.post("/{queue}/jobs/{uid}/retry", **job_action, summary="retry a dead or retry-waiting job now")
-    async def retry_job(queue: Queue, uid: Uid) -> Any:
-        return await actions.job_action(rq, queue, uid, "retry")
+    add_retry_route(router, rq, **job_action)
 
     @router.post("/{queue}/jobs/{uid}/cancel", **job_action, summary="cancel a queued or scheduled job")
     async def cancel_job(queue: Queue, uid: Uid) -> Any:

@@ -65,6 +65,19 @@ class JobProgressModel(BaseModel):
     note: str | None
 
 
+class AttemptModel(BaseModel):
+    attempt: int = Field(description="1-based, counted since the job was last (re)queued")
+    worker: str | None
+    started_at: Timestamp | None
+    finished_at: Timestamp | None = Field(description="null while it runs")
+    duration_s: float | None
+    outcome: Literal["failed", "lost", "dead", "succeeded", "aborted", "running"] = Field(
+        description="failed: it raised and the job was retried; lost: its worker stopped renewing its lease"
+    )
+    error_type: str
+    error_message: str = Field(description="the first line of the message; the traceback is in `error`")
+
+
 class JobModel(BaseModel):
     id: str = Field(description="'<queue>:<uid>'")
     queue: str
@@ -89,15 +102,79 @@ class JobModel(BaseModel):
     expires_at: Timestamp | None
     progress: JobProgressModel | None = Field(description="as the running task last reported it")
     workflow: str | None = Field(description="the id of the workflow it is a step of (GET /_workflows/{id})")
+    attempt_history: list[AttemptModel] = Field(
+        description="every attempt kept (the last 25 before the latest), oldest first, the latest included"
+    )
+
+
+class JobFilterModel(BaseModel):
+    """A listing's or a bulk action's filters (issue 17): those given, times as ISO 8601 in UTC."""
+
+    task: str | None = None
+    q: str | None = None
+    request_id: str | None = None
+    error: str | None = None
+    since: Timestamp | None = None
+    until: Timestamp | None = None
 
 
 class JobPageModel(BaseModel):
+    """A page of jobs; a filtered one (issue 17) also says how far its bounded search went."""
+
     items: list[JobModel]
     state: JobState
     order: Literal["newest", "oldest"]
     offset: int
     limit: int
-    total: int = Field(description="jobs in this state now, from the queue's gauges")
+    total: int = Field(description="jobs in this state now (in the state's index)")
+    filter: JobFilterModel | None = Field(default=None, description="filtered pages only: the filters")
+    searched: int | None = Field(
+        default=None, description="filtered pages only: index entries looked at (5,000 a request at most)"
+    )
+    next: int | None = Field(
+        default=None,
+        description="filtered pages only: the offset to go on from; null: the index was searched to its end",
+    )
+
+
+class BulkFilterModel(BaseModel):
+    """The jobs of one state that a bulk action walks (issue 17); the other fields filter as a listing's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    state: Literal["queued", "scheduled", "succeeded", "dead", "waiting"]
+    task: str | None = None
+    q: str | None = None
+    request_id: str | None = None
+    error: str | None = None
+    since: str | float | None = Field(default=None, description="ISO 8601 with an offset, or epoch seconds")
+    until: str | float | None = Field(default=None, description="ISO 8601 with an offset, or epoch seconds")
+
+
+class BulkModel(BaseModel):
+    """One batch of a bulk action: on `ids`, or on the jobs `filter` matches from `cursor` on."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["retry", "requeue", "cancel", "delete"]
+    ids: list[str] | None = Field(default=None, description="job ids (or uids) of this queue, 500 at most")
+    filter: BulkFilterModel | None = None
+    cursor: int | None = Field(default=None, ge=0, strict=True, description="the previous answer's `next`")
+    dry_run: bool = Field(default=False, strict=True, description="with a filter: count, act on none")
+
+
+class BulkDoneModel(BaseModel):
+    action: Literal["retry", "requeue", "cancel", "delete"]
+    dry_run: bool
+    done: int
+    skipped: dict[str, int] = Field(
+        description="jobs their state did not allow it, by reason: gone, not_dead, cannot_run, "
+        "not_retryable, not_cancellable, running"
+    )
+    matched: int = Field(description="the jobs of this batch: done + skipped (or, in a dry run, would be)")
+    searched: int = Field(description="index entries looked at to find them (0 for ids)")
+    total: int | None = Field(description="entries in the state's index (null for ids)")
+    next: int | None = Field(description="the cursor of the next batch; null: nothing is left")
 
 
 class JobActionModel(BaseModel):
@@ -128,6 +205,15 @@ class EnqueueModel(BaseModel):
     kwargs: dict[str, Any] = Field(default_factory=dict)
     delay_s: float | None = Field(default=None, ge=0, le=MAX_DELAY_S, allow_inf_nan=False, strict=True)
     priority: int | None = Field(default=None, ge=-MAX_PRIORITY, le=MAX_PRIORITY, strict=True)
+
+
+class RetryModel(BaseModel):
+    """A dead job's new arguments: they must fit its task's signature, as an enqueue's must."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    args: list[Any] = Field(default_factory=list)
+    kwargs: dict[str, Any] = Field(default_factory=dict)
 
 
 class EnqueuedModel(BaseModel):

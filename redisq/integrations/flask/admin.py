@@ -16,7 +16,7 @@ import orjson
 from flask import Blueprint, Request, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
-from redisq.admin import actions, backlog, history, redis_page, schedules, workflows
+from redisq.admin import actions, backlog, bulk, history, redis_page, schedules, search, workflows
 from redisq.admin.access import Access, AccessPolicy, check_auth_callable, require_json
 from redisq.admin.errors import BodyTooLarge, allowed_methods, error_response, http_error
 from redisq.admin.metrics import MetricsRoute
@@ -166,18 +166,28 @@ def admin_blueprint(
     def list_jobs(rq: Client, queue: str) -> Coroutine[Any, Any, Any]:
         q = request.args
         page = actions.page_request(q.get("state"), q.get("offset"), q.get("limit"), q.get("order"))
-        return actions.list_jobs(rq, queue, page)
+        return actions.list_jobs(rq, queue, page, search.job_filter(q))
 
-    def json_body(rq: Client) -> Any:
-        require_json(_headers())
+    def read_body(rq: Client) -> bytes:
         limit = policy(rq).max_body_bytes
         # A chunked body states no size: read one byte past the limit. Werkzeug hides a chunked body unless
         # the server marks its input terminated (gunicorn does, WSGI-on-ASGI bridges may not); both end it.
         stream = request.environ["wsgi.input"] if request.content_length is None else request.stream
-        raw = stream.read(limit + 1)
+        raw: bytes = stream.read(limit + 1)
         if len(raw) > limit:
             raise BodyTooLarge(f"request body over {limit} bytes")
-        return actions.parse_json(raw)
+        return raw
+
+    def json_body(rq: Client) -> Any:
+        require_json(_headers())
+        return actions.parse_json(read_body(rq))
+
+    def retry(rq: Client, queue: str, uid: str) -> Coroutine[Any, Any, Any]:
+        # An optional body: check_request asked for JSON if there is one, and none is today's retry. A
+        # request that announces no body is not read (its input might never end).
+        announced = bool(request.content_length) or bool(request.headers.get("transfer-encoding"))
+        raw = read_body(rq) if announced else b""
+        return actions.retry_job(rq, queue, uid, actions.parse_json(raw) if raw else None)
 
     def enqueue(rq: Client, queue: str) -> Coroutine[Any, Any, Any]:
         return actions.enqueue(rq, queue, json_body(rq))
@@ -229,6 +239,9 @@ def admin_blueprint(
         act.__name__ = f"job_{action}"
         return act
 
+    def bulk_jobs(rq: Client, queue: str) -> Coroutine[Any, Any, Any]:
+        return bulk.bulk(rq, queue, json_body(rq))
+
     def requeue_dead(rq: Client, queue: str) -> Coroutine[Any, Any, Any]:
         return actions.requeue_dead(rq, queue)
 
@@ -274,11 +287,12 @@ def admin_blueprint(
         ("/<queue>/jobs/<uid>", "GET", endpoint(job_detail, read)),
         ("/<queue>/jobs/<uid>/events", "GET", guarded(job_events, read, query=None)),
         ("/<queue>/jobs/<uid>", "DELETE", endpoint(job_action("delete"), admin)),
-        ("/<queue>/jobs/<uid>/retry", "POST", endpoint(job_action("retry"), admin)),
+        ("/<queue>/jobs/<uid>/retry", "POST", endpoint(retry, admin)),
         ("/<queue>/jobs/<uid>/cancel", "POST", endpoint(job_action("cancel"), admin)),
         ("/<queue>/jobs/<uid>/promote", "POST", endpoint(job_action("promote"), admin)),
         ("/<queue>/jobs/<uid>/abort", "POST", endpoint(job_action("abort"), admin)),
         ("/<queue>/dead/requeue", "POST", endpoint(requeue_dead, admin)),
+        ("/<queue>/bulk", "POST", endpoint(bulk_jobs, admin)),
         ("/<queue>/pause", "POST", endpoint(pause, admin)),
         ("/<queue>/resume", "POST", endpoint(resume, admin)),
         ("/<queue>/backlog", "GET", endpoint(queue_backlog, read, query=backlog.BACKLOG_PARAMS)),
