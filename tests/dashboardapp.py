@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import Cookie, FastAPI
 
-from redisq import RedisQ, WorkerSettings
+from redisq import Backoff, RedisQ, WorkerSettings, current_job
 from redisq.admin.access import Access
 from redisq.fastapi import RedisQMiddleware, admin_router
 
@@ -51,6 +51,15 @@ def flaky(flag: str) -> str:  # plain def: the worker runs it in a thread
     if not Path(flag).exists():
         raise RuntimeError(f"no flag file at {flag}")
     return "recovered"
+
+
+@rq.task(name="dashboard.third_time", queue=QUEUE, retries=2, backoff=Backoff.fixed(0.1))
+async def third_time() -> str:
+    """Fails its first two attempts (each with a traceback of its own), succeeds at the third."""
+    attempt = current_job.get().attempt
+    if attempt < 3:
+        raise RuntimeError(f"attempt {attempt} failed\nwith a second line")
+    return "third time lucky"
 
 
 @rq.task(name="dashboard.reports.rebuild_quarterly_revenue_summary", queue=QUEUE, retries=0)

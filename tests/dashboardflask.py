@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Flask, Request
 
-from redisq import current_job
+from redisq import Backoff, current_job
 from redisq.admin.access import Access
 from redisq.flask import RedisQ
 
@@ -41,6 +41,16 @@ def flaky(flag: str) -> str:
     if not Path(flag).exists():
         raise RuntimeError(f"no flag file at {flag}")
     return "recovered"
+
+
+@redisq.task(QUEUE, name="dashboard.third_time", retries=2, backoff=Backoff.fixed(0.1))
+def third_time() -> str:
+    """Fails its first two attempts (each with a traceback of its own), succeeds at the third."""
+    job = current_job.get()
+    attempt = job.attempt if job is not None else 1
+    if attempt < 3:
+        raise RuntimeError(f"attempt {attempt} failed\nwith a second line")
+    return "third time lucky"
 
 
 @redisq.task(QUEUE, name="dashboard.reports.rebuild_quarterly_revenue_summary", retries=0)

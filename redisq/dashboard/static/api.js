@@ -17,7 +17,7 @@ export class ApiError extends Error {
   }
 }
 
-async function request(method, path, params) {
+async function request(method, path, params, body) {
   const target = url(path);
   if (params) {
     for (const [k, v] of Object.entries(params)) {
@@ -28,21 +28,22 @@ async function request(method, path, params) {
   if (method !== "GET") headers["Content-Type"] = "application/json";
   let response;
   try {
-    response = await fetch(target, { method, headers, credentials: "same-origin", cache: "no-store" });
+    const sent = body === undefined ? undefined : JSON.stringify(body);
+    response = await fetch(target, { method, headers, body: sent, credentials: "same-origin", cache: "no-store" });
   } catch (err) {
     throw new ApiError(0, "The server cannot be reached. Check your connection and try again.", "network");
   }
-  let body = null;
+  let answer = null;
   try {
-    body = await response.json();
+    answer = await response.json();
   } catch (err) {
-    body = null;
+    answer = null;
   }
   if (!response.ok) {
-    const detail = body && typeof body.detail === "string" ? body.detail : `${response.status} ${response.statusText}`;
-    throw new ApiError(response.status, detail, body && body.error);
+    const detail = answer && typeof answer.detail === "string" ? answer.detail : `${response.status} ${response.statusText}`;
+    throw new ApiError(response.status, detail, answer && answer.error);
   }
-  return body;
+  return answer;
 }
 
 export const jobPath = (queue, uid) => `${enc(queue)}/jobs/${enc(uid)}`;
@@ -54,14 +55,19 @@ export const api = {
   history: (range) => request("GET", "_history", { range }),
   queueHistory: (queue, range, task) => request("GET", `${enc(queue)}/history`, { range, task }),
   queues: () => request("GET", ""),
-  jobs: (queue, { state, offset, limit, order }) =>
-    request("GET", `${enc(queue)}/jobs`, { state, offset, limit, order }),
+  // state, offset, limit, order, and the filters (issue 17): task, q, request_id, error, since, until
+  jobs: (queue, params) => request("GET", `${enc(queue)}/jobs`, params),
   job: (queue, uid) => request("GET", jobPath(queue, uid)),
   jobAction: (queue, uid, action) =>
     action === "delete"
       ? request("DELETE", jobPath(queue, uid))
       : request("POST", `${jobPath(queue, uid)}/${action}`),
+  // A dead job again with new arguments, `{args, kwargs}` (issue 17): a 422 or 413 says why they do not
+  // fit, and then nothing changed.
+  retryWith: (queue, uid, body) => request("POST", `${jobPath(queue, uid)}/retry`, null, body),
   requeueDead: (queue) => request("POST", `${enc(queue)}/dead/requeue`),
+  // One batch of a bulk action (issue 17): {action, ids} or {action, filter, cursor, dry_run}.
+  bulk: (queue, body) => request("POST", `${enc(queue)}/bulk`, null, body),
   purge: (queue, state) => request("DELETE", `${enc(queue)}/jobs`, { state }),
   pause: (queue, paused) => request("POST", `${enc(queue)}/${paused ? "pause" : "resume"}`),
   schedules: () => request("GET", "_schedules"),

@@ -8,6 +8,7 @@
 import { api } from "./api.js";
 import { fmtStamp, h, refreshAgo, replace } from "./dom.js";
 import { jobPage } from "./job.js";
+import { setUpJump } from "./jump.js";
 import { metricsPage } from "./metrics.js";
 import { SnapshotStream } from "./live.js";
 import { overviewPage } from "./overview.js";
@@ -147,6 +148,7 @@ function setUpTheme() {
 
 async function start() {
   setUpTheme();
+  setUpJump(ctx, document.getElementById("jump"));
   try {
     const me = await api.me();
     ctx.admin = me && me.access === "admin";

@@ -143,31 +143,40 @@ export function fmtAgo(value, now = Date.now()) {
   return `${fmtDuration(delta)} ago`;
 }
 
-const stampFormat = new Intl.DateTimeFormat(undefined, {
-  year: "numeric",
-  month: "short",
-  day: "numeric",
-  hour: "2-digit",
-  minute: "2-digit",
-  second: "2-digit",
-});
 const clockFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+const two = (n) => String(n).padStart(2, "0");
 
+/** "2026-12-01 14:03:12 UTC+01:00": the browser's local time, with its offset from UTC written out, so
+ * that a time read aloud, pasted in a ticket or compared with a server's log says which zone it is in. */
 export function fmtStamp(value) {
   const ms = toMillis(value);
-  return ms === null ? "–" : stampFormat.format(new Date(ms));
+  if (ms === null) return "–";
+  const d = new Date(ms);
+  const offset = -d.getTimezoneOffset(); // minutes east of UTC, for that date (summer time included)
+  const zone = `UTC${offset < 0 ? "−" : "+"}${two(Math.floor(Math.abs(offset) / 60))}:${two(Math.abs(offset) % 60)}`;
+  const date = `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())}`;
+  return `${date} ${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())} ${zone}`;
 }
 
 export function fmtClock(ms) {
   return clockFormat.format(new Date(ms));
 }
 
-/** <time> with the exact moment in a tooltip and the relative one as text. */
+/** <time> with the relative moment as text ("3 min ago", kept fresh by refreshAgo) and the absolute one,
+ * with its zone, in a tooltip. */
 export function timeAgo(value) {
   const ms = toMillis(value);
   if (ms === null) return h("span", { class: "muted" }, "–");
   const iso = new Date(ms).toISOString();
   return h("time", { datetime: iso, title: fmtStamp(ms), dataset: { ago: String(ms) } }, fmtAgo(ms));
+}
+
+/** Both forms on screen: "3 min ago" and, beside it (under it on a narrow screen), the absolute time with
+ * its zone. For pages where the moment matters (a job's). */
+export function timeBoth(value) {
+  const ms = toMillis(value);
+  if (ms === null) return h("span", { class: "muted" }, "–");
+  return h("span", { class: "when" }, timeAgo(ms), " ", h("span", { class: "when-abs" }, fmtStamp(ms)));
 }
 
 /** <time> saying how long something has been going on since `value` ("12 s"), the start in a tooltip. */
@@ -176,6 +185,35 @@ export function runningFor(value, now = Date.now()) {
   if (ms === null) return null;
   const iso = new Date(ms).toISOString();
   return h("time", { datetime: iso, title: `since ${fmtStamp(ms)}`, dataset: { since: String(ms) } }, fmtDuration((now - ms) / 1000));
+}
+
+/** A button that copies `text()` to the clipboard and says so (`what`: "traceback"); where the Clipboard
+ * API is refused (a page served over plain http from another host), it selects the text of `fallback`,
+ * an element, for the user to copy. */
+export function copyButton(text, what, fallback) {
+  const button = h("button", { type: "button", class: "btn btn-small copy", "data-copy": what, "aria-label": `Copy the ${what}` }, "Copy");
+  button.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(text());
+      button.textContent = "Copied";
+      toast(`The ${what} is in the clipboard.`);
+    } catch (err) {
+      if (fallback) {
+        const range = document.createRange();
+        range.selectNodeContents(fallback);
+        const selection = window.getSelection();
+        selection.removeAllRanges();
+        selection.addRange(range);
+      }
+      button.textContent = "Copy";
+      toast("The browser refused the clipboard: the text is selected, copy it with Ctrl+C (⌘C).", "error");
+      return;
+    }
+    setTimeout(() => {
+      button.textContent = "Copy";
+    }, 2000);
+  });
+  return button;
 }
 
 /** Relative times go stale as the clock moves: refresh every <time data-ago> and <time data-since> under
@@ -276,6 +314,43 @@ export function jsonBlock(value, label) {
     toggle.setAttribute("aria-expanded", String(whole));
   });
   return h("div", { class: "code-wrap" }, pre, h("p", { class: "cut-note" }, "Large values are shortened. ", toggle));
+}
+
+// ---- one line per job, for lists (issue 17) ----------------------------------------------------------
+
+const BRIEF = { string: 24, items: 4, keys: 4, depth: 2 };
+
+/** A JSON value in a few characters: a long string cut ("Hi…"), long or deep arrays and objects
+ * shortened ([1, 2, 3, 4, …], {…}). */
+function brief(value, depth = 0) {
+  if (typeof value === "string") return JSON.stringify(value.length > BRIEF.string ? `${value.slice(0, BRIEF.string)}…` : value);
+  if (value === null || typeof value !== "object") return String(value);
+  if (depth >= BRIEF.depth) return Array.isArray(value) ? "[…]" : "{…}";
+  if (Array.isArray(value)) {
+    const items = value.slice(0, BRIEF.items).map((v) => brief(v, depth + 1));
+    if (value.length > BRIEF.items) items.push("…");
+    return `[${items.join(", ")}]`;
+  }
+  const keys = Object.keys(value);
+  const items = keys.slice(0, BRIEF.keys).map((k) => `${JSON.stringify(k)}: ${brief(value[k], depth + 1)}`);
+  if (keys.length > BRIEF.keys) items.push("…");
+  return `{${items.join(", ")}}`;
+}
+
+/** A job's arguments written as a call, `("a@b.c", subject="Hi…")`, at most `max` characters. */
+export function callSummary(args, kwargs, max = 90) {
+  const parts = (Array.isArray(args) ? args : []).map((v) => brief(v));
+  for (const [name, value] of Object.entries(kwargs && typeof kwargs === "object" ? kwargs : {})) parts.push(`${name}=${brief(value)}`);
+  const text = `(${parts.join(", ")})`;
+  return text.length > max ? `${text.slice(0, max - 2)}…)` : text;
+}
+
+/** An error on one line: "Type: the first line of its message", at most `max` characters. */
+export function errorSummary(error, max = 300) {
+  if (!error) return "";
+  const first = String(error.message || "").split("\n", 1)[0];
+  const text = error.type ? `${error.type}: ${first}` : first;
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
 // ---- badges, toasts and confirmation -----------------------------------------------------------------

@@ -1,20 +1,22 @@
 // One job: its arguments, outcome, attempts and timeline, live over the job's own event stream.
 
 import { api, jobEventsUrl } from "./api.js";
+import { attemptTable } from "./attempts.js";
 import {
   confirmDialog,
-  fmtAgo,
+  copyButton,
   fmtDuration,
   fmtInt,
-  fmtStamp,
   h,
   jsonBlock,
   queueHref,
   replace,
   stateBadge,
+  timeBoth,
   toMillis,
   toast,
 } from "./dom.js";
+import { editAndRetry } from "./editor.js";
 import { JobStream } from "./live.js";
 
 const shorten = (text, n) => (String(text).length > n ? `${String(text).slice(0, n)}… (the traceback has it all)` : String(text));
@@ -24,6 +26,7 @@ const FINAL = new Set(["succeeded", "dead", "cancelled", "expired", "aborted"]);
 function allowedActions(job) {
   const out = [];
   if (job.state === "dead" || (job.state === "scheduled" && job.attempts > 0)) out.push(["retry", "Retry", "btn-primary"]);
+  if (job.state === "dead") out.push(["edit", "Edit and retry…", ""]);
   if (job.state === "scheduled") out.push(["promote", "Run now", ""]);
   if (job.state === "queued" || job.state === "scheduled" || job.state === "waiting") out.push(["cancel", "Cancel", ""]);
   if (job.state === "active") out.push(["abort", "Abort…", "btn-danger-soft"]);
@@ -31,10 +34,32 @@ function allowedActions(job) {
   return out;
 }
 
-function stamp(value) {
-  const ms = toMillis(value);
-  if (ms === null) return null;
-  return h("time", { datetime: new Date(ms).toISOString(), title: fmtAgo(ms) }, fmtStamp(ms));
+/** A traceback to read: monospace, collapsible (open at first), the exception that ends it stressed (its
+ * lines after the last indented one, the frames' source), with a button that copies it whole. */
+function tracebackBlock(text) {
+  if (!text) return null;
+  const lines = text.replace(/\s+$/, "").split("\n");
+  let start = lines.length - 1;
+  for (let i = lines.length - 1; i >= 0; i--) {
+    if (/^\s/.test(lines[i])) {
+      start = Math.min(i + 1, lines.length - 1);
+      break;
+    }
+  }
+  const frames = lines.slice(0, start);
+  const pre = h(
+    "pre",
+    { class: "code traceback", tabindex: "0", "aria-label": "Traceback" },
+    frames.length ? `${frames.join("\n")}\n` : "",
+    h("strong", { class: "traceback-last" }, lines.slice(start).join("\n")),
+  );
+  const details = h(
+    "details",
+    { class: "traceback-details", open: true },
+    h("summary", null, "Traceback ", h("span", { class: "muted" }, `${lines.length} lines`)),
+    pre,
+  );
+  return h("div", { class: "traceback-box" }, details, copyButton(() => text, "traceback", pre));
 }
 
 function timeline(job) {
@@ -48,19 +73,19 @@ function timeline(job) {
         { class: `step step-${kind || "done"}` },
         h("span", { class: "step-label" }, label),
         " ",
-        stamp(job[key]),
+        timeBoth(job[key]),
         note ? h("span", { class: "step-note" }, note) : null,
       ),
     );
   };
   step("Enqueued", "enqueued_at");
-  if (job.state === "scheduled") step("Due", "due_at", fmtAgo(job.due_at), "pending");
+  if (job.state === "scheduled") step("Due", "due_at", null, "pending");
   const waited = at("started_at") !== null && at("enqueued_at") !== null ? (at("started_at") - at("enqueued_at")) / 1000 : null;
   step(job.attempts > 1 ? `Started (attempt ${job.attempts})` : "Started", "started_at", waited !== null ? `after ${fmtDuration(waited)}` : null);
   const ran = at("finished_at") !== null && at("started_at") !== null ? (at("finished_at") - at("started_at")) / 1000 : null;
   const finishLabel = { succeeded: "Succeeded", dead: "Died", cancelled: "Cancelled", expired: "Expired", aborted: "Aborted" }[job.state] || "Finished";
   step(finishLabel, "finished_at", ran !== null && ran >= 0 ? `ran ${fmtDuration(ran)}` : null, job.state === "dead" ? "bad" : "done");
-  if (!FINAL.has(job.state)) step("Expires if not started", "expires_at", fmtAgo(job.expires_at), "pending");
+  if (!FINAL.has(job.state)) step("Expires if not started", "expires_at", null, "pending");
   if (job.state === "active") steps.push(h("li", { class: "step step-pending" }, h("span", { class: "step-label" }, "Running…")));
   return steps.length ? h("ol", { class: "timeline" }, steps) : h("p", { class: "muted" }, "No times recorded.");
 }
@@ -86,6 +111,7 @@ export function jobPage(ctx, queue, uid) {
   let stream = null;
   let shownArgs = null;
   let shownOutcome = null;
+  let shownAttempts = null;
 
   const heading = h("h1", { tabindex: "-1" }, "Job");
   const idLine = h("p", { class: "job-id mono" }, `${queue}:${uid}`);
@@ -103,6 +129,7 @@ export function jobPage(ctx, queue, uid) {
   const times = h("div", { class: "card-body" });
   const details = h("div", { class: "card-body" });
   const argsBody = h("div", { class: "card-body" });
+  const attemptsBody = h("div", { class: "card-body" });
   const outcome = h("section", { class: "card", hidden: true, "aria-labelledby": "outcome-title" });
   const message = h("div", { class: "notice", hidden: true, role: "alert" });
   const crumbs = h(
@@ -129,6 +156,7 @@ export function jobPage(ctx, queue, uid) {
       h("section", { class: "card", "aria-labelledby": "facts-title" }, h("h2", { id: "facts-title" }, "Details"), details),
     ),
     outcome,
+    h("section", { class: "card", "aria-labelledby": "attempts-title" }, h("h2", { id: "attempts-title" }, "Attempts"), attemptsBody),
     h("section", { class: "card", "aria-labelledby": "args-title" }, h("h2", { id: "args-title" }, "Arguments"), argsBody),
   );
 
@@ -150,6 +178,16 @@ export function jobPage(ctx, queue, uid) {
   }
 
   async function act(name, button) {
+    if (name === "edit") {
+      if (await editAndRetry(job)) {
+        toast("Sent back to the queue with the new arguments.");
+        await reload();
+        follow();
+      } else {
+        button.focus(); // back where the dialog was opened from
+      }
+      return;
+    }
     if (name === "delete") {
       const ok = await confirmDialog({
         title: "Delete this job?",
@@ -202,6 +240,12 @@ export function jobPage(ctx, queue, uid) {
       progressText.textContent = [value === null ? null : `${Math.round(value * 100)}%`, p.note].filter(Boolean).join(" · ");
     }
 
+    const attemptsKey = JSON.stringify(job.attempt_history);
+    if (attemptsKey !== shownAttempts) {
+      shownAttempts = attemptsKey;
+      replace(attemptsBody, attemptTable(job));
+    }
+
     const argsKey = JSON.stringify([job.args, job.kwargs]);
     if (argsKey !== shownArgs) {
       shownArgs = argsKey;
@@ -217,8 +261,6 @@ export function jobPage(ctx, queue, uid) {
     const outcomeKey = JSON.stringify([job.state, job.result, job.error]);
     if (outcomeKey !== shownOutcome) {
       shownOutcome = outcomeKey;
-      const traceback = (error) =>
-        error.traceback ? h("pre", { class: "code traceback", tabindex: "0", "aria-label": "Traceback" }, error.traceback) : null;
       if (job.state === "succeeded") {
         outcome.hidden = false;
         outcome.classList.remove("card-error");
@@ -231,7 +273,7 @@ export function jobPage(ctx, queue, uid) {
                 "details",
                 { class: "earlier" },
                 h("summary", null, "An earlier attempt failed: ", h("strong", null, job.error.type), ": ", shorten(job.error.message, 200)),
-                traceback(job.error),
+                tracebackBlock(job.error.traceback),
               )
             : null,
         );
@@ -243,7 +285,7 @@ export function jobPage(ctx, queue, uid) {
           h("h2", { id: "outcome-title" }, { dead: "Error", aborted: "Aborted" }[job.state] || "Last error"),
           h("p", { class: "error-line" }, h("strong", null, job.error.type), ": ", shorten(job.error.message, 600)),
           job.error.note ? h("p", { class: "error-note" }, job.error.note) : null,
-          traceback(job.error),
+          tracebackBlock(job.error.traceback),
         );
       } else {
         outcome.hidden = true;

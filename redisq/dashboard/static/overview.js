@@ -3,6 +3,7 @@
 
 import { historyChart } from "./chart.js";
 import { fmtDuration, fmtInt, fmtRate, h, queueHref, replace, setText } from "./dom.js";
+import { noQueues } from "./empty.js";
 import { metricsHref, systemPanel } from "./metrics.js";
 
 const COUNTS = [
@@ -158,10 +159,7 @@ export function overviewPage(ctx) {
 
     if (!queues.length) {
       byQueue.clear();
-      const why = snapshot.redis_ok === false
-        ? "No figures yet: Redis is unreachable."
-        : "No queues yet: a queue shows up here once a job is enqueued on it.";
-      replace(cards, h("p", { class: "empty" }, why));
+      replace(cards, noQueues(snapshot.redis_ok));
       return;
     }
     const names = new Set(queues.map((q) => q.queue));

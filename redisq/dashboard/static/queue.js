@@ -1,20 +1,13 @@
-// One queue: its jobs by state, paged by the server, with the queue's actions for admins.
+// One queue: its jobs by state, paged by the server, filtered by the server's search (filters.js), with
+// the queue's actions, each row's, and bulk actions on a selection or on what a filter matches (bulk.js)
+// for admins.
 
 import { api } from "./api.js";
-import {
-  confirmDialog,
-  fmtDuration,
-  fmtInt,
-  h,
-  jobHref,
-  queueHref,
-  replace,
-  setText,
-  splitJobId,
-  timeAgo,
-  toMillis,
-  toast,
-} from "./dom.js";
+import { bulkActions, bulkBar } from "./bulk.js";
+import { confirmDialog, fmtInt, h, jobHref, queueHref, replace, setText, splitJobId, toast } from "./dom.js";
+import { noJobs } from "./empty.js";
+import { FILTERS, filterBar, hasFilters, readFilters, showSearchNote } from "./filters.js";
+import { jobTable } from "./jobrows.js";
 
 const LIMIT = 25;
 const STATES = [
@@ -27,33 +20,15 @@ const STATES = [
   ["waiting", "Waiting", "Enqueued", (q) => q.waiting || 0], // for the jobs they depend on (workflows)
 ];
 const PURGEABLE = new Set(["queued", "scheduled", "succeeded", "dead", "waiting"]);
-const MOMENT = { queued: "enqueued_at", scheduled: "due_at", active: "started_at", succeeded: "finished_at", dead: "finished_at", waiting: "enqueued_at" };
+// A filtered list is a search on the server (up to 5,000 entries a request): when the queue moves, it is
+// searched again at most this often, not after every change as a plain page is read again.
+const FILTERED_RELOAD_MS = 10_000;
 
 function readQuery(query) {
   const state = STATES.some(([s]) => s === query.get("state")) ? query.get("state") : "queued";
   const offset = Math.max(0, parseInt(query.get("offset") || "0", 10) || 0);
   const order = query.get("order") === "oldest" ? "oldest" : "newest";
-  return { state, offset, order };
-}
-
-function details(job, state) {
-  if (state === "dead" && job.error) {
-    const text = `${job.error.type}: ${job.error.message}`;
-    return h("span", { class: "error-text clamp", title: text.slice(0, 1000) }, text.length > 160 ? `${text.slice(0, 160)}…` : text);
-  }
-  if (state === "active") {
-    const parts = [];
-    if (job.progress && typeof job.progress.value === "number") parts.push(`${Math.round(job.progress.value * 100)}%`);
-    if (job.worker) parts.push(`on ${job.worker}`);
-    return parts.join(" ");
-  }
-  if (state === "succeeded") {
-    const start = toMillis(job.started_at);
-    const end = toMillis(job.finished_at);
-    return start !== null && end !== null ? `ran ${fmtDuration((end - start) / 1000)}` : "";
-  }
-  if (state === "scheduled") return job.attempts > 0 ? "waiting to retry" : "delayed";
-  return job.priority ? `priority ${job.priority}` : "";
+  return { state, offset, order, filters: readFilters(query) };
 }
 
 export function queuePage(ctx, queue, query) {
@@ -114,6 +89,11 @@ export function queuePage(ctx, queue, query) {
   const listHead = h("h2", { class: "list-title" }, "");
   const list = h("div", { class: "job-list", "aria-live": "polite", "aria-busy": "true" }, h("p", { class: "empty" }, "Loading…"));
   const pager = h("nav", { class: "pager", "aria-label": "Pages" });
+  const filters = filterBar((chosen) => go({ filters: chosen }));
+  const searchNote = h("p", { class: "search-note", role: "status", hidden: true });
+  // The uids selected for a bulk action: kept across the list's live reloads, cleared with a new view.
+  const selection = new Set();
+  const bulk = ctx.admin ? bulkBar({ queue, view: () => view, selection, settle: () => load() }) : null;
 
   const listBar = h("div", { class: "list-bar" }, listHead, h("div", { class: "order" }, h("label", { for: "job-order" }, "Order"), orderSelect), search);
   const el = h(
@@ -125,6 +105,9 @@ export function queuePage(ctx, queue, query) {
     limitsLine,
     tabs,
     listBar,
+    filters.el,
+    searchNote,
+    bulk ? bulk.el : null,
     list,
     pager,
   );
@@ -137,19 +120,25 @@ export function queuePage(ctx, queue, query) {
     const wasMissing = exists === false;
     exists = value;
     missing.hidden = value !== false;
-    for (const part of [tabs, listBar, list, pager, actions]) if (part) part.hidden = value === false;
+    for (const part of [tabs, listBar, filters.el, list, pager, actions]) if (part) part.hidden = value === false;
     pauseButton.disabled = purgeButton.disabled = value !== true;
     retryDeadButton.disabled = value !== true || !stats || stats.dead === 0;
     if (value === true && wasMissing) load(); // it appeared: its list was never read
   }
   setExists(null);
 
-  function go(params) {
-    const next = { state: view.state, order: view.order, offset: 0, ...params };
+  // The address of this view with `params` changed (state, order, offset, filters): the offset starts over.
+  function hrefFor(params) {
+    const next = { state: view.state, order: view.order, offset: 0, filters: view.filters, ...params };
     const query = { state: next.state };
+    for (const name of FILTERS) if (next.filters[name]) query[name] = next.filters[name];
     if (next.offset) query.offset = next.offset;
     if (next.order !== "newest") query.order = next.order;
-    location.hash = queueHref(queue, query);
+    return queueHref(queue, query);
+  }
+
+  function go(params) {
+    location.hash = hrefFor(params);
   }
 
   orderSelect.addEventListener("change", () => go({ order: orderSelect.value }));
@@ -229,88 +218,56 @@ export function queuePage(ctx, queue, query) {
     pauseButton.dataset.action = paused ? "resume" : "pause";
   }
 
-  function rowAction(job) {
-    let action = null;
-    if (job.state === "scheduled") action = ["promote", "Run now"];
-    else if (job.state === "dead") action = ["retry", "Retry"];
-    else if (job.state === "active") action = ["abort", "Abort…"];
-    if (!action) return null;
-    const [name, label] = action;
-    const style = name === "abort" ? "btn btn-small btn-danger-soft" : "btn btn-small";
-    const button = h("button", { type: "button", class: style, "data-action": name, "aria-label": `${label.replace("…", "")}: ${job.uid}` }, label);
-    const done = { promote: `${job.uid} runs now.`, retry: `${job.uid} is back in the queue.`, abort: `Abort of ${job.uid} sent to its worker.` };
-    button.addEventListener("click", async () => {
-      if (name === "abort") {
-        const ok = await confirmDialog({
-          title: "Abort this running job?",
-          text: `${job.queue}:${job.uid} will be stopped on its worker and end "aborted", without a retry.`,
-          confirm: "Abort job",
-        });
-        if (!ok) return;
-      }
-      run(button, async () => {
-        await api.jobAction(job.queue, job.uid, name);
-        toast(done[name]);
-        load();
-      });
-    });
-    return button;
-  }
-
   function renderPage(data) {
     page = data;
     const [, label, moment] = STATES.find(([s]) => s === data.state);
-    if (data.state === "succeeded") setText(tabCounts.succeeded, fmtInt(data.total), false);
-    listHead.textContent = `${label} jobs`;
+    if (data.state === "succeeded" && !hasFilters(view.filters)) setText(tabCounts.succeeded, fmtInt(data.total), false);
+    listHead.textContent = hasFilters(view.filters) ? `${label} jobs that match` : `${label} jobs`;
+    showSearchNote(searchNote, data, (offset) => go({ offset }));
+    const shown = new Set(data.items.map((job) => job.uid));
+    for (const uid of [...selection]) if (!shown.has(uid)) selection.delete(uid); // only what is on screen
     if (!data.items.length) {
-      replace(list, h("p", { class: "empty" }, data.total ? "Nothing on this page." : `No ${data.state} jobs.`));
+      const none = data.searched !== undefined ? h("p", { class: "empty" }, data.next === null ? "No job matches." : "No match in this part: search further.") : null;
+      replace(list, none || (data.total ? h("p", { class: "empty" }, "Nothing on this page.") : noJobs(data.state)));
     } else {
-      const headers = ["Job", "Task", "Attempts", moment, "Details"];
-      if (ctx.admin) headers.push("Actions");
       const focusedAction = document.activeElement && list.contains(document.activeElement) ? document.activeElement.getAttribute("aria-label") || document.activeElement.getAttribute("href") : null;
-      const rows = data.items.map((job) =>
-        h(
-          "tr",
-          { dataset: { uid: job.uid } },
-          h("td", { "data-label": "Job" }, h("a", { href: jobHref(job.queue, job.uid), class: "mono", title: job.uid }, job.uid)),
-          h("td", { "data-label": "Task" }, h("span", { class: "task-name", title: job.task }, job.task)),
-          h("td", { "data-label": "Attempts", class: "num" }, `${fmtInt(job.attempts)} / ${fmtInt(job.max_attempts)}`),
-          h("td", { "data-label": moment, class: "nowrap" }, timeAgo(job[MOMENT[data.state]])),
-          h("td", { "data-label": "Details", class: "details" }, details(job, data.state)),
-          ctx.admin ? h("td", { "data-label": "Actions", class: "row-actions" }, rowAction(job)) : null,
-        ),
-      );
-      replace(
-        list,
-        h(
-          "div",
-          { class: "table-wrap" },
-          h(
-            "table",
-            { class: "table table-cards" },
-            h("caption", { class: "visually-hidden" }, `${label} jobs in ${queue}`),
-            h("thead", null, h("tr", null, headers.map((t) => h("th", { scope: "col" }, t)))),
-            h("tbody", null, rows),
-          ),
-        ),
-      );
+      const table = jobTable({
+        data,
+        caption: `${label} jobs in ${queue}`,
+        moment,
+        admin: ctx.admin,
+        selectable: ctx.admin && bulkActions(data.state).length > 0,
+        selection,
+        onSelect: () => bulk && bulk.render(),
+        onChange: load,
+      });
+      replace(list, h("div", { class: "table-wrap" }, table));
       if (focusedAction) {
-        const again = [...list.querySelectorAll("a, button")].find(
+        const again = [...list.querySelectorAll("a, button, input")].find(
           (x) => (x.getAttribute("aria-label") || x.getAttribute("href")) === focusedAction,
         );
         if (again) again.focus();
       }
     }
+    if (bulk) bulk.render();
     renderPager(data);
   }
 
   function renderPager(data) {
-    const first = data.total ? data.offset + 1 : 0;
-    const last = Math.min(data.offset + data.items.length, data.total);
     const link = (label, offset, enabled, rel) =>
       enabled
-        ? h("a", { href: queueHref(queue, { state: data.state, offset, ...(view.order !== "newest" ? { order: view.order } : {}) }), class: "btn", rel }, label)
+        ? h("a", { href: hrefFor({ offset }), class: "btn", rel }, label)
         : h("span", { class: "btn is-disabled", "aria-disabled": "true" }, label);
+    if (data.searched !== undefined) {
+      // A search pages forward only, from where the last one stopped: its pages are not of a known size.
+      // (A page it cut short goes on from the note's "Search further".)
+      const more = data.next !== null && data.items.length >= data.limit;
+      if (data.offset > 0 || more) replace(pager, link("← First matches", 0, data.offset > 0, "first"), link("Next →", data.next, more, "next"));
+      else replace(pager);
+      return;
+    }
+    const first = data.total ? data.offset + 1 : 0;
+    const last = Math.min(data.offset + data.items.length, data.total);
     replace(
       pager,
       link("← Previous", Math.max(0, data.offset - LIMIT), data.offset > 0, "prev"),
@@ -323,7 +280,7 @@ export function queuePage(ctx, queue, query) {
     const token = ++loadToken;
     list.setAttribute("aria-busy", "true");
     try {
-      const data = await api.jobs(queue, { state: view.state, offset: view.offset, limit: LIMIT, order: view.order });
+      const data = await api.jobs(queue, { state: view.state, offset: view.offset, limit: LIMIT, order: view.order, ...view.filters });
       if (token !== loadToken) return;
       setExists(true);
       renderPage(data);
@@ -341,8 +298,10 @@ export function queuePage(ctx, queue, query) {
     STATES.forEach(([state]) => {
       if (state === view.state) tabLinks[state].setAttribute("aria-current", "page");
       else tabLinks[state].removeAttribute("aria-current");
+      tabLinks[state].setAttribute("href", hrefFor({ state })); // the filters go along to another state
     });
     orderSelect.value = view.order;
+    filters.show(view.filters);
     purgeButton.hidden = !PURGEABLE.has(view.state);
     purgeButton.textContent = `Purge ${view.state}…`;
     load();
@@ -384,10 +343,13 @@ export function queuePage(ctx, queue, query) {
     const c = q.counters || {};
     const signature = [q.queued, q.limited, q.scheduled, q.active, q.dead, c.enqueued, c.succeeded, c.failed, c.retried, c.cancelled, c.requeued, c.expired, c.aborted].join(",");
     if (lastSignature !== null && signature !== lastSignature && !reloadTimer) {
-      reloadTimer = setTimeout(() => {
-        reloadTimer = null;
-        load();
-      }, 750);
+      reloadTimer = setTimeout(
+        () => {
+          reloadTimer = null;
+          load();
+        },
+        hasFilters(view.filters) ? FILTERED_RELOAD_MS : 750,
+      );
     }
     lastSignature = signature;
   }
@@ -401,7 +363,12 @@ export function queuePage(ctx, queue, query) {
     heading,
     key: `queue:${queue}`,
     update(nextQuery) {
+      const before = view;
       view = readQuery(nextQuery);
+      if (view.state !== before.state || JSON.stringify(view.filters) !== JSON.stringify(before.filters)) {
+        selection.clear(); // selected jobs belong to the list they were selected in
+        if (bulk) bulk.reset();
+      }
       applyView();
     },
     dispose() {
