@@ -84,12 +84,12 @@ async def test_the_same_access_rules_as_the_admin_api(
         for path in ("/", "/_me", "/_static/app.js", "/_events", events):
             refused = await client.get(path, headers=BROWSER)
             assert (refused.status_code, refused.json()["error"]) == (401, "not_authenticated"), path
-        assert (await client.get("/_me", headers=READER)).json() == {"access": "read"}
-        assert (await client.get("/_me", headers=ADMIN)).json() == {"access": "admin"}
+        assert (await client.get("/_me", headers=READER)).json() == {"access": "read", "queues": None}
+        assert (await client.get("/_me", headers=ADMIN)).json() == {"access": "admin", "queues": None}
     async with api_client(flavor, rq, headers={}, default_auth=False) as client:
         assert (await client.get("/_static/app.js")).status_code == 401  # nothing until configured
     async with api_client(flavor, rq, headers={}, default_auth=False, allow_anonymous="read") as client:
-        assert (await client.get("/_me")).json() == {"access": "read"}
+        assert (await client.get("/_me")).json() == {"access": "read", "queues": None}
         assert (await client.get("/_static/app.js")).status_code == 200
 
 

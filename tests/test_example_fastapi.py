@@ -149,4 +149,4 @@ async def test_the_dashboard_opens_in_a_browser_after_login(client: httpx.AsyncC
     assert "httponly" in cookie and "samesite=strict" in cookie and "path=/queues" in cookie
     page = await client.get("/queues/", headers=browser)  # httpx keeps the cookie, as a browser does
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-    assert (await client.get("/queues/_me")).json() == {"access": "admin"}
+    assert (await client.get("/queues/_me")).json() == {"access": "admin", "queues": None}

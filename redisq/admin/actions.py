@@ -25,6 +25,7 @@ from redisq.core.keys import ID_SEPARATOR
 from redisq.core.search import JobFilter
 from redisq.core.task import MAX_PRIORITY
 
+from .access import Grant, Visible, everything
 from .errors import ActionNotAllowed, InvalidParameter, QueueNotFound
 from .payloads import (
     Enqueued,
@@ -42,6 +43,7 @@ from .payloads import (
     limit_bodies,
     queue_summary,
 )
+from .scope import scoped_health
 from .search import FILTER_PARAMS, filtered_page
 
 # The states kept in an index (waiting: for their dependencies, issue 16).
@@ -228,14 +230,27 @@ async def require_queue(rq: RedisQ, queue: str) -> None:
         raise QueueNotFound(f"no queue {queue!r}")
 
 
-async def health_report(rq: RedisQ) -> HealthReportBody:
+async def health_report(rq: RedisQ, visible: Visible = everything) -> HealthReportBody:
     """The queues' health with every detail (workers, reasons), for operators: the public health
-    routes tell anyone only the names of the failing checks."""
-    return health_body(await rq.health())
+    routes tell anyone only the names of the failing checks. `visible`: the queues the request may see
+    (access per queue, scope.py); the others' checks, numbers and workers are left out."""
+    body = health_body(await rq.health())
+    return body if visible is everything else scoped_health(body, visible)
 
 
-async def list_queues(rq: RedisQ) -> QueueList:
+async def me(rq: RedisQ, grant: Grant) -> dict[str, Any]:
+    """`/_me`: the level granted (the highest, with access per queue), and per queue when it is granted
+    per queue: `{"access": "admin", "queues": {"emails": "admin", "reports": "read"}}` (null: every queue
+    at `access`). Only queues the request may see are named."""
+    if grant.scope is None:
+        return {"access": grant.level.value, "queues": None}
     names = sorted({*await rq.known_queues(), *(t.queue for t in rq.tasks.values())})
+    levels = {name: grant.for_queue(name) for name in names}
+    return {"access": grant.level.value, "queues": {n: a.value for n, a in levels.items() if a is not None}}
+
+
+async def list_queues(rq: RedisQ, visible: Visible = everything) -> QueueList:
+    names = sorted(q for q in {*await rq.known_queues(), *(t.queue for t in rq.tasks.values())} if visible(q))
     return {  # one round trip
         "queues": [queue_summary(s, limit_bodies(rq, s.queue)) for s in await rq.stats_many(names)]
     }

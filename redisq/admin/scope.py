@@ -19,16 +19,38 @@ from collections.abc import Mapping
 from typing import Any
 
 from .access import Visible
+from .payloads import HealthReportBody
 
 
-def scoped_snapshot(content: Mapping[str, Any], visible: Visible) -> dict[str, Any]:
-    """A dashboard snapshot (`{"queues": [...], "workers": [...], ...}`) with only the visible queues,
-    and the workers that serve one of them, with only those queues and the jobs they run of them."""
-    queues = [q for q in content.get("queues") or [] if visible(q["queue"])]
-    workers = []
-    for w in content.get("workers") or []:
+def scoped_workers(workers: list[Any], visible: Visible) -> list[Any]:
+    """The workers that serve a visible queue, with only those queues and the jobs they run of them."""
+    out = []
+    for w in workers:
         mine = [q for q in w["queues"] if visible(q)]
         if mine:
             jobs = [j for j in w.get("jobs") or [] if visible(j["id"].rpartition(":")[0])]
-            workers.append({**w, "queues": mine, "jobs": jobs, "active": len(jobs)})
-    return {**content, "queues": queues, "workers": workers}
+            out.append({**w, "queues": mine, "jobs": jobs, "active": len(jobs)})
+    return out
+
+
+def scoped_snapshot(content: Mapping[str, Any], visible: Visible) -> dict[str, Any]:
+    """A dashboard snapshot (`{"queues": [...], "workers": [...], ...}`) with only the visible queues
+    and workers (`scoped_workers`)."""
+    queues = [q for q in content.get("queues") or [] if visible(q["queue"])]
+    return {**content, "queues": queues, "workers": scoped_workers(content.get("workers") or [], visible)}
+
+
+def scoped_health(body: HealthReportBody, visible: Visible) -> HealthReportBody:
+    """The detailed health report with the checks, numbers and workers of visible queues only (the
+    server's own checks stay: they are no queue's)."""
+    problems = [p for p in body["problems"] if p["queue"] is None or visible(p["queue"])]
+    names = {p["name"] for p in problems}
+    failing = [n for n in body["failing"] if n in names]
+    return {
+        **body,
+        "status": "failing" if failing else "ok",
+        "failing": failing,
+        "problems": problems,
+        "queues": [q for q in body["queues"] if visible(q["queue"])],
+        "workers": scoped_workers(list(body["workers"]), visible),
+    }

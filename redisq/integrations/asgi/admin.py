@@ -22,7 +22,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from redisq.admin import actions, backlog, bulk, history, redis_page, schedules, search, workflows
-from redisq.admin.access import Access, AccessPolicy, check_auth_callable, require_json
+from redisq.admin.access import Access, AccessPolicy, Grant, check_auth_callable, require_json
 from redisq.admin.errors import allowed_methods, error_response, http_error
 from redisq.admin.metrics import MetricsRoute
 from redisq.admin.payloads import Enqueued, ScheduleChanged
@@ -150,22 +150,26 @@ def admin_app(
     poller = Poller(rq, interval_s=dashboard_interval_s)
     metrics_route = MetricsRoute(rq)
 
-    async def authorize(request: Request, needed: Access) -> Access:
+    async def authorize(request: Request, needed: Access, every_queue: bool) -> Grant:
+        """A queue's routes are checked on that queue (access per queue, redisq.admin.scope)."""
         policy.check_request(request.method, request.url.scheme, request.headers)
-        return policy.check_access(await call_auth(request), needed)
+        queue = request.path_params.get("queue")
+        return policy.grant(await call_auth(request), needed, queue, every_queue)
 
     def endpoint(
         handler: Handler,
         needed: Access,
         status_for: Callable[[Any], int] = lambda body: 200,
         query: tuple[str, ...] | None = (),
+        every_queue: bool = False,
     ) -> Callable[[Request], Awaitable[Response]]:
         """`query`: the parameters the route takes (others are a 422); None for the dashboard's page,
-        files and streams, which are not JSON routes."""
+        files and streams, which are not JSON routes. `every_queue`: a route about the whole server, for
+        those granted every queue only."""
 
         async def run(request: Request) -> Response:
             try:
-                request.state.redisq_access = await authorize(request, needed)
+                request.state.redisq_grant = await authorize(request, needed, every_queue)
                 if query is not None and not (handler is list_queues and dashboard.wants_page(request)):
                     actions.check_query(request.query_params.keys(), query)
                 body = await handler(request)
@@ -183,30 +187,33 @@ def admin_app(
     def queue(request: Request) -> str:
         return str(request.path_params["queue"])
 
+    def grant(request: Request) -> Grant:
+        found: Grant = request.state.redisq_grant  # what `endpoint` found
+        return found
+
     def uid(request: Request) -> str:
         return str(request.path_params["uid"])
 
     async def list_queues(request: Request) -> Any:
         if dashboard.wants_page(request):
             return dashboard.page_response(request)
-        return await actions.list_queues(rq)
+        return await actions.list_queues(rq, grant(request).visible)
 
     async def health(request: Request) -> Any:
-        return await actions.health_report(rq)
+        return await actions.health_report(rq, grant(request).visible)
 
     async def metrics(request: Request) -> Any:
         body, content_type = await metrics_route.render(request.headers.get("accept"))
         return Response(body, headers={"content-type": content_type, "cache-control": "no-store"})
 
     async def me(request: Request) -> Any:
-        granted: Access = request.state.redisq_access  # what `endpoint` found
-        return {"access": granted.value}
+        return await actions.me(rq, grant(request))
 
     async def static(request: Request) -> Any:
         return dashboard.static_response(request)
 
     async def events(request: Request) -> Any:
-        return dashboard.events_response(poller)
+        return dashboard.events_response(poller, grant(request).visible)
 
     async def job_events(request: Request) -> Any:
         return await dashboard.job_events_response(rq, poller, queue(request), uid(request))
@@ -262,44 +269,44 @@ def admin_app(
 
     async def tier_backlog(request: Request) -> Any:
         q = request.query_params
-        return await backlog.tier_backlog(rq, q.get("queues"), q.get("drain_s"))
+        return await backlog.tier_backlog(rq, q.get("queues"), q.get("drain_s"), grant(request))
 
     def schedule_id(request: Request) -> str:
         return str(request.path_params["schedule_id"])
 
     async def list_schedules(request: Request) -> Any:
-        return await schedules.list_schedules(rq)
+        return await schedules.list_schedules(rq, grant(request))
 
     async def redis_detail(request: Request) -> Any:
         return await redis_page.redis_detail(rq)
 
     async def system_history(request: Request) -> Any:
-        return await history.system_history(rq, request.query_params.get("range"))
+        return await history.system_history(rq, request.query_params.get("range"), grant(request))
 
     async def queue_history(request: Request) -> Any:
         q = request.query_params
         return await history.queue_history(rq, queue(request), q.get("range"), q.get("task"))
 
     async def workflow_detail(request: Request) -> Any:
-        return await workflows.workflow_detail(rq, str(request.path_params["workflow_id"]))
+        return await workflows.workflow_detail(rq, str(request.path_params["workflow_id"]), grant(request))
 
     async def schedule_detail(request: Request) -> Any:
-        return await schedules.schedule_detail(rq, schedule_id(request))
+        return await schedules.schedule_detail(rq, schedule_id(request), grant(request))
 
     async def put_schedule(request: Request) -> Any:
         require_json(request.headers)
         limited = Request(request.scope, limit_body(request.receive, policy.max_body_bytes))
         body = actions.parse_json(await limited.body())
-        return await schedules.put_schedule(rq, schedule_id(request), body)
+        return await schedules.put_schedule(rq, schedule_id(request), body, grant(request))
 
     def schedule_action(action: schedules.ScheduleAction) -> Handler:
         async def act(request: Request) -> Any:
-            return await schedules.schedule_action(rq, schedule_id(request), action)
+            return await schedules.schedule_action(rq, schedule_id(request), action, grant(request))
 
         return act
 
     async def run_schedule(request: Request) -> Any:
-        return await schedules.run_schedule(rq, schedule_id(request))
+        return await schedules.run_schedule(rq, schedule_id(request), grant(request))
 
     def created_or_found(body: Enqueued) -> int:
         return 201 if body["created"] else 200  # 200: a unique key matched, and this job already holds it
@@ -314,12 +321,12 @@ def admin_app(
         Route("/_me", endpoint(me, read), methods=["GET"]),
         Route("/_health", endpoint(health, read), methods=["GET"]),
         Route("/_backlog", endpoint(tier_backlog, read, query=backlog.TIER_PARAMS), methods=["GET"]),
-        Route("/_metrics", endpoint(metrics, read, query=None), methods=["GET"]),
+        Route("/_metrics", endpoint(metrics, read, query=None, every_queue=True), methods=["GET"]),
         Route("/_events", endpoint(events, read, query=None), methods=["GET"]),
         Route("/_static/{file}", endpoint(static, read, query=None), methods=["GET"]),
         Route("/_schedules", endpoint(list_schedules, read), methods=["GET"]),
         Route("/_workflows/{workflow_id}", endpoint(workflow_detail, read), methods=["GET"]),
-        Route("/_redis", endpoint(redis_detail, read), methods=["GET"]),
+        Route("/_redis", endpoint(redis_detail, read, every_queue=True), methods=["GET"]),
         Route("/_history", endpoint(system_history, read, query=history.HISTORY_PARAMS), methods=["GET"]),
         Route("/_schedules/{schedule_id}", endpoint(schedule_detail, read), methods=["GET"]),
         Route("/_schedules/{schedule_id}", endpoint(put_schedule, admin, schedule_created), methods=["PUT"]),

@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from redisq.admin import actions
+from redisq.admin.access import Visible, everything
 from redisq.admin.errors import http_error
 from redisq.core.client import RedisQ
 from redisq.core.errors import MissingDependency
@@ -104,12 +105,13 @@ async def _drain(feed: AsyncFeed) -> AsyncIterator[bytes]:
             return
 
 
-def events_response(poller: Poller) -> Response:
-    """`M/_events`: the newest snapshot at once, then each change (at least every 15 s)."""
+def events_response(poller: Poller, visible: Visible = everything) -> Response:
+    """`M/_events`: the newest snapshot at once, then each change (at least every 15 s); of the queues
+    `visible` lets the request see (access per queue, redisq.admin.scope)."""
 
     async def stream(feed: AsyncFeed) -> AsyncIterator[bytes]:
         # Subscribed when the body starts, not before: a HEAD request, answered without a body, never is.
-        poller.subscribe(feed)
+        poller.subscribe(feed, visible=visible)
         try:
             async for data in _drain(feed):
                 yield data

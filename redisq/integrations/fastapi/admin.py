@@ -17,11 +17,11 @@ from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.requests import Request
 
 from redisq.admin import actions, backlog, redis_page, schedules, workflows
-from redisq.admin.access import Access, AccessPolicy
+from redisq.admin.access import Access, AccessPolicy, Grant
 from redisq.admin.errors import allowed_methods, error_response, http_error, invalid_request
 from redisq.admin.metrics import MetricsRoute
 from redisq.core.autoscale import DEFAULT_DRAIN_S
@@ -92,7 +92,17 @@ _ENQUEUE_ANSWERS = {
 
 
 class AccessModel(BaseModel):
-    access: Access
+    access: Access = Field(description="the highest level granted")
+    queues: dict[str, Access] | None = Field(
+        description="the level on each queue the caller may see, when access is granted per queue; "
+        "null: `access` on every queue"
+    )
+
+
+def grant_of(request: Request) -> Grant:
+    """What the route's access dependency granted (`requirement`)."""
+    found: Grant = request.state.redisq_grant
+    return found
 
 
 class _AdminRouter(APIRouter):
@@ -177,9 +187,14 @@ def admin_router(
     async def nobody() -> None:
         return None
 
-    def requirement(needed: Access) -> Any:
-        async def require_access(granted: Annotated[Any, Depends(auth or nobody)]) -> Access:
-            return policy.check_access(granted, needed)
+    def requirement(needed: Access, every_queue: bool = False) -> Any:
+        """A queue's routes are checked on that queue (access per queue, redisq.admin.scope); the grant
+        is kept on the request for the routes over every queue, which show only what it lets them see."""
+
+        async def require_access(request: Request, granted: Annotated[Any, Depends(auth or nobody)]) -> Grant:
+            grant = policy.grant(granted, needed, request.path_params.get("queue"), every_queue)
+            request.state.redisq_grant = grant
+            return grant
 
         return Depends(require_access)
 
@@ -204,12 +219,12 @@ def admin_router(
     async def list_queues(request: Request) -> Any:
         if dashboard.wants_page(request):
             return dashboard.page_response(request)
-        return await actions.list_queues(rq)
+        return await actions.list_queues(rq, grant_of(request).visible)
 
     # Before "/{queue}", which would take them (a queue cannot be called _me, _events or _static).
     @router.get("/_me", response_model=AccessModel, summary="the access level granted to the caller")
-    async def me(level: Annotated[Access, requirement(Access.READ)]) -> Any:
-        return {"access": level.value}
+    async def me(grant: Annotated[Grant, requirement(Access.READ)]) -> Any:
+        return await actions.me(rq, grant)
 
     @router.get(
         "/_health",
@@ -217,8 +232,8 @@ def admin_router(
         dependencies=read,
         summary="the queues' health, in detail",
     )
-    async def health() -> Any:
-        return await actions.health_report(rq)
+    async def health(request: Request) -> Any:
+        return await actions.health_report(rq, grant_of(request).visible)
 
     @router.get(
         "/_backlog",
@@ -227,16 +242,17 @@ def admin_router(
         summary="desired workers of a tier serving these queues, for an autoscaler",
     )
     async def tier_backlog(
+        request: Request,
         queues: Annotated[str | None, Query(description="comma-separated; default: every queue")] = None,
         drain_s: DrainSeconds = DEFAULT_DRAIN_S,
     ) -> Any:
-        return await backlog.tier_backlog(rq, queues, drain_s)
+        return await backlog.tier_backlog(rq, queues, drain_s, grant_of(request))
 
     metrics_route = MetricsRoute(rq)
 
     @router.get(
         "/_metrics",
-        dependencies=read,
+        dependencies=[requirement(Access.READ, every_queue=True)],
         response_class=Response,
         summary="Prometheus metrics, text exposition format (needs redisq[prometheus])",
     )
@@ -245,8 +261,8 @@ def admin_router(
         return Response(body, headers={"content-type": content_type, "cache-control": "no-store"})
 
     @router.get("/_events", **stream, summary="the dashboard's snapshots (Server-Sent Events)")
-    async def events() -> Response:
-        return dashboard.events_response(poller)
+    async def events(request: Request) -> Response:
+        return dashboard.events_response(poller, grant_of(request).visible)
 
     @router.get("/_static/{file}", dependencies=read, include_in_schema=False)
     async def static(request: Request) -> Response:
@@ -262,13 +278,13 @@ def admin_router(
         responses={404: {"model": ErrorModel, "description": "no such workflow"}},
         summary="a workflow's steps, their states and edges",
     )
-    async def workflow_detail(workflow_id: WorkflowId) -> Any:
-        return await workflows.workflow_detail(rq, workflow_id)
+    async def workflow_detail(request: Request, workflow_id: WorkflowId) -> Any:
+        return await workflows.workflow_detail(rq, workflow_id, grant_of(request))
 
     @router.get(
         "/_redis",
         response_model=RedisModel,
-        dependencies=read,
+        dependencies=[requirement(Access.READ, every_queue=True)],
         summary="each master's version, memory, eviction policy, persistence, clients and slow log",
     )
     async def redis_detail() -> Any:
@@ -365,12 +381,12 @@ def _add_schedule_routes(router: APIRouter, rq: RedisQ, read: list[Any], admin: 
     writes: dict[str, Any] = {"dependencies": admin, "responses": schedule_errors}
 
     @router.get("/_schedules", response_model=ScheduleListModel, dependencies=read, summary="every schedule")
-    async def list_schedules() -> Any:
-        return await schedules.list_schedules(rq)
+    async def list_schedules(request: Request) -> Any:
+        return await schedules.list_schedules(rq, grant_of(request))
 
     @router.get("/_schedules/{schedule_id}", response_model=ScheduleModel, dependencies=read, summary="one")
-    async def schedule_detail(schedule_id: ScheduleId) -> Any:
-        return await schedules.schedule_detail(rq, schedule_id)
+    async def schedule_detail(request: Request, schedule_id: ScheduleId) -> Any:
+        return await schedules.schedule_detail(rq, schedule_id, grant_of(request))
 
     @router.put(
         "/_schedules/{schedule_id}",
@@ -378,24 +394,27 @@ def _add_schedule_routes(router: APIRouter, rq: RedisQ, read: list[Any], admin: 
         **writes,
         summary="create (201) or replace a schedule",
     )
-    async def put_schedule(schedule_id: ScheduleId, body: SchedulePutModel, response: Response) -> Any:
-        result = await schedules.put_schedule(rq, schedule_id, body.model_dump(exclude_unset=True))
+    async def put_schedule(
+        request: Request, schedule_id: ScheduleId, body: SchedulePutModel, response: Response
+    ) -> Any:
+        raw = body.model_dump(exclude_unset=True)
+        result = await schedules.put_schedule(rq, schedule_id, raw, grant_of(request))
         response.status_code = 201 if result["change"] == "created" else 200
         return result
 
     @router.delete(
         "/_schedules/{schedule_id}", response_model=ScheduleChangedModel, **writes, summary="delete"
     )
-    async def delete_schedule(schedule_id: ScheduleId) -> Any:
-        return await schedules.schedule_action(rq, schedule_id, "delete")
+    async def delete_schedule(request: Request, schedule_id: ScheduleId) -> Any:
+        return await schedules.schedule_action(rq, schedule_id, "delete", grant_of(request))
 
     @router.post("/_schedules/{schedule_id}/pause", response_model=ScheduleChangedModel, **writes)
-    async def pause_schedule(schedule_id: ScheduleId) -> Any:
-        return await schedules.schedule_action(rq, schedule_id, "pause")
+    async def pause_schedule(request: Request, schedule_id: ScheduleId) -> Any:
+        return await schedules.schedule_action(rq, schedule_id, "pause", grant_of(request))
 
     @router.post("/_schedules/{schedule_id}/resume", response_model=ScheduleChangedModel, **writes)
-    async def resume_schedule(schedule_id: ScheduleId) -> Any:
-        return await schedules.schedule_action(rq, schedule_id, "resume")
+    async def resume_schedule(request: Request, schedule_id: ScheduleId) -> Any:
+        return await schedules.schedule_action(rq, schedule_id, "resume", grant_of(request))
 
     @router.post(
         "/_schedules/{schedule_id}/run",
@@ -403,8 +422,8 @@ def _add_schedule_routes(router: APIRouter, rq: RedisQ, read: list[Any], admin: 
         **writes,
         summary="enqueue its job now",
     )
-    async def run_schedule(schedule_id: ScheduleId) -> Any:
-        return await schedules.run_schedule(rq, schedule_id)
+    async def run_schedule(request: Request, schedule_id: ScheduleId) -> Any:
+        return await schedules.run_schedule(rq, schedule_id, grant_of(request))
 
 
 _OTHER_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")

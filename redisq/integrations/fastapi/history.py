@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from redisq.admin import history
+from redisq.admin.access import Grant
 from redisq.core.client import RedisQ
 
 from .models import Timestamp
@@ -68,8 +69,9 @@ def add_history_routes(router: APIRouter, rq: RedisQ, read: list[Any]) -> None:
         dependencies=read,
         summary="every queue's attempts, run times and queue waits over time",
     )
-    async def system_history(range: RangeParam = None) -> Any:
-        return await history.system_history(rq, range)
+    async def system_history(request: Request, range: RangeParam = None) -> Any:
+        grant: Grant = request.state.redisq_grant  # the router's access dependency
+        return await history.system_history(rq, range, grant)
 
     @router.get(
         "/{queue}/history",

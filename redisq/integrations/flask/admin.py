@@ -13,11 +13,11 @@ from collections.abc import Callable, Coroutine, Iterable, Mapping
 from typing import Any, cast
 
 import orjson
-from flask import Blueprint, Request, Response, current_app, request
+from flask import Blueprint, Request, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 from redisq.admin import actions, backlog, bulk, history, redis_page, schedules, search, workflows
-from redisq.admin.access import Access, AccessPolicy, check_auth_callable, require_json
+from redisq.admin.access import Access, AccessPolicy, Grant, check_auth_callable, require_json
 from redisq.admin.errors import BodyTooLarge, allowed_methods, error_response, http_error
 from redisq.admin.metrics import MetricsRoute
 from redisq.core.client import RedisQ as Client
@@ -97,20 +97,25 @@ def admin_blueprint(
         return state().bridge.run(result) if inspect.iscoroutine(result) else result
 
     def guarded(
-        view: Callable[..., Response], needed: Access, query: tuple[str, ...] | None = ()
+        view: Callable[..., Response],
+        needed: Access,
+        query: tuple[str, ...] | None = (),
+        every_queue: bool = False,
     ) -> Callable[..., Response]:
-        """`view(state, level, **params)` behind the access checks, its errors answered as JSON. `query`:
-        the parameters it takes (others are a 422); None for the dashboard's page, files and streams."""
+        """`view(state, grant, **params)` behind the access checks, its errors answered as JSON. `query`:
+        the parameters it takes (others are a 422); None for the dashboard's page, files and streams.
+        A queue's routes are checked on that queue (access per queue, redisq.admin.scope); `every_queue`:
+        a route about the whole server. The grant is kept in `g` for the routes over every queue."""
 
         def run(**params: str) -> Response:
             current = state()
             rules = policy(current.client)
             try:
                 rules.check_request(request.method, request.scheme, _headers())
-                level = rules.check_access(granted(), needed)
+                g.redisq_grant = rules.grant(granted(), needed, params.get("queue"), every_queue)
                 if query is not None and not (view is overview and dashboard.wants_page()):
                     actions.check_query(request.args.keys(), query)
-                return view(current, level, **params)
+                return view(current, g.redisq_grant, **params)
             except Exception as exc:
                 mapped = error_response(exc)
                 if mapped is None:
@@ -125,40 +130,46 @@ def admin_blueprint(
         needed: Access,
         status_for: Callable[[Any], int] = lambda body: 200,
         query: tuple[str, ...] = (),
+        every_queue: bool = False,
     ) -> Callable[..., Response]:
-        def view(current: AppState, level: Access, **params: str) -> Response:
+        def view(current: AppState, grant: Grant, **params: str) -> Response:
             body = current.bridge.run(handler(current.client, **params))
             return _json(body, status_for(body))
 
         view.__name__ = handler.__name__
-        return guarded(view, needed, query)
+        return guarded(view, needed, query, every_queue)
 
-    def overview(current: AppState, level: Access) -> Response:
+    def grant() -> Grant:
+        """What `guarded` granted this request (in the view's thread, where `g` lives)."""
+        found: Grant = g.redisq_grant
+        return found
+
+    def overview(current: AppState, grant: Grant) -> Response:
         if dashboard.wants_page():
             return dashboard.page()
-        return _json(current.bridge.run(actions.list_queues(current.client)))
+        return _json(current.bridge.run(actions.list_queues(current.client, grant.visible)))
 
-    def metrics(current: AppState, level: Access) -> Response:
+    def metrics(current: AppState, grant: Grant) -> Response:
         route = metrics_routes.setdefault(current.client, MetricsRoute(current.client))
         body, content_type = current.bridge.run(route.render(request.headers.get("accept")))
         return Response(body, headers={"content-type": content_type, "cache-control": "no-store"})
 
-    def me(current: AppState, level: Access) -> Response:
-        return _json({"access": level.value})
+    def me(current: AppState, grant: Grant) -> Response:
+        return _json(current.bridge.run(actions.me(current.client, grant)))
 
-    def static(current: AppState, level: Access, file: str) -> Response:
+    def static(current: AppState, grant: Grant, file: str) -> Response:
         return dashboard.static(file)
 
-    def events(current: AppState, level: Access) -> Response:
-        return dashboard.events(current)
+    def events(current: AppState, grant: Grant) -> Response:
+        return dashboard.events(current, grant.visible)
 
-    def job_events(current: AppState, level: Access, queue: str, uid: str) -> Response:
+    def job_events(current: AppState, grant: Grant, queue: str, uid: str) -> Response:
         return dashboard.job_events(current, queue, uid)
 
     # Each of these runs in the view's thread, where `request` lives, and returns the handler's coroutine
     # for the loop thread to run.
     def health(rq: Client) -> Coroutine[Any, Any, Any]:
-        return actions.health_report(rq)
+        return actions.health_report(rq, grant().visible)
 
     def queue_stats(rq: Client, queue: str) -> Coroutine[Any, Any, Any]:
         return actions.queue_stats(rq, queue)
@@ -193,32 +204,32 @@ def admin_blueprint(
         return actions.enqueue(rq, queue, json_body(rq))
 
     def list_schedules(rq: Client) -> Coroutine[Any, Any, Any]:
-        return schedules.list_schedules(rq)
+        return schedules.list_schedules(rq, grant())
 
     def schedule_detail(rq: Client, schedule_id: str) -> Coroutine[Any, Any, Any]:
-        return schedules.schedule_detail(rq, schedule_id)
+        return schedules.schedule_detail(rq, schedule_id, grant())
 
     def put_schedule(rq: Client, schedule_id: str) -> Coroutine[Any, Any, Any]:
-        return schedules.put_schedule(rq, schedule_id, json_body(rq))
+        return schedules.put_schedule(rq, schedule_id, json_body(rq), grant())
 
     def schedule_action(action: schedules.ScheduleAction) -> Callable[..., Coroutine[Any, Any, Any]]:
         def act(rq: Client, schedule_id: str) -> Coroutine[Any, Any, Any]:
-            return schedules.schedule_action(rq, schedule_id, action)
+            return schedules.schedule_action(rq, schedule_id, action, grant())
 
         act.__name__ = f"schedule_{action}"
         return act
 
     def run_schedule(rq: Client, schedule_id: str) -> Coroutine[Any, Any, Any]:
-        return schedules.run_schedule(rq, schedule_id)
+        return schedules.run_schedule(rq, schedule_id, grant())
 
     def redis_detail(rq: Client) -> Coroutine[Any, Any, Any]:
         return redis_page.redis_detail(rq)
 
     def workflow_detail(rq: Client, workflow_id: str) -> Coroutine[Any, Any, Any]:
-        return workflows.workflow_detail(rq, workflow_id)
+        return workflows.workflow_detail(rq, workflow_id, grant())
 
     def system_history(rq: Client) -> Coroutine[Any, Any, Any]:
-        return history.system_history(rq, request.args.get("range"))
+        return history.system_history(rq, request.args.get("range"), grant())
 
     def queue_history(rq: Client, queue: str) -> Coroutine[Any, Any, Any]:
         return history.queue_history(rq, queue, request.args.get("range"), request.args.get("task"))
@@ -255,7 +266,7 @@ def admin_blueprint(
         return backlog.backlog(rq, queue, request.args.get("drain_s"))
 
     def tier_backlog(rq: Client) -> Coroutine[Any, Any, Any]:
-        return backlog.tier_backlog(rq, request.args.get("queues"), request.args.get("drain_s"))
+        return backlog.tier_backlog(rq, request.args.get("queues"), request.args.get("drain_s"), grant())
 
     def created_or_found(body: Any) -> int:
         return 201 if body["created"] else 200
@@ -267,12 +278,12 @@ def admin_blueprint(
         ("/_me", "GET", guarded(me, read)),
         ("/_health", "GET", endpoint(health, read)),
         ("/_backlog", "GET", endpoint(tier_backlog, read, query=backlog.TIER_PARAMS)),
-        ("/_metrics", "GET", guarded(metrics, read, query=None)),
+        ("/_metrics", "GET", guarded(metrics, read, query=None, every_queue=True)),
         ("/_events", "GET", guarded(events, read, query=None)),
         ("/_static/<file>", "GET", guarded(static, read, query=None)),
         ("/_schedules", "GET", endpoint(list_schedules, read)),
         ("/_workflows/<workflow_id>", "GET", endpoint(workflow_detail, read)),
-        ("/_redis", "GET", endpoint(redis_detail, read)),
+        ("/_redis", "GET", endpoint(redis_detail, read, every_queue=True)),
         ("/_history", "GET", endpoint(system_history, read, query=history.HISTORY_PARAMS)),
         ("/_schedules/<schedule_id>", "GET", endpoint(schedule_detail, read)),
         ("/_schedules/<schedule_id>", "PUT", endpoint(put_schedule, admin, schedule_created)),

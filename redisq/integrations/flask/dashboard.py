@@ -11,6 +11,7 @@ Each open stream holds a server thread for as long as it is open: serve the app 
 
 from __future__ import annotations
 
+import functools
 import signal
 import threading
 import time
@@ -20,6 +21,7 @@ import orjson
 from flask import Response, request
 
 from redisq.admin import actions
+from redisq.admin.access import Visible, everything
 from redisq.admin.errors import http_error
 from redisq.core.client import RedisQ as Client
 from redisq.core.job import JobState
@@ -110,9 +112,11 @@ class FlaskDashboard:
             return _json(*http_error(404, "Not Found"))
         return _file(found)
 
-    def events(self, state: AppState) -> Response:
+    def events(self, state: AppState, visible: Visible = everything) -> Response:
+        """`visible`: the queues the request may see (access per queue, redisq.admin.scope)."""
         poller, feed, loop = self.poller(state.client), ThreadFeed(), state.bridge.loop
-        return _stream(b"", feed, lambda: poller.subscribe(feed, loop), lambda: poller.unsubscribe(feed))
+        subscribe = functools.partial(poller.subscribe, feed, loop, visible)
+        return _stream(b"", feed, subscribe, lambda: poller.unsubscribe(feed))
 
     def job_events(self, state: AppState, queue: str, uid: str) -> Response:
         """An unknown job raises here (JobNotFound: a 404), before any stream."""
