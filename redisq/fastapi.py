@@ -1,6 +1,6 @@
 """Short imports for FastAPI apps: `from redisq.fastapi import RedisQMiddleware, admin_router, ...`."""
 
-from redisq.admin.access import Access
+from redisq.admin.access import Access, QueueAccess
 from redisq.integrations.fastapi import (
     RedisQDep,
     RedisQMiddleware,
@@ -13,6 +13,7 @@ from redisq.integrations.fastapi import (
 
 __all__ = [
     "Access",
+    "QueueAccess",
     "RedisQDep",
     "RedisQMiddleware",
     "admin_router",

@@ -63,6 +63,7 @@ SECTIONS = {
     "production",
     "cli",
     "autoscale",  # tests/test_readme_autoscale.py
+    "access",  # tests/test_readme_access.py
     "metrics",  # run by tests/test_readme_metrics.py
     "otel",  # test_readme_observability.py
     "logs",
