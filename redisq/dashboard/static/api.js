@@ -1,6 +1,8 @@
 // The admin API, relative to the mount. This file is served at M/_static/api.js, so "../" is M/ whatever
 // the prefix is: /queues/, /ops/queues/, or a path a proxy adds in front.
 
+import { S } from "./strings.js";
+
 export const BASE = new URL("../", import.meta.url);
 
 const enc = encodeURIComponent;
@@ -31,7 +33,7 @@ async function request(method, path, params, body) {
     const sent = body === undefined ? undefined : JSON.stringify(body);
     response = await fetch(target, { method, headers, body: sent, credentials: "same-origin", cache: "no-store" });
   } catch (err) {
-    throw new ApiError(0, "The server cannot be reached. Check your connection and try again.", "network");
+    throw new ApiError(0, S.unreachable, "network");
   }
   let answer = null;
   try {

@@ -15,6 +15,7 @@ import { overviewPage } from "./overview.js";
 import { queuePage } from "./queue.js";
 import { redisPage } from "./redis.js";
 import { schedulesPage } from "./schedules.js";
+import { S } from "./strings.js";
 import { workersPage } from "./workers.js";
 import { workflowPage } from "./workflow.js";
 
@@ -57,9 +58,9 @@ function route() {
 }
 
 function notFound() {
-  const heading = h("h1", { tabindex: "-1" }, "Nothing here");
-  const el = h("section", { class: "page" }, heading, h("p", null, "This address names no page of the dashboard. ", h("a", { href: "#/" }, "Back to the overview")));
-  return { el, title: "Not found", heading };
+  const heading = h("h1", { tabindex: "-1" }, S.notFoundHeading);
+  const el = h("section", { class: "page" }, heading, h("p", null, S.notFoundText, h("a", { href: "#/" }, S.backToOverview)));
+  return { el, title: S.notFoundTitle, heading };
 }
 
 function navigate(first) {
@@ -72,7 +73,7 @@ function navigate(first) {
   const page = next.make();
   current = { key: next.key, page };
   replace(main, page.el);
-  document.title = `${page.title} · redisq`;
+  document.title = S.docTitle(page.title);
   document.querySelectorAll("[data-nav]").forEach((a) => {
     if (a.dataset.nav === next.nav) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
@@ -89,16 +90,11 @@ function updateBanner() {
   const snapshot = stream.snapshot;
   let text = null;
   if (stream.status === "down") {
-    text = [
-      h("strong", null, "Connection lost."),
-      " The dashboard cannot reach the server's live stream; reconnecting…",
-      snapshot ? ` Numbers shown are from ${fmtStamp(snapshot.at)}.` : "",
-    ];
+    text = [h("strong", null, S.connectionLost), S.connectionLostText(snapshot ? fmtStamp(snapshot.at) : null)];
   } else if (snapshot && snapshot.redis_ok === false) {
     text = [
-      h("strong", null, "Redis is unreachable."),
-      " The dashboard keeps retrying; the numbers shown (greyed) are the last known",
-      snapshot.stale_at ? `, from ${fmtStamp(snapshot.stale_at)}.` : ".",
+      h("strong", null, S.redisDown),
+      S.redisDownText(snapshot.stale_at ? fmtStamp(snapshot.stale_at) : null),
       snapshot.error ? h("span", { class: "banner-detail" }, String(snapshot.error)) : null,
     ];
   }
@@ -108,20 +104,19 @@ function updateBanner() {
   if (text !== null) replace(banner, h("span", { class: "banner-icon", "aria-hidden": "true" }, "!"), h("span", null, text));
   const state = stream.status === "open" && !(snapshot && snapshot.redis_ok === false) ? "live" : stream.status === "connecting" ? "connecting" : "offline";
   liveIndicator.dataset.state = state;
-  liveIndicator.textContent = { live: "Live", connecting: "Connecting…", offline: "Offline" }[state];
+  liveIndicator.textContent = S.live[state];
 }
 
 // ---- theme: the system's (prefers-color-scheme), or the one the toggle chose, kept in this browser --------
 
 const THEMES = ["auto", "dark", "light"]; // the toggle's order
-const THEME_LABEL = { auto: "Theme: follows the system", dark: "Theme: dark", light: "Theme: light" };
 
 function applyTheme(theme) {
   if (theme === "auto") delete document.documentElement.dataset.theme;
   else document.documentElement.dataset.theme = theme;
   const toggle = document.getElementById("theme");
-  toggle.setAttribute("aria-label", THEME_LABEL[theme]);
-  toggle.title = THEME_LABEL[theme];
+  toggle.setAttribute("aria-label", S.theme[theme]);
+  toggle.title = S.theme[theme];
   toggle.dataset.theme = theme;
 }
 
@@ -144,9 +139,25 @@ function setUpTheme() {
   });
 }
 
+// ---- the page's own texts: index.html has them too, so that it reads and its links work before this runs --
+
+const NAV = { overview: S.overview, metrics: S.metrics, workers: S.workers, schedules: S.schedules, redis: S.redis };
+
+function labelPage() {
+  document.querySelector(".skip-link").textContent = S.skipToContent;
+  document.querySelector(".mainnav").setAttribute("aria-label", S.mainNav);
+  document.querySelectorAll(".mainnav [data-nav]").forEach((a) => {
+    a.textContent = NAV[a.dataset.nav];
+  });
+  const jump = document.getElementById("jump");
+  replace(jump, `${S.jumpOpen} `, jump.querySelector("kbd"));
+  liveIndicator.textContent = S.live[liveIndicator.dataset.state];
+}
+
 // ---- start --------------------------------------------------------------------------------------------
 
 async function start() {
+  labelPage();
   setUpTheme();
   setUpJump(ctx, document.getElementById("jump"));
   try {
@@ -154,7 +165,7 @@ async function start() {
     ctx.admin = me && me.access === "admin";
   } catch (err) {
     if (err.status === 401 || err.status === 403) {
-      const heading = h("h1", { tabindex: "-1" }, "Access denied");
+      const heading = h("h1", { tabindex: "-1" }, S.accessDenied);
       replace(main, h("section", { class: "page" }, heading, h("p", null, err.message)));
       liveIndicator.textContent = "";
       return;

@@ -3,27 +3,19 @@
 // traceback is in the error card above).
 
 import { fmtDuration, h, runningFor, timeBoth } from "./dom.js";
+import { S } from "./strings.js";
 
-const OUTCOME = {
-  // [badge text, what it means, for its title]
-  failed: ["failed", "it raised, and the job was retried"],
-  lost: ["lost", "its worker stopped renewing its lease (it died or lost Redis); the job was taken back"],
-  dead: ["dead", "it ended the job dead"],
-  succeeded: ["succeeded", "it returned"],
-  aborted: ["aborted", "it was stopped on its worker"],
-  running: ["running", "it runs now"],
-};
-
+// The badge shows the outcome as the server names it (as a job's state badge does), its title what it means.
 function outcomeBadge(outcome) {
-  const [text, meaning] = OUTCOME[outcome] || [outcome, ""];
-  return h("span", { class: `badge state-${String(outcome).replace(/[^a-z]/g, "")}`, title: meaning }, text);
+  const meaning = S.outcomeMeaning[outcome] || "";
+  return h("span", { class: `badge state-${String(outcome).replace(/[^a-z]/g, "")}`, title: meaning }, outcome);
 }
 
 function duration(attempt) {
   if (attempt.outcome === "running") return runningFor(attempt.started_at) || h("span", { class: "muted" }, "–");
   if (typeof attempt.duration_s !== "number") return h("span", { class: "muted" }, "–");
   const text = fmtDuration(attempt.duration_s);
-  return attempt.outcome === "lost" ? h("span", { title: "until the sweeper found its lease lapsed" }, `≤ ${text}`) : text;
+  return attempt.outcome === "lost" ? h("span", { title: S.lostWithin }, `≤ ${text}`) : text;
 }
 
 function errorCell(attempt) {
@@ -35,29 +27,29 @@ function errorCell(attempt) {
 export function attemptTable(job) {
   const attempts = job.attempt_history || [];
   if (!attempts.length) {
-    const why = job.state === "waiting" ? "It waits for the jobs it depends on." : "It has not started yet.";
-    return h("p", { class: "muted" }, `No attempt yet. ${why}`);
+    const why = job.state === "waiting" ? S.waitsForDependencies : S.notStartedYet;
+    return h("p", { class: "muted" }, S.noAttemptYet(why));
   }
   const rows = attempts.map((a) =>
     h(
       "tr",
       { dataset: { attempt: String(a.attempt), outcome: a.outcome } },
-      h("td", { "data-label": "Attempt", class: "num" }, String(a.attempt)),
-      h("td", { "data-label": "Worker" }, a.worker ? h("span", { class: "mono worker-id id-cut", title: a.worker }, a.worker) : h("span", { class: "muted" }, "–")),
-      h("td", { "data-label": "Started" }, timeBoth(a.started_at)),
-      h("td", { "data-label": "Duration", class: "nowrap" }, duration(a)),
-      h("td", { "data-label": "Outcome" }, outcomeBadge(a.outcome)),
-      h("td", { "data-label": "Error", class: "details" }, errorCell(a)),
+      h("td", { "data-label": S.attempt, class: "num" }, String(a.attempt)),
+      h("td", { "data-label": S.worker }, a.worker ? h("span", { class: "mono worker-id id-cut", title: a.worker }, a.worker) : h("span", { class: "muted" }, "–")),
+      h("td", { "data-label": S.started }, timeBoth(a.started_at)),
+      h("td", { "data-label": S.duration, class: "nowrap" }, duration(a)),
+      h("td", { "data-label": S.outcome }, outcomeBadge(a.outcome)),
+      h("td", { "data-label": S.error, class: "details" }, errorCell(a)),
     ),
   );
-  const headers = ["Attempt", "Worker", "Started", "Duration", "Outcome", "Error"];
+  const headers = [S.attempt, S.worker, S.started, S.duration, S.outcome, S.error];
   return h(
     "div",
     { class: "table-wrap" },
     h(
       "table",
       { class: "table table-cards attempts" },
-      h("caption", { class: "visually-hidden" }, "Every attempt of this job, oldest first"),
+      h("caption", { class: "visually-hidden" }, S.everyAttempt),
       h("thead", null, h("tr", null, headers.map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", null, rows),
     ),

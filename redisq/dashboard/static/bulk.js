@@ -6,6 +6,7 @@
 import { api } from "./api.js";
 import { confirmDialog, fmtInt, h, replace, toast } from "./dom.js";
 import { describeFilters, hasFilters } from "./filters.js";
+import { S } from "./strings.js";
 
 // What each state's jobs can be asked in bulk (an active job is its worker's: abort it from its row).
 const BY_STATE = {
@@ -18,27 +19,18 @@ const BY_STATE = {
 };
 const WORDS = {
   // [the button's verb, what was done, what happens to them]
-  retry: ["Retry", "Retried", "go back to the queue with fresh attempts (a scheduled job runs now)"],
-  requeue: ["Requeue", "Requeued", "go back to the queue with fresh attempts"],
-  cancel: ["Cancel", "Cancelled", "are cancelled and never run"],
-  delete: ["Delete", "Deleted", "are deleted with their records; this cannot be undone"],
-};
-const REASONS = {
-  gone: "gone (expired or deleted)",
-  not_dead: "not dead any more",
-  cannot_run: "nothing to run",
-  not_retryable: "neither dead nor scheduled",
-  not_cancellable: "started or ended meanwhile",
-  running: "running",
+  retry: [S.retry, S.retried, S.bulkEffect.retry],
+  requeue: [S.requeue, S.requeued, S.bulkEffect.requeue],
+  cancel: [S.cancel, S.cancelled, S.bulkEffect.cancel],
+  delete: [S.delete, S.deleted, S.bulkEffect.delete],
 };
 
 export const bulkActions = (state) => BY_STATE[state] || [];
-const plural = (n, word) => `${fmtInt(n)} ${word}${n === 1 ? "" : "s"}`;
 
 function skippedText(skipped) {
-  const parts = Object.entries(skipped || {}).map(([reason, n]) => `${REASONS[reason] || reason}: ${fmtInt(n)}`);
+  const parts = Object.entries(skipped || {}).map(([reason, n]) => `${S.skipReason[reason] || reason}: ${fmtInt(n)}`);
   const total = Object.values(skipped || {}).reduce((a, b) => a + b, 0);
-  return total ? ` · ${fmtInt(total)} skipped (${parts.join(", ")})` : "";
+  return total ? S.skipped(total, parts.join(", ")) : "";
 }
 
 /**
@@ -52,10 +44,10 @@ export function bulkBar({ queue, view, selection, settle }) {
   const selectionButtons = h("span", { class: "bulk-group" });
   const filterButtons = h("span", { class: "bulk-group" });
   const status = h("p", { class: "bulk-status", role: "status", "aria-live": "polite" });
-  const stop = h("button", { type: "button", class: "btn btn-small", "data-bulk": "stop", hidden: true }, "Stop");
+  const stop = h("button", { type: "button", class: "btn btn-small", "data-bulk": "stop", hidden: true }, S.stop);
   const el = h(
     "div",
-    { class: "bulk-bar", role: "group", "aria-label": "Bulk actions", hidden: true },
+    { class: "bulk-bar", role: "group", "aria-label": S.bulkActions, hidden: true },
     h("div", { class: "bulk-row" }, count, selectionButtons, filterButtons),
     h("div", { class: "bulk-row" }, status, stop),
   );
@@ -71,7 +63,7 @@ export function bulkBar({ queue, view, selection, settle }) {
   function button(action, scope) {
     const [verb] = WORDS[action];
     const danger = action === "delete";
-    const label = scope === "selection" ? `${verb} selected${danger ? "…" : ""}` : `${verb} all matching…`;
+    const label = scope === "selection" ? S.bulkSelected(verb, danger) : S.bulkAllMatching(verb);
     const b = h("button", { type: "button", class: `btn btn-small${danger ? " btn-danger-soft" : ""}`, "data-bulk": action, "data-scope": scope, disabled: running }, label);
     b.addEventListener("click", () => (scope === "selection" ? onSelection(action) : onFilter(action)));
     return b;
@@ -81,7 +73,7 @@ export function bulkBar({ queue, view, selection, settle }) {
     const { state, filters } = view();
     const actions = bulkActions(state);
     const n = selection.size;
-    count.textContent = n ? `${plural(n, "job")} selected` : "";
+    count.textContent = n ? S.jobsSelected(n) : "";
     replace(selectionButtons, n ? actions.map((a) => button(a, "selection")) : null);
     replace(filterButtons, hasFilters(filters) ? actions.map((a) => button(a, "filter")) : null);
     el.hidden = !actions.length || (!n && !hasFilters(filters) && !status.textContent);
@@ -94,7 +86,7 @@ export function bulkBar({ queue, view, selection, settle }) {
     try {
       await work();
     } catch (err) {
-      say(`Stopped: ${err.message}`);
+      say(S.stoppedBecause(err.message));
       toast(err.message, "error");
     } finally {
       running = false;
@@ -109,16 +101,16 @@ export function bulkBar({ queue, view, selection, settle }) {
     const [verb, done, what] = WORDS[action];
     const ids = [...selection];
     const ok = await confirmDialog({
-      title: `${verb} ${plural(ids.length, "selected job")}?`,
-      text: `The ${plural(ids.length, "job")} selected in ${queue} ${what}. A job whose state no longer allows it is skipped, and counted.`,
-      confirm: `${verb} ${plural(ids.length, "job")}`,
+      title: S.bulkTitle(verb, S.selectedJobs(ids.length)),
+      text: S.bulkSelectionText(S.jobs(ids.length), queue, what),
+      confirm: S.bulkConfirm(verb, S.jobs(ids.length)),
       danger: action === "delete" || action === "cancel",
     });
     if (!ok) return;
     await run(async () => {
       const answer = await api.bulk(queue, { action, ids });
       selection.clear();
-      const text = `${done} ${fmtInt(answer.done)} of ${fmtInt(ids.length)}${skippedText(answer.skipped)}.`;
+      const text = S.bulkDone(done, fmtInt(answer.done), fmtInt(ids.length), skippedText(answer.skipped), false);
       say(text);
       toast(text);
     });
@@ -136,15 +128,15 @@ export function bulkBar({ queue, view, selection, settle }) {
         const answer = await api.bulk(queue, { action, filter, cursor, dry_run: true });
         matched += answer.matched;
         cursor = answer.next;
-        say(`Counting the matching jobs… ${fmtInt(matched)} so far.`);
+        say(S.counting(matched));
       } while (cursor !== null && !stopAsked);
-      if (stopAsked) return say("Stopped before anything was done.");
-      if (!matched) return say(`No ${state} job matches the filter: nothing to do.`);
+      if (stopAsked) return say(S.stoppedBefore);
+      if (!matched) return say(S.nothingMatches(state));
       stop.hidden = true;
       const ok = await confirmDialog({
-        title: `${verb} ${plural(matched, "matching job")}?`,
-        text: `The ${plural(matched, `${state} job`)} of ${queue} that match ${describeFilters(filters)} ${what}.`,
-        confirm: `${verb} ${plural(matched, "job")}`,
+        title: S.bulkTitle(verb, S.matchingJobs(matched)),
+        text: S.bulkFilterText(S.stateJobs(matched, state), queue, describeFilters(filters), what),
+        confirm: S.bulkConfirm(verb, S.jobs(matched)),
         danger: action === "delete" || action === "cancel",
       });
       if (!ok) return say("");
@@ -157,9 +149,9 @@ export function bulkBar({ queue, view, selection, settle }) {
         total += answer.done;
         for (const [reason, n] of Object.entries(answer.skipped)) skipped[reason] = (skipped[reason] || 0) + n;
         cursor = answer.next;
-        say(`${done} ${fmtInt(total)} of ${fmtInt(Math.max(matched, total))}…`);
+        say(S.bulkProgress(done, fmtInt(total), fmtInt(Math.max(matched, total))));
       } while (cursor !== null && !stopAsked);
-      const text = `${done} ${fmtInt(total)} of ${fmtInt(Math.max(matched, total))}${skippedText(skipped)}${stopAsked ? " (stopped)" : ""}.`;
+      const text = S.bulkDone(done, fmtInt(total), fmtInt(Math.max(matched, total)), skippedText(skipped), stopAsked);
       say(text);
       toast(text);
     });

@@ -1,6 +1,7 @@
 // The last hour of a queue as SVG bars: one per minute, succeeded below and failed stacked on top.
 
 import { fmtClock, fmtInt, h, svg, clear, setText } from "./dom.js";
+import { S } from "./strings.js";
 
 const BAR = 2; // viewBox units per minute
 const HEIGHT = 40;
@@ -35,15 +36,15 @@ export function historyChart() {
     h(
       "figcaption",
       { class: "chart-axis" },
-      h("span", null, "60 min ago"),
+      h("span", null, S.sixtyMinAgo),
       h(
         "span",
         { class: "legend" },
-        h("span", { class: "key key-ok" }, "succeeded"),
+        h("span", { class: "key key-ok" }, S.succeededWord),
         " ",
-        h("span", { class: "key key-failed" }, "failed"),
+        h("span", { class: "key key-failed" }, S.failedWord),
       ),
-      h("span", null, "now"),
+      h("span", null, S.now),
       summary,
     ),
   );
@@ -60,7 +61,7 @@ export function historyChart() {
       const x = (offset + i) * BAR + 0.2;
       const hOk = (s / top) * (HEIGHT - 2);
       const hFail = (f / top) * (HEIGHT - 2);
-      const group = svg("g", null, svg("title", null, `${fmtClock(minute * 60000)}: ${s} succeeded, ${f} failed`));
+      const group = svg("g", null, svg("title", null, S.barTitle(fmtClock(minute * 60000), s, f)));
       if (s) group.appendChild(svg("rect", { class: "bar-ok", x, y: HEIGHT - hOk, width: BAR - 0.4, height: hOk }));
       if (f)
         group.appendChild(
@@ -68,8 +69,8 @@ export function historyChart() {
         );
       plot.appendChild(group);
     });
-    setText(peakLabel, peak ? `peak ${fmtInt(peak)}/min` : "no jobs finished in the last hour", false);
-    setText(summary, `Last hour: ${fmtInt(ok)} succeeded, ${fmtInt(failed)} failed; peak ${fmtInt(peak)} per minute.`, false);
+    setText(peakLabel, peak ? S.peakPerMin(fmtInt(peak)) : S.noneLastHour, false);
+    setText(summary, S.lastHour(fmtInt(ok), fmtInt(failed), fmtInt(peak)), false);
   }
 
   return { el, update };

@@ -3,6 +3,8 @@
 // shown as the characters it is. No string ever becomes markup here (tests/test_dashboard_browser.py
 // checks that the scripts use none of the DOM's HTML-parsing sinks).
 
+import { S } from "./strings.js";
+
 const SVG_NS = "http://www.w3.org/2000/svg";
 
 function append(parent, child) {
@@ -105,14 +107,14 @@ export function fmtRate(n) {
 export function fmtDuration(seconds) {
   if (typeof seconds !== "number" || !Number.isFinite(seconds)) return "–";
   const s = Math.max(0, seconds);
-  if (s < 1) return `${Math.round(s * 1000)} ms`;
-  if (s < 10) return `${rateFormat.format(s)} s`;
-  if (s < 60) return `${Math.round(s)} s`;
+  if (s < 1) return `${Math.round(s * 1000)} ${S.unit.ms}`;
+  if (s < 10) return `${rateFormat.format(s)} ${S.unit.s}`;
+  if (s < 60) return `${Math.round(s)} ${S.unit.s}`;
   const units = [
-    [86400, "d"],
-    [3600, "h"],
-    [60, "min"],
-    [1, "s"],
+    [86400, S.unit.d],
+    [3600, S.unit.h],
+    [60, S.unit.min],
+    [1, S.unit.s],
   ];
   for (let i = 0; i < units.length - 1; i++) {
     const [size, name] = units[i];
@@ -123,7 +125,7 @@ export function fmtDuration(seconds) {
       return small ? `${big} ${name} ${small} ${nextName}` : `${big} ${name}`;
     }
   }
-  return `${Math.round(s)} s`;
+  return `${Math.round(s)} ${S.unit.s}`;
 }
 
 /** A moment as milliseconds: ISO strings from the API, epoch seconds from worker heartbeats. */
@@ -138,9 +140,9 @@ export function fmtAgo(value, now = Date.now()) {
   const ms = toMillis(value);
   if (ms === null) return "–";
   const delta = (now - ms) / 1000;
-  if (delta < -1) return `in ${fmtDuration(-delta)}`;
-  if (delta < 1) return "just now";
-  return `${fmtDuration(delta)} ago`;
+  if (delta < -1) return S.inFuture(fmtDuration(-delta));
+  if (delta < 1) return S.justNow;
+  return S.ago(fmtDuration(delta));
 }
 
 const clockFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
@@ -184,19 +186,20 @@ export function runningFor(value, now = Date.now()) {
   const ms = toMillis(value);
   if (ms === null) return null;
   const iso = new Date(ms).toISOString();
-  return h("time", { datetime: iso, title: `since ${fmtStamp(ms)}`, dataset: { since: String(ms) } }, fmtDuration((now - ms) / 1000));
+  return h("time", { datetime: iso, title: S.since(fmtStamp(ms)), dataset: { since: String(ms) } }, fmtDuration((now - ms) / 1000));
 }
 
-/** A button that copies `text()` to the clipboard and says so (`what`: "traceback"); where the Clipboard
- * API is refused (a page served over plain http from another host), it selects the text of `fallback`,
- * an element, for the user to copy. */
+/** A button that copies `text()` to the clipboard and says so (`what`: "traceback", a key of S.copyWhat);
+ * where the Clipboard API is refused (a page served over plain http from another host), it selects the
+ * text of `fallback`, an element, for the user to copy. */
 export function copyButton(text, what, fallback) {
-  const button = h("button", { type: "button", class: "btn btn-small copy", "data-copy": what, "aria-label": `Copy the ${what}` }, "Copy");
+  const noun = S.copyWhat[what] || what;
+  const button = h("button", { type: "button", class: "btn btn-small copy", "data-copy": what, "aria-label": S.copyThe(noun) }, S.copy);
   button.addEventListener("click", async () => {
     try {
       await navigator.clipboard.writeText(text());
-      button.textContent = "Copied";
-      toast(`The ${what} is in the clipboard.`);
+      button.textContent = S.copied;
+      toast(S.inClipboard(noun));
     } catch (err) {
       if (fallback) {
         const range = document.createRange();
@@ -205,12 +208,12 @@ export function copyButton(text, what, fallback) {
         selection.removeAllRanges();
         selection.addRange(range);
       }
-      button.textContent = "Copy";
-      toast("The browser refused the clipboard: the text is selected, copy it with Ctrl+C (⌘C).", "error");
+      button.textContent = S.copy;
+      toast(S.clipboardRefused, "error");
       return;
     }
     setTimeout(() => {
-      button.textContent = "Copy";
+      button.textContent = S.copy;
     }, 2000);
   });
   return button;
@@ -241,18 +244,18 @@ export function truncateJson(value, limits = LIMITS) {
     if (typeof v === "string") {
       if (v.length <= limits.string) return v;
       cut = true;
-      return `${v.slice(0, limits.string)}… (${fmtInt(v.length - limits.string)} more characters)`;
+      return `${v.slice(0, limits.string)}${S.moreCharacters(fmtInt(v.length - limits.string))}`;
     }
     if (v === null || typeof v !== "object") return v;
     if (depth >= limits.depth) {
       cut = true;
-      return Array.isArray(v) ? [`… (${v.length} items)`] : { "…": `${Object.keys(v).length} keys` };
+      return Array.isArray(v) ? [S.itemsLeft(v.length)] : { "…": S.keysLeft(Object.keys(v).length) };
     }
     if (Array.isArray(v)) {
       const out = v.slice(0, limits.items).map((x) => walk(x, depth + 1));
       if (v.length > limits.items) {
         cut = true;
-        out.push(`… (${fmtInt(v.length - limits.items)} more items)`);
+        out.push(S.moreItems(fmtInt(v.length - limits.items)));
       }
       return out;
     }
@@ -263,7 +266,7 @@ export function truncateJson(value, limits = LIMITS) {
     });
     if (keys.length > limits.items) {
       cut = true;
-      out["…"] = `${fmtInt(keys.length - limits.items)} more keys`;
+      out["…"] = S.moreKeys(fmtInt(keys.length - limits.items));
     }
     return out;
   };
@@ -306,14 +309,14 @@ export function jsonBlock(value, label) {
   const pre = h("pre", { class: "code", tabindex: "0", "aria-label": label }, pretty(shown));
   if (!cut) return pre;
   let whole = false;
-  const toggle = h("button", { type: "button", class: "link", "aria-expanded": "false" }, "Show in full");
+  const toggle = h("button", { type: "button", class: "link", "aria-expanded": "false" }, S.showInFull);
   toggle.addEventListener("click", () => {
     whole = !whole;
     pre.textContent = pretty(whole ? value : shown);
-    toggle.textContent = whole ? "Show shortened" : "Show in full";
+    toggle.textContent = whole ? S.showShortened : S.showInFull;
     toggle.setAttribute("aria-expanded", String(whole));
   });
-  return h("div", { class: "code-wrap" }, pre, h("p", { class: "cut-note" }, "Large values are shortened. ", toggle));
+  return h("div", { class: "code-wrap" }, pre, h("p", { class: "cut-note" }, S.shortened, toggle));
 }
 
 // ---- one line per job, for lists (issue 17) ----------------------------------------------------------
@@ -387,7 +390,7 @@ export function toast(message, kind = "info") {
 /** A modal <dialog> asking to confirm; resolves true only on the confirm button. Focus starts on Cancel. */
 export function confirmDialog({ title, text, confirm, danger = true }) {
   return new Promise((resolve) => {
-    const cancelButton = h("button", { type: "button", class: "btn", value: "cancel" }, "Cancel");
+    const cancelButton = h("button", { type: "button", class: "btn", value: "cancel" }, S.cancel);
     const confirmButton = h(
       "button",
       { type: "button", class: danger ? "btn btn-danger" : "btn btn-primary", value: "ok" },

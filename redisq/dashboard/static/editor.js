@@ -5,6 +5,7 @@
 
 import { api } from "./api.js";
 import { h, pretty } from "./dom.js";
+import { S } from "./strings.js";
 
 /** Opens the editor on `job`; resolves true once the job is queued again, false if the user cancelled. */
 export function editAndRetry(job) {
@@ -22,23 +23,23 @@ export function editAndRetry(job) {
     });
     text.value = pretty({ args: job.args, kwargs: job.kwargs });
     const error = h("p", { id: errorId, class: "field-error", role: "alert", hidden: true });
-    const cancel = h("button", { type: "button", class: "btn" }, "Cancel");
-    const submit = h("button", { type: "submit", class: "btn btn-primary" }, "Retry with these arguments");
+    const cancel = h("button", { type: "button", class: "btn" }, S.cancel);
+    const submit = h("button", { type: "submit", class: "btn btn-primary" }, S.retryWithThese);
     const form = h(
       "form",
       { method: "dialog", class: "edit-form" },
-      h("h2", { id: titleId }, "Edit and retry"),
+      h("h2", { id: titleId }, S.editAndRetry),
       h(
         "p",
         { id: hintId },
-        `${job.task} runs again under the same id, with fresh attempts. `,
-        "The arguments must fit its signature: an object of ",
+        S.editRunsAgain(job.task),
+        S.editMustFit,
         h("code", null, "args"),
-        " (a list) and ",
+        S.editAList,
         h("code", null, "kwargs"),
-        " (an object).",
+        S.editAnObject,
       ),
-      h("label", { for: text.id }, "Arguments (JSON)"),
+      h("label", { for: text.id }, S.argumentsJson),
       text,
       error,
       h("div", { class: "dialog-actions" }, cancel, submit),
@@ -68,7 +69,7 @@ export function editAndRetry(job) {
       try {
         body = JSON.parse(text.value);
       } catch (err) {
-        showError(`This is not valid JSON: ${err.message}`);
+        showError(S.invalidJson(err.message));
         return;
       }
       submit.disabled = true;
@@ -77,7 +78,7 @@ export function editAndRetry(job) {
         finish(true);
       } catch (err) {
         // 422: they do not fit the task; 413: too large; 409: the job is no longer dead. Nothing changed.
-        showError(err.status === 409 ? `${err.message}. Close this and look at the job again.` : err.message);
+        showError(err.status === 409 ? S.noLongerDead(err.message) : err.message);
       } finally {
         submit.disabled = false;
       }

@@ -3,6 +3,7 @@
 
 import { BASE } from "./api.js";
 import { h } from "./dom.js";
+import { S } from "./strings.js";
 
 function emptyState(kind, line, ...explanation) {
   return h("div", { class: "empty-state", dataset: { empty: kind } }, h("p", { class: "empty" }, line), explanation);
@@ -11,41 +12,27 @@ function emptyState(kind, line, ...explanation) {
 /** The overview with no queue: how one comes to exist. */
 export function noQueues(redisOk) {
   if (redisOk === false) {
-    return emptyState("redis", "No figures yet: Redis is unreachable.", h("p", { class: "empty-hint" }, "The page keeps trying, and shows the queues as soon as Redis answers."));
+    return emptyState("redis", S.noFiguresRedisDown, h("p", { class: "empty-hint" }, S.noFiguresHint));
   }
-  const example = [
-    '@rq.task(queue="emails")',
-    "async def send_welcome(user_id: int) -> None: ...",
-    "",
-    "await send_welcome.enqueue(42)  # or send_welcome.delay(42) from sync code",
-  ].join("\n");
   return emptyState(
     "queues",
-    "No queues yet.",
-    h("p", { class: "empty-hint" }, "A queue shows up here once a job is enqueued on it, or once a task of the app serving this page uses it. Enqueue one from your code:"),
-    h("pre", { class: "code empty-code", tabindex: "0", "aria-label": "Enqueueing a job from Python" }, example),
+    S.noQueues,
+    h("p", { class: "empty-hint" }, S.noQueuesHint),
+    h("pre", { class: "code empty-code", tabindex: "0", "aria-label": S.enqueueExampleLabel }, S.enqueueExample),
     h(
       "p",
       { class: "empty-hint" },
-      "or, as an admin, through this API: ",
-      h("code", null, `POST ${BASE.pathname}<queue>/jobs`),
-      " with ",
-      h("code", null, '{"task": "<registered name>", "args": [...]}'),
+      S.enqueueByApi,
+      h("code", null, S.enqueuePath(BASE.pathname)),
+      S.enqueueWith,
+      h("code", null, S.enqueueBody),
       ".",
     ),
   );
 }
 
-const JOBS = {
-  queued: "Nothing is waiting: the workers keep up (or nothing was enqueued lately).",
-  scheduled: "No delayed job, and no failed job waiting for its next attempt.",
-  active: "No worker runs a job of this queue right now.",
-  succeeded: "Finished jobs are listed while their result is kept (an hour by default, the task's result_ttl).",
-  dead: "Good news: no job has used up its attempts. Dead jobs are kept 7 days by default, to retry or inspect.",
-  waiting: "No job waits for another one to end (workflows, depends_on).",
-};
-
 /** A queue's list of jobs in `state`, empty. */
 export function noJobs(state) {
-  return emptyState(state, `No ${state} jobs.`, JOBS[state] ? h("p", { class: "empty-hint" }, JOBS[state]) : null);
+  const hint = S.noJobsHint[state];
+  return emptyState(state, S.noJobs(state), hint ? h("p", { class: "empty-hint" }, hint) : null);
 }

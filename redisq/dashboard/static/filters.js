@@ -4,16 +4,17 @@
 // under the bar says how far it went, with a button to search further.
 
 import { fmtInt, h, replace, toMillis } from "./dom.js";
+import { S } from "./strings.js";
 
 export const FILTERS = ["task", "q", "request_id", "error", "since", "until"];
 const FIELDS = [
   // [name, label, placeholder, input type]
-  ["task", "Task", "mail.send_welcome", "text"],
-  ["q", "Arguments contain", "ann@example.com", "text"],
-  ["request_id", "Request id", "", "text"],
-  ["error", "Error type", "TimeoutError", "text"],
-  ["since", "From", "", "datetime-local"],
-  ["until", "Before", "", "datetime-local"],
+  ["task", S.task, S.filterExample.task, "text"],
+  ["q", S.argumentsContain, S.filterExample.q, "text"],
+  ["request_id", S.requestId, "", "text"],
+  ["error", S.errorType, S.filterExample.error, "text"],
+  ["since", S.filterFrom, "", "datetime-local"],
+  ["until", S.filterBefore, "", "datetime-local"],
 ];
 
 /** The filters that an address's query gives (those with a value). */
@@ -59,12 +60,12 @@ export function filterBar(onApply) {
     inputs[name] = h("input", { id, name, type, placeholder: placeholder || null, autocomplete: "off", spellcheck: "false" });
     return h("div", { class: "filter-field" }, h("label", { for: id }, label), inputs[name]);
   });
-  const clearButton = h("button", { type: "button", class: "btn", "data-filter": "clear" }, "Clear filters");
+  const clearButton = h("button", { type: "button", class: "btn", "data-filter": "clear" }, S.clearFilters);
   const form = h(
     "form",
-    { class: "filters", role: "search", "aria-label": "Filter jobs" },
+    { class: "filters", role: "search", "aria-label": S.filterJobs },
     fields,
-    h("div", { class: "filter-buttons" }, h("button", { type: "submit", class: "btn btn-primary", "data-filter": "apply" }, "Filter"), clearButton),
+    h("div", { class: "filter-buttons" }, h("button", { type: "submit", class: "btn btn-primary", "data-filter": "apply" }, S.filterButton), clearButton),
   );
   form.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -102,14 +103,14 @@ export function showSearchNote(note, data, further) {
     return;
   }
   note.hidden = false;
-  const matches = `${fmtInt(data.items.length)} match${data.items.length === 1 ? "" : "es"}`;
-  const of = `${fmtInt(data.total)} ${data.state} job${data.total === 1 ? "" : "s"}`;
+  const matches = S.matches(data.items.length);
+  const of = S.stateJobs(data.total, data.state);
   if (data.next === null) {
-    replace(note, data.offset ? `${matches} from position ${fmtInt(data.offset)} to the end of ${of}.` : `${matches} among ${of}, all searched.`);
+    replace(note, data.offset ? S.toTheEnd(matches, fmtInt(data.offset), of) : S.allSearched(matches, of));
     return;
   }
-  const button = h("button", { type: "button", class: "btn btn-small", "data-filter": "further" }, "Search further");
+  const button = h("button", { type: "button", class: "btn btn-small", "data-filter": "further" }, S.searchFurther);
   button.addEventListener("click", () => further(data.next));
-  const page = data.items.length >= data.limit ? "this page is full" : `${matches} so far`;
-  replace(note, `Searched ${fmtInt(data.offset + data.searched)} of ${of}: ${page}. `, button);
+  const page = data.items.length >= data.limit ? S.pageFull : S.soFar(matches);
+  replace(note, S.searched(fmtInt(data.offset + data.searched), of, page), button);
 }

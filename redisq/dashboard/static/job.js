@@ -18,19 +18,20 @@ import {
 } from "./dom.js";
 import { editAndRetry } from "./editor.js";
 import { JobStream } from "./live.js";
+import { S } from "./strings.js";
 
-const shorten = (text, n) => (String(text).length > n ? `${String(text).slice(0, n)}… (the traceback has it all)` : String(text));
+const shorten = (text, n) => (String(text).length > n ? `${String(text).slice(0, n)}${S.tracebackHasAll}` : String(text));
 
 const FINAL = new Set(["succeeded", "dead", "cancelled", "expired", "aborted"]);
 
 function allowedActions(job) {
   const out = [];
-  if (job.state === "dead" || (job.state === "scheduled" && job.attempts > 0)) out.push(["retry", "Retry", "btn-primary"]);
-  if (job.state === "dead") out.push(["edit", "Edit and retry…", ""]);
-  if (job.state === "scheduled") out.push(["promote", "Run now", ""]);
-  if (job.state === "queued" || job.state === "scheduled" || job.state === "waiting") out.push(["cancel", "Cancel", ""]);
-  if (job.state === "active") out.push(["abort", "Abort…", "btn-danger-soft"]);
-  if (job.state !== "active") out.push(["delete", "Delete…", "btn-danger-soft"]);
+  if (job.state === "dead" || (job.state === "scheduled" && job.attempts > 0)) out.push(["retry", S.retry, "btn-primary"]);
+  if (job.state === "dead") out.push(["edit", S.editAndRetryAsk, ""]);
+  if (job.state === "scheduled") out.push(["promote", S.runNow, ""]);
+  if (job.state === "queued" || job.state === "scheduled" || job.state === "waiting") out.push(["cancel", S.cancel, ""]);
+  if (job.state === "active") out.push(["abort", S.abortAsk, "btn-danger-soft"]);
+  if (job.state !== "active") out.push(["delete", S.deleteAsk, "btn-danger-soft"]);
   return out;
 }
 
@@ -49,14 +50,14 @@ function tracebackBlock(text) {
   const frames = lines.slice(0, start);
   const pre = h(
     "pre",
-    { class: "code traceback", tabindex: "0", "aria-label": "Traceback" },
+    { class: "code traceback", tabindex: "0", "aria-label": S.traceback },
     frames.length ? `${frames.join("\n")}\n` : "",
     h("strong", { class: "traceback-last" }, lines.slice(start).join("\n")),
   );
   const details = h(
     "details",
     { class: "traceback-details", open: true },
-    h("summary", null, "Traceback ", h("span", { class: "muted" }, `${lines.length} lines`)),
+    h("summary", null, S.traceback, " ", h("span", { class: "muted" }, S.tracebackLines(lines.length))),
     pre,
   );
   return h("div", { class: "traceback-box" }, details, copyButton(() => text, "traceback", pre));
@@ -78,30 +79,30 @@ function timeline(job) {
       ),
     );
   };
-  step("Enqueued", "enqueued_at");
-  if (job.state === "scheduled") step("Due", "due_at", null, "pending");
+  step(S.enqueued, "enqueued_at");
+  if (job.state === "scheduled") step(S.due, "due_at", null, "pending");
   const waited = at("started_at") !== null && at("enqueued_at") !== null ? (at("started_at") - at("enqueued_at")) / 1000 : null;
-  step(job.attempts > 1 ? `Started (attempt ${job.attempts})` : "Started", "started_at", waited !== null ? `after ${fmtDuration(waited)}` : null);
+  step(job.attempts > 1 ? S.startedAttempt(job.attempts) : S.started, "started_at", waited !== null ? S.after(fmtDuration(waited)) : null);
   const ran = at("finished_at") !== null && at("started_at") !== null ? (at("finished_at") - at("started_at")) / 1000 : null;
-  const finishLabel = { succeeded: "Succeeded", dead: "Died", cancelled: "Cancelled", expired: "Expired", aborted: "Aborted" }[job.state] || "Finished";
-  step(finishLabel, "finished_at", ran !== null && ran >= 0 ? `ran ${fmtDuration(ran)}` : null, job.state === "dead" ? "bad" : "done");
-  if (!FINAL.has(job.state)) step("Expires if not started", "expires_at", null, "pending");
-  if (job.state === "active") steps.push(h("li", { class: "step step-pending" }, h("span", { class: "step-label" }, "Running…")));
-  return steps.length ? h("ol", { class: "timeline" }, steps) : h("p", { class: "muted" }, "No times recorded.");
+  const finishLabel = { succeeded: S.succeeded, dead: S.died, cancelled: S.cancelled, expired: S.expired, aborted: S.aborted }[job.state] || S.finished;
+  step(finishLabel, "finished_at", ran !== null && ran >= 0 ? S.ran(fmtDuration(ran)) : null, job.state === "dead" ? "bad" : "done");
+  if (!FINAL.has(job.state)) step(S.expiresIfNotStarted, "expires_at", null, "pending");
+  if (job.state === "active") steps.push(h("li", { class: "step step-pending" }, h("span", { class: "step-label" }, S.runningNow)));
+  return steps.length ? h("ol", { class: "timeline" }, steps) : h("p", { class: "muted" }, S.noTimes);
 }
 
 function facts(job) {
   const rows = [
-    ["State", stateBadge(job.state)],
-    ["Queue", h("a", { href: queueHref(job.queue) }, job.queue)],
-    ["Task", h("span", { class: "mono" }, job.task)],
-    ["Attempts", `${fmtInt(job.attempts)} of ${fmtInt(job.max_attempts)}`],
-    ["Priority", fmtInt(job.priority)],
-    ["Recovered", job.recovered ? `${fmtInt(job.recovered)} time${job.recovered === 1 ? "" : "s"} (a worker's lease ran out)` : "never"],
-    ["Worker", job.worker ? h("span", { class: "mono" }, job.worker) : h("span", { class: "muted" }, "–")],
-    ["Request id", job.request_id ? h("span", { class: "mono", "data-field": "request-id" }, job.request_id) : h("span", { class: "muted" }, "–")],
-    ["Trace", job.traceparent ? h("span", { class: "mono small" }, job.traceparent) : h("span", { class: "muted" }, "–")],
-    ["Workflow", job.workflow ? h("a", { href: `#/workflows/${encodeURIComponent(job.workflow)}`, class: "mono", "data-field": "workflow" }, job.workflow) : h("span", { class: "muted" }, "–")],
+    [S.state, stateBadge(job.state)],
+    [S.queue, h("a", { href: queueHref(job.queue) }, job.queue)],
+    [S.task, h("span", { class: "mono" }, job.task)],
+    [S.attempts, S.attemptsOf(fmtInt(job.attempts), fmtInt(job.max_attempts))],
+    [S.priorityHeading, fmtInt(job.priority)],
+    [S.recovered, job.recovered ? S.recoveredTimes(job.recovered) : S.never],
+    [S.worker, job.worker ? h("span", { class: "mono" }, job.worker) : h("span", { class: "muted" }, "–")],
+    [S.requestId, job.request_id ? h("span", { class: "mono", "data-field": "request-id" }, job.request_id) : h("span", { class: "muted" }, "–")],
+    [S.trace, job.traceparent ? h("span", { class: "mono small" }, job.traceparent) : h("span", { class: "muted" }, "–")],
+    [S.workflow, job.workflow ? h("a", { href: `#/workflows/${encodeURIComponent(job.workflow)}`, class: "mono", "data-field": "workflow" }, job.workflow) : h("span", { class: "muted" }, "–")],
   ];
   return h("dl", { class: "facts" }, rows.map(([k, v]) => h("div", null, h("dt", null, k), h("dd", null, v))));
 }
@@ -113,16 +114,16 @@ export function jobPage(ctx, queue, uid) {
   let shownOutcome = null;
   let shownAttempts = null;
 
-  const heading = h("h1", { tabindex: "-1" }, "Job");
+  const heading = h("h1", { tabindex: "-1" }, S.job);
   const idLine = h("p", { class: "job-id mono" }, `${queue}:${uid}`);
   const liveNote = h("span", { class: "live-note", role: "status" }, "");
-  const actions = h("div", { class: "actions", role: "group", "aria-label": "Job actions" });
+  const actions = h("div", { class: "actions", role: "group", "aria-label": S.jobActions });
   const progressBar = h("progress", { id: "job-progress", max: "1" });
   const progressText = h("span", { class: "progress-text" }, "");
   const progress = h(
     "div",
     { class: "card progress-card", hidden: true },
-    h("label", { for: "job-progress" }, "Progress"),
+    h("label", { for: "job-progress" }, S.progress),
     progressBar,
     progressText,
   );
@@ -134,8 +135,8 @@ export function jobPage(ctx, queue, uid) {
   const message = h("div", { class: "notice", hidden: true, role: "alert" });
   const crumbs = h(
     "nav",
-    { class: "crumbs", "aria-label": "Breadcrumb" },
-    h("a", { href: "#/" }, "Overview"),
+    { class: "crumbs", "aria-label": S.breadcrumb },
+    h("a", { href: "#/" }, S.overview),
     " / ",
     h("a", { href: queueHref(queue) }, queue),
     " / ",
@@ -152,12 +153,12 @@ export function jobPage(ctx, queue, uid) {
     h(
       "div",
       { class: "grid-2" },
-      h("section", { class: "card", "aria-labelledby": "times-title" }, h("h2", { id: "times-title" }, "Timeline"), times),
-      h("section", { class: "card", "aria-labelledby": "facts-title" }, h("h2", { id: "facts-title" }, "Details"), details),
+      h("section", { class: "card", "aria-labelledby": "times-title" }, h("h2", { id: "times-title" }, S.timeline), times),
+      h("section", { class: "card", "aria-labelledby": "facts-title" }, h("h2", { id: "facts-title" }, S.details), details),
     ),
     outcome,
-    h("section", { class: "card", "aria-labelledby": "attempts-title" }, h("h2", { id: "attempts-title" }, "Attempts"), attemptsBody),
-    h("section", { class: "card", "aria-labelledby": "args-title" }, h("h2", { id: "args-title" }, "Arguments"), argsBody),
+    h("section", { class: "card", "aria-labelledby": "attempts-title" }, h("h2", { id: "attempts-title" }, S.attempts), attemptsBody),
+    h("section", { class: "card", "aria-labelledby": "args-title" }, h("h2", { id: "args-title" }, S.arguments), argsBody),
   );
 
   function renderActions() {
@@ -180,7 +181,7 @@ export function jobPage(ctx, queue, uid) {
   async function act(name, button) {
     if (name === "edit") {
       if (await editAndRetry(job)) {
-        toast("Sent back to the queue with the new arguments.");
+        toast(S.sentBackWithNew);
         await reload();
         follow();
       } else {
@@ -189,30 +190,22 @@ export function jobPage(ctx, queue, uid) {
       return;
     }
     if (name === "delete") {
-      const ok = await confirmDialog({
-        title: "Delete this job?",
-        text: `${queue}:${uid} and its record will be deleted. This cannot be undone.`,
-        confirm: "Delete job",
-      });
+      const ok = await confirmDialog({ title: S.deleteJobTitle, text: S.deleteJobText(`${queue}:${uid}`), confirm: S.deleteJob });
       if (!ok) return;
     }
     if (name === "abort") {
-      const ok = await confirmDialog({
-        title: "Abort this running job?",
-        text: `${queue}:${uid} will be stopped on its worker and end "aborted", without a retry.`,
-        confirm: "Abort job",
-      });
+      const ok = await confirmDialog({ title: S.abortJobTitle, text: S.abortJobText(`${queue}:${uid}`), confirm: S.abortJob });
       if (!ok) return;
     }
     button.disabled = true;
     try {
       await api.jobAction(queue, uid, name);
       if (name === "delete") {
-        toast(`Job ${uid} deleted.`);
+        toast(S.jobDeleted(uid));
         location.hash = queueHref(queue);
         return;
       }
-      toast({ retry: "Sent back to the queue.", promote: "Runs now.", cancel: "Cancelled.", abort: "Abort sent to its worker." }[name]);
+      toast(S.actionDone[name]);
       await reload();
       follow();
     } catch (err) {
@@ -225,7 +218,7 @@ export function jobPage(ctx, queue, uid) {
     job = next;
     message.hidden = true;
     heading.textContent = job.task;
-    document.title = `${job.task} · ${job.state} · redisq`;
+    document.title = S.docTitle(`${job.task} · ${job.state}`);
     replace(times, timeline(job));
     replace(details, facts(job));
     renderActions();
@@ -252,9 +245,9 @@ export function jobPage(ctx, queue, uid) {
       const hasKwargs = job.kwargs && Object.keys(job.kwargs).length;
       replace(
         argsBody,
-        h("h3", null, "Positional"),
-        jsonBlock(job.args, "Positional arguments"),
-        hasKwargs ? [h("h3", null, "Keyword"), jsonBlock(job.kwargs, "Keyword arguments")] : null,
+        h("h3", null, S.positional),
+        jsonBlock(job.args, S.positionalArguments),
+        hasKwargs ? [h("h3", null, S.keyword), jsonBlock(job.kwargs, S.keywordArguments)] : null,
       );
     }
 
@@ -266,13 +259,13 @@ export function jobPage(ctx, queue, uid) {
         outcome.classList.remove("card-error");
         replace(
           outcome,
-          h("h2", { id: "outcome-title" }, "Result"),
-          jsonBlock(job.result, "Result"),
+          h("h2", { id: "outcome-title" }, S.result),
+          jsonBlock(job.result, S.result),
           job.error
             ? h(
                 "details",
                 { class: "earlier" },
-                h("summary", null, "An earlier attempt failed: ", h("strong", null, job.error.type), ": ", shorten(job.error.message, 200)),
+                h("summary", null, S.earlierFailed, h("strong", null, job.error.type), ": ", shorten(job.error.message, 200)),
                 tracebackBlock(job.error.traceback),
               )
             : null,
@@ -282,7 +275,7 @@ export function jobPage(ctx, queue, uid) {
         outcome.classList.add("card-error");
         replace(
           outcome,
-          h("h2", { id: "outcome-title" }, { dead: "Error", aborted: "Aborted" }[job.state] || "Last error"),
+          h("h2", { id: "outcome-title" }, { dead: S.error, aborted: S.aborted }[job.state] || S.lastError),
           h("p", { class: "error-line" }, h("strong", null, job.error.type), ": ", shorten(job.error.message, 600)),
           job.error.note ? h("p", { class: "error-note" }, job.error.note) : null,
           tracebackBlock(job.error.traceback),
@@ -299,7 +292,7 @@ export function jobPage(ctx, queue, uid) {
       return FINAL.has(job.state);
     } catch (err) {
       message.hidden = false;
-      message.textContent = err.status === 404 ? `No job ${uid} in ${queue}: it never existed, or its record expired or was deleted.` : err.message;
+      message.textContent = err.status === 404 ? S.noSuchJob(uid, queue) : err.message;
       return err.status === 404;
     }
   }
@@ -308,7 +301,7 @@ export function jobPage(ctx, queue, uid) {
     if (stream) stream.stop();
     liveNote.textContent = "";
     if (job && FINAL.has(job.state)) return;
-    liveNote.textContent = "live";
+    liveNote.textContent = S.liveNote;
     stream = new JobStream(jobEventsUrl(queue, uid), {
       onJob: render,
       onEnd: () => {
@@ -323,7 +316,7 @@ export function jobPage(ctx, queue, uid) {
 
   return {
     el,
-    title: `${uid} · job`,
+    title: S.jobTitle(uid),
     heading,
     dispose() {
       if (stream) stream.stop();

@@ -4,26 +4,20 @@
 
 import { api } from "./api.js";
 import { callSummary, confirmDialog, errorSummary, fmtDuration, fmtInt, h, jobHref, timeAgo, toMillis, toast } from "./dom.js";
+import { S } from "./strings.js";
 
 const MOMENT = { queued: "enqueued_at", scheduled: "due_at", active: "started_at", succeeded: "finished_at", dead: "finished_at", waiting: "enqueued_at" };
 // Each state's actions on one row, as the job page offers them: [action, label, confirm first].
 const ROW_ACTIONS = {
-  queued: [["cancel", "Cancel"]],
-  scheduled: [["promote", "Run now"], ["cancel", "Cancel"]],
-  waiting: [["cancel", "Cancel"]],
-  dead: [["retry", "Retry"], ["delete", "Delete…"]],
-  active: [["abort", "Abort…"]],
-};
-const DONE = {
-  cancel: (uid) => `${uid} is cancelled.`,
-  promote: (uid) => `${uid} runs now.`,
-  retry: (uid) => `${uid} is back in the queue.`,
-  delete: (uid) => `${uid} is deleted.`,
-  abort: (uid) => `Abort of ${uid} sent to its worker.`,
+  queued: [["cancel", S.cancel]],
+  scheduled: [["promote", S.runNow], ["cancel", S.cancel]],
+  waiting: [["cancel", S.cancel]],
+  dead: [["retry", S.retry], ["delete", S.deleteAsk]],
+  active: [["abort", S.abortAsk]],
 };
 const CONFIRM = {
-  delete: (job) => ({ title: "Delete this job?", text: `${job.id} and its record will be deleted. This cannot be undone.`, confirm: "Delete job" }),
-  abort: (job) => ({ title: "Abort this running job?", text: `${job.id} will be stopped on its worker and end "aborted", without a retry.`, confirm: "Abort job" }),
+  delete: (job) => ({ title: S.deleteJobTitle, text: S.deleteJobText(job.id), confirm: S.deleteJob }),
+  abort: (job) => ({ title: S.abortJobTitle, text: S.abortJobText(job.id), confirm: S.abortJob }),
 };
 
 function errorLine(job) {
@@ -34,21 +28,21 @@ function errorLine(job) {
 function details(job, state) {
   if (state === "dead" && job.error) return errorLine(job);
   if (state === "scheduled") {
-    if (job.attempts === 0) return "delayed";
-    return job.error ? h("span", { class: "one-line-row" }, "retry next · ", errorLine(job)) : "waiting to retry";
+    if (job.attempts === 0) return S.delayed;
+    return job.error ? h("span", { class: "one-line-row" }, S.retryNext, errorLine(job)) : S.waitingToRetry;
   }
   if (state === "active") {
     const parts = [];
     if (job.progress && typeof job.progress.value === "number") parts.push(`${Math.round(job.progress.value * 100)}%`);
-    if (job.worker) parts.push(`on ${job.worker}`);
+    if (job.worker) parts.push(S.onWhere(job.worker));
     return parts.join(" ");
   }
   if (state === "succeeded") {
     const start = toMillis(job.started_at);
     const end = toMillis(job.finished_at);
-    return start !== null && end !== null ? `ran ${fmtDuration((end - start) / 1000)}` : "";
+    return start !== null && end !== null ? S.ran(fmtDuration((end - start) / 1000)) : "";
   }
-  return job.priority ? `priority ${job.priority}` : "";
+  return job.priority ? S.priority(job.priority) : "";
 }
 
 function argumentsCell(job) {
@@ -61,7 +55,7 @@ function actionButtons(job, onChange) {
     const danger = name === "delete" || name === "abort";
     const button = h(
       "button",
-      { type: "button", class: `btn btn-small${danger ? " btn-danger-soft" : ""}`, "data-action": name, "aria-label": `${label.replace("…", "")}: ${job.uid}` },
+      { type: "button", class: `btn btn-small${danger ? " btn-danger-soft" : ""}`, "data-action": name, "aria-label": S.labelFor(label.replace("…", ""), job.uid) },
       label,
     );
     button.addEventListener("click", async () => {
@@ -69,7 +63,7 @@ function actionButtons(job, onChange) {
       button.disabled = true;
       try {
         await api.jobAction(job.queue, job.uid, name);
-        toast(DONE[name](job.uid));
+        toast(S.rowDone[name](job.uid));
       } catch (err) {
         toast(err.message, "error");
       } finally {
@@ -88,7 +82,7 @@ function actionButtons(job, onChange) {
  */
 export function jobTable({ data, caption, moment, admin, selectable, selection, onSelect, onChange }) {
   const rowBoxes = [];
-  const allBox = selectable ? h("input", { type: "checkbox", class: "select-box", "aria-label": "Select every job on this page" }) : null;
+  const allBox = selectable ? h("input", { type: "checkbox", class: "select-box", "aria-label": S.selectAll }) : null;
   const syncAll = () => {
     if (!allBox) return;
     const chosen = rowBoxes.filter((box) => box.checked).length;
@@ -98,7 +92,7 @@ export function jobTable({ data, caption, moment, admin, selectable, selection, 
   const rows = data.items.map((job) => {
     let box = null;
     if (selectable) {
-      box = h("input", { type: "checkbox", class: "select-box", "aria-label": `Select ${job.uid}`, checked: selection.has(job.uid) });
+      box = h("input", { type: "checkbox", class: "select-box", "aria-label": S.selectJob(job.uid), checked: selection.has(job.uid) });
       box.addEventListener("change", () => {
         if (box.checked) selection.add(job.uid);
         else selection.delete(job.uid);
@@ -111,14 +105,14 @@ export function jobTable({ data, caption, moment, admin, selectable, selection, 
     return h(
       "tr",
       { dataset: { uid: job.uid }, class: selection && selection.has(job.uid) ? "is-selected" : null },
-      selectable ? h("td", { "data-label": "Select", class: "select" }, box) : null,
-      h("td", { "data-label": "Job" }, h("a", { href: jobHref(job.queue, job.uid), class: "mono", title: job.uid }, job.uid)),
-      h("td", { "data-label": "Task" }, h("span", { class: "task-name", title: job.task }, job.task)),
-      h("td", { "data-label": "Arguments", class: "args" }, argumentsCell(job)),
-      h("td", { "data-label": "Attempts", class: "num" }, `${fmtInt(job.attempts)} / ${fmtInt(job.max_attempts)}`),
+      selectable ? h("td", { "data-label": S.selectColumn, class: "select" }, box) : null,
+      h("td", { "data-label": S.job }, h("a", { href: jobHref(job.queue, job.uid), class: "mono", title: job.uid }, job.uid)),
+      h("td", { "data-label": S.task }, h("span", { class: "task-name", title: job.task }, job.task)),
+      h("td", { "data-label": S.arguments, class: "args" }, argumentsCell(job)),
+      h("td", { "data-label": S.attempts, class: "num" }, `${fmtInt(job.attempts)} / ${fmtInt(job.max_attempts)}`),
       h("td", { "data-label": moment, class: "nowrap" }, timeAgo(job[MOMENT[data.state]])),
-      h("td", { "data-label": "Details", class: "details" }, details(job, data.state)),
-      admin ? h("td", { "data-label": "Actions", class: "row-actions" }, h("span", { class: "row-buttons" }, actionButtons(job, onChange))) : null,
+      h("td", { "data-label": S.details, class: "details" }, details(job, data.state)),
+      admin ? h("td", { "data-label": S.actions, class: "row-actions" }, h("span", { class: "row-buttons" }, actionButtons(job, onChange))) : null,
     );
   });
   if (allBox) {
@@ -135,8 +129,8 @@ export function jobTable({ data, caption, moment, admin, selectable, selection, 
     });
     syncAll();
   }
-  const headers = [selectable ? h("th", { scope: "col", class: "select" }, allBox) : null, "Job", "Task", "Arguments", "Attempts", moment, "Details"];
-  if (admin) headers.push("Actions");
+  const headers = [selectable ? h("th", { scope: "col", class: "select" }, allBox) : null, S.job, S.task, S.arguments, S.attempts, moment, S.details];
+  if (admin) headers.push(S.actions);
   return h(
     "table",
     { class: "table table-cards job-table" },

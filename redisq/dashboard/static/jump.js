@@ -6,20 +6,15 @@
 
 import { api } from "./api.js";
 import { h, jobHref, queueHref, replace, splitJobId } from "./dom.js";
+import { S } from "./strings.js";
 
 const MAX_SHOWN = 12;
 const FRESH_MS = 60_000; // schedules and tasks are read again when the box opens after this long
 const TASK_RANGE = "24h"; // a task is offered on the queues that ran it within this range
 const TASK_QUEUES_MAX = 50; // queues whose tasks are read when the box opens: one request each
 
-const SHORTCUTS = [
-  ["/", "open this box"],
-  ["Ctrl K  ⌘K", "open this box, even from a text field"],
-  ["↑ ↓", "choose"],
-  ["Enter", "go"],
-  ["Esc", "close"],
-  ["?", "open this box with these shortcuts"],
-];
+// What each kind of place is called; the kind itself is the option's data-kind.
+const KINDS = { job: S.job, queue: S.queue, schedule: S.schedule, task: S.task, workflow: S.workflow };
 
 function typing(target) {
   const tag = target && target.tagName;
@@ -50,16 +45,16 @@ function candidates(text, queues, directory) {
   const out = [];
   if (query.includes(":")) {
     const { queue, uid } = splitJobId(query);
-    if (queue && uid) out.push({ kind: "Job", label: query, detail: `in ${queue}`, href: jobHref(queue, uid), exact: true });
+    if (queue && uid) out.push({ kind: "job", label: query, detail: S.inQueue(queue), href: jobHref(queue, uid), exact: true });
   }
   const found = [];
-  queues.forEach((q) => found.push({ kind: "Queue", label: q, href: queueHref(q) }));
+  queues.forEach((q) => found.push({ kind: "queue", label: q, href: queueHref(q) }));
   directory.schedules.forEach((s) =>
-    found.push({ kind: "Schedule", label: s.id, detail: `${s.task} on ${s.queue}`, href: "#/schedules" }),
+    found.push({ kind: "schedule", label: s.id, detail: S.taskOnQueue(s.task, s.queue), href: "#/schedules" }),
   );
   for (const [task, on] of directory.tasks) {
     // The queue page filters by ?task= where it can, and shows the queue's jobs where it cannot.
-    [...on].sort().forEach((q) => found.push({ kind: "Task", label: task, detail: `on ${q}`, href: queueHref(q, { task }) }));
+    [...on].sort().forEach((q) => found.push({ kind: "task", label: task, detail: S.onWhere(q), href: queueHref(q, { task }) }));
   }
   const score = (c) => {
     const label = c.label.toLowerCase();
@@ -73,7 +68,7 @@ function candidates(text, queues, directory) {
   ranked.sort((a, b) => b[0] - a[0] || a[1].label.localeCompare(b[1].label));
   out.push(...ranked.map(([, c]) => c));
   if (query && !query.includes("/")) {
-    out.push({ kind: "Workflow", label: query, detail: "open the workflow of this id", href: `#/workflows/${encodeURIComponent(query)}` });
+    out.push({ kind: "workflow", label: query, detail: S.openWorkflow, href: `#/workflows/${encodeURIComponent(query)}` });
   }
   return out.slice(0, MAX_SHOWN);
 }
@@ -88,23 +83,23 @@ export function setUpJump(ctx, opener) {
     "aria-autocomplete": "list",
     autocomplete: "off",
     spellcheck: "false",
-    placeholder: "A queue, a job id (queue:uid), a workflow, a schedule, a task…",
+    placeholder: S.jumpPlaceholder,
   });
-  const results = h("ul", { id: "jump-results", class: "jump-results", role: "listbox", "aria-label": "Places to jump to" });
+  const results = h("ul", { id: "jump-results", class: "jump-results", role: "listbox", "aria-label": S.jumpPlaces });
   const status = h("p", { class: "jump-status muted", role: "status" });
   const help = h(
     "dl",
     { class: "jump-keys" },
-    SHORTCUTS.map(([keys, what]) => h("div", null, h("dt", null, keys.split("  ").map((k) => h("kbd", null, k))), h("dd", null, what))),
+    S.shortcutList.map(([keys, what]) => h("div", null, h("dt", null, keys.split("  ").map((k) => h("kbd", null, k))), h("dd", null, what))),
   );
   const dialog = h(
     "dialog",
-    { class: "dialog jump", "aria-label": "Jump to" },
-    h("label", { for: "jump-input", class: "jump-label" }, "Jump to"),
+    { class: "dialog jump", "aria-label": S.jumpTo },
+    h("label", { for: "jump-input", class: "jump-label" }, S.jumpTo),
     input,
     status,
     results,
-    h("details", { class: "jump-help" }, h("summary", null, "Keyboard shortcuts"), help),
+    h("details", { class: "jump-help" }, h("summary", null, S.shortcuts), help),
   );
   document.body.appendChild(dialog);
 
@@ -125,8 +120,8 @@ export function setUpJump(ctx, opener) {
       shown.map((c, i) => {
         const option = h(
           "li",
-          { id: `jump-option-${i}`, role: "option", class: "jump-option", "aria-selected": String(i === active), dataset: { kind: c.kind.toLowerCase() } },
-          h("span", { class: "jump-kind" }, c.kind),
+          { id: `jump-option-${i}`, role: "option", class: "jump-option", "aria-selected": String(i === active), dataset: { kind: c.kind } },
+          h("span", { class: "jump-kind" }, KINDS[c.kind]),
           h("span", { class: "jump-name mono" }, c.label),
           c.detail ? h("span", { class: "jump-detail muted" }, c.detail) : null,
         );
@@ -139,7 +134,7 @@ export function setUpJump(ctx, opener) {
     );
     if (shown.length) input.setAttribute("aria-activedescendant", `jump-option-${active}`);
     else input.removeAttribute("aria-activedescendant");
-    status.textContent = shown.length ? "" : input.value.trim() ? "Nothing of that name." : "No queue yet.";
+    status.textContent = shown.length ? "" : input.value.trim() ? S.nothingOfThatName : S.noQueueYet;
   }
 
   function choose(i) {

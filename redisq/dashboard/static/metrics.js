@@ -7,9 +7,9 @@
 
 import { api } from "./api.js";
 import { fmtClock, fmtInt, fmtStamp, h, replace, svg } from "./dom.js";
+import { S } from "./strings.js";
 
 export const RANGES = ["1h", "24h", "72h", "30d"];
-const RANGE_LABEL = { "1h": "1 hour", "24h": "24 hours", "72h": "72 hours", "30d": "30 days" };
 const REFRESH_MS = 15000;
 const HEIGHT = 48;
 const enc = encodeURIComponent;
@@ -21,10 +21,10 @@ export function metricsHref(queue, params) {
 
 export function fmtMs(ms) {
   if (ms === null || ms === undefined) return "–";
-  if (ms < 1) return "<1 ms";
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms < 60000) return `${(ms / 1000).toFixed(ms < 10000 ? 2 : 1)} s`;
-  return `${(ms / 60000).toFixed(1)} min`;
+  if (ms < 1) return S.lessThanMs;
+  if (ms < 1000) return `${Math.round(ms)} ${S.unit.ms}`;
+  if (ms < 60000) return `${(ms / 1000).toFixed(ms < 10000 ? 2 : 1)} ${S.unit.s}`;
+  return `${(ms / 60000).toFixed(1)} ${S.unit.min}`;
 }
 
 function failureShare(row) {
@@ -51,11 +51,11 @@ export function rangePicker(current, onPick) {
     ),
   );
   const buttonFor = (range) => buttons[RANGES.indexOf(range)];
-  return h("div", { class: "range-picker", role: "group", "aria-label": "Time range" }, buttons);
+  return h("div", { class: "range-picker", role: "group", "aria-label": S.timeRange }, buttons);
 }
 
 function stepLabel(stepS) {
-  return stepS >= 3600 ? `${stepS / 3600} h` : `${stepS / 60} min`;
+  return stepS >= 3600 ? `${stepS / 3600} ${S.unit.h}` : `${stepS / 60} ${S.unit.min}`;
 }
 
 /** Attempts as stacked bars (succeeded below, failed on top), and the queue wait p95 as a line above. */
@@ -70,7 +70,7 @@ export function historyCharts(body) {
     if (!p.succeeded && !p.failed) return;
     const hOk = (p.succeeded / peak) * (HEIGHT - 2);
     const hFail = (p.failed / peak) * (HEIGHT - 2);
-    const group = svg("g", null, svg("title", null, `${fmtStamp(p.at)}: ${fmtInt(p.succeeded)} succeeded, ${fmtInt(p.failed)} failed`));
+    const group = svg("g", null, svg("title", null, S.barTitle(fmtStamp(p.at), fmtInt(p.succeeded), fmtInt(p.failed))));
     if (p.succeeded) group.appendChild(svg("rect", { class: "bar-ok", x: i + 0.1, y: HEIGHT - hOk, width: 0.8, height: hOk }));
     if (p.failed) group.appendChild(svg("rect", { class: "bar-failed", x: i + 0.1, y: HEIGHT - hOk - hFail, width: 0.8, height: hFail }));
     bars.appendChild(group);
@@ -92,36 +92,36 @@ export function historyCharts(body) {
   }
   const first = points.length ? fmtClock(Date.parse(points[0].at)) : "";
   const axis = (legend) =>
-    h("figcaption", { class: "chart-axis" }, h("span", null, first), h("span", { class: "legend" }, legend), h("span", null, "now"));
+    h("figcaption", { class: "chart-axis" }, h("span", null, first), h("span", { class: "legend" }, legend), h("span", null, S.now));
   return h(
     "div",
     { class: "history-charts" },
     h(
       "figure",
       { class: "chart", dataset: { chart: "attempts" } },
-      h("div", { class: "chart-frame" }, h("span", { class: "chart-peak" }, total[0] + total[1] ? `peak ${fmtInt(peak)} per ${stepLabel(body.step_s)}` : "no attempt ended in this range"), bars),
-      axis([h("span", { class: "key key-ok" }, `${fmtInt(total[0])} succeeded`), " ", h("span", { class: "key key-failed" }, `${fmtInt(total[1])} failed`)]),
+      h("div", { class: "chart-frame" }, h("span", { class: "chart-peak" }, total[0] + total[1] ? S.peakPer(fmtInt(peak), stepLabel(body.step_s)) : S.noAttemptInRange), bars),
+      axis([h("span", { class: "key key-ok" }, S.countSucceeded(fmtInt(total[0]))), " ", h("span", { class: "key key-failed" }, S.countFailed(fmtInt(total[1])))]),
     ),
     h(
       "figure",
       { class: "chart", dataset: { chart: "latency" } },
-      h("div", { class: "chart-frame" }, h("span", { class: "chart-peak" }, total[0] + total[1] ? `up to ${fmtMs(top)}` : ""), lines),
-      axis([h("span", { class: "key key-run" }, "run time p95"), " ", h("span", { class: "key key-wait" }, "queue wait p95")]),
+      h("div", { class: "chart-frame" }, h("span", { class: "chart-peak" }, total[0] + total[1] ? S.upTo(fmtMs(top)) : ""), lines),
+      axis([h("span", { class: "key key-run" }, S.runP95Line), " ", h("span", { class: "key key-wait" }, S.waitP95Line)]),
     ),
-    h("p", { class: "visually-hidden" }, `${RANGE_LABEL[body.range]}: ${fmtInt(total[0])} attempts succeeded, ${fmtInt(total[1])} failed.`),
+    h("p", { class: "visually-hidden" }, S.rangeSummary(S.range[body.range], fmtInt(total[0]), fmtInt(total[1]))),
   );
 }
 
 const COLUMNS = [
-  // [label, value of a row, formatted, numeric]
-  ["Succeeded", (r) => r.succeeded, (r) => fmtInt(r.succeeded)],
-  ["Failed", (r) => r.failed, (r) => fmtInt(r.failed)],
-  ["Failure %", failureShare, (r) => `${(failureShare(r) * 100).toFixed(1)}%`],
-  ["Run p50", (r) => r.run_ms.p50, (r) => fmtMs(r.run_ms.p50)],
-  ["Run p95", (r) => r.run_ms.p95, (r) => fmtMs(r.run_ms.p95)],
-  ["Run p99", (r) => r.run_ms.p99, (r) => fmtMs(r.run_ms.p99)],
-  ["Wait p50", (r) => r.wait_ms.p50, (r) => fmtMs(r.wait_ms.p50)],
-  ["Wait p95", (r) => r.wait_ms.p95, (r) => fmtMs(r.wait_ms.p95)],
+  // [label (also the cells' data-col), value of a row, formatted]
+  [S.succeeded, (r) => r.succeeded, (r) => fmtInt(r.succeeded)],
+  [S.failed, (r) => r.failed, (r) => fmtInt(r.failed)],
+  [S.failureShare, failureShare, (r) => `${(failureShare(r) * 100).toFixed(1)}%`],
+  [S.runP50, (r) => r.run_ms.p50, (r) => fmtMs(r.run_ms.p50)],
+  [S.runP95, (r) => r.run_ms.p95, (r) => fmtMs(r.run_ms.p95)],
+  [S.runP99, (r) => r.run_ms.p99, (r) => fmtMs(r.run_ms.p99)],
+  [S.waitP50, (r) => r.wait_ms.p50, (r) => fmtMs(r.wait_ms.p50)],
+  [S.waitP95, (r) => r.wait_ms.p95, (r) => fmtMs(r.wait_ms.p95)],
 ];
 
 /** A table of rows (tasks or queues) that sorts by a column when its header is clicked. */
@@ -164,7 +164,7 @@ function topList(title, rows, read, show, nameOf, linkOf, kind) {
     h("h2", null, title),
     top.length
       ? h("ol", null, top.map((r) => h("li", null, h("a", { href: linkOf(r) }, nameOf(r)), " ", h("span", { class: "muted" }, show(r)))))
-      : h("p", { class: "empty" }, "Nothing to show in this range."),
+      : h("p", { class: "empty" }, S.nothingInRange),
   );
 }
 
@@ -172,15 +172,15 @@ function topList(title, rows, read, show, nameOf, linkOf, kind) {
 export function systemPanel() {
   let range = "1h";
   let timer = null;
-  const holder = h("div", { class: "history-holder" }, h("p", { class: "empty" }, "Loading…"));
+  const holder = h("div", { class: "history-holder" }, h("p", { class: "empty" }, S.loading));
   const picker = rangePicker(range, (r) => {
     range = r;
     load();
   });
   const el = h(
     "section",
-    { class: "card system-panel", "aria-label": "Every queue over time" },
-    h("header", { class: "card-head" }, h("h2", null, h("a", { href: metricsHref(null) }, "All queues")), picker),
+    { class: "card system-panel", "aria-label": S.everyQueueOverTime },
+    h("header", { class: "card-head" }, h("h2", null, h("a", { href: metricsHref(null) }, S.allQueues)), picker),
     holder,
   );
   async function load() {
@@ -201,9 +201,9 @@ export function metricsPage(queue, query) {
   let range = RANGES.includes(query.get("range")) ? query.get("range") : "1h";
   let task = query.get("task") || null;
   let timer = null;
-  const heading = h("h1", { tabindex: "-1" }, queue ? `Metrics · ${queue}` : "Metrics · all queues");
+  const heading = h("h1", { tabindex: "-1" }, queue ? S.metricsOf(queue) : S.metricsAll);
   const sub = h("p", { class: "muted page-sub" });
-  const holder = h("div", { class: "metrics-body" }, h("p", { class: "empty" }, "Loading…"));
+  const holder = h("div", { class: "metrics-body" }, h("p", { class: "empty" }, S.loading));
   const picker = rangePicker(range, (r) => {
     range = r;
     location.hash = metricsHref(queue, task ? { range, task } : { range });
@@ -214,15 +214,15 @@ export function metricsPage(queue, query) {
 
   function renderQueue(body) {
     const rows = body.tasks;
-    const back = queue ? h("a", { href: `#/queues/${enc(queue)}` }, "the queue's jobs") : null;
+    const back = queue ? h("a", { href: `#/queues/${enc(queue)}` }, S.queueJobs) : null;
     replace(
       sub,
-      task ? ["Task ", h("strong", { class: "mono" }, task), " · ", h("a", { href: metricsHref(queue, { range }) }, "every task"), " · "] : "",
-      `${RANGE_LABEL[range]}, one point per ${stepLabel(body.step_s)} · `,
+      task ? [S.task, " ", h("strong", { class: "mono" }, task), " · ", h("a", { href: metricsHref(queue, { range }) }, S.everyTask), " · "] : "",
+      S.onePointPer(S.range[range], stepLabel(body.step_s)),
       back,
     );
     if (!rows.length && !body.points.some((p) => p.succeeded || p.failed)) {
-      replace(holder, h("p", { class: "empty" }, `No attempt ended in the last ${RANGE_LABEL[range]}. Run a worker on this queue, or pick a longer range.`));
+      replace(holder, h("p", { class: "empty" }, S.noAttemptQueue(S.range[range])));
       return;
     }
     replace(
@@ -233,24 +233,24 @@ export function metricsPage(queue, query) {
         : h(
             "div",
             { class: "top-lists" },
-            topList("Slowest (run p95)", rows, (r) => r.run_ms.p95, (r) => fmtMs(r.run_ms.p95), (r) => r.task, (r) => taskHref(r.task), "slowest"),
-            topList("Most failing", rows, (r) => r.failed, (r) => `${fmtInt(r.failed)} failed (${(failureShare(r) * 100).toFixed(1)}%)`, (r) => r.task, (r) => taskHref(r.task), "failing"),
+            topList(S.slowest, rows, (r) => r.run_ms.p95, (r) => fmtMs(r.run_ms.p95), (r) => r.task, (r) => taskHref(r.task), "slowest"),
+            topList(S.mostFailing, rows, (r) => r.failed, (r) => S.failedShare(fmtInt(r.failed), (failureShare(r) * 100).toFixed(1)), (r) => r.task, (r) => taskHref(r.task), "failing"),
           ),
-      h("h2", null, "Tasks"),
-      totalsTable(rows, (r) => r.task, (r) => taskHref(r.task), "Task"),
+      h("h2", null, S.tasks),
+      totalsTable(rows, (r) => r.task, (r) => taskHref(r.task), S.task),
     );
   }
 
   function renderSystem(body) {
-    replace(sub, `${RANGE_LABEL[range]}, one point per ${stepLabel(body.step_s)}, every queue summed`);
+    replace(sub, S.onePointPerSummed(S.range[range], stepLabel(body.step_s)));
     const rows = body.queues.filter((q) => q.succeeded || q.failed);
     replace(
       holder,
       historyCharts(body),
-      h("h2", null, "Queues"),
+      h("h2", null, S.queues),
       rows.length
-        ? totalsTable(rows, (r) => r.queue, (r) => queueMetricsHref(r.queue), "Queue")
-        : h("p", { class: "empty" }, `No attempt ended in the last ${RANGE_LABEL[range]}.`),
+        ? totalsTable(rows, (r) => r.queue, (r) => queueMetricsHref(r.queue), S.queue)
+        : h("p", { class: "empty" }, S.noAttempt(S.range[range])),
     );
   }
 
@@ -260,7 +260,7 @@ export function metricsPage(queue, query) {
       if (queue) renderQueue(await api.queueHistory(queue, range, task));
       else renderSystem(await api.history(range));
     } catch (err) {
-      replace(holder, h("p", { class: "bad" }, err.status === 404 ? `No queue named ${queue}.` : err.message));
+      replace(holder, h("p", { class: "bad" }, err.status === 404 ? S.noQueueNamed(queue) : err.message));
     }
     timer = setTimeout(load, REFRESH_MS);
   }
@@ -273,5 +273,5 @@ export function metricsPage(queue, query) {
   }
 
   load();
-  return { el, title: queue ? `Metrics · ${queue}` : "Metrics", heading, update, dispose: () => clearTimeout(timer) };
+  return { el, title: queue ? S.metricsOf(queue) : S.metrics, heading, update, dispose: () => clearTimeout(timer) };
 }

@@ -5,24 +5,25 @@ import { historyChart } from "./chart.js";
 import { fmtDuration, fmtInt, fmtRate, h, queueHref, replace, setText } from "./dom.js";
 import { noQueues } from "./empty.js";
 import { metricsHref, systemPanel } from "./metrics.js";
+import { S } from "./strings.js";
 
 const COUNTS = [
-  // [label, how to read it from a queue, the state it links to]
-  ["Queued", (q) => q.queued, "queued"],
-  ["Scheduled", (q) => q.scheduled, "scheduled"],
-  ["Active", (q) => q.active, "active"],
-  ["Succeeded", (q) => (q.counters || {}).succeeded, "succeeded"],
-  ["Failed", (q) => (q.counters || {}).failed, null],
-  ["Dead", (q) => q.dead, "dead"],
+  // [key (its class: count-<key>), label, how to read it from a queue, the state it links to]
+  ["queued", S.queued, (q) => q.queued, "queued"],
+  ["scheduled", S.scheduled, (q) => q.scheduled, "scheduled"],
+  ["active", S.active, (q) => q.active, "active"],
+  ["succeeded", S.succeeded, (q) => (q.counters || {}).succeeded, "succeeded"],
+  ["failed", S.failed, (q) => (q.counters || {}).failed, null],
+  ["dead", S.dead, (q) => q.dead, "dead"],
 ];
 
 const SUMMARY = [
-  ["queues", "Queues"],
-  ["workers", "Workers alive"],
-  ["queued", "Queued"],
-  ["active", "Active"],
-  ["rate", "Done / min"],
-  ["dead", "Dead"],
+  ["queues", S.queues],
+  ["workers", S.workersAlive],
+  ["queued", S.queued],
+  ["active", S.active],
+  ["rate", S.donePerMinute],
+  ["dead", S.dead],
 ];
 
 function workersOn(snapshot, queue) {
@@ -54,15 +55,15 @@ const ORDERS = {
 
 function queueCard(name) {
   const title = h("a", { href: queueHref(name) }, name);
-  const paused = h("span", { class: "badge badge-paused", hidden: true }, "paused");
+  const paused = h("span", { class: "badge badge-paused", hidden: true }, S.paused);
   const counts = {};
-  const items = COUNTS.map(([label, , state]) => {
+  const items = COUNTS.map(([key, label, , state]) => {
     const value = h("span", { class: "count-value" }, "–");
-    counts[label] = value;
+    counts[key] = value;
     const body = state
-      ? h("a", { href: queueHref(name, { state }), "aria-label": `${label} jobs in ${name}` }, value)
+      ? h("a", { href: queueHref(name, { state }), "aria-label": S.jobsIn(label, name) }, value)
       : value;
-    return h("div", { class: `count count-${label.toLowerCase()}` }, h("dt", null, label), h("dd", null, body));
+    return h("div", { class: `count count-${key}` }, h("dt", null, label), h("dd", null, body));
   });
   const rate = h("span", null, "–");
   const failRate = h("span", null, "–");
@@ -74,20 +75,15 @@ function queueCard(name) {
   const el = h(
     "article",
     { class: "card queue-card", dataset: { queue: name } },
-    h("header", { class: "card-head" }, h("h2", null, title), paused, h("a", { class: "card-links", href: metricsHref(name) }, "metrics")),
+    h("header", { class: "card-head" }, h("h2", null, title), paused, h("a", { class: "card-links", href: metricsHref(name) }, S.cardMetrics)),
     h("dl", { class: "counts" }, items),
     h(
       "p",
       { class: "rates" },
-      h("span", { class: "rate" }, rate, " done/min"),
-      h("span", { class: "rate rate-failed" }, failRate, " failed/min"),
-      h("span", { class: "rate" }, "oldest waiting ", oldest),
-      h(
-        "span",
-        { class: "rate rate-desired", title: "workers wanted to keep up and clear the backlog within a minute" },
-        "desired ",
-        desired,
-      ),
+      h("span", { class: "rate" }, rate, S.doneMin),
+      h("span", { class: "rate rate-failed" }, failRate, S.failedMin),
+      h("span", { class: "rate" }, S.oldestWaiting, oldest),
+      h("span", { class: "rate rate-desired", title: S.desiredTitle }, S.desired, desired),
       h("span", { class: "rate" }, workers),
     ),
     chart.el,
@@ -97,14 +93,14 @@ function queueCard(name) {
     paused.hidden = !q.paused;
     el.classList.toggle("needs-attention", needsAttention(q, snapshot));
     el.classList.toggle("is-paused", Boolean(q.paused));
-    COUNTS.forEach(([label, read]) => setText(counts[label], fmtInt(read(q))));
-    counts.Dead.parentElement.classList.toggle("has-dead", q.dead > 0);
+    COUNTS.forEach(([key, , read]) => setText(counts[key], fmtInt(read(q))));
+    counts.dead.parentElement.classList.toggle("has-dead", q.dead > 0);
     setText(rate, fmtRate(q.throughput_per_minute));
     setText(failRate, fmtRate(q.failures_per_minute));
     failRate.parentElement.classList.toggle("is-bad", q.failures_per_minute > 0);
     setText(oldest, q.oldest_queued_age_s === null || q.oldest_queued_age_s === undefined ? "–" : fmtDuration(q.oldest_queued_age_s));
     const n = workersOn(snapshot, q.queue);
-    setText(workers, n === 1 ? "1 worker" : `${fmtInt(n)} workers`);
+    setText(workers, S.workerCount(n));
     workers.parentElement.classList.toggle("is-bad", n === 0 && q.queued + q.scheduled + q.active > 0);
     setText(desired, q.desired_workers === undefined ? "–" : fmtInt(q.desired_workers));
     desired.parentElement.classList.toggle("is-bad", q.desired_workers > n);
@@ -124,8 +120,8 @@ export function overviewPage(ctx) {
       return h("div", { class: "summary-item" }, h("dt", null, label), h("dd", null, summaryValues[key]));
     }),
   );
-  const cards = h("div", { class: "cards" }, h("p", { class: "empty" }, "Waiting for the first update…"));
-  const heading = h("h1", { tabindex: "-1" }, "Overview");
+  const cards = h("div", { class: "cards" }, h("p", { class: "empty" }, S.firstUpdate));
+  const heading = h("h1", { tabindex: "-1" }, S.overview);
   const system = systemPanel();
   let order = "attention";
   let last = null;
@@ -138,10 +134,10 @@ export function overviewPage(ctx) {
         if (last) render(last);
       },
     },
-    h("option", { value: "attention" }, "what needs attention"),
-    h("option", { value: "name" }, "name"),
+    h("option", { value: "attention" }, S.byAttention),
+    h("option", { value: "name" }, S.byName),
   );
-  const tools = h("div", { class: "overview-tools" }, h("label", { for: "queue-order" }, "Sort queues by"), orderSelect);
+  const tools = h("div", { class: "overview-tools" }, h("label", { for: "queue-order" }, S.sortQueuesBy), orderSelect);
   const el = h("section", { class: "page page-overview" }, heading, summary, system.el, tools, cards);
   const byQueue = new Map();
 
@@ -190,5 +186,5 @@ export function overviewPage(ctx) {
     unsubscribe();
     system.dispose();
   };
-  return { el, title: "Overview", heading, dispose };
+  return { el, title: S.overview, heading, dispose };
 }

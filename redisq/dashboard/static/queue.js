@@ -8,16 +8,17 @@ import { confirmDialog, fmtInt, h, jobHref, queueHref, replace, setText, splitJo
 import { noJobs } from "./empty.js";
 import { FILTERS, filterBar, hasFilters, readFilters, showSearchNote } from "./filters.js";
 import { jobTable } from "./jobrows.js";
+import { S } from "./strings.js";
 
 const LIMIT = 25;
 const STATES = [
   // [state, tab label, the moment shown in the list, where the live count comes from]
-  ["queued", "Queued", "Enqueued", (q) => q.queued + (q.limited || 0)], // ready, and waiting on limits
-  ["scheduled", "Scheduled", "Due", (q) => q.scheduled],
-  ["active", "Active", "Started", (q) => q.active],
-  ["succeeded", "Succeeded", "Finished", (q) => q.succeeded_kept], // records kept (the index is trimmed)
-  ["dead", "Dead", "Died", (q) => q.dead],
-  ["waiting", "Waiting", "Enqueued", (q) => q.waiting || 0], // for the jobs they depend on (workflows)
+  ["queued", S.queued, S.enqueued, (q) => q.queued + (q.limited || 0)], // ready, and waiting on limits
+  ["scheduled", S.scheduled, S.due, (q) => q.scheduled],
+  ["active", S.active, S.started, (q) => q.active],
+  ["succeeded", S.succeeded, S.finished, (q) => q.succeeded_kept], // records kept (the index is trimmed)
+  ["dead", S.dead, S.died, (q) => q.dead],
+  ["waiting", S.waiting, S.enqueued, (q) => q.waiting || 0], // for the jobs they depend on (workflows)
 ];
 const PURGEABLE = new Set(["queued", "scheduled", "succeeded", "dead", "waiting"]);
 // A filtered list is a search on the server (up to 5,000 entries a request): when the queue moves, it is
@@ -40,14 +41,14 @@ export function queuePage(ctx, queue, query) {
   let lastSignature = null;
 
   const heading = h("h1", { tabindex: "-1" }, queue);
-  const pausedBadge = h("span", { class: "badge badge-paused", hidden: true }, "paused");
-  const crumbs = h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("a", { href: "#/" }, "Overview"), " / ", queue);
+  const pausedBadge = h("span", { class: "badge badge-paused", hidden: true }, S.paused);
+  const crumbs = h("nav", { class: "crumbs", "aria-label": S.breadcrumb }, h("a", { href: "#/" }, S.overview), " / ", queue);
 
   const tabCounts = {};
   const tabLinks = {};
   const tabs = h(
     "nav",
-    { class: "tabs", "aria-label": "Job states" },
+    { class: "tabs", "aria-label": S.jobStates },
     STATES.map(([state, label]) => {
       tabCounts[state] = h("span", { class: "tab-count" }, "");
       tabLinks[state] = h("a", { href: queueHref(queue, { state }), class: "tab" }, label, " ", tabCounts[state]);
@@ -56,46 +57,46 @@ export function queuePage(ctx, queue, query) {
   );
 
   // ---- actions (admins only: a reader is never offered them) ----
-  const pauseButton = h("button", { type: "button", class: "btn", "data-action": "pause" }, "Pause queue");
-  const retryDeadButton = h("button", { type: "button", class: "btn", "data-action": "requeue-dead" }, "Retry all dead");
-  const purgeButton = h("button", { type: "button", class: "btn btn-danger-soft", "data-action": "purge" }, "Purge…");
-  const actions = ctx.admin ? h("div", { class: "actions", role: "group", "aria-label": "Queue actions" }, pauseButton, retryDeadButton, purgeButton) : null;
+  const pauseButton = h("button", { type: "button", class: "btn", "data-action": "pause" }, S.pauseQueue);
+  const retryDeadButton = h("button", { type: "button", class: "btn", "data-action": "requeue-dead" }, S.retryAllDead);
+  const purgeButton = h("button", { type: "button", class: "btn btn-danger-soft", "data-action": "purge" }, S.purgeAsk);
+  const actions = ctx.admin ? h("div", { class: "actions", role: "group", "aria-label": S.queueActions }, pauseButton, retryDeadButton, purgeButton) : null;
 
-  const searchInput = h("input", { id: "job-search", type: "search", name: "id", placeholder: "job id", autocomplete: "off", spellcheck: "false", required: true });
+  const searchInput = h("input", { id: "job-search", type: "search", name: "id", placeholder: S.jobIdPlaceholder, autocomplete: "off", spellcheck: "false", required: true });
   const searchStatus = h("p", { class: "search-status", role: "status" });
   const search = h(
     "form",
     { class: "search", role: "search" },
-    h("label", { for: "job-search" }, "Find a job by id"),
-    h("div", { class: "search-row" }, searchInput, h("button", { type: "submit", class: "btn" }, "Find")),
+    h("label", { for: "job-search" }, S.findById),
+    h("div", { class: "search-row" }, searchInput, h("button", { type: "submit", class: "btn" }, S.find)),
     searchStatus,
   );
 
   const orderSelect = h(
     "select",
     { id: "job-order" },
-    h("option", { value: "newest" }, "Newest first"),
-    h("option", { value: "oldest" }, "Oldest first"),
+    h("option", { value: "newest" }, S.newestFirst),
+    h("option", { value: "oldest" }, S.oldestFirst),
   );
   const missing = h(
     "div",
     { class: "notice missing", role: "status", hidden: true },
-    h("strong", null, `No queue “${queue}”.`),
-    " Nothing was ever enqueued on it and no registered task uses it; it shows up here once a job is. ",
-    h("a", { href: "#/" }, "Back to the overview"),
+    h("strong", null, S.noQueue(queue)),
+    S.noQueueText,
+    h("a", { href: "#/" }, S.backToOverview),
   );
   // The limits on this queue's jobs, and how many wait on them (set aside, out of the queued list).
   const limitsLine = h("p", { class: "limits", "data-role": "limits", hidden: true });
   const listHead = h("h2", { class: "list-title" }, "");
-  const list = h("div", { class: "job-list", "aria-live": "polite", "aria-busy": "true" }, h("p", { class: "empty" }, "Loading…"));
-  const pager = h("nav", { class: "pager", "aria-label": "Pages" });
+  const list = h("div", { class: "job-list", "aria-live": "polite", "aria-busy": "true" }, h("p", { class: "empty" }, S.loading));
+  const pager = h("nav", { class: "pager", "aria-label": S.pagesNav });
   const filters = filterBar((chosen) => go({ filters: chosen }));
   const searchNote = h("p", { class: "search-note", role: "status", hidden: true });
   // The uids selected for a bulk action: kept across the list's live reloads, cleared with a new view.
   const selection = new Set();
   const bulk = ctx.admin ? bulkBar({ queue, view: () => view, selection, settle: () => load() }) : null;
 
-  const listBar = h("div", { class: "list-bar" }, listHead, h("div", { class: "order" }, h("label", { for: "job-order" }, "Order"), orderSelect), search);
+  const listBar = h("div", { class: "list-bar" }, listHead, h("div", { class: "order" }, h("label", { for: "job-order" }, S.order), orderSelect), search);
   const el = h(
     "section",
     { class: "page page-queue" },
@@ -148,13 +149,13 @@ export function queuePage(ctx, queue, query) {
     const raw = searchInput.value.trim();
     if (!raw) return;
     const parsed = raw.includes(":") ? splitJobId(raw) : { queue, uid: raw };
-    searchStatus.textContent = "Looking…";
+    searchStatus.textContent = S.looking;
     try {
       const job = await api.job(parsed.queue || queue, parsed.uid);
       searchStatus.textContent = "";
       location.hash = jobHref(job.queue, job.uid);
     } catch (err) {
-      searchStatus.textContent = err.status === 404 ? `No job “${raw}” in ${parsed.queue || queue}.` : err.message;
+      searchStatus.textContent = err.status === 404 ? S.noJobById(raw, parsed.queue || queue) : err.message;
     }
   });
 
@@ -174,22 +175,17 @@ export function queuePage(ctx, queue, query) {
       const wantPaused = !(stats && stats.paused);
       const answer = await api.pause(queue, wantPaused);
       showPaused(answer.paused);
-      toast(answer.paused ? `${queue} is paused: workers take no new jobs from it.` : `${queue} is running again.`);
+      toast(answer.paused ? S.pausedToast(queue) : S.runningAgain(queue));
     }),
   );
 
   retryDeadButton.addEventListener("click", async () => {
     const n = stats ? stats.dead : null;
-    const ok = await confirmDialog({
-      title: "Retry every dead job?",
-      text: `${n === null ? "Every" : `All ${fmtInt(n)}`} dead job${n === 1 ? "" : "s"} in ${queue} will go back to the queue with fresh attempts.`,
-      confirm: "Retry all dead",
-      danger: false,
-    });
+    const ok = await confirmDialog({ title: S.retryDeadTitle, text: S.retryDeadText(n, queue), confirm: S.retryAllDead, danger: false });
     if (!ok) return;
     await run(retryDeadButton, async () => {
       const answer = await api.requeueDead(queue);
-      toast(`${fmtInt(answer.requeued)} dead job${answer.requeued === 1 ? "" : "s"} sent back to the queue.`);
+      toast(S.retriedDead(answer.requeued));
       load();
     });
   });
@@ -198,15 +194,11 @@ export function queuePage(ctx, queue, query) {
     const state = view.state;
     if (!PURGEABLE.has(state)) return;
     const n = page && page.state === state ? page.total : null;
-    const ok = await confirmDialog({
-      title: `Purge ${state} jobs?`,
-      text: `${n === null ? "Every" : `All ${fmtInt(n)}`} ${state} job${n === 1 ? "" : "s"} in ${queue} will be deleted. This cannot be undone.`,
-      confirm: `Delete ${state} jobs`,
-    });
+    const ok = await confirmDialog({ title: S.purgeTitle(state), text: S.purgeText(n, state, queue), confirm: S.purgeConfirm(state) });
     if (!ok) return;
     await run(purgeButton, async () => {
       const answer = await api.purge(queue, state);
-      toast(`${fmtInt(answer.deleted)} ${state} job${answer.deleted === 1 ? "" : "s"} deleted.`);
+      toast(S.purged(answer.deleted, state));
       load();
     });
   });
@@ -214,7 +206,7 @@ export function queuePage(ctx, queue, query) {
   function showPaused(paused) {
     pausedBadge.hidden = !paused;
     if (stats) stats.paused = paused;
-    pauseButton.textContent = paused ? "Resume queue" : "Pause queue";
+    pauseButton.textContent = paused ? S.resumeQueue : S.pauseQueue;
     pauseButton.dataset.action = paused ? "resume" : "pause";
   }
 
@@ -222,18 +214,18 @@ export function queuePage(ctx, queue, query) {
     page = data;
     const [, label, moment] = STATES.find(([s]) => s === data.state);
     if (data.state === "succeeded" && !hasFilters(view.filters)) setText(tabCounts.succeeded, fmtInt(data.total), false);
-    listHead.textContent = hasFilters(view.filters) ? `${label} jobs that match` : `${label} jobs`;
+    listHead.textContent = hasFilters(view.filters) ? S.listMatching(label) : S.listAll(label);
     showSearchNote(searchNote, data, (offset) => go({ offset }));
     const shown = new Set(data.items.map((job) => job.uid));
     for (const uid of [...selection]) if (!shown.has(uid)) selection.delete(uid); // only what is on screen
     if (!data.items.length) {
-      const none = data.searched !== undefined ? h("p", { class: "empty" }, data.next === null ? "No job matches." : "No match in this part: search further.") : null;
-      replace(list, none || (data.total ? h("p", { class: "empty" }, "Nothing on this page.") : noJobs(data.state)));
+      const none = data.searched !== undefined ? h("p", { class: "empty" }, data.next === null ? S.noMatch : S.noMatchHere) : null;
+      replace(list, none || (data.total ? h("p", { class: "empty" }, S.emptyPage) : noJobs(data.state)));
     } else {
       const focusedAction = document.activeElement && list.contains(document.activeElement) ? document.activeElement.getAttribute("aria-label") || document.activeElement.getAttribute("href") : null;
       const table = jobTable({
         data,
-        caption: `${label} jobs in ${queue}`,
+        caption: S.jobsIn(label, queue),
         moment,
         admin: ctx.admin,
         selectable: ctx.admin && bulkActions(data.state).length > 0,
@@ -262,7 +254,7 @@ export function queuePage(ctx, queue, query) {
       // A search pages forward only, from where the last one stopped: its pages are not of a known size.
       // (A page it cut short goes on from the note's "Search further".)
       const more = data.next !== null && data.items.length >= data.limit;
-      if (data.offset > 0 || more) replace(pager, link("← First matches", 0, data.offset > 0, "first"), link("Next →", data.next, more, "next"));
+      if (data.offset > 0 || more) replace(pager, link(S.firstMatches, 0, data.offset > 0, "first"), link(S.nextPage, data.next, more, "next"));
       else replace(pager);
       return;
     }
@@ -270,9 +262,9 @@ export function queuePage(ctx, queue, query) {
     const last = Math.min(data.offset + data.items.length, data.total);
     replace(
       pager,
-      link("← Previous", Math.max(0, data.offset - LIMIT), data.offset > 0, "prev"),
-      h("span", { class: "pager-text" }, data.total ? `${fmtInt(first)}–${fmtInt(last)} of ${fmtInt(data.total)}` : "0 jobs"),
-      link("Next →", data.offset + LIMIT, data.offset + LIMIT < data.total, "next"),
+      link(S.previousPage, Math.max(0, data.offset - LIMIT), data.offset > 0, "prev"),
+      h("span", { class: "pager-text" }, data.total ? S.pageOf(fmtInt(first), fmtInt(last), fmtInt(data.total)) : S.noJobsAtAll),
+      link(S.nextPage, data.offset + LIMIT, data.offset + LIMIT < data.total, "next"),
     );
   }
 
@@ -303,16 +295,16 @@ export function queuePage(ctx, queue, query) {
     orderSelect.value = view.order;
     filters.show(view.filters);
     purgeButton.hidden = !PURGEABLE.has(view.state);
-    purgeButton.textContent = `Purge ${view.state}…`;
+    purgeButton.textContent = S.purgeState(view.state);
     load();
   }
 
   function describeLimit(limit) {
     const parts = [];
-    if (limit.rate_limit) parts.push(`${limit.rate_limit.replace("/", " per ")}${limit.burst > 1 ? ` (bursts of ${limit.burst})` : ""}`);
-    if (limit.max_concurrency) parts.push(`at most ${limit.max_concurrency} running`);
-    const scope = limit.applies_to.includes("*") ? "Queue" : limit.applies_to.join(", ");
-    const extra = [limit.per_key ? "per key" : "", limit.shared ? "shared across queues" : ""].filter(Boolean).join(", ");
+    if (limit.rate_limit) parts.push(`${limit.rate_limit.replace("/", S.perRate)}${limit.burst > 1 ? S.bursts(limit.burst) : ""}`);
+    if (limit.max_concurrency) parts.push(S.atMostRunning(limit.max_concurrency));
+    const scope = limit.applies_to.includes("*") ? S.queue : limit.applies_to.join(", ");
+    const extra = [limit.per_key ? S.perKey : "", limit.shared ? S.sharedAcrossQueues : ""].filter(Boolean).join(", ");
     return `${scope}: ${parts.join(", ")}${extra ? ` (${extra})` : ""}`;
   }
 
@@ -320,8 +312,8 @@ export function queuePage(ctx, queue, query) {
     const limits = q.limits || [];
     limitsLine.hidden = !limits.length && !q.limited;
     const text = limits.map(describeLimit).join(" · ");
-    const waiting = q.limited ? `${fmtInt(q.limited)} job${q.limited === 1 ? "" : "s"} waiting for room under a limit` : "";
-    setText(limitsLine, ["Limits", [text, waiting].filter(Boolean).join(" — ")].join(": "));
+    const waiting = q.limited ? S.waitingForRoom(q.limited) : "";
+    setText(limitsLine, [S.limits, [text, waiting].filter(Boolean).join(" — ")].join(": "));
   }
 
   // Live: the tab counts follow each snapshot, and the list is read again when its state's numbers move.
@@ -359,7 +351,7 @@ export function queuePage(ctx, queue, query) {
 
   return {
     el,
-    title: `${queue} · queue`,
+    title: S.queueTitle(queue),
     heading,
     key: `queue:${queue}`,
     update(nextQuery) {

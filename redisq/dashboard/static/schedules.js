@@ -4,35 +4,36 @@
 
 import { api } from "./api.js";
 import { confirmDialog, h, jobHref, replace, runAction, splitJobId, timeAgo } from "./dom.js";
+import { S } from "./strings.js";
 
-const COLUMNS = ["Schedule", "When", "Next run", "Last run", "State"];
+const COLUMNS = [S.schedule, S.when, S.nextRun, S.lastRun, S.state];
 const REFRESH_MS = 3000;
 
 function when(s) {
   if (s.cron) return h("span", null, h("code", null, s.cron), " ", h("span", { class: "muted" }, s.tz || "UTC"));
-  if (s.every_s !== null && s.every_s !== undefined) return `every ${s.every_s} s`;
-  return h("span", { class: "muted" }, "damaged");
+  if (s.every_s !== null && s.every_s !== undefined) return S.everySeconds(s.every_s);
+  return h("span", { class: "muted" }, S.damaged);
 }
 
 function lastRun(s) {
-  if (!s.last_run) return h("span", { class: "muted" }, "never");
+  if (!s.last_run) return h("span", { class: "muted" }, S.never);
   const parts = [timeAgo(s.last_run)];
   if (s.last_job) {
     const { queue, uid } = splitJobId(s.last_job);
-    parts.push(" · ", h("a", { href: jobHref(queue, uid), class: "mono small", "data-role": "last-job", title: s.last_job }, "job"));
+    parts.push(" · ", h("a", { href: jobHref(queue, uid), class: "mono small", "data-role": "last-job", title: s.last_job }, S.jobLink));
   }
   return h("div", null, parts);
 }
 
 export function schedulesPage(ctx) {
-  const heading = h("h1", { tabindex: "-1" }, "Schedules");
-  const count = h("p", { class: "lede" }, "Loading…");
-  const columns = ctx.admin ? [...COLUMNS, "Actions"] : COLUMNS;
+  const heading = h("h1", { tabindex: "-1" }, S.schedules);
+  const count = h("p", { class: "lede" }, S.loading);
+  const columns = ctx.admin ? [...COLUMNS, S.actions] : COLUMNS;
   const body = h("tbody");
   const table = h(
     "table",
     { class: "table table-cards schedules" },
-    h("caption", { class: "visually-hidden" }, "Periodic jobs"),
+    h("caption", { class: "visually-hidden" }, S.periodicJobs),
     h("thead", null, h("tr", null, columns.map((t) => h("th", { scope: "col" }, t)))),
     body,
   );
@@ -50,35 +51,35 @@ export function schedulesPage(ctx) {
   }
 
   function actions(s) {
-    const label = (text, action) => h("button", { type: "button", class: "btn btn-small", "data-action": action, "aria-label": `${text}: ${s.id}` }, text);
-    const toggle = s.paused ? label("Resume", "resume") : label("Pause", "pause");
+    const label = (text, action) => h("button", { type: "button", class: "btn btn-small", "data-action": action, "aria-label": S.labelFor(text, s.id) }, text);
+    const toggle = s.paused ? label(S.resume, "resume") : label(S.pause, "pause");
     toggle.addEventListener("click", () =>
-      act(toggle, () => api.scheduleAction(s.id, s.paused ? "resume" : "pause"), () => (s.paused ? `${s.id} runs again.` : `${s.id} is paused.`)),
+      act(toggle, () => api.scheduleAction(s.id, s.paused ? "resume" : "pause"), () => (s.paused ? S.runsAgain(s.id) : S.isPaused(s.id))),
     );
-    const runNow = label("Run now", "run");
-    runNow.addEventListener("click", () => act(runNow, () => api.scheduleAction(s.id, "run"), (answer) => `${s.id}: job ${answer.job} enqueued.`));
-    const remove = h("button", { type: "button", class: "btn btn-small btn-danger-soft", "data-action": "delete", "aria-label": `Delete: ${s.id}` }, "Delete");
+    const runNow = label(S.runNow, "run");
+    runNow.addEventListener("click", () => act(runNow, () => api.scheduleAction(s.id, "run"), (answer) => S.scheduleEnqueued(s.id, answer.job)));
+    const remove = h("button", { type: "button", class: "btn btn-small btn-danger-soft", "data-action": "delete", "aria-label": S.labelFor(S.delete, s.id) }, S.delete);
     remove.addEventListener("click", async () => {
       const ok = await confirmDialog({
-        title: `Delete ${s.id}?`,
-        text: s.origin === "code" ? "It is declared in the app's code: it comes back when a worker starts with that code." : "No job will run for it any more.",
-        confirm: "Delete schedule",
+        title: S.deleteScheduleTitle(s.id),
+        text: s.origin === "code" ? S.declaredInCode : S.noMoreRuns,
+        confirm: S.deleteSchedule,
       });
-      if (ok) act(remove, () => api.scheduleAction(s.id, "delete"), () => `${s.id} deleted.`);
+      if (ok) act(remove, () => api.scheduleAction(s.id, "delete"), () => S.scheduleDeleted(s.id));
     });
-    return h("td", { "data-label": "Actions" }, h("div", { class: "actions", role: "group", "aria-label": `Actions for ${s.id}` }, toggle, runNow, remove));
+    return h("td", { "data-label": S.actions }, h("div", { class: "actions", role: "group", "aria-label": S.actionsFor(s.id) }, toggle, runNow, remove));
   }
 
   function row(s) {
-    const state = s.paused ? h("span", { class: "badge badge-paused" }, "paused") : h("span", { class: "badge" }, "active");
+    const state = s.paused ? h("span", { class: "badge badge-paused" }, S.paused) : h("span", { class: "badge" }, S.activeWord);
     return h(
       "tr",
       { dataset: { schedule: s.id } },
-      h("td", { "data-label": "Schedule" }, h("div", null, h("span", { class: "strong" }, s.id), h("span", { class: "muted small" }, ` ${s.task} on `, h("span", { class: "queue-name" }, s.queue), ` · ${s.origin}`))),
-      h("td", { "data-label": "When", class: "nowrap" }, when(s)),
-      h("td", { "data-label": "Next run", class: "nowrap", "data-role": "next" }, s.next_run ? timeAgo(s.next_run) : h("span", { class: "muted" }, "–")),
-      h("td", { "data-label": "Last run", class: "nowrap" }, lastRun(s)),
-      h("td", { "data-label": "State" }, state),
+      h("td", { "data-label": S.schedule }, h("div", null, h("span", { class: "strong" }, s.id), h("span", { class: "muted small" }, S.scheduleTaskOn(s.task), h("span", { class: "queue-name" }, s.queue), ` · ${s.origin}`))),
+      h("td", { "data-label": S.when, class: "nowrap" }, when(s)),
+      h("td", { "data-label": S.nextRun, class: "nowrap", "data-role": "next" }, s.next_run ? timeAgo(s.next_run) : h("span", { class: "muted" }, "–")),
+      h("td", { "data-label": S.lastRun, class: "nowrap" }, lastRun(s)),
+      h("td", { "data-label": S.state }, state),
       ctx.admin ? actions(s) : null,
     );
   }
@@ -90,9 +91,9 @@ export function schedulesPage(ctx) {
       const key = JSON.stringify(schedules);
       if (key === lastKey) return; // unchanged: a focused button keeps its focus
       lastKey = key;
-      count.textContent = schedules.length === 1 ? "1 schedule." : `${schedules.length} schedules.`;
+      count.textContent = S.scheduleCount(schedules.length);
       if (!schedules.length) {
-        replace(body, h("tr", null, h("td", { colspan: String(columns.length), class: "empty" }, "No periodic job is declared.")));
+        replace(body, h("tr", null, h("td", { colspan: String(columns.length), class: "empty" }, S.noSchedules)));
         return;
       }
       replace(body, ...schedules.map(row));
@@ -103,5 +104,5 @@ export function schedulesPage(ctx) {
 
   load();
   timer = setInterval(load, REFRESH_MS);
-  return { el, title: "Schedules", heading, dispose: () => clearInterval(timer) };
+  return { el, title: S.schedules, heading, dispose: () => clearInterval(timer) };
 }

@@ -6,21 +6,22 @@
 // current jobs take a row of their own, the table's whole width: in a column they squeezed the others.
 
 import { fmtInt, h, jobHref, replace, runningFor, splitJobId, timeAgo, toMillis } from "./dom.js";
+import { S } from "./strings.js";
 
 const STALE_S = 15; // a heartbeat older than this is shown as late
-const COLUMNS = ["Host", "PID", "Queues", "Busy", "Processed", "Started", "Last heartbeat"];
+const COLUMNS = [S.host, S.pid, S.queues, S.busy, S.processed, S.started, S.lastHeartbeat];
 
 function currentJob({ id, task, started_at: startedAt }) {
   const { queue, uid } = splitJobId(id);
-  const name = task || "starting…"; // the task is known once the worker has decoded the job
+  const name = task || S.startingTask; // the task is known once the worker has decoded the job
   return h(
     "li",
     { class: "current-job" },
-    h("a", { href: jobHref(queue, uid), class: "task-name", title: `${name} · job ${id}` }, name),
+    h("a", { href: jobHref(queue, uid), class: "task-name", title: S.jobTooltip(name, id) }, name),
     h(
       "span",
       { class: "job-meta muted" },
-      "on ",
+      S.onBefore,
       h("span", { class: "queue-name" }, queue),
       startedAt ? [" · ", h("span", { class: "nowrap" }, runningFor(startedAt))] : null,
     ),
@@ -33,7 +34,7 @@ function jobsRow(w) {
   return h(
     "tr",
     { class: "jobs-row" },
-    h("td", { colspan: String(COLUMNS.length), "data-label": "Current jobs" }, h("ul", { class: "job-links", "aria-label": `Jobs running on ${w.id}` }, jobs.map(currentJob))),
+    h("td", { colspan: String(COLUMNS.length), "data-label": S.currentJobs }, h("ul", { class: "job-links", "aria-label": S.jobsRunningOn(w.id) }, jobs.map(currentJob))),
   );
 }
 
@@ -49,7 +50,7 @@ function isLate(w, now, stale) {
 }
 
 function heartbeat(w, late) {
-  return h("div", null, timeAgo(w.last_seen), late ? [" ", h("span", { class: "badge badge-warn" }, "late")] : null);
+  return h("div", null, timeAgo(w.last_seen), late ? [" ", h("span", { class: "badge badge-warn" }, S.late)] : null);
 }
 
 /** One worker: a <tbody> of its row and, while it runs jobs, the row of its jobs. */
@@ -61,27 +62,27 @@ function workerGroup(w, now, stale) {
     "tr",
     { class: "worker-row" },
     // One element per cell: on phones each cell is a two-column grid (its label, then this).
-    h("td", { "data-label": "Host" }, h("div", null, h("span", { class: "strong id-cut host", title: host }, host), h("span", { class: "muted mono small id-cut worker-id", title: id }, id))),
-    h("td", { "data-label": "PID", class: "num" }, String(w.pid ?? "")),
-    h("td", { "data-label": "Queues", class: "queues" }, h("div", null, queueNames(w.queues))),
-    h("td", { "data-label": "Busy", class: "num" }, `${fmtInt(w.active)} / ${fmtInt(w.concurrency)}`),
-    h("td", { "data-label": "Processed", class: "num" }, fmtInt(w.processed)),
-    h("td", { "data-label": "Started", class: "nowrap" }, timeAgo(w.started_at)),
-    h("td", { "data-label": "Last heartbeat", class: "nowrap beat" }, heartbeat(w, late)),
+    h("td", { "data-label": S.host }, h("div", null, h("span", { class: "strong id-cut host", title: host }, host), h("span", { class: "muted mono small id-cut worker-id", title: id }, id))),
+    h("td", { "data-label": S.pid, class: "num" }, String(w.pid ?? "")),
+    h("td", { "data-label": S.queues, class: "queues" }, h("div", null, queueNames(w.queues))),
+    h("td", { "data-label": S.busy, class: "num" }, `${fmtInt(w.active)} / ${fmtInt(w.concurrency)}`),
+    h("td", { "data-label": S.processed, class: "num" }, fmtInt(w.processed)),
+    h("td", { "data-label": S.started, class: "nowrap" }, timeAgo(w.started_at)),
+    h("td", { "data-label": S.lastHeartbeat, class: "nowrap beat" }, heartbeat(w, late)),
   );
   return h("tbody", { class: late ? "worker is-late" : "worker", dataset: { worker: id } }, row, jobsRow(w));
 }
 
 export function workersPage(ctx) {
-  const heading = h("h1", { tabindex: "-1" }, "Workers");
-  const count = h("p", { class: "lede" }, "Waiting for the first update…");
+  const heading = h("h1", { tabindex: "-1" }, S.workers);
+  const count = h("p", { class: "lede" }, S.firstUpdate);
   const table = h(
     "table",
     { class: "table table-cards workers" },
-    h("caption", { class: "visually-hidden" }, "Live workers"),
+    h("caption", { class: "visually-hidden" }, S.liveWorkers),
     h("thead", null, h("tr", null, COLUMNS.map((t) => h("th", { scope: "col" }, t)))),
   );
-  const none = h("tbody", null, h("tr", null, h("td", { colspan: String(COLUMNS.length), class: "empty" }, "No worker is alive.")));
+  const none = h("tbody", null, h("tr", null, h("td", { colspan: String(COLUMNS.length), class: "empty" }, S.noWorker)));
   const el = h("section", { class: "page page-workers" }, heading, count, h("div", { class: "table-wrap" }, table));
   const groups = new Map(); // worker id → { el, key }: rebuilt only when what it shows changed
 
@@ -89,7 +90,7 @@ export function workersPage(ctx) {
     const workers = [...(snapshot.workers || [])].sort((a, b) => String(a.id).localeCompare(String(b.id)));
     const stale = snapshot.redis_ok === false;
     const now = Date.now();
-    count.textContent = workers.length === 1 ? "1 worker is alive." : `${fmtInt(workers.length)} workers are alive.`;
+    count.textContent = S.workersAliveCount(workers.length);
     const alive = new Set(workers.map((w) => String(w.id)));
     for (const [id, group] of groups) {
       if (!alive.has(id)) {
@@ -130,5 +131,5 @@ export function workersPage(ctx) {
   }
 
   const unsubscribe = ctx.live.subscribe(render);
-  return { el, title: "Workers", heading, dispose: unsubscribe };
+  return { el, title: S.workers, heading, dispose: unsubscribe };
 }

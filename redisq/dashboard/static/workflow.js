@@ -6,6 +6,7 @@
 
 import { api } from "./api.js";
 import { h, jobHref, replace, runAction, splitJobId, stateBadge, timeAgo } from "./dom.js";
+import { S } from "./strings.js";
 
 const REFRESH_MS = 1500;
 const NOT_STARTED = new Set(["queued", "scheduled", "waiting"]);
@@ -23,10 +24,10 @@ function depths(steps) {
 }
 
 export function workflowPage(ctx, id) {
-  const heading = h("h1", { tabindex: "-1" }, "Workflow");
+  const heading = h("h1", { tabindex: "-1" }, S.workflow);
   const idLine = h("p", { class: "job-id mono" }, id);
-  const lede = h("p", { class: "lede", role: "status" }, "Loading…");
-  const board = h("div", { class: "workflow-board", "aria-label": "Steps by stage" });
+  const lede = h("p", { class: "lede", role: "status" }, S.loading);
+  const board = h("div", { class: "workflow-board", "aria-label": S.stepsByStage });
   const el = h("section", { class: "page page-workflow" }, heading, idLine, lede, board);
   let timer = null;
   let busy = false;
@@ -51,23 +52,23 @@ export function workflowPage(ctx, id) {
     });
     const buttons = [];
     if (ctx.admin && s.state === "dead" && s.error_type !== "DependencyFailed") {
-      const retry = h("button", { type: "button", class: "btn btn-small btn-primary", "data-action": "retry", "aria-label": `Retry step ${n}` }, "Retry");
-      retry.addEventListener("click", () => act(retry, () => api.jobAction(queue, uid, "retry"), `Step ${n} retried: the steps after it go on once it succeeds.`));
+      const retry = h("button", { type: "button", class: "btn btn-small btn-primary", "data-action": "retry", "aria-label": S.retryStep(n) }, S.retry);
+      retry.addEventListener("click", () => act(retry, () => api.jobAction(queue, uid, "retry"), S.stepRetried(n)));
       buttons.push(retry);
     }
     if (ctx.admin && NOT_STARTED.has(s.state)) {
-      const cancel = h("button", { type: "button", class: "btn btn-small", "data-action": "cancel", "aria-label": `Cancel step ${n}` }, "Cancel");
-      cancel.addEventListener("click", () => act(cancel, () => api.jobAction(queue, uid, "cancel"), `Step ${n} cancelled.`));
+      const cancel = h("button", { type: "button", class: "btn btn-small", "data-action": "cancel", "aria-label": S.cancelStep(n) }, S.cancel);
+      cancel.addEventListener("click", () => act(cancel, () => api.jobAction(queue, uid, "cancel"), S.stepCancelled(n)));
       buttons.push(cancel);
     }
     return h(
       "li",
       { class: `card workflow-step step-${s.state || "gone"}`, id: `step-${n}`, dataset: { step: String(n), state: s.state || "gone" } },
-      h("div", { class: "workflow-step-head" }, h("span", { class: "strong" }, `#${n} `, h("span", { class: "mono small" }, s.task)), s.state ? stateBadge(s.state) : h("span", { class: "badge" }, "expired")),
+      h("div", { class: "workflow-step-head" }, h("span", { class: "strong" }, `#${n} `, h("span", { class: "mono small" }, s.task)), s.state ? stateBadge(s.state) : h("span", { class: "badge" }, S.expiredWord)),
       s.error_type ? h("p", { class: "small bad" }, s.error_type) : null,
-      waits.length ? h("p", { class: "small muted" }, "after ", waits.flatMap((w, i) => (i ? [", ", w] : [w]))) : null,
-      h("p", { class: "small" }, "job ", h("a", { href: jobHref(queue, uid), class: "mono", title: s.job_id, "aria-label": `job of step ${n}` }, uid), h("span", { class: "muted" }, ` in ${queue}`)),
-      buttons.length ? h("div", { class: "actions", role: "group", "aria-label": `Actions for step ${n}` }, buttons) : null,
+      waits.length ? h("p", { class: "small muted" }, S.afterSteps, waits.flatMap((w, i) => (i ? [", ", w] : [w]))) : null,
+      h("p", { class: "small" }, S.jobBefore, h("a", { href: jobHref(queue, uid), class: "mono", title: s.job_id, "aria-label": S.jobOfStep(n) }, uid), h("span", { class: "muted" }, " ", S.inQueue(queue))),
+      buttons.length ? h("div", { class: "actions", role: "group", "aria-label": S.actionsFor(S.stepName(n)) }, buttons) : null,
     );
   }
 
@@ -78,10 +79,10 @@ export function workflowPage(ctx, id) {
       (stages[depth[i]] ||= []).push(stepCard(s, i + 1, index));
     });
     const done = wf.steps.filter((s) => s.state === "succeeded").length;
-    replace(lede, stateBadge(wf.state), ` ${done} of ${wf.steps.length} steps succeeded · started `, timeAgo(wf.created_at));
+    replace(lede, stateBadge(wf.state), S.stepsSucceeded(done, wf.steps.length), timeAgo(wf.created_at));
     replace(
       board,
-      ...stages.map((cards, i) => h("ol", { class: "workflow-stage", "aria-label": `Stage ${i + 1}` }, cards)),
+      ...stages.map((cards, i) => h("ol", { class: "workflow-stage", "aria-label": S.stage(i + 1) }, cards)),
     );
   }
 
@@ -94,12 +95,12 @@ export function workflowPage(ctx, id) {
       lastKey = key;
       render(wf);
     } catch (err) {
-      replace(lede, err.status === 404 ? "No workflow has this id (or it expired with its jobs' retention)." : err.message);
+      replace(lede, err.status === 404 ? S.noWorkflow : err.message);
       replace(board);
     }
   }
 
   load();
   timer = setInterval(load, REFRESH_MS);
-  return { el, title: `Workflow ${id}`, heading, dispose: () => clearInterval(timer) };
+  return { el, title: S.workflowTitle(id), heading, dispose: () => clearInterval(timer) };
 }
