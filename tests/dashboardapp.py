@@ -15,8 +15,10 @@ from typing import Annotated, Any
 from fastapi import Cookie, FastAPI
 
 from redisq import Backoff, RedisQ, WorkerSettings, current_job
-from redisq.admin.access import Access
+from redisq.admin.access import Access, QueueAccess
 from redisq.fastapi import RedisQMiddleware, admin_router
+
+from .dashboardroles import role
 
 MOUNT = "/ops/queues"
 QUEUE = os.environ["DASHBOARD_QUEUE"]
@@ -27,11 +29,7 @@ WORKER = WorkerSettings(
 rq = RedisQ(default_queue=QUEUE)  # REDISQ_URL and REDISQ_PREFIX come from the test
 
 
-def role(value: str | None) -> Access | None:
-    return {"admin": Access.ADMIN, "read": Access.READ}.get(value or "")
-
-
-def auth(role_cookie: Annotated[str | None, Cookie(alias="role")] = None) -> Access | None:
+def auth(role_cookie: Annotated[str | None, Cookie(alias="role")] = None) -> Access | QueueAccess | None:
     return role(role_cookie)
 
 

@@ -13,8 +13,10 @@ from typing import Any
 from flask import Flask, Request
 
 from redisq import Backoff, current_job
-from redisq.admin.access import Access
+from redisq.admin.access import Access, QueueAccess
 from redisq.flask import RedisQ
+
+from .dashboardroles import role
 
 MOUNT = "/ops/queues"
 QUEUE = os.environ["DASHBOARD_QUEUE"]
@@ -22,8 +24,8 @@ QUEUE = os.environ["DASHBOARD_QUEUE"]
 redisq = RedisQ()
 
 
-def auth(request: Request) -> Access | None:
-    return {"admin": Access.ADMIN, "read": Access.READ}.get(request.cookies.get("role") or "")
+def auth(request: Request) -> Access | QueueAccess | None:
+    return role(request.cookies.get("role"))
 
 
 @redisq.task(QUEUE, name="dashboard.echo", retries=0)

@@ -23,7 +23,14 @@ const main = document.getElementById("main");
 const banner = document.getElementById("banner");
 const liveIndicator = document.getElementById("live");
 
-const ctx = { admin: false, live: new SnapshotStream() };
+// `admin`: the highest level granted; `canAdmin(queue)`: on that queue (access per queue: `/_me` names the
+// level of each queue, and a queue it does not name offers no actions; the server decides anyway).
+const ctx = {
+  admin: false,
+  perQueue: null,
+  canAdmin: (queue) => (ctx.perQueue ? ctx.perQueue[queue] === "admin" : ctx.admin),
+  live: new SnapshotStream(),
+};
 let current = null;
 
 function route() {
@@ -163,6 +170,7 @@ async function start() {
   try {
     const me = await api.me();
     ctx.admin = me && me.access === "admin";
+    ctx.perQueue = (me && me.queues) || null;
   } catch (err) {
     if (err.status === 401 || err.status === 403) {
       const heading = h("h1", { tabindex: "-1" }, S.accessDenied);

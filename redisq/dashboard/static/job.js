@@ -147,7 +147,7 @@ export function jobPage(ctx, queue, uid) {
     "section",
     { class: "page page-job" },
     crumbs,
-    h("div", { class: "page-head" }, h("div", null, h("div", { class: "title-row" }, heading, liveNote), idLine), ctx.admin ? actions : null),
+    h("div", { class: "page-head" }, h("div", null, h("div", { class: "title-row" }, heading, liveNote), idLine), ctx.canAdmin(queue) ? actions : null),
     message,
     progress,
     h(
@@ -162,7 +162,7 @@ export function jobPage(ctx, queue, uid) {
   );
 
   function renderActions() {
-    if (!ctx.admin || !job) return;
+    if (!ctx.canAdmin(queue) || !job) return;
     const focused = document.activeElement && actions.contains(document.activeElement) ? document.activeElement.dataset.action : null;
     replace(
       actions,

@@ -60,7 +60,7 @@ export function queuePage(ctx, queue, query) {
   const pauseButton = h("button", { type: "button", class: "btn", "data-action": "pause" }, S.pauseQueue);
   const retryDeadButton = h("button", { type: "button", class: "btn", "data-action": "requeue-dead" }, S.retryAllDead);
   const purgeButton = h("button", { type: "button", class: "btn btn-danger-soft", "data-action": "purge" }, S.purgeAsk);
-  const actions = ctx.admin ? h("div", { class: "actions", role: "group", "aria-label": S.queueActions }, pauseButton, retryDeadButton, purgeButton) : null;
+  const actions = ctx.canAdmin(queue) ? h("div", { class: "actions", role: "group", "aria-label": S.queueActions }, pauseButton, retryDeadButton, purgeButton) : null;
 
   const searchInput = h("input", { id: "job-search", type: "search", name: "id", placeholder: S.jobIdPlaceholder, autocomplete: "off", spellcheck: "false", required: true });
   const searchStatus = h("p", { class: "search-status", role: "status" });
@@ -94,7 +94,7 @@ export function queuePage(ctx, queue, query) {
   const searchNote = h("p", { class: "search-note", role: "status", hidden: true });
   // The uids selected for a bulk action: kept across the list's live reloads, cleared with a new view.
   const selection = new Set();
-  const bulk = ctx.admin ? bulkBar({ queue, view: () => view, selection, settle: () => load() }) : null;
+  const bulk = ctx.canAdmin(queue) ? bulkBar({ queue, view: () => view, selection, settle: () => load() }) : null;
 
   const listBar = h("div", { class: "list-bar" }, listHead, h("div", { class: "order" }, h("label", { for: "job-order" }, S.order), orderSelect), search);
   const el = h(
@@ -227,8 +227,8 @@ export function queuePage(ctx, queue, query) {
         data,
         caption: S.jobsIn(label, queue),
         moment,
-        admin: ctx.admin,
-        selectable: ctx.admin && bulkActions(data.state).length > 0,
+        admin: ctx.canAdmin(queue),
+        selectable: ctx.canAdmin(queue) && bulkActions(data.state).length > 0,
         selection,
         onSelect: () => bulk && bulk.render(),
         onChange: load,

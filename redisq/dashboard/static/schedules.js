@@ -80,7 +80,7 @@ export function schedulesPage(ctx) {
       h("td", { "data-label": S.nextRun, class: "nowrap", "data-role": "next" }, s.next_run ? timeAgo(s.next_run) : h("span", { class: "muted" }, "–")),
       h("td", { "data-label": S.lastRun, class: "nowrap" }, lastRun(s)),
       h("td", { "data-label": S.state }, state),
-      ctx.admin ? actions(s) : null,
+      ctx.admin ? (ctx.canAdmin(s.queue) ? actions(s) : h("td")) : null,
     );
   }
 

@@ -51,12 +51,12 @@ export function workflowPage(ctx, id) {
       return j === undefined ? h("span", { class: "mono small" }, label) : h("a", { href: `#step-${j + 1}` }, label);
     });
     const buttons = [];
-    if (ctx.admin && s.state === "dead" && s.error_type !== "DependencyFailed") {
+    if (ctx.canAdmin(queue) && s.state === "dead" && s.error_type !== "DependencyFailed") {
       const retry = h("button", { type: "button", class: "btn btn-small btn-primary", "data-action": "retry", "aria-label": S.retryStep(n) }, S.retry);
       retry.addEventListener("click", () => act(retry, () => api.jobAction(queue, uid, "retry"), S.stepRetried(n)));
       buttons.push(retry);
     }
-    if (ctx.admin && NOT_STARTED.has(s.state)) {
+    if (ctx.canAdmin(queue) && NOT_STARTED.has(s.state)) {
       const cancel = h("button", { type: "button", class: "btn btn-small", "data-action": "cancel", "aria-label": S.cancelStep(n) }, S.cancel);
       cancel.addEventListener("click", () => act(cancel, () => api.jobAction(queue, uid, "cancel"), S.stepCancelled(n)));
       buttons.push(cancel);
