@@ -419,3 +419,11 @@ async def test_the_acl_rule_is_the_one_redisq_checks_and_it_is_enough(prefix: st
             await rq.aclose()
     finally:
         server.stop()
+
+
+def test_the_readme_images_are_in_the_repository() -> None:
+    text = readmekit.README.read_text()
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    assert len(images) >= 6
+    for path in images:
+        assert (readmekit.README.parent / path).is_file(), path
