@@ -35,14 +35,19 @@ def _parts(k: QueueKeys, legacy: int, levels: list[bytes], specs: list[bytes]) -
     return parts + [Part(parked_key_of(k.base, spec), False) for spec in specs]
 
 
-def queued_page(k: QueueKeys, offset: int, limit: int, newest_first: bool) -> Op[list[bytes]]:
-    """The uids of one page of the queued jobs, in line order (or its reverse), as one sequence."""
+def _index_parts(k: QueueKeys) -> Op[list[Part]]:
+    """The parts of the queued index in line order, in one round trip."""
     legacy, levels, specs = yield [
         Command(("ZCARD", k.queued)),
         Command(("ZRANGE", k.levels, 0, -1)),
         Command(("ZRANGE", k.part("limited"), 0, PARKED_SPECS - 1)),
     ]
-    parts = _parts(k, int(legacy), levels, specs)
+    return _parts(k, int(legacy), levels, specs)
+
+
+def queued_page(k: QueueKeys, offset: int, limit: int, newest_first: bool) -> Op[list[bytes]]:
+    """The uids of one page of the queued jobs, in line order (or its reverse), as one sequence."""
+    parts = yield from _index_parts(k)
     if not parts:
         return []
     if len(parts) == 1:  # the usual queue: one level, nothing parked (negative ranks count from the end)
@@ -69,12 +74,7 @@ def queued_page(k: QueueKeys, offset: int, limit: int, newest_first: bool) -> Op
 def queued_parts(k: QueueKeys) -> Op[list[tuple[Part, int]]]:
     """The parts of the queued index in line order with their sizes (a search walks them as one
     sequence, search.py): two round trips, the parts then their sizes; none when the queue is empty."""
-    legacy, levels, specs = yield [
-        Command(("ZCARD", k.queued)),
-        Command(("ZRANGE", k.levels, 0, -1)),
-        Command(("ZRANGE", k.part("limited"), 0, PARKED_SPECS - 1)),
-    ]
-    parts = _parts(k, int(legacy), levels, specs)
+    parts = yield from _index_parts(k)
     if not parts:
         return []
     sizes = yield [part.size() for part in parts]
