@@ -238,19 +238,24 @@ async def health_report(rq: RedisQ, visible: Visible = everything) -> HealthRepo
     return body if visible is everything else scoped_health(body, visible)
 
 
+async def queue_names(rq: RedisQ, visible: Visible = everything) -> list[str]:
+    """Every queue, sorted: those Redis knows (something was enqueued there) and those a registered task
+    uses, of those `visible` lets the request see (access per queue, scope.py)."""
+    return sorted(q for q in {*await rq.known_queues(), *(t.queue for t in rq.tasks.values())} if visible(q))
+
+
 async def me(rq: RedisQ, grant: Grant) -> dict[str, Any]:
     """`/_me`: the level granted (the highest, with access per queue), and per queue when it is granted
     per queue: `{"access": "admin", "queues": {"emails": "admin", "reports": "read"}}` (null: every queue
     at `access`). Only queues the request may see are named."""
     if grant.scope is None:
         return {"access": grant.level.value, "queues": None}
-    names = sorted({*await rq.known_queues(), *(t.queue for t in rq.tasks.values())})
-    levels = {name: grant.for_queue(name) for name in names}
+    levels = {name: grant.for_queue(name) for name in await queue_names(rq)}
     return {"access": grant.level.value, "queues": {n: a.value for n, a in levels.items() if a is not None}}
 
 
 async def list_queues(rq: RedisQ, visible: Visible = everything) -> QueueList:
-    names = sorted(q for q in {*await rq.known_queues(), *(t.queue for t in rq.tasks.values())} if visible(q))
+    names = await queue_names(rq, visible)
     return {  # one round trip
         "queues": [queue_summary(s, limit_bodies(rq, s.queue)) for s in await rq.stats_many(names)]
     }

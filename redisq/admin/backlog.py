@@ -27,7 +27,7 @@ from redisq.core.autoscale import DEFAULT_DRAIN_S, ScalingReport
 from redisq.core.client import RedisQ
 
 from .access import Grant, everything
-from .actions import require_queue
+from .actions import queue_names, require_queue
 from .errors import InvalidParameter, QueueNotFound
 
 BACKLOG_PARAMS = ("drain_s",)
@@ -110,7 +110,7 @@ async def tier_backlog(
     those the request may see (access per queue, scope.py: a hidden queue is not found)."""
     drain = drain_param(drain_s)
     visible = grant.visible if grant else everything
-    known = {q for q in {*await rq.known_queues(), *(t.queue for t in rq.tasks.values())} if visible(q)}
+    known = set(await queue_names(rq, visible))
     if queues is None:
         names = sorted(known)
     else:

@@ -16,7 +16,7 @@ from redisq.core.client import RedisQ
 from redisq.core.task_metrics import RANGES, Counts, Point, TaskTotals, percentile
 
 from .access import Grant, everything
-from .actions import require_queue
+from .actions import queue_names, require_queue
 from .errors import InvalidParameter
 from .payloads import epoch_iso
 
@@ -114,8 +114,7 @@ async def system_history(rq: RedisQ, range_: str | None, grant: Grant | None = N
     """Every queue the request may see (access per queue, scope.py), summed."""
     checked = check_range(range_)
     visible = grant.visible if grant else everything
-    names = sorted(q for q in {*await rq.known_queues(), *(t.queue for t in rq.tasks.values())} if visible(q))
-    report = await rq.system_metrics(names, checked)
+    report = await rq.system_metrics(await queue_names(rq, visible), checked)
     return SystemHistoryBody(
         range=report.range,
         step_s=report.step_s,
