@@ -156,8 +156,7 @@ if n_ok + n_retried + n_dead > 0 then
         tally = {}
         task_tallies[d[6]] = tally
       end
-      metric_observe(queue_tally, outcome == 'ok', run_ms, wait_ms)
-      metric_observe(tally, outcome == 'ok', run_ms, wait_ms)
+      metric_observe(queue_tally, tally, outcome == 'ok', run_ms, wait_ms)
     end
   end
   metric_flush(base, now, queue_tally, task_tallies)

@@ -26,18 +26,15 @@ local function metric_bucket(ms)
   return #METRIC_BOUNDS
 end
 
--- One attempt into a tally (counter index -> increment). `run_ms`/`wait_ms` are nil when not known (a job
--- refused before it ran has no run time).
-local function metric_observe(tally, ok, run_ms, wait_ms)
-  local slot = ok and 0 or 1
-  tally[slot] = (tally[slot] or 0) + 1
-  if run_ms then
-    slot = METRIC_RUN + 2 * metric_bucket(run_ms)
-    tally[slot] = (tally[slot] or 0) + 1
-  end
-  if wait_ms then
-    slot = METRIC_WAIT + 2 * metric_bucket(wait_ms)
-    tally[slot] = (tally[slot] or 0) + 1
+-- One attempt into two tallies (counter index -> increment), its queue's and its task's: its counters are
+-- found once. `run_ms`/`wait_ms` are nil when not known (a job refused before it ran has no run time).
+local function metric_observe(queue_tally, task_tally, ok, run_ms, wait_ms)
+  local slots = { ok and 0 or 1 }
+  if run_ms then slots[#slots + 1] = METRIC_RUN + 2 * metric_bucket(run_ms) end
+  if wait_ms then slots[#slots + 1] = METRIC_WAIT + 2 * metric_bucket(wait_ms) end
+  for _, slot in ipairs(slots) do
+    queue_tally[slot] = (queue_tally[slot] or 0) + 1
+    task_tally[slot] = (task_tally[slot] or 0) + 1
   end
 end
 

@@ -43,15 +43,18 @@ function needsAttention(q, snapshot) {
   return failing > 0 || dead > 0 || unserved > 0;
 }
 
-const ORDERS = {
-  attention: (a, b, snapshot) => {
-    const x = attention(a, snapshot);
-    const y = attention(b, snapshot);
+// The queues in the order chosen; each queue's attention figures are computed once per snapshot.
+function ordered(queues, order, snapshot) {
+  const byName = (a, b) => a.queue.localeCompare(b.queue);
+  if (order !== "attention") return [...queues].sort(byName);
+  const keys = new Map(queues.map((q) => [q.queue, attention(q, snapshot)]));
+  return [...queues].sort((a, b) => {
+    const x = keys.get(a.queue);
+    const y = keys.get(b.queue);
     for (let i = 0; i < x.length; i += 1) if (x[i] !== y[i]) return y[i] - x[i];
-    return a.queue.localeCompare(b.queue);
-  },
-  name: (a, b) => a.queue.localeCompare(b.queue),
-};
+    return byName(a, b);
+  });
+}
 
 function queueCard(name) {
   const title = h("a", { href: queueHref(name) }, name);
@@ -143,7 +146,7 @@ export function overviewPage(ctx) {
 
   function render(snapshot) {
     last = snapshot;
-    const queues = [...(snapshot.queues || [])].sort((a, b) => ORDERS[order](a, b, snapshot));
+    const queues = ordered(snapshot.queues || [], order, snapshot);
     const total = (key) => queues.reduce((n, q) => n + (Number(q[key]) || 0), 0);
     setText(summaryValues.queues, fmtInt(queues.length));
     setText(summaryValues.workers, fmtInt((snapshot.workers || []).length));
