@@ -8,8 +8,9 @@
 
 Every piece here is free of web frameworks: `page` (which answer, which headers), `sse` (the wire
 format), `snapshot` (what one poll reads, as a sans-I/O operation) and `poller` (one per mount, shared by
-every stream). The adapters are `integrations/asgi/dashboard.py` (Starlette, FastAPI) and
-`integrations/flask/dashboard.py`.
+every stream), and `feed_stream` (the streams of the adapters whose views are sync). The adapters are
+`integrations/asgi/dashboard.py` (Starlette, FastAPI), `integrations/flask/dashboard.py` and
+`integrations/django/`.
 """
 
 from __future__ import annotations

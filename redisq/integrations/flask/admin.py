@@ -1,8 +1,9 @@
 """The `/queues` admin JSON API as a Flask blueprint, answering exactly as the ASGI adapters do.
 
-The handlers, the access rules and the error table are the framework-free admin layer's (`redisq.admin`),
-the same the ASGI adapters use; the async handlers run on the app's loop thread (bridge.py), so one
-implementation serves Starlette, FastAPI and Flask, and a contract test holds their JSON identical.
+The route table (`redisq.admin.routes`, shared with Django), the handlers, the access rules and the error
+table are the framework-free admin layer's (`redisq.admin`), the same the ASGI adapters use; the async
+handlers run on the app's loop thread (redisq/integrations/bridge.py), so one implementation serves
+Starlette, FastAPI, Flask and Django, and a contract test holds their JSON identical.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import orjson
 from flask import Blueprint, Request, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
-from redisq.admin import actions, backlog, bulk, history, redis_page, schedules, search, workflows
+from redisq.admin import actions, routes
 from redisq.admin.access import Access, AccessPolicy, Grant, check_auth_callable, require_json
 from redisq.admin.errors import BodyTooLarge, allowed_methods, error_response, http_error
 from redisq.admin.metrics import MetricsRoute
@@ -125,24 +126,23 @@ def admin_blueprint(
         run.__name__ = view.__name__
         return run
 
-    def endpoint(
-        handler: Callable[..., Coroutine[Any, Any, Any]],
-        needed: Access,
-        status_for: Callable[[Any], int] = lambda body: 200,
-        query: tuple[str, ...] = (),
-        every_queue: bool = False,
-    ) -> Callable[..., Response]:
+    def endpoint(route: routes.Route) -> Callable[..., Response]:
+        handler = cast(Callable[..., Coroutine[Any, Any, Any]], route.handler)
+
         def view(current: AppState, grant: Grant, **params: str) -> Response:
-            body = current.bridge.run(handler(current.client, **params))
-            return _json(body, status_for(body))
+            # The handler runs here, in the view's thread where `request` lives: it reads the body and
+            # returns the coroutine for the loop thread to run.
+            call = routes.Call(
+                query=request.args,
+                grant=grant,
+                json_body=lambda: json_body(current.client),
+                optional_json_body=lambda: optional_json_body(current.client),
+            )
+            body = current.bridge.run(handler(current.client, call, **params))
+            return _json(body, route.status_for(body))
 
-        view.__name__ = handler.__name__
-        return guarded(view, needed, query, every_queue)
-
-    def grant() -> Grant:
-        """What `guarded` granted this request (in the view's thread, where `g` lives)."""
-        found: Grant = g.redisq_grant
-        return found
+        view.__name__ = route.name
+        return guarded(view, route.needed, route.query, route.every_queue)
 
     def overview(current: AppState, grant: Grant) -> Response:
         if dashboard.wants_page():
@@ -161,23 +161,19 @@ def admin_blueprint(
         return dashboard.static(file)
 
     def events(current: AppState, grant: Grant) -> Response:
-        return dashboard.events(current, grant.visible)
+        return dashboard.events_response(current, grant.visible)
 
     def job_events(current: AppState, grant: Grant, queue: str, uid: str) -> Response:
-        return dashboard.job_events(current, queue, uid)
+        return dashboard.job_events_response(current, queue, uid)
 
-    # Each of these runs in the view's thread, where `request` lives, and returns the handler's coroutine
-    # for the loop thread to run.
-    def health(rq: Client) -> Coroutine[Any, Any, Any]:
-        return actions.health_report(rq, grant().visible)
-
-    def queue_stats(rq: Client, queue: str) -> Coroutine[Any, Any, Any]:
-        return actions.queue_stats(rq, queue)
-
-    def list_jobs(rq: Client, queue: str) -> Coroutine[Any, Any, Any]:
-        q = request.args
-        page = actions.page_request(q.get("state"), q.get("offset"), q.get("limit"), q.get("order"))
-        return actions.list_jobs(rq, queue, page, search.job_filter(q))
+    views: dict[str, Callable[..., Response]] = {
+        "overview": overview,
+        "me": me,
+        "metrics": metrics,
+        "events": events,
+        "static": static,
+        "job_events": job_events,
+    }
 
     def read_body(rq: Client) -> bytes:
         limit = policy(rq).max_body_bytes
@@ -193,129 +189,27 @@ def admin_blueprint(
         require_json(_headers())
         return actions.parse_json(read_body(rq))
 
-    def retry(rq: Client, queue: str, uid: str) -> Coroutine[Any, Any, Any]:
-        # An optional body: check_request asked for JSON if there is one, and none is today's retry. A
-        # request that announces no body is not read (its input might never end).
+    def optional_json_body(rq: Client) -> Any:
+        # check_request asked for JSON if there is a body. A request that announces no body is not read
+        # (its input might never end).
         announced = bool(request.content_length) or bool(request.headers.get("transfer-encoding"))
         raw = read_body(rq) if announced else b""
-        return actions.retry_job(rq, queue, uid, actions.parse_json(raw) if raw else None)
+        return actions.parse_json(raw) if raw else None
 
-    def enqueue(rq: Client, queue: str) -> Coroutine[Any, Any, Any]:
-        return actions.enqueue(rq, queue, json_body(rq))
-
-    def list_schedules(rq: Client) -> Coroutine[Any, Any, Any]:
-        return schedules.list_schedules(rq, grant())
-
-    def schedule_detail(rq: Client, schedule_id: str) -> Coroutine[Any, Any, Any]:
-        return schedules.schedule_detail(rq, schedule_id, grant())
-
-    def put_schedule(rq: Client, schedule_id: str) -> Coroutine[Any, Any, Any]:
-        return schedules.put_schedule(rq, schedule_id, json_body(rq), grant())
-
-    def schedule_action(action: schedules.ScheduleAction) -> Callable[..., Coroutine[Any, Any, Any]]:
-        def act(rq: Client, schedule_id: str) -> Coroutine[Any, Any, Any]:
-            return schedules.schedule_action(rq, schedule_id, action, grant())
-
-        act.__name__ = f"schedule_{action}"
-        return act
-
-    def run_schedule(rq: Client, schedule_id: str) -> Coroutine[Any, Any, Any]:
-        return schedules.run_schedule(rq, schedule_id, grant())
-
-    def redis_detail(rq: Client) -> Coroutine[Any, Any, Any]:
-        return redis_page.redis_detail(rq)
-
-    def workflow_detail(rq: Client, workflow_id: str) -> Coroutine[Any, Any, Any]:
-        return workflows.workflow_detail(rq, workflow_id, grant())
-
-    def system_history(rq: Client) -> Coroutine[Any, Any, Any]:
-        return history.system_history(rq, request.args.get("range"), grant())
-
-    def queue_history(rq: Client, queue: str) -> Coroutine[Any, Any, Any]:
-        return history.queue_history(rq, queue, request.args.get("range"), request.args.get("task"))
-
-    def schedule_created(body: Any) -> int:
-        return 201 if body["change"] == "created" else 200
-
-    def purge(rq: Client, queue: str) -> Coroutine[Any, Any, Any]:
-        return actions.purge(rq, queue, request.args.get("state"))
-
-    def job_detail(rq: Client, queue: str, uid: str) -> Coroutine[Any, Any, Any]:
-        return actions.job_detail(rq, queue, uid)
-
-    def job_action(action: actions.JobAction) -> Callable[..., Coroutine[Any, Any, Any]]:
-        def act(rq: Client, queue: str, uid: str) -> Coroutine[Any, Any, Any]:
-            return actions.job_action(rq, queue, uid, action)
-
-        act.__name__ = f"job_{action}"
-        return act
-
-    def bulk_jobs(rq: Client, queue: str) -> Coroutine[Any, Any, Any]:
-        return bulk.bulk(rq, queue, json_body(rq))
-
-    def requeue_dead(rq: Client, queue: str) -> Coroutine[Any, Any, Any]:
-        return actions.requeue_dead(rq, queue)
-
-    def pause(rq: Client, queue: str) -> Coroutine[Any, Any, Any]:
-        return actions.set_paused(rq, queue, True)
-
-    def resume(rq: Client, queue: str) -> Coroutine[Any, Any, Any]:
-        return actions.set_paused(rq, queue, False)
-
-    def queue_backlog(rq: Client, queue: str) -> Coroutine[Any, Any, Any]:
-        return backlog.backlog(rq, queue, request.args.get("drain_s"))
-
-    def tier_backlog(rq: Client) -> Coroutine[Any, Any, Any]:
-        return backlog.tier_backlog(rq, request.args.get("queues"), request.args.get("drain_s"), grant())
-
-    def created_or_found(body: Any) -> int:
-        return 201 if body["created"] else 200
-
-    read, admin = Access.READ, Access.ADMIN
-    routes: list[tuple[str, str, Callable[..., Response]]] = [
-        ("/", "GET", guarded(overview, read)),
-        # Before "/<queue>", which would take them (queue names cannot start with "_").
-        ("/_me", "GET", guarded(me, read)),
-        ("/_health", "GET", endpoint(health, read)),
-        ("/_backlog", "GET", endpoint(tier_backlog, read, query=backlog.TIER_PARAMS)),
-        ("/_metrics", "GET", guarded(metrics, read, query=None, every_queue=True)),
-        ("/_events", "GET", guarded(events, read, query=None)),
-        ("/_static/<file>", "GET", guarded(static, read, query=None)),
-        ("/_schedules", "GET", endpoint(list_schedules, read)),
-        ("/_workflows/<workflow_id>", "GET", endpoint(workflow_detail, read)),
-        ("/_redis", "GET", endpoint(redis_detail, read, every_queue=True)),
-        ("/_history", "GET", endpoint(system_history, read, query=history.HISTORY_PARAMS)),
-        ("/_schedules/<schedule_id>", "GET", endpoint(schedule_detail, read)),
-        ("/_schedules/<schedule_id>", "PUT", endpoint(put_schedule, admin, schedule_created)),
-        ("/_schedules/<schedule_id>", "DELETE", endpoint(schedule_action("delete"), admin)),
-        ("/_schedules/<schedule_id>/pause", "POST", endpoint(schedule_action("pause"), admin)),
-        ("/_schedules/<schedule_id>/resume", "POST", endpoint(schedule_action("resume"), admin)),
-        ("/_schedules/<schedule_id>/run", "POST", endpoint(run_schedule, admin)),
-        ("/<queue>", "GET", endpoint(queue_stats, read)),
-        ("/<queue>/jobs", "GET", endpoint(list_jobs, read, query=actions.LIST_PARAMS)),
-        ("/<queue>/jobs", "POST", endpoint(enqueue, admin, created_or_found)),
-        ("/<queue>/jobs", "DELETE", endpoint(purge, admin, query=actions.PURGE_PARAMS)),
-        ("/<queue>/jobs/<uid>", "GET", endpoint(job_detail, read)),
-        ("/<queue>/jobs/<uid>/events", "GET", guarded(job_events, read, query=None)),
-        ("/<queue>/jobs/<uid>", "DELETE", endpoint(job_action("delete"), admin)),
-        ("/<queue>/jobs/<uid>/retry", "POST", endpoint(retry, admin)),
-        ("/<queue>/jobs/<uid>/cancel", "POST", endpoint(job_action("cancel"), admin)),
-        ("/<queue>/jobs/<uid>/promote", "POST", endpoint(job_action("promote"), admin)),
-        ("/<queue>/jobs/<uid>/abort", "POST", endpoint(job_action("abort"), admin)),
-        ("/<queue>/dead/requeue", "POST", endpoint(requeue_dead, admin)),
-        ("/<queue>/bulk", "POST", endpoint(bulk_jobs, admin)),
-        ("/<queue>/pause", "POST", endpoint(pause, admin)),
-        ("/<queue>/resume", "POST", endpoint(resume, admin)),
-        ("/<queue>/backlog", "GET", endpoint(queue_backlog, read, query=backlog.BACKLOG_PARAMS)),
-        ("/<queue>/history", "GET", endpoint(queue_history, read, query=history.QUEUE_HISTORY_PARAMS)),
-    ]
-    allowed: dict[str, list[str]] = {}
-    for rule, method, view in routes:
-        name = f"{view.__name__}_{method.lower()}"
+    for route in routes.ROUTES:
+        if route.handler is not None:
+            view = endpoint(route)
+        else:
+            view = guarded(views[route.view], route.needed, route.query, route.every_queue)
         blueprint.add_url_rule(
-            rule, name, view, methods=[method], strict_slashes=False, provide_automatic_options=False
+            route.rule,
+            route.name,
+            view,
+            methods=[route.method],
+            strict_slashes=False,
+            provide_automatic_options=False,
         )
-        allowed.setdefault(rule, []).append(method)
+    allowed = routes.methods_by_rule()
     # Werkzeug answers a wrong method before any blueprint handler could shape it: answer it here instead.
     for number, (rule, methods) in enumerate(allowed.items()):
         others = sorted(_ANY_METHOD - set(methods))

@@ -1,9 +1,9 @@
 """The dashboard on Flask: the page, its files and the two event streams, answered like the ASGI side.
 
-A stream is a streaming `Response` over a generator. The blueprint's poller for the app's client runs on
-the app's loop thread (bridge.py) and hands snapshots to each generator through a thread-safe feed; a
-generator that the server closes (the browser went away: the next write failed) unsubscribes. Streams
-end by themselves when gunicorn begins a graceful stop.
+A stream is a streaming `Response` over `FeedStream.in_thread()` (redisq/dashboard/feed_stream.py): the
+blueprint's poller for the app's client runs on the app's loop thread (redisq/integrations/bridge.py) and
+hands snapshots to each generator through a thread-safe feed. Streams end by themselves when gunicorn
+begins a graceful stop.
 
 Each open stream holds a server thread for as long as it is open: serve the app with threads (gunicorn
 `--worker-class gthread --threads N`, or gevent), not with one synchronous worker per request.
@@ -11,22 +11,15 @@ Each open stream holds a server thread for as long as it is open: serve the app 
 
 from __future__ import annotations
 
-import functools
-import signal
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import orjson
 from flask import Response, request
 
-from redisq.admin import actions
 from redisq.admin.access import Visible, everything
 from redisq.admin.errors import http_error
-from redisq.core.client import RedisQ as Client
-from redisq.core.job import JobState
 from redisq.dashboard import page, sse
-from redisq.dashboard.poller import Poller, ThreadFeed, job_chunk
+from redisq.dashboard.feed_stream import BridgedDashboard
 
 from .extension import AppState
 
@@ -39,57 +32,12 @@ def _file(found: page.FileAnswer) -> Response:
     return Response(found.body, status=found.status, headers=found.headers, content_type=found.media_type)
 
 
-SHUTDOWN_CHECK_S = 0.5  # how often a waiting stream looks whether the server is stopping
+def _events(body: bytes | Iterator[bytes]) -> Response:
+    return Response(body, mimetype=sse.MEDIA_TYPE, headers=sse.HEADERS)
 
 
-def server_stopping() -> bool:
-    """Whether gunicorn began a graceful stop: its worker's SIGTERM handler is a method of the worker,
-    which clears `alive`. Without this, gunicorn would wait out its graceful timeout for open streams."""
-    worker = getattr(signal.getsignal(signal.SIGTERM), "__self__", None)
-    return getattr(worker, "alive", True) is False
-
-
-def _stream(first: bytes, feed: ThreadFeed, join: Callable[[], None], leave: Callable[[], None]) -> Response:
-    def body() -> Iterator[bytes]:
-        join()  # on the first read, so that a response never sent (HEAD) never subscribes
-        try:
-            if first:
-                yield first
-            quiet_since = time.monotonic()
-            while not server_stopping():
-                chunk = feed.get(timeout=SHUTDOWN_CHECK_S)
-                if chunk is None:
-                    return
-                if chunk is ThreadFeed.TIMEOUT:
-                    if time.monotonic() - quiet_since >= sse.PING_S:
-                        quiet_since = time.monotonic()
-                        yield sse.comment("ping")
-                    continue
-                quiet_since = time.monotonic()
-                yield chunk.data
-                if chunk.last:
-                    return
-        finally:
-            leave()
-
-    return Response(body(), mimetype=sse.MEDIA_TYPE, headers=sse.HEADERS)
-
-
-class FlaskDashboard:
+class FlaskDashboard(BridgedDashboard):
     """The dashboard's views of one blueprint: one poller per client (one per app it is registered on)."""
-
-    def __init__(self, interval_s: float) -> None:
-        Poller.check_interval(interval_s)
-        self.interval_s = interval_s
-        self._pollers: dict[Client, Poller] = {}
-        self._lock = threading.Lock()
-
-    def poller(self, client: Client) -> Poller:
-        with self._lock:
-            found = self._pollers.get(client)
-            if found is None:
-                found = self._pollers[client] = Poller(client, interval_s=self.interval_s)
-            return found
 
     @staticmethod
     def wants_page() -> bool:
@@ -112,23 +60,9 @@ class FlaskDashboard:
             return _json(*http_error(404, "Not Found"))
         return _file(found)
 
-    def events(self, state: AppState, visible: Visible = everything) -> Response:
-        """`visible`: the queues the request may see (access per queue, redisq.admin.scope)."""
-        poller, feed, loop = self.poller(state.client), ThreadFeed(), state.bridge.loop
-        subscribe = functools.partial(poller.subscribe, feed, loop, visible)
-        return _stream(b"", feed, subscribe, lambda: poller.unsubscribe(feed))
+    def events_response(self, state: AppState, visible: Visible = everything) -> Response:
+        return _events(self.events(state.client, state.bridge.loop, visible).in_thread())
 
-    def job_events(self, state: AppState, queue: str, uid: str) -> Response:
-        """An unknown job raises here (JobNotFound: a 404), before any stream."""
-        body = state.bridge.run(actions.job_detail(state.client, queue, uid))
-        data = orjson.dumps(body)
-        first = job_chunk(data, JobState(body["state"]).is_final)
-        if first.last:
-            return Response(first.data, mimetype=sse.MEDIA_TYPE, headers=sse.HEADERS)
-        poller, feed, loop, job_id = self.poller(state.client), ThreadFeed(), state.bridge.loop, body["id"]
-        return _stream(
-            first.data,
-            feed,
-            lambda: poller.watch(job_id, feed, data, loop),
-            lambda: poller.unwatch(job_id, feed),
-        )
+    def job_events_response(self, state: AppState, queue: str, uid: str) -> Response:
+        found = self.job_events(state.client, state.bridge.loop, state.bridge.run, queue, uid)
+        return _events(found if isinstance(found, bytes) else found.in_thread())

@@ -16,9 +16,9 @@ from redisq.core.hooks import JobMiddleware, WorkerHook
 from redisq.core.keys import check_queue_name, split_queue_names
 from redisq.core.limits import RateLimit
 from redisq.core.schedules import check_schedule_option
+from redisq.integrations.bridge import LoopThread
 
 from . import requests
-from .bridge import LoopThread
 from .cli import make_cli
 from .tasks import FlaskTask, TaskDefinition, in_app_context
 from .views import health_blueprint

@@ -1,4 +1,5 @@
-"""An event loop in a thread, so Flask views run the same async admin and dashboard code as ASGI apps."""
+"""An event loop in a thread, so sync views (Flask, Django) run the same async admin and dashboard code
+as ASGI apps."""
 
 from __future__ import annotations
 
