@@ -1,4 +1,5 @@
-"""Helpers for the admin API tests: the API as a Starlette app, a FastAPI router or a Flask blueprint."""
+"""Helpers for the admin API tests: the API as a Starlette app, a FastAPI router, a Flask blueprint or
+Django URLs."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from redisq.integrations.asgi.admin import admin_app
 from redisq.integrations.fastapi.admin import admin_router
 from redisq.integrations.flask import RedisQ as FlaskRedisQ
 
-FLAVORS = ("starlette", "fastapi", "flask")  # one contract: every test runs against each adapter
+FLAVORS = ("starlette", "fastapi", "flask", "django")  # one contract: every test runs against each adapter
 BASE_URL = "http://testserver"
 ADMIN = {"x-role": "admin"}
 READER = {"x-role": "read"}
@@ -60,6 +61,10 @@ def build_app(
     """The admin API mounted at `mount` of a new app; by default its auth reads the `x-role` header."""
     if flavor == "flask":
         return flask_app(rq, mount, default_auth, **options)
+    if flavor == "django":
+        from .djangokit import admin_asgi_app
+
+        return admin_asgi_app(rq, mount, default_auth, **options)
     if flavor == "starlette":
         if default_auth and "auth" not in options:
             options["auth"] = starlette_auth

@@ -192,7 +192,7 @@ class Streams:
 
     url: str
     rq: RedisQ
-    poller: Poller | None  # None: in another process (Flask)
+    poller: Poller | None  # None: in another process (Flask), or inside Django's URLs
 
 
 @pytest.fixture(params=FLAVORS)
@@ -201,6 +201,14 @@ async def streams(request: pytest.FixtureRequest, redis_url: str, prefix: str) -
         server: Gunicorn = request.getfixturevalue("gunicorn")
         async with RedisQ(redis_url, prefix=server.prefix) as client:
             yield Streams(f"{server.url}/queues/", client, None)
+        return
+    if request.param == "django":  # Django's ASGI handler under uvicorn: the streams are async iterators
+        from .djangokit import admin_asgi_app
+
+        async with RedisQ(redis_url, prefix=prefix) as client:
+            options = {"allow_anonymous": "read", "dashboard_interval_s": INTERVAL}
+            with serve_in_thread(admin_asgi_app(client, "/queues", False, **options)) as url:
+                yield Streams(f"{url}/queues/", client, None)
         return
     app, poller = build_asgi(request.param, redis_url, prefix)
     with serve_in_thread(app) as url:

@@ -48,7 +48,7 @@ def flask_auth(request: Any) -> Any:
     return parse(request.headers.get("x-queues"))
 
 
-AUTH = {"starlette": starlette_auth, "fastapi": fastapi_auth, "flask": flask_auth}
+AUTH = {"starlette": starlette_auth, "fastapi": fastapi_auth, "flask": flask_auth, "django": flask_auth}
 
 
 async def first_snapshot(flavor: str, app: Any, headers: dict[str, str], redis_url: str, prefix: str) -> str:
@@ -66,7 +66,10 @@ async def first_snapshot(flavor: str, app: Any, headers: dict[str, str], redis_u
             finally:
                 response.close()
         raise AssertionError("no snapshot")
-    served, _ = build_asgi(flavor, redis_url, prefix, auth=AUTH[flavor], allow_anonymous=False)
+    if flavor == "django":  # Django's ASGI handler under uvicorn, on the test's client
+        served = app
+    else:
+        served, _ = build_asgi(flavor, redis_url, prefix, auth=AUTH[flavor], allow_anonymous=False)
     with serve_in_thread(served) as url:  # with a client of its own, closed on its server's loop
         client = httpx.AsyncClient(base_url=f"{url}/queues/", headers=headers, timeout=10)
         async with (

@@ -132,7 +132,7 @@ def read_file(path: Path) -> dict[str, Any]:
     if path.name == "pyproject.toml":
         data = data.get("tool", {}).get("redisq", {})
         label = "pyproject.toml [tool.redisq]"
-    fields = _known_keys()
+    fields = known_keys()
     flat: dict[str, Any] = {}
     for key, value in data.items():
         if key in SECTIONS:
@@ -148,10 +148,10 @@ def read_file(path: Path) -> dict[str, Any]:
             choices = sorted(k for k in fields if k.startswith(f"{section}.")) if section in SECTIONS else []
             known = ", ".join(choices or [*TOP_LEVEL, *(f"[{s}]" for s in SECTIONS)])
             raise ConfigurationError(f"{label}: unknown setting {key!r} (known: {known})")
-    return {key: _from_file(label, key, fields[key], value) for key, value in flat.items()}
+    return {key: checked_value(label, key, fields[key], value) for key, value in flat.items()}
 
 
-def _known_keys() -> dict[str, str]:
+def known_keys() -> dict[str, str]:
     """Dotted key -> type name."""
     keys = {"app": "str | None", "worker.queues": "str | None"}
     keys.update({f"client.{f.name}": _type_name(f) for f in dataclasses.fields(Settings)})
@@ -159,9 +159,12 @@ def _known_keys() -> dict[str, str]:
     return keys
 
 
-def _from_file(label: str, key: str, type_name: str, value: Any) -> Any:
-    """A TOML value as the setting's type: TOML has types, so nothing is parsed, only checked."""
+def checked_value(label: str, key: str, type_name: str, value: Any) -> Any:
+    """A TOML value (or a Python one, from Django's settings) as the setting's type: it has a type, so
+    nothing is parsed, only checked."""
     base = type_name.removesuffix(" | None")
+    if base == "bytes" and isinstance(value, bytes):
+        return value
     if key == "worker.queues" and isinstance(value, list) and all(isinstance(v, str) for v in value):
         return ",".join(value)
     ok = {
@@ -201,17 +204,19 @@ def load_config(
     config_path: str | os.PathLike[str] | None = None,
     cwd: Path | None = None,
     arg_names: Mapping[str, str] | None = None,
+    use_file: bool = True,
 ) -> ResolvedConfig:
     """Resolve every setting. `args` holds dotted keys (`worker.concurrency`) of what was given on the
-    command line (None: not given); `arg_names` the option each came from, for `redisq config`."""
+    command line (None: not given); `arg_names` the option each came from, for `redisq config`.
+    `use_file=False`: no config file is looked for (Django's settings are the file there)."""
     env = os.environ if environ is None else environ
-    path = find_file(config_path, cwd)
+    path = find_file(config_path, cwd) if use_file else None
     from_file = read_file(path) if path is not None else {}
     label = path.name if path is not None else ""
     given = {k: v for k, v in (args or {}).items() if v is not None}
     values: dict[str, Any] = {}
     origins: dict[str, Origin] = {}
-    for key, type_name in _known_keys().items():
+    for key, type_name in known_keys().items():
         variable = _env_name(key)
         raw = env.get(variable)
         if key == "client.url" and raw is None and env.get("REDIS_URL"):
