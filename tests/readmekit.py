@@ -13,7 +13,8 @@ _MARKER = re.compile(r"<!-- (?:test: (\w+)(?: (\S+))?|(demo|tests):begin) -->")
 
 @dataclass(frozen=True)
 class Block:
-    kind: str  # file, shell, python, acl, browser, demo, tests, pytest (a test file to run); "" if unmarked
+    kind: str  # file, shell, python, acl, browser, demo, tests, pytest (a test file to run), django; ""
+    # if unmarked
     arg: str  # the file's path, for `file`
     lang: str
     code: str
@@ -42,10 +43,13 @@ def blocks() -> list[Block]:
     return found
 
 
+PATH_KINDS = ("file", "pytest", "django")  # their argument is a path, not a section
+
+
 def of_kind(kind: str, section: str = "") -> list[Block]:
     """The blocks of a kind; with `section`, those marked for it (`<!-- test: python limits -->`), else
-    those marked with no section. File and pytest blocks are all returned (their argument is their path)."""
-    return [b for b in blocks() if b.kind == kind and (kind in ("file", "pytest") or b.arg == section)]
+    those marked with no section. Blocks of PATH_KINDS are all returned (their argument is their path)."""
+    return [b for b in blocks() if b.kind == kind and (kind in PATH_KINDS or b.arg == section)]
 
 
 def file_block(path: str) -> Block:

@@ -73,7 +73,9 @@ def start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Pope
 
 
 def manage(env: dict[str, str], *args: str) -> None:
-    subprocess.run([sys.executable, "manage.py", *args], cwd=EXAMPLE, env=env, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=EXAMPLE, env=env, check=True, capture_output=True
+    )
 
 
 @pytest.fixture(scope="module", params=["gunicorn", "uvicorn"])
@@ -92,7 +94,9 @@ def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         manage(env, "createsuperuser", "--noinput", "--username", "staff", "--email", "staff@example.com")
         port = free_port()
         web = start(server_command(request.param, port), env, work / "web.log")
-        worker = start([sys.executable, "manage.py", "redisq", "worker", "--grace", "5"], env, work / "worker.log")
+        worker = start(
+            [sys.executable, "manage.py", "redisq", "worker", "--grace", "5"], env, work / "worker.log"
+        )
         url = f"http://127.0.0.1:{port}"
         served = Site(request.param, url, redis, work, web, worker)
         try:
@@ -146,7 +150,11 @@ def test_the_dashboard_in_chromium_behind_the_django_login(site: Site, browser: 
 def test_jobs_stream_health_and_stop(site: Site) -> None:
     with httpx.Client(base_url=site.url, timeout=10) as client:
         # A signup: its welcome email is enqueued on commit, and the worker's job reads and writes the row.
-        form = {"email": "ada@example.com", "name": "Ada", "csrfmiddlewaretoken": csrf_token(client, "/signup/")}
+        form = {
+            "email": "ada@example.com",
+            "name": "Ada",
+            "csrfmiddlewaretoken": csrf_token(client, "/signup/"),
+        }
         answer = client.post("/signup/", data=form, headers={"X-Request-ID": f"signup-{site.server}"})
         assert answer.status_code == 201, answer.text
         wait_until(lambda: site.welcomed("ada@example.com"), what="the welcome job's write")

@@ -52,7 +52,9 @@ KNOWN = {
     "urls",
     "toml",
     "pytest",
-}  # urls: test_readme_production.py; toml: test_readme_cli.py; pytest: a test file of the user's own, below
+    "django",
+}  # urls: test_readme_production.py; toml: test_readme_cli.py; pytest: a test file of the user's own, below;
+# django: a file of the Django project that tests/test_readme_django.py builds
 OWN_MODULES = ("myapp", "reports_app")
 SECTIONS = {
     "dedupe",
@@ -67,6 +69,7 @@ SECTIONS = {
     "metrics",  # run by tests/test_readme_metrics.py
     "otel",  # test_readme_observability.py
     "logs",
+    "django",  # tests/test_readme_django.py
 }  # README sections whose python and shell blocks a test runs
 
 
