@@ -99,12 +99,14 @@ def test_a_signup_enqueues_its_email_on_commit_and_the_worker_uses_the_orm(
     from accounts.models import Member  # type: ignore[import-not-found]
     from django.test import Client
 
-    browser = Client(HTTP_X_REQUEST_ID="signup-1")
+    trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    browser = Client(HTTP_X_REQUEST_ID="signup-1", HTTP_TRACEPARENT=trace)
     answer = browser.post("/signup/", {"email": "ada@example.com", "name": "Ada"})
     assert answer.status_code == 201 and answer.headers["X-Request-ID"] == "signup-1"
     member = Member.objects.get(pk=answer.json()["member"])
     [queued] = project.jobs_sync("emails", JobState.QUEUED)
-    assert queued.request_id == "signup-1"  # the middleware's request id travels with the job
+    # The middleware's request id and trace context travel with the job.
+    assert (queued.request_id, queued.traceparent) == ("signup-1", trace)
     job = project.job(queued.id)
     drain(project, ["emails"])
     assert job.result_sync(timeout=5) == "ada@example.com"
@@ -233,3 +235,15 @@ def test_the_management_command_runs_the_redisq_commands(project: RedisQ) -> Non
     assert '"emails"' in out.getvalue()
     with pytest.raises(CommandError, match="No such command 'nope'"):
         call_command("redisq", "nope")
+
+
+def test_the_check_says_when_the_admin_index_cannot_link_to_the_dashboard(project: RedisQ) -> None:
+    from django.conf import settings
+    from django.core import checks
+    from django.test import override_settings
+
+    assert [m for m in checks.run_checks() if m.id == "redisq.W001"] == []
+    late = [*(a for a in settings.INSTALLED_APPS if a != "redisq.django"), "redisq.django"]
+    with override_settings(INSTALLED_APPS=late):
+        [warning] = [m for m in checks.run_checks() if m.id == "redisq.W001"]
+    assert "before" in (warning.hint or "")
