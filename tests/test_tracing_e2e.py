@@ -89,3 +89,5 @@ def test_the_request_its_enqueue_and_the_job_form_one_trace(
     assert process["attributes"]["messaging.system"] == "redisq"
     assert process["attributes"]["redisq.task"] == "tracedapp.welcome"
     assert (process["service"], send["service"]) == ("worker", "web")
+    tree = " > ".join(f"{s['name']} [{s['kind']}, {s['service']}]" for s in (request, send, process, inside))
+    print(f"one trace {request['trace_id'][:8]}: {tree}")

@@ -77,6 +77,7 @@ DEFAULT_FROM_EMAIL = "shop@example.com"
 
 STATIC_URL = "static/"
 USE_TZ = True
+TIME_ZONE = "UTC"  # Django sets the process time zone from it: the worker's log times too
 
 REDISQ = {
     # "URL": "redis://localhost:6379/0",  # else REDISQ_URL / REDIS_URL, else an embedded Redis
