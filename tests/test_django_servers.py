@@ -190,6 +190,10 @@ def test_jobs_stream_health_and_stop(site: Site) -> None:
         evil = client.post("/ops/queues/reports/pause", headers={**json, "origin": "https://evil.example"})
         assert evil.status_code == 403
         assert client.post("/ops/queues/reports/pause", headers=json).json()["paused"] is True
+        # A chunked JSON body (no Content-Length): Django reads none under WSGI, so the view reads the input.
+        body = b'{"task": "reports.tasks.build_report", "args": [404], "delay_s": 3600}'
+        chunked = client.post("/ops/queues/reports/jobs", content=iter([body[:20], body[20:]]), headers=json)
+        assert chunked.status_code == 201 and chunked.json()["task"] == "reports.tasks.build_report"
         assert httpx.get(f"{site.url}/ops/queues/", headers=BROWSER).status_code == 302  # anonymous: login
 
         # The worker stops cleanly; its log lines carry the request's id.
