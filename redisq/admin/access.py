@@ -17,14 +17,17 @@ The contract, the same for every adapter:
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import fnmatch
 import inspect
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeAlias
 from urllib.parse import urlsplit
 
+from redisq.core.client import RedisQ
 from redisq.core.errors import ConfigurationError
 
 from .errors import AccessDenied, BodyTooLarge, NotAuthenticated, QueueNotFound, UnsupportedMediaType
@@ -299,3 +302,31 @@ class AccessPolicy:
                 raise NotAuthenticated("this action needs admin access: authenticate")
             raise AccessDenied("this action needs admin access; read-only access was granted")
         return level
+
+
+def max_body_bytes(rq: RedisQ) -> int:
+    """How much of a request body to read: room for a job at the payload limit, written out loosely."""
+    return 2 * rq.settings.max_payload_bytes + 64 * 1024
+
+
+class PolicyPerClient:
+    """The AccessPolicy of a mount that serves several clients (Flask: one per app; Django: one per mount):
+    built per client on first use, as the body limit follows each client's payload limit."""
+
+    def __init__(
+        self, *, has_auth: bool, allow_anonymous: Access | str | bool, trusted_origins: Iterable[str]
+    ) -> None:
+        origins = tuple(trusted_origins)
+        self._template = AccessPolicy.build(  # bad options fail here, when the mount is built
+            has_auth=has_auth,
+            allow_anonymous=allow_anonymous,
+            trusted_origins=origins,
+            max_body_bytes=0,
+        )
+        self._built: weakref.WeakKeyDictionary[RedisQ, AccessPolicy] = weakref.WeakKeyDictionary()
+
+    def of(self, rq: RedisQ) -> AccessPolicy:
+        found = self._built.get(rq)
+        if found is None:
+            found = self._built[rq] = dataclasses.replace(self._template, max_body_bytes=max_body_bytes(rq))
+        return found

@@ -216,11 +216,6 @@ def enqueue_request(raw: object) -> EnqueueRequest:
     return EnqueueRequest(task, args, kwargs, delay_s, priority)
 
 
-def max_body_bytes(rq: RedisQ) -> int:
-    """How much of a request body to read: room for a job at the payload limit, written out loosely."""
-    return 2 * rq.settings.max_payload_bytes + 64 * 1024
-
-
 # ---- handlers -----------------------------------------------------------------------------------------
 
 

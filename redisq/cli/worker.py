@@ -47,19 +47,31 @@ def run_options(command: F) -> F:
     )(command)
 
 
+def tuning_options(defaults: str) -> Callable[[F], F]:
+    """--queues, --concurrency, --grace and --lease, the same for `redisq worker`, `flask redisq worker`
+    and `manage.py redisq worker`; `defaults` says where each command takes what is not given."""
+
+    def add(command: F) -> F:
+        for option in (
+            click.option("--lease", type=float, help="Lease length in seconds. Default: 10."),
+            click.option("--grace", type=float, help="Seconds to finish jobs on SIGTERM. Default: 25."),
+            click.option("--concurrency", type=int, help=f"Jobs at once. Default: {defaults}, else 10."),
+            click.option(
+                "--queues",
+                callback=worker_queues_option,
+                help="Comma-separated, highest priority first; NAME:N runs at most N jobs of that queue at "
+                f"once (e.g. emails:5,reports:2). Default: {defaults}, else every queue the tasks use.",
+            ),
+        ):
+            command = option(command)
+        return command
+
+    return add
+
+
 @click.command()
 @click.argument("app", required=False)
-@click.option(
-    "--queues",
-    callback=worker_queues_option,
-    help="Comma-separated, highest priority first; NAME:N runs at most N jobs of that queue at once "
-    "(e.g. emails:5,reports:2). Default: REDISQ_QUEUES, the file's, else every queue the tasks use.",
-)
-@click.option(
-    "--concurrency", type=int, help="Jobs at once. Default: REDISQ_CONCURRENCY, the file's, else 10."
-)
-@click.option("--grace", type=float, help="Seconds to finish jobs on SIGTERM. Default: 25.")
-@click.option("--lease", type=float, help="Lease length in seconds. Default: 10.")
+@tuning_options("REDISQ_<SETTING>, then the config file's")
 @run_options
 def worker(
     app: str | None,

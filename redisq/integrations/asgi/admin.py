@@ -22,7 +22,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from redisq.admin import actions, backlog, bulk, history, redis_page, schedules, search, workflows
-from redisq.admin.access import Access, AccessPolicy, Grant, check_auth_callable, require_json
+from redisq.admin.access import Access, AccessPolicy, Grant, check_auth_callable, max_body_bytes, require_json
 from redisq.admin.errors import allowed_methods, error_response, http_error
 from redisq.admin.metrics import MetricsRoute
 from redisq.admin.payloads import Enqueued, ScheduleChanged
@@ -144,7 +144,7 @@ def admin_app(
         has_auth=auth is not None,
         allow_anonymous=allow_anonymous,
         trusted_origins=trusted_origins,
-        max_body_bytes=actions.max_body_bytes(rq),
+        max_body_bytes=max_body_bytes(rq),
     )
     call_auth = _auth_caller(auth)
     poller = Poller(rq, interval_s=dashboard_interval_s)

@@ -29,7 +29,7 @@ from django.urls import URLPattern, re_path
 from django.views.decorators.csrf import csrf_exempt
 
 from redisq.admin import actions, routes
-from redisq.admin.access import Access, AccessPolicy, Grant, check_auth_callable, require_json
+from redisq.admin.access import Access, Grant, PolicyPerClient, check_auth_callable, require_json
 from redisq.admin.errors import BodyTooLarge, NotAuthenticated, allowed_methods, error_response, http_error
 from redisq.admin.metrics import MetricsRoute
 from redisq.core.client import RedisQ
@@ -95,18 +95,10 @@ def admin_urls(
     check_auth_callable(auth, "Django's request")
     dashboard = BridgedDashboard(dashboard_interval_s)
     bridge = LoopThread("redisq-django-admin")
-    policies: weakref.WeakKeyDictionary[RedisQ, AccessPolicy] = weakref.WeakKeyDictionary()
+    policies = PolicyPerClient(
+        has_auth=auth is not None, allow_anonymous=allow_anonymous, trusted_origins=trusted_origins
+    )
     metrics_routes: weakref.WeakKeyDictionary[RedisQ, MetricsRoute] = weakref.WeakKeyDictionary()
-
-    def policy(rq: RedisQ) -> AccessPolicy:
-        if rq not in policies:
-            policies[rq] = AccessPolicy.build(
-                has_auth=auth is not None,
-                allow_anonymous=allow_anonymous,
-                trusted_origins=trusted_origins,
-                max_body_bytes=actions.max_body_bytes(rq),
-            )
-        return policies[rq]
 
     def granted(request: HttpRequest) -> object:
         if auth is None:
@@ -116,7 +108,7 @@ def admin_urls(
         return async_to_sync(_awaited)(result) if inspect.iscoroutine(result) else result
 
     def read_body(request: HttpRequest, rq: RedisQ) -> bytes:
-        limit = policy(rq).max_body_bytes
+        limit = policies.of(rq).max_body_bytes
         # Django reads no body without a Content-Length under WSGI: read a chunked one from the input.
         chunked_wsgi = not request.META.get("CONTENT_LENGTH") and "wsgi.input" in request.META
         stream = request.META["wsgi.input"] if chunked_wsgi else request
@@ -163,7 +155,7 @@ def admin_urls(
 
     def serve(request: HttpRequest, route: routes.Route, params: dict[str, str]) -> HttpResponseBase:
         rq = client or project_client()
-        rules = policy(rq)
+        rules = policies.of(rq)
         wants_page = route.view == "overview" and page.prefers_html(request.headers.get("accept"))
         try:
             rules.check_request(request.method or "GET", request.scheme or "http", cast(Any, request.headers))

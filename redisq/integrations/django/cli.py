@@ -15,8 +15,7 @@ import click
 
 from redisq.cli.supervisor import child_args, supervise
 from redisq.cli.target import TARGET
-from redisq.cli.worker import run_options
-from redisq.console import worker_queues_option
+from redisq.cli.worker import run_options, tuning_options
 from redisq.core.client import RedisQ
 from redisq.core.errors import ConfigurationError
 from redisq.core.keys import split_worker_queues
@@ -37,15 +36,7 @@ def rerun_command() -> list[str]:
 
 
 @click.command("worker")
-@click.option(
-    "--queues",
-    callback=worker_queues_option,
-    help="Comma-separated, highest priority first; NAME:N runs at most N jobs of that queue at once. "
-    "Default: REDISQ['QUEUES'], REDISQ_QUEUES, else every queue the tasks use.",
-)
-@click.option("--concurrency", type=int, help="Jobs at once. Default: REDISQ['CONCURRENCY'], else 10.")
-@click.option("--grace", type=float, help="Seconds to finish jobs on SIGTERM. Default: 25.")
-@click.option("--lease", type=float, help="Lease length in seconds. Default: 10.")
+@tuning_options("settings.REDISQ, then REDISQ_<SETTING>")
 @run_options
 def worker(
     queues: tuple[list[str], dict[str, int]] | None,

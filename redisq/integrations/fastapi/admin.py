@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 from starlette.requests import Request
 
 from redisq.admin import actions, backlog, redis_page, schedules, workflows
-from redisq.admin.access import Access, AccessPolicy, Grant
+from redisq.admin.access import Access, AccessPolicy, Grant, max_body_bytes
 from redisq.admin.errors import allowed_methods, error_response, http_error, invalid_request
 from redisq.admin.metrics import MetricsRoute
 from redisq.core.autoscale import DEFAULT_DRAIN_S
@@ -181,7 +181,7 @@ def admin_router(
         has_auth=auth is not None,
         allow_anonymous=allow_anonymous,
         trusted_origins=trusted_origins,
-        max_body_bytes=actions.max_body_bytes(rq),
+        max_body_bytes=max_body_bytes(rq),
     )
 
     async def nobody() -> None:

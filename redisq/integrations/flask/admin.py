@@ -18,7 +18,7 @@ from flask import Blueprint, Request, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 from redisq.admin import actions, routes
-from redisq.admin.access import Access, AccessPolicy, Grant, check_auth_callable, require_json
+from redisq.admin.access import Access, Grant, PolicyPerClient, check_auth_callable, require_json
 from redisq.admin.errors import BodyTooLarge, allowed_methods, error_response, http_error
 from redisq.admin.metrics import MetricsRoute
 from redisq.core.client import RedisQ as Client
@@ -73,23 +73,14 @@ def admin_blueprint(
     check_auth_callable(auth, "Flask's request")
     blueprint = Blueprint(name, __name__)
     dashboard = FlaskDashboard(dashboard_interval_s)
-    # Per client (one per app): the body limit follows the client's payload limit.
-    policies: weakref.WeakKeyDictionary[Client, AccessPolicy] = weakref.WeakKeyDictionary()
+    policies = PolicyPerClient(
+        has_auth=auth is not None, allow_anonymous=allow_anonymous, trusted_origins=trusted_origins
+    )
     metrics_routes: weakref.WeakKeyDictionary[Client, MetricsRoute] = weakref.WeakKeyDictionary()
 
     def state() -> AppState:
         found: AppState = current_app.extensions["redisq"]
         return found
-
-    def policy(client: Client) -> AccessPolicy:
-        if client not in policies:
-            policies[client] = AccessPolicy.build(
-                has_auth=auth is not None,
-                allow_anonymous=allow_anonymous,
-                trusted_origins=trusted_origins,
-                max_body_bytes=actions.max_body_bytes(client),
-            )
-        return policies[client]
 
     def granted() -> object:
         if auth is None:
@@ -110,7 +101,7 @@ def admin_blueprint(
 
         def run(**params: str) -> Response:
             current = state()
-            rules = policy(current.client)
+            rules = policies.of(current.client)
             try:
                 rules.check_request(request.method, request.scheme, _headers())
                 g.redisq_grant = rules.grant(granted(), needed, params.get("queue"), every_queue)
@@ -176,7 +167,7 @@ def admin_blueprint(
     }
 
     def read_body(rq: Client) -> bytes:
-        limit = policy(rq).max_body_bytes
+        limit = policies.of(rq).max_body_bytes
         # A chunked body states no size: read one byte past the limit. Werkzeug hides a chunked body unless
         # the server marks its input terminated (gunicorn does, WSGI-on-ASGI bridges may not); both end it.
         stream = request.environ["wsgi.input"] if request.content_length is None else request.stream

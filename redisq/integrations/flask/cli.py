@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import click
 from flask import current_app
 from flask.cli import AppGroup, ScriptInfo, with_appcontext
 
 from redisq.cli.supervisor import rerun_command, supervise
-from redisq.cli.worker import run_options
-from redisq.console import worker_queues_option
+from redisq.cli.worker import run_options, tuning_options
 from redisq.core.client import RedisQ as Client
 from redisq.core.config import WorkerSettings
 from redisq.prometheus.options import serve_metrics
@@ -27,23 +26,13 @@ def _client() -> Client:
 
 @click.command("worker")
 @with_appcontext
-@click.option(
-    "--queues",
-    callback=worker_queues_option,
-    help="Comma-separated, highest priority first; NAME:N runs at most N jobs of that queue at once. "
-    "Default: REDISQ_QUEUES, else all.",
-)
-@click.option("--concurrency", type=int, help="Jobs at once. Default: REDISQ_CONCURRENCY, else 10.")
-@click.option(
-    "--grace", type=float, default=25.0, show_default=True, help="Seconds to finish jobs on SIGTERM."
-)
-@click.option("--lease", type=float, default=10.0, show_default=True, help="Lease length in seconds.")
+@tuning_options("REDISQ_QUEUES / REDISQ_CONCURRENCY of the app's config")
 @run_options
 def worker(
     queues: tuple[list[str], dict[str, int]] | None,
     concurrency: int | None,
-    grace: float,
-    lease: float,
+    grace: float | None,
+    lease: float | None,
     burst: bool,
     processes: int,
     reload: bool,
@@ -59,9 +48,12 @@ def worker(
         sys.exit(supervise(rerun_command("flask"), processes, reload))
     state = current_app.extensions["redisq"]
     names, caps = queues if queues is not None else (state.worker_queues, None)
-    settings = WorkerSettings(
-        concurrency=concurrency or state.concurrency, shutdown_grace_s=grace, lease_s=lease
-    )
+    given: dict[str, Any] = {
+        "concurrency": concurrency or state.concurrency,
+        "shutdown_grace_s": grace,
+        "lease_s": lease,
+    }
+    settings = WorkerSettings(**{name: value for name, value in given.items() if value is not None})
     serve_metrics(state.client, metrics_port, metrics_host)
     sys.exit(
         Worker(state.client, names, queue_concurrency=caps, settings=settings, burst=burst).run_standalone()
