@@ -4,23 +4,19 @@ the admin index's link, /health and the management command. Real servers: tests/
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import io
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from redisq import JobState, RedisQ, Worker
-from redisq.core.config import WorkerSettings
+from redisq import JobState, RedisQ
+from redisq.testing import drain_sync  # as the README says a Django project's tests can
 
 from .conftest import own_server
 from .djangokit import URLCONF_KEY, Urlconf, ensure_django
-
-FAST = WorkerSettings(concurrency=1, lease_s=5, heartbeat_every_s=0.5, max_idle_block_s=0.2)
 
 
 @pytest.fixture(scope="module")
@@ -38,21 +34,6 @@ def project(site: Path) -> Iterator[RedisQ]:
     for queue in rq.known_queues_sync():
         for state in (JobState.QUEUED, JobState.SUCCEEDED, JobState.DEAD):
             rq.purge_sync(queue, state)
-
-
-def drain(rq: RedisQ, queues: list[str]) -> None:
-    """Run every job of `queues` with a burst worker, in a thread of its own (sync tests, no loop here)."""
-
-    async def run() -> None:
-        try:
-            await Worker(rq, queues, settings=FAST, burst=True).run()
-        finally:
-            await rq.aclose()  # this loop's connections
-
-    thread = threading.Thread(target=asyncio.run, args=(run(),))
-    thread.start()
-    thread.join(30)
-    assert not thread.is_alive(), "the burst worker did not drain"
 
 
 def test_settings_come_from_redisq_over_the_environment(site: Path) -> None:
@@ -108,7 +89,7 @@ def test_a_signup_enqueues_its_email_on_commit_and_the_worker_uses_the_orm(
     # The middleware's request id and trace context travel with the job.
     assert (queued.request_id, queued.traceparent) == ("signup-1", trace)
     job = project.job(queued.id)
-    drain(project, ["emails"])
+    drain_sync(project, ["emails"])
     assert job.result_sync(timeout=5) == "ada@example.com"
     member.refresh_from_db()
     assert member.welcomed_at is not None  # written by the job, through the ORM, in a worker thread
@@ -155,7 +136,7 @@ def test_a_job_starts_on_a_fresh_connection_and_a_direct_call_keeps_the_transact
 
     assert "tests.djconn" in project.tasks
     jobs = [connection_was_open.delay() for _ in range(3)]
-    drain(project, ["djconn"])
+    drain_sync(project, ["djconn"])
     # Each job found the connection the one before it used closed (CONN_MAX_AGE=0, as after a request).
     assert [job.result_sync(timeout=5) for job in jobs] == [False, False, False]
     with transaction.atomic():
