@@ -32,6 +32,8 @@ from ..operation import Command
 from ..redis_errors import UNAVAILABLE, redisq_errors
 from ..topology import AsyncClient
 
+CLOSE_AGAIN_S = 0.05  # at close, how often the clients are closed again while a BLPOP is left
+
 
 def _retrieve(future: asyncio.Future[Any]) -> None:
     """Mark an abandoned future's outcome as seen (asyncio would log 'exception was never retrieved')."""
@@ -65,17 +67,28 @@ class WakeWaiter:
         the clients are closed again after them, whatever they connected."""
         self._closing = True  # a BLPOP that the close ends must not relearn the slot table
         # First: a blocked BLPOP ends at once, where its cancellation could be swallowed (see wait).
-        if self._cluster is None:
-            await self._blocking.aclose()
-        await self._close_nodes()
+        await self._close_clients()
         for blpop in self._pending:
             blpop.cancel()
-        if self._pending:
-            await asyncio.wait(self._pending, timeout=5)
+        # A cancellation that redis-py swallows (it races a connect or a read) leaves the BLPOP running, and
+        # one that connected after the close above blocks for its whole timeout on a socket no close has
+        # reached yet: closing again ends it. So the clients are closed again while any is left (a stop of
+        # a Cluster worker landing in a wait's first connect took 5 s, about one run in 60).
+        deadline = asyncio.get_running_loop().time() + 5
+        while self._pending and asyncio.get_running_loop().time() < deadline:
+            await asyncio.wait(self._pending, timeout=CLOSE_AGAIN_S)
+            if self._pending:
+                await self._close_clients()
         if self._giving_back:  # tokens handed back go through the backend: before it closes
             await asyncio.wait(self._giving_back, timeout=5)
         await self._close_nodes()
         await close_async_client(self._blocking)
+
+    async def _close_clients(self) -> None:
+        """Close what the BLPOPs use: the blocking client on one server, the node clients on a Cluster."""
+        if self._cluster is None:
+            await self._blocking.aclose()
+        await self._close_nodes()
 
     async def _close_nodes(self) -> None:
         for client in list(self._nodes.values()):
