@@ -83,11 +83,12 @@ async def test_resize_shows_progress_while_it_runs_then_the_result(client: httpx
     assert body["state"] == "succeeded"
     assert body["result"] == {"image": "cat-640w.jpg", "width": 640}
     assert body["progress"] == {"value": 1.0, "note": "done"}
-    # seen while it ran (at least one step: a loaded machine may poll only once in the 1.25 s), in order,
-    # each short of done
+    # seen while it ran (at least one step: a loaded machine may poll only once in the 1.25 s), in order;
+    # "done" too, when a poll falls between the task's last report and its return (CI saw it)
     assert seen, "no progress was seen while the job ran"
-    assert seen == sorted(seen) and all(0 <= value < 1 for value, _ in seen), seen
-    assert {note for _, note in seen} <= {"downloading", "decoding", "resizing", "encoding", "uploading"}
+    assert seen == sorted(seen) and all(0 <= value <= 1 for value, _ in seen), seen
+    steps = {"downloading", "decoding", "resizing", "encoding", "uploading"}
+    assert {note for _, note in seen} <= {*steps, "done"}, seen
     # the admin API shows the same job
     queue, uid = body["id"].split(":")
     detail = await client.get(f"/queues/{queue}/jobs/{uid}", headers=ADMIN)

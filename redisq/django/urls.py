@@ -10,4 +10,5 @@ urlpatterns, app_name = admin_urls(
     allow_anonymous=_options.allow_anonymous,
     trusted_origins=_options.trusted_origins,
     dashboard_interval_s=_options.dashboard_interval_s,
+    login_redirect=_options.login_redirect,
 )

@@ -88,11 +88,15 @@ def admin_urls(
     trusted_origins: Iterable[str] = (),
     dashboard_interval_s: float = 1.0,
     client: RedisQ | None = None,
+    login_redirect: bool | None = None,
 ) -> tuple[list[URLPattern], str]:
     """`path("queues/", include(admin_urls(auth=...)))`: the routes of `admin_app`, on `client` (default:
     the project's). `include("redisq.django.urls")` is this with the options of REDISQ["ADMIN"]. The root
-    is named "redisq:dashboard" (`reverse("redisq:dashboard")`)."""
+    is named "redisq:dashboard" (`reverse("redisq:dashboard")`). `login_redirect`: a browser that is not
+    logged in and asks for the page is sent to LOGIN_URL rather than answered 401 (default: with the
+    default auth, which reads Django's login)."""
     check_auth_callable(auth, "Django's request")
+    redirect = auth is staff_access if login_redirect is None else login_redirect
     dashboard = BridgedDashboard(dashboard_interval_s)
     bridge = LoopThread("redisq-django-admin")
     policies = PolicyPerClient(
@@ -167,7 +171,7 @@ def admin_urls(
         except Exception as exc:
             user = getattr(request, "user", None)
             anonymous = user is not None and not user.is_authenticated
-            if wants_page and isinstance(exc, NotAuthenticated) and anonymous:
+            if redirect and wants_page and isinstance(exc, NotAuthenticated) and anonymous:
                 # Imported here: auth's views import its models, which this module (imported by the app's
                 # package, while the app registry fills) must not.
                 from django.contrib.auth.views import redirect_to_login

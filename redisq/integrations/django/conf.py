@@ -31,7 +31,7 @@ from redisq.core.errors import ConfigurationError
 
 SETTING = "REDISQ"
 _OWN_KEYS = ("IMPORTS", "ADMIN")
-_ADMIN_KEYS = ("AUTH", "ALLOW_ANONYMOUS", "TRUSTED_ORIGINS", "DASHBOARD_INTERVAL_S")
+_ADMIN_KEYS = ("AUTH", "ALLOW_ANONYMOUS", "TRUSTED_ORIGINS", "DASHBOARD_INTERVAL_S", "LOGIN_REDIRECT")
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,7 @@ class AdminOptions:
     allow_anonymous: Any = False
     trusted_origins: Sequence[str] = ()
     dashboard_interval_s: float = 1.0
+    login_redirect: bool | None = None  # None: with the default auth only
 
 
 @dataclass(frozen=True)
@@ -113,4 +114,5 @@ def _admin(value: Any) -> AdminOptions:
         allow_anonymous=value.get("ALLOW_ANONYMOUS", False),
         trusted_origins=tuple(origins),
         dashboard_interval_s=value.get("DASHBOARD_INTERVAL_S", 1.0),
+        login_redirect=value.get("LOGIN_REDIRECT"),
     )
