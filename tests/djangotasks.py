@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.db import connection
 
 from redisq.django import task
@@ -14,3 +16,9 @@ def connection_was_open() -> bool:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return opened
+
+
+@task(name="tests.djhourly", queue="djconn", schedule=timedelta(hours=1))
+def hourly() -> str:
+    """A periodic job declared in a Django project (upserted by the worker at its start)."""
+    return "ran"

@@ -216,6 +216,11 @@ def test_the_management_command_runs_the_redisq_commands(project: RedisQ) -> Non
     assert '"emails"' in out.getvalue()
     with pytest.raises(CommandError, match="No such command 'nope'"):
         call_command("redisq", "nope")
+    drain_sync(project, ["djconn"])  # a worker's start upserts the schedules declared in code
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        call_command("redisq", "schedules", "--run", "tests.djhourly")
+    assert "enqueued djconn:" in out.getvalue() and "tests.djhourly" in out.getvalue()
 
 
 def test_the_check_says_when_the_admin_index_cannot_link_to_the_dashboard(project: RedisQ) -> None:

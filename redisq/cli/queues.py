@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import click
 
 from redisq.admin import actions
@@ -13,6 +16,8 @@ from redisq.core.client import RedisQ
 from .output import console, echo_json, json_option, operator_command
 from .render import queues_table, workers_table
 from .target import current_target, load_app
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @click.command("queues")
@@ -108,17 +113,28 @@ def requeue_dead(app: str, queue: str) -> None:
     click.echo(f"requeued {load_app(app).requeue_dead_sync(queue)} jobs")
 
 
-@click.command()
-@click.argument("app")
-@click.option("--pause", "pause_id", metavar="ID", help="Pause this schedule (no ticks until resumed).")
-@click.option("--resume", "resume_id", metavar="ID", help="Resume it, from its first tick after now.")
-@click.option("--run", "run_id", metavar="ID", help="Enqueue its job now (its next tick does not move).")
-@click.option("--delete", "delete_id", metavar="ID", help="Delete it (one declared in code comes back).")
-def schedules(
-    app: str, pause_id: str | None, resume_id: str | None, run_id: str | None, delete_id: str | None
+def schedule_options(command: F) -> F:
+    """--pause, --resume, --run and --delete of a `schedules` command (redisq's, manage.py redisq's)."""
+    for option in (
+        click.option(
+            "--delete", "delete_id", metavar="ID", help="Delete it (one declared in code comes back)."
+        ),
+        click.option(
+            "--run", "run_id", metavar="ID", help="Enqueue its job now (its next tick does not move)."
+        ),
+        click.option("--resume", "resume_id", metavar="ID", help="Resume it, from its first tick after now."),
+        click.option(
+            "--pause", "pause_id", metavar="ID", help="Pause this schedule (no ticks until resumed)."
+        ),
+    ):
+        command = option(command)
+    return command
+
+
+def run_schedules(
+    rq: RedisQ, pause_id: str | None, resume_id: str | None, run_id: str | None, delete_id: str | None
 ) -> None:
-    """List the periodic jobs of APP's Redis, after doing what an option asks."""
-    rq = load_app(app)
+    """Do what the options ask, then list the periodic jobs."""
     if pause_id is not None:
         rq.schedules.pause_sync(pause_id)
         click.echo(f"paused {pause_id}")
@@ -131,3 +147,13 @@ def schedules(
         rq.schedules.delete_sync(delete_id)
         click.echo(f"deleted {delete_id}")
     print_schedules(rq.schedules.list_sync())
+
+
+@click.command()
+@click.argument("app")
+@schedule_options
+def schedules(
+    app: str, pause_id: str | None, resume_id: str | None, run_id: str | None, delete_id: str | None
+) -> None:
+    """List the periodic jobs of APP's Redis, after doing what an option asks."""
+    run_schedules(load_app(app), pause_id, resume_id, run_id, delete_id)

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
+from redisq.cli.queues import run_schedules, schedule_options
 from redisq.cli.supervisor import child_args, supervise
 from redisq.cli.target import TARGET
 from redisq.cli.worker import run_options, tuning_options
@@ -88,6 +89,14 @@ def requeue_dead(queue: str) -> None:
     click.echo(f"requeued {current().client.requeue_dead_sync(queue)} jobs")
 
 
+@click.command("schedules")
+@schedule_options
+def schedules(pause_id: str | None, resume_id: str | None, run_id: str | None, delete_id: str | None) -> None:
+    """List the periodic jobs (those of @task(schedule=...) appear once a worker has started), after doing
+    what an option asks."""
+    run_schedules(current().client, pause_id, resume_id, run_id, delete_id)
+
+
 class DjangoTarget:
     """What the shared operator commands (redisq/cli/) work on here: the project's client, its async
     handlers run on a loop thread of this command's."""
@@ -122,7 +131,7 @@ def make_cli() -> click.Group:
     from redisq.cli import OPERATOR_COMMANDS
 
     group = click.Group("redisq", help="Background jobs of this project (redisq).", callback=_with_target)
-    for command in (worker, stats, requeue_dead, *OPERATOR_COMMANDS):
+    for command in (worker, stats, requeue_dead, schedules, *OPERATOR_COMMANDS):
         group.add_command(command)
     return group
 
