@@ -182,7 +182,7 @@ def admin_urls(
                 raise
             return _json(mapped[1], mapped[0])
 
-    def rule_view(rule: str, by_method: dict[str, routes.Route]) -> Callable[..., HttpResponseBase]:
+    def rule_view(by_method: dict[str, routes.Route]) -> Callable[..., HttpResponseBase]:
         allow = allowed_methods(by_method)
 
         @csrf_exempt
@@ -203,7 +203,7 @@ def admin_urls(
     for route in routes.ROUTES:
         by_rule.setdefault(route.rule, {})[route.method] = route
     patterns = [
-        re_path(_regex(rule), rule_view(rule, by_method), name="dashboard" if rule == "/" else None)
+        re_path(_regex(rule), rule_view(by_method), name="dashboard" if rule == "/" else None)
         for rule, by_method in by_rule.items()
     ]
     patterns.append(re_path(r"", _not_found))  # below the mount, every answer is the API's JSON
