@@ -22,7 +22,8 @@ from redisq.integrations.asgi.admin import admin_app
 from redisq.integrations.fastapi.admin import admin_router
 from redisq.integrations.flask import RedisQ as FlaskRedisQ
 
-FLAVORS = ("starlette", "fastapi", "flask", "django")  # one contract: every test runs against each adapter
+# One contract: every test runs against each adapter; Django under its ASGI and its WSGI handler.
+FLAVORS = ("starlette", "fastapi", "flask", "django", "django-wsgi")
 BASE_URL = "http://testserver"
 ADMIN = {"x-role": "admin"}
 READER = {"x-role": "read"}
@@ -65,6 +66,10 @@ def build_app(
         from .djangokit import admin_asgi_app
 
         return admin_asgi_app(rq, mount, default_auth, **options)
+    if flavor == "django-wsgi":
+        from .djangokit import admin_wsgi_app
+
+        return admin_wsgi_app(rq, mount, default_auth, **options)
     if flavor == "starlette":
         if default_auth and "auth" not in options:
             options["auth"] = starlette_auth

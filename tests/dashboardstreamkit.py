@@ -195,7 +195,8 @@ class Streams:
     poller: Poller | None  # None: in another process (Flask), or inside Django's URLs
 
 
-@pytest.fixture(params=FLAVORS)
+# Django's WSGI streams run under gunicorn in tests/test_django_servers.py.
+@pytest.fixture(params=[f for f in FLAVORS if f != "django-wsgi"])
 async def streams(request: pytest.FixtureRequest, redis_url: str, prefix: str) -> AsyncIterator[Streams]:
     if request.param == "flask":
         server: Gunicorn = request.getfixturevalue("gunicorn")

@@ -87,21 +87,43 @@ def header_auth(request: Any) -> Any:
     return role(request.headers.get("x-role"))
 
 
-def admin_asgi_app(rq: RedisQ, mount: str, default_auth: bool, **options: Any) -> Any:
-    """The admin API on `rq` mounted at `mount` of a Django project served by Django's ASGI handler."""
+def mounted(rq: RedisQ, mount: str, default_auth: bool, **options: Any) -> Urlconf:
+    """A URLconf with the admin API on `rq` at `mount` (Django configured first)."""
     ensure_django(rq.settings.url)
-    from django.core.handlers.asgi import ASGIHandler
-
     from redisq.django import admin_urls
 
     if "auth" not in options:  # without default_auth: none, as the other adapters' default (Django's: staff)
         options["auth"] = header_auth if default_auth else None
     # The mount answers with or without its trailing slash, as the other adapters' mounts do.
     prefix = re.escape(mount.strip("/")) + r"(?=/|$)/?"
-    urlconf = Urlconf([re_path(f"^{prefix}", include(admin_urls(client=rq, **options)))])
+    return Urlconf([re_path(f"^{prefix}", include(admin_urls(client=rq, **options)))])
+
+
+def admin_asgi_app(rq: RedisQ, mount: str, default_auth: bool, **options: Any) -> Any:
+    """The admin API mounted at `mount` of a Django project served by Django's ASGI handler."""
+    urlconf = mounted(rq, mount, default_auth, **options)
+    from django.core.handlers.asgi import ASGIHandler
+
     handler = ASGIHandler()
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await handler({**scope, URLCONF_KEY: urlconf}, receive, send)
 
+    app.urlconf = urlconf  # type: ignore[attr-defined]
     return app
+
+
+def admin_wsgi_app(rq: RedisQ, mount: str, default_auth: bool, **options: Any) -> Any:
+    """The same served by Django's WSGI handler (as gunicorn runs it), made ASGI by a2wsgi for httpx."""
+    urlconf = mounted(rq, mount, default_auth, **options)
+    from a2wsgi import WSGIMiddleware
+    from django.core.handlers.wsgi import WSGIHandler
+
+    handler = WSGIHandler()
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        return handler({**environ, URLCONF_KEY: urlconf}, start_response)
+
+    wrapped = WSGIMiddleware(app)  # type: ignore[arg-type]
+    wrapped.urlconf = urlconf  # type: ignore[attr-defined]
+    return wrapped

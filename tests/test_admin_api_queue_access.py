@@ -48,7 +48,13 @@ def flask_auth(request: Any) -> Any:
     return parse(request.headers.get("x-queues"))
 
 
-AUTH = {"starlette": starlette_auth, "fastapi": fastapi_auth, "flask": flask_auth, "django": flask_auth}
+AUTH = {
+    "starlette": starlette_auth,
+    "fastapi": fastapi_auth,
+    "flask": flask_auth,
+    "django": flask_auth,
+    "django-wsgi": flask_auth,
+}
 
 
 async def first_snapshot(flavor: str, app: Any, headers: dict[str, str], redis_url: str, prefix: str) -> str:
@@ -66,6 +72,8 @@ async def first_snapshot(flavor: str, app: Any, headers: dict[str, str], redis_u
             finally:
                 response.close()
         raise AssertionError("no snapshot")
+    if flavor == "django-wsgi":  # Django's test client: the stream's body as a WSGI server reads it
+        return await asyncio.to_thread(django_wsgi_snapshot, app.urlconf, headers)
     if flavor == "django":  # Django's ASGI handler under uvicorn, on the test's client
         served = app
     else:
@@ -79,6 +87,23 @@ async def first_snapshot(flavor: str, app: Any, headers: dict[str, str], redis_u
             assert response.status_code == 200
             event = await EventReader(response).until(lambda e: e.event == "snapshot", timeout=10)
             return event.data
+
+
+def django_wsgi_snapshot(urlconf: Any, headers: dict[str, str]) -> str:
+    from django.test import Client
+
+    from .djangokit import URLCONF_KEY
+
+    meta = {f"HTTP_{name.upper().replace('-', '_')}": value for name, value in headers.items()}
+    response = Client().get("/queues/_events", **meta, **{URLCONF_KEY: urlconf})
+    try:
+        for chunk in response.streaming_content:
+            text = bytes(chunk).decode()
+            if "event: snapshot" in text:
+                return text
+    finally:
+        response.close()  # the generator's end: it leaves the poller
+    raise AssertionError("no snapshot")
 
 
 async def test_a_team_never_sees_another_queues_name(
