@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -216,6 +217,17 @@ def test_the_management_command_runs_the_redisq_commands(project: RedisQ) -> Non
     assert '"emails"' in out.getvalue()
     with pytest.raises(CommandError, match="No such command 'nope'"):
         call_command("redisq", "nope")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        call_command("redisq", "config", "--json")
+    effective = json.loads(out.getvalue())["settings"]
+    assert effective["worker.concurrency"] == {
+        "value": 4,
+        "source": "settings",
+        "from": "settings.REDISQ['CONCURRENCY']",
+    }
+    assert effective["client.url"]["source"] == "settings" and "***" not in effective["client.url"]["value"]
+    assert effective["worker.lease_s"]["source"] == "default"
     drain_sync(project, ["djconn"])  # a worker's start upserts the schedules declared in code
     out = io.StringIO()
     with contextlib.redirect_stdout(out):

@@ -1,4 +1,5 @@
-"""`redisq config`: every effective setting, and where it came from (arg, env, file or default)."""
+"""`redisq config`: every effective setting, and where it came from (arg, env, file or default; under
+`manage.py redisq`, settings.REDISQ, env or default)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ from .target import TARGET, CliTarget
 def config(as_json: bool) -> None:
     """Print the effective settings and the source of each (passwords and the signing key masked)."""
     target = click.get_current_context().meta[TARGET]
-    assert isinstance(target, CliTarget)
-    resolved = target.config()
+    # `redisq`: options, environment, file; `manage.py redisq`: settings.REDISQ, environment.
+    resolved = target.config() if isinstance(target, CliTarget) else target.resolved_config()
     rows = resolved.rows()
     if as_json:
         echo_json(

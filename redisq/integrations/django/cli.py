@@ -13,11 +13,13 @@ from typing import Any, TypeVar
 
 import click
 
+from redisq.cli.config import config
 from redisq.cli.queues import run_schedules, schedule_options
 from redisq.cli.supervisor import child_args, supervise
 from redisq.cli.target import TARGET
 from redisq.cli.worker import run_options, tuning_options
 from redisq.core.client import RedisQ
+from redisq.core.config_file import ResolvedConfig
 from redisq.core.errors import ConfigurationError
 from redisq.core.keys import split_worker_queues
 from redisq.integrations.bridge import LoopThread
@@ -115,6 +117,10 @@ class DjangoTarget:
 
         return self.bridge.run(run())
 
+    def resolved_config(self) -> ResolvedConfig:
+        """What `config` prints: the settings the app read at start, and where each came from."""
+        return current().config.resolved
+
     def close(self) -> None:
         self.bridge.stop()
 
@@ -131,7 +137,7 @@ def make_cli() -> click.Group:
     from redisq.cli import OPERATOR_COMMANDS
 
     group = click.Group("redisq", help="Background jobs of this project (redisq).", callback=_with_target)
-    for command in (worker, stats, requeue_dead, schedules, *OPERATOR_COMMANDS):
+    for command in (worker, stats, requeue_dead, schedules, config, *OPERATOR_COMMANDS):
         group.add_command(command)
     return group
 

@@ -26,7 +26,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 from redisq.core.config import Settings, WorkerSettings
-from redisq.core.config_file import ResolvedConfig, checked_value, known_keys, load_config
+from redisq.core.config_file import Origin, ResolvedConfig, checked_value, known_keys, load_config
 from redisq.core.errors import ConfigurationError
 
 SETTING = "REDISQ"
@@ -81,6 +81,9 @@ def read_config(environ: Mapping[str, str] | None = None) -> DjangoConfig:
         resolved = load_config(values, environ=environ, arg_names=names, use_file=False)
     except ConfigurationError as exc:
         raise ImproperlyConfigured(str(exc)) from None
+    # What REDISQ gave was passed as the arguments (it wins over the environment): `redisq config` says so.
+    origins = {k: Origin("settings", o.name) if o.kind == "arg" else o for k, o in resolved.origins.items()}
+    resolved = dataclasses.replace(resolved, origins=origins)
     return DjangoConfig(resolved, _imports(given.get("IMPORTS", ())), _admin(given.get("ADMIN", {})))
 
 
