@@ -51,6 +51,8 @@ def test_settings_come_from_redisq_over_the_environment(site: Path) -> None:
     assert resolved.settings.url == "redis://from-settings:6379/0"  # settings over the environment
     assert resolved.settings.prefix == "envp" and resolved.worker.concurrency == 7  # what they leave out
     assert resolved.worker.lease_s == 20.0 and resolved.queues == "emails:2,reports"
+    with override_settings(REDISQ={"URL": None, "PREFIX": None}):  # os.environ.get(...) of an unset one
+        assert read_config(env).resolved.settings.url == "redis://from-env:6379/0"
     with override_settings(REDISQ={"ADMIN": {"AUTH": "redisq.django.staff_access"}}):
         from redisq.django import staff_access
 

@@ -76,6 +76,8 @@ def read_config(environ: Mapping[str, str] | None = None) -> DjangoConfig:
             if key in _OWN_KEYS:
                 continue
             dotted = _dotted(str(key))
+            if value is None:  # `"URL": os.environ.get("REDIS_URL")` with none set: as if not given
+                continue
             names[dotted] = f"settings.{SETTING}[{key!r}]"
             values[dotted] = checked_value(names[dotted], dotted, fields[dotted], value)
         resolved = load_config(values, environ=environ, arg_names=names, use_file=False)
