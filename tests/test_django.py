@@ -7,6 +7,8 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -247,3 +249,15 @@ def test_the_check_says_when_the_admin_index_cannot_link_to_the_dashboard(projec
     with override_settings(INSTALLED_APPS=late):
         [warning] = [m for m in checks.run_checks() if m.id == "redisq.W001"]
     assert "before" in (warning.hint or "")
+
+
+def test_a_task_declared_before_django_is_set_up_says_why_it_cannot_be() -> None:
+    early = (
+        "from django.conf import settings; settings.configure(INSTALLED_APPS=['redisq.django']); "
+        "from redisq.django import task; task(print)"
+    )
+    done = subprocess.run([sys.executable, "-c", early], capture_output=True, text=True, timeout=60)
+    assert (
+        done.returncode == 1
+        and "AppRegistryNotReady: redisq's client is made when Django starts" in done.stderr
+    )

@@ -31,9 +31,16 @@ def build_state() -> DjangoState:
 
 def current() -> DjangoState:
     """The state of the installed app; an error that says what to do when "redisq.django" is not installed."""
-    if not apps.is_installed("redisq.django"):
-        from django.core.exceptions import ImproperlyConfigured
+    from django.core.exceptions import AppRegistryNotReady, ImproperlyConfigured
 
+    try:
+        installed = apps.is_installed("redisq.django")
+    except AppRegistryNotReady:
+        raise AppRegistryNotReady(
+            "redisq's client is made when Django starts: use redisq.django (declare a task, enqueue) from "
+            "modules Django imports once set up (an app's tasks.py, models, views), not from settings"
+        ) from None
+    if not installed:
         raise ImproperlyConfigured('redisq: add "redisq.django" to INSTALLED_APPS')
     state: DjangoState = apps.get_app_config(APP_LABEL).state  # type: ignore[attr-defined]
     return state
