@@ -5,12 +5,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 
-from redisq.core import context
 from redisq.core.client import RedisQ
 from redisq.core.config import WorkerSettings
 from redisq.core.errors import RedisUnavailable
 from redisq.core.task import JobSpec
-from redisq.integrations.web import request_id_from, valid_traceparent
+from redisq.integrations.web import bind_request, unbind_request
 
 from .lifecycle import Lifecycle
 from .protocol import LIFECYCLE_KEY, STATE_KEY, ASGIApp, Message, Receive, Scope, Send, header, send_json
@@ -113,22 +112,17 @@ class RedisQMiddleware:
         state = scope.setdefault("state", {})
         state[STATE_KEY] = self.rq
         state[LIFECYCLE_KEY] = self.lifecycle
-        request_id = request_id_from(header(scope, self._id_header))
+        request_id, tokens = bind_request(header(scope, self._id_header), header(scope, b"traceparent"))
         pending: list[JobSpec] = []
-        tokens = (
-            context.request_id.set(request_id),
-            context.traceparent.set(valid_traceparent(header(scope, b"traceparent"))),
-            after_response_jobs.set(pending),
-        )
+        pending_token = after_response_jobs.set(pending)
         try:
             if scope["type"] == "http":
                 await self.app(scope, receive, self._http_send(send, request_id, pending))
             else:
                 await self.app(scope, receive, send)
         finally:
-            after_response_jobs.reset(tokens[2])
-            context.traceparent.reset(tokens[1])
-            context.request_id.reset(tokens[0])
+            after_response_jobs.reset(pending_token)
+            unbind_request(tokens)
 
     def _http_send(self, send: Send, request_id: str, pending: list[JobSpec]) -> Send:
         id_header = (self._id_header, request_id.encode("latin-1"))

@@ -135,12 +135,14 @@ def admin_urls(
         query = {name: request.GET[name] for name in request.GET}
         return routes.Call(query, grant, json_body, optional_json_body)
 
-    def answer(request: HttpRequest, rq: RedisQ, route: routes.Route, grant: Grant, params: Any) -> Any:
+    def answer(
+        request: HttpRequest, rq: RedisQ, route: routes.Route, grant: Grant, params: Any, wants_page: bool
+    ) -> Any:
         if route.handler is not None:
             body = bridge.run(route.handler(rq, call_of(request, rq, grant), **params))
             return _json(body, route.status_for(body))
         if route.view == "overview":
-            if page.prefers_html(request.headers.get("accept")):
+            if wants_page:
                 return page_response(request)
             return _json(bridge.run(actions.list_queues(rq, grant.visible)))
         if route.view == "me":
@@ -166,7 +168,7 @@ def admin_urls(
             grant = rules.grant(granted(request), route.needed, params.get("queue"), route.every_queue)
             if route.query is not None and not wants_page:
                 actions.check_query(request.GET.keys(), route.query)
-            response: HttpResponseBase = answer(request, rq, route, grant, params)
+            response: HttpResponseBase = answer(request, rq, route, grant, params, wants_page)
             return response
         except Exception as exc:
             user = getattr(request, "user", None)

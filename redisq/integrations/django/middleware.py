@@ -9,17 +9,13 @@ id back in `X-Request-ID`. It works under WSGI and ASGI (Django calls it as a co
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from contextvars import Token
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponseBase
 
-from redisq.core import context
-from redisq.integrations.web import request_id_from, valid_traceparent
+from redisq.integrations.web import RequestTokens, bind_request, unbind_request
 
 REQUEST_ID_HEADER = "X-Request-ID"
-
-Tokens = tuple[Token[str | None], Token[str | None]]
 
 
 class RequestContextMiddleware:
@@ -39,7 +35,7 @@ class RequestContextMiddleware:
         try:
             response = self.get_response(request)
         finally:
-            self._unbind(tokens)
+            unbind_request(tokens)
         response[REQUEST_ID_HEADER] = request_id
         return response
 
@@ -48,21 +44,14 @@ class RequestContextMiddleware:
         try:
             response = await self.get_response(request)  # type: ignore[misc]
         finally:
-            self._unbind(tokens)
+            unbind_request(tokens)
         response[REQUEST_ID_HEADER] = request_id
         return response  # type: ignore[no-any-return]
 
     @staticmethod
-    def _bind(request: HttpRequest) -> tuple[str, Tokens]:
-        request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
-        request.redisq_request_id = request_id  # type: ignore[attr-defined]
-        tokens = (
-            context.request_id.set(request_id),
-            context.traceparent.set(valid_traceparent(request.headers.get("traceparent"))),
+    def _bind(request: HttpRequest) -> tuple[str, RequestTokens]:
+        request_id, tokens = bind_request(
+            request.headers.get(REQUEST_ID_HEADER), request.headers.get("traceparent")
         )
+        request.redisq_request_id = request_id  # type: ignore[attr-defined]
         return request_id, tokens
-
-    @staticmethod
-    def _unbind(tokens: Tokens) -> None:
-        context.traceparent.reset(tokens[1])
-        context.request_id.reset(tokens[0])

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from contextvars import Token
 
 from flask import Flask, Response, current_app, g, has_request_context, jsonify, request
 
-from redisq.core import context
 from redisq.core.errors import RedisUnavailable
 from redisq.core.task import JobSpec
-from redisq.integrations.web import collect_specs, request_id_from, valid_traceparent
+from redisq.integrations.web import RequestTokens, bind_request, collect_specs, unbind_request
 
 REQUEST_ID_HEADER = "X-Request-ID"
 
@@ -22,10 +20,8 @@ def install(app: Flask) -> None:
 
 
 def _bind_context() -> None:
-    g.redisq_request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
-    g.redisq_tokens = (
-        context.request_id.set(g.redisq_request_id),
-        context.traceparent.set(valid_traceparent(request.headers.get("traceparent"))),
+    g.redisq_request_id, g.redisq_tokens = bind_request(
+        request.headers.get(REQUEST_ID_HEADER), request.headers.get("traceparent")
     )
     g.redisq_after_request = []
 
@@ -48,10 +44,9 @@ def _after_request(response: Response) -> Response:
 
 
 def _unbind_context(exc: BaseException | None) -> None:
-    tokens: tuple[Token[str | None], Token[str | None]] | None = g.pop("redisq_tokens", None)
+    tokens: RequestTokens | None = g.pop("redisq_tokens", None)
     if tokens is not None:
-        context.traceparent.reset(tokens[1])
-        context.request_id.reset(tokens[0])
+        unbind_request(tokens)
 
 
 def enqueue_after_request(*specs: JobSpec | Iterable[JobSpec]) -> None:
