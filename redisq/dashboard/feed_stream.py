@@ -44,6 +44,28 @@ def server_stopping() -> bool:
     return getattr(owner, "alive", True) is False or getattr(owner, "should_exit", False) is True
 
 
+QUIET = ThreadFeed.TIMEOUT  # a wait that ended with nothing new
+
+
+class _Pacing:
+    """What a stream sends after each wait on its feed: the new chunk, or a ping once it has been quiet for
+    `sse.PING_S`; and whether that ends it (a final chunk, or the feed closed)."""
+
+    def __init__(self) -> None:
+        self.quiet_since = time.monotonic()
+
+    def step(self, chunk: Chunk | None) -> tuple[bytes, bool]:
+        if chunk is None:
+            return b"", True
+        if chunk is QUIET:
+            if time.monotonic() - self.quiet_since < sse.PING_S:
+                return b"", False
+            self.quiet_since = time.monotonic()
+            return sse.comment("ping"), False
+        self.quiet_since = time.monotonic()
+        return chunk.data, chunk.last
+
+
 @dataclass(frozen=True)
 class FeedStream:
     first: bytes  # sent before anything else ("" for none)
@@ -56,19 +78,12 @@ class FeedStream:
         try:
             if self.first:
                 yield self.first
-            quiet_since = time.monotonic()
+            pacing = _Pacing()
             while not server_stopping():
-                chunk = feed.get(timeout=SHUTDOWN_CHECK_S)
-                if chunk is None:
-                    return
-                if chunk is ThreadFeed.TIMEOUT:
-                    if time.monotonic() - quiet_since >= sse.PING_S:
-                        quiet_since = time.monotonic()
-                        yield sse.comment("ping")
-                    continue
-                quiet_since = time.monotonic()
-                yield chunk.data
-                if chunk.last:
+                data, done = pacing.step(feed.get(timeout=SHUTDOWN_CHECK_S))
+                if data:
+                    yield data
+                if done:
                     return
         finally:
             self.leave(feed)
@@ -79,24 +94,23 @@ class FeedStream:
         try:
             if self.first:
                 yield self.first
-            quiet_since = time.monotonic()
+            pacing = _Pacing()
             while not server_stopping():
-                chunk: Chunk | None
-                try:
-                    chunk = await asyncio.wait_for(feed.next(), SHUTDOWN_CHECK_S)
-                except asyncio.TimeoutError:
-                    if time.monotonic() - quiet_since >= sse.PING_S:
-                        quiet_since = time.monotonic()
-                        yield sse.comment("ping")
-                    continue
-                if chunk is None:
-                    return
-                quiet_since = time.monotonic()
-                yield chunk.data
-                if chunk.last:
+                data, done = pacing.step(await _next(feed))
+                if data:
+                    yield data
+                if done:
                     return
         finally:
             self.leave(feed)
+
+
+async def _next(feed: AsyncFeed) -> Chunk | None:
+    """The feed's next chunk, None once closed, QUIET if none came within SHUTDOWN_CHECK_S."""
+    try:
+        return await asyncio.wait_for(feed.next(), SHUTDOWN_CHECK_S)
+    except asyncio.TimeoutError:
+        return QUIET
 
 
 Run = Callable[[Coroutine[Any, Any, Any]], Any]  # runs a coroutine on the loop thread, returns its result
